@@ -1,0 +1,462 @@
+"""Fault triage ("Obtenir de l'aide"): which device, what happens, which fault type, knowledge articles
+first, then a confirmed case — or a recorded deflection when an article solved the problem.
+
+Extraction rules: each `extract_*` acts only when its slot is the one asked (or on the message that opened
+the form, to reuse what the user already said). An answer that is not about the question (help, greet,
+cancel, ...) extracts nothing, so the form rejects and the rules handle the digression.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.backend_client import BackendClient, BackendError, BackendUnavailable, public_backend_url
+from actions.session import backend, channel_code, language, report_backend_error, transcript
+
+log = logging.getLogger(__name__)
+
+FORM = "fault_report_form"
+FORM_SLOTS = (
+    "fault_asset", "fault_asset_label", "fault_description", "fault_proposal", "fault_category",
+    "fault_subcategory", "kb_articles", "kb_feedback", "fault_confirm", "fault_request_id",
+)
+# Intents that are not an answer to the form's question: let the rules answer them.
+NOT_AN_ANSWER = {"greet", "goodbye", "thank", "help", "out_of_scope", "cancel", "nlu_fallback"}
+MAX_ASSET_BUTTONS = 10
+MIN_DESCRIPTION_CHARS = 5
+
+
+def asset_label(asset: Dict[str, Any]) -> str:
+    ids = f"{asset['asset_number']} / {asset['serial']}"
+    if asset.get("alias") and asset["alias"] != asset["serial"]:
+        return f"{asset['alias']} — {asset['model']} ({ids})"
+    return f"{asset['model']} ({ids})"
+
+
+async def fault_categories(client: BackendClient) -> Dict[str, Dict[str, Any]]:
+    return {c["code"]: c for c in await client.taxonomy() if c["section"] == "faults"}
+
+
+async def fault_label(client: BackendClient, category: str, subcategory: Optional[str], lang: str) -> str:
+    cat = (await fault_categories(client)).get(category)
+    if cat is None:
+        return category
+    label = cat["label"][lang]
+    sub = next((s for s in cat["subcategories"] if s["code"] == subcategory), None)
+    return f"{label} › {sub['label'][lang]}" if sub else label
+
+
+def _intent(tracker: Tracker) -> Optional[str]:
+    return ((tracker.latest_message or {}).get("intent") or {}).get("name")
+
+
+def _entity(tracker: Tracker, name: str) -> Optional[str]:
+    value = next(tracker.get_latest_entity_values(name), None)
+    return str(value) if value is not None else None
+
+
+def _text(tracker: Tracker) -> str:
+    return ((tracker.latest_message or {}).get("text") or "").strip()
+
+
+def _asked(tracker: Tracker, slot: str) -> bool:
+    return tracker.get_slot("requested_slot") == slot
+
+
+def _opening_turn(tracker: Tracker) -> bool:
+    """The message that activated the form: nothing asked yet."""
+    return tracker.get_slot("requested_slot") is None
+
+
+def _is_payload(text: str) -> bool:
+    return text.startswith("/")
+
+
+class ValidateFaultReportForm(FormValidationAction):
+    def name(self) -> Text:
+        return "validate_fault_report_form"
+
+    async def required_slots(
+        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Text]:
+        # An article solved it: nothing to confirm, the form ends and the deflection is recorded.
+        if tracker.get_slot("kb_feedback") == "yes":
+            return [slot for slot in domain_slots if slot != "fault_confirm"]
+        return domain_slots
+
+    async def get_validation_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        # The SDK validates only the form's own slots and drops every other slot an `extract_*` method set
+        # (the asset's label, the proposed fault type, ...). Keep those, unless a validator already decided.
+        extracted = tracker.slots_to_validate()
+        events = await super().get_validation_events(dispatcher, tracker, domain)
+        decided = {event["name"] for event in events} | set(self.domain_slots(domain))
+        return events + [SlotSet(name, value) for name, value in extracted.items() if name not in decided]
+
+    # --- device -----------------------------------------------------------------------------------------
+    async def extract_fault_asset(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if tracker.get_slot("fault_asset") or not (_opening_turn(tracker) or _asked(tracker, "fault_asset")):
+            return {}
+        if _asked(tracker, "fault_asset") and _intent(tracker) in NOT_AN_ANSWER:
+            return {}
+        client = backend(tracker)
+        reference = _entity(tracker, "asset_ref") or _text(tracker)
+        try:
+            if _opening_turn(tracker):
+                assets = await client.assets()
+                if len(assets) == 1:  # exactly one device: never ask which
+                    dispatcher.utter_message(response="utter_asset_selected", asset_label=asset_label(assets[0]))
+                    return {"fault_asset": assets[0]["asset_number"], "fault_asset_label": asset_label(assets[0])}
+            resolution = await client.resolve_assets(reference) if reference and not _is_payload(reference) \
+                else {"matches": [], "unknown_references": []}
+        except BackendError as error:
+            report_backend_error(dispatcher, error)
+            return {"fault_asset": None} if _asked(tracker, "fault_asset") else {}
+        matches, unknown = resolution["matches"], resolution["unknown_references"]
+        if len(matches) == 1:
+            dispatcher.utter_message(response="utter_asset_selected", asset_label=asset_label(matches[0]))
+            return {"fault_asset": matches[0]["asset_number"], "fault_asset_label": asset_label(matches[0])}
+        if len(matches) > 1:
+            dispatcher.utter_message(response="utter_asset_ambiguous", reference=reference)
+            return {"fault_asset": None}
+        if unknown or _asked(tracker, "fault_asset"):
+            shown = unknown[0] if unknown else reference[:60]
+            dispatcher.utter_message(response="utter_asset_not_found", reference=shown)
+            return {"fault_asset": None}
+        return {}
+
+    # --- description --------------------------------------------------------------------------------------
+    async def extract_fault_description(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        # When asked, the from_text mapping fills it. On the opening message, reuse the user's own words
+        # when they already describe a fault ("bourrage dans le tiroir 2"), not a bare "report a fault".
+        if not _opening_turn(tracker) or tracker.get_slot("fault_description") or _intent(tracker) != "report_fault":
+            return {}
+        text = _text(tracker)
+        if _is_payload(text) or len(text) < MIN_DESCRIPTION_CHARS:
+            return {}
+        try:
+            proposal = await backend(tracker).classify_fault(text, language(tracker))
+        except BackendError:
+            return {}  # the description will simply be asked
+        if proposal.get("category") and (proposal["source"] == "keywords" or proposal.get("confident")):
+            return {"fault_description": text, "fault_proposal": proposal}
+        return {}
+
+    async def validate_fault_description(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        text = str(value or "").strip()
+        if len(text) < MIN_DESCRIPTION_CHARS or _is_payload(text):
+            dispatcher.utter_message(response="utter_description_too_short")
+            return {"fault_description": None}
+        events: Dict[Text, Any] = {"fault_description": text}
+        if not tracker.get_slot("fault_request_id"):
+            events["fault_request_id"] = uuid.uuid4().hex  # one idempotency key for this report's submission
+        if tracker.get_slot("fault_proposal") is None:
+            try:
+                events["fault_proposal"] = await backend(tracker).classify_fault(text, language(tracker))
+            except BackendError as error:
+                log.warning("fault classification unavailable: %s", error)
+        return events
+
+    # --- fault type ---------------------------------------------------------------------------------------
+    async def extract_fault_category(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if not _asked(tracker, "fault_category"):
+            return {}
+        intent, proposal = _intent(tracker), tracker.get_slot("fault_proposal") or {}
+        chosen = _entity(tracker, "fault_category")
+        if chosen:
+            return {"fault_category": chosen}
+        if intent == "affirm" and proposal.get("category"):
+            slots = {"fault_category": proposal["category"]}
+            if proposal.get("subcategory"):
+                slots["fault_subcategory"] = proposal["subcategory"]
+            return slots
+        if intent == "deny" and proposal.get("category"):
+            return {"fault_proposal": {}, "fault_category": None}  # show every type instead
+        if intent in NOT_AN_ANSWER:
+            return {}
+        return await self._typed_fault_type(dispatcher, tracker, "fault_category", None)
+
+    async def extract_fault_subcategory(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if not _asked(tracker, "fault_subcategory"):
+            return {}
+        chosen = _entity(tracker, "fault_subcategory")
+        if chosen:
+            return {"fault_subcategory": chosen}
+        if _intent(tracker) in NOT_AN_ANSWER:
+            return {}
+        return await self._typed_fault_type(dispatcher, tracker, "fault_subcategory", tracker.get_slot("fault_category"))
+
+    async def _typed_fault_type(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, category: Optional[str]
+    ) -> Dict[Text, Any]:
+        """A fault type typed in words ("bourrage papier", "in the tray"), matched by the backend."""
+        text = _text(tracker)
+        try:
+            proposal = {} if _is_payload(text) else await backend(tracker).classify_fault(
+                text, language(tracker), category)
+        except BackendError as error:
+            report_backend_error(dispatcher, error)
+            return {slot: None}
+        if slot == "fault_category" and proposal.get("category") and proposal.get("source") == "keywords":
+            slots = {"fault_category": proposal["category"]}
+            if proposal.get("subcategory"):
+                slots["fault_subcategory"] = proposal["subcategory"]
+            return slots
+        if slot == "fault_subcategory" and proposal.get("subcategory"):
+            return {"fault_subcategory": proposal["subcategory"]}
+        dispatcher.utter_message(response="utter_choose_an_option")
+        return {slot: None}
+
+    async def validate_fault_category(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if value is None:
+            return {"fault_category": None}
+        try:
+            categories = await fault_categories(backend(tracker))
+        except BackendError as error:
+            report_backend_error(dispatcher, error)
+            return {"fault_category": None}
+        if value not in categories:
+            dispatcher.utter_message(response="utter_choose_an_option")
+            return {"fault_category": None, "fault_subcategory": None}
+        return {"fault_category": value}
+
+    async def validate_fault_subcategory(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if value is None:
+            return {"fault_subcategory": None}
+        client, category = backend(tracker), tracker.get_slot("fault_category")
+        try:
+            categories = await fault_categories(client)
+        except BackendError as error:
+            report_backend_error(dispatcher, error)
+            return {"fault_subcategory": None}
+        codes = {s["code"] for s in categories.get(category, {}).get("subcategories", [])}
+        if value not in codes:
+            dispatcher.utter_message(response="utter_choose_an_option")
+            return {"fault_subcategory": None}
+        # The fault type is known: look for articles now, so the form can skip the question when none exist.
+        articles = await self._articles(client, tracker, category, value)
+        slots: Dict[Text, Any] = {"fault_subcategory": value, "kb_articles": articles}
+        if not articles:
+            slots["kb_feedback"] = "none_shown"
+        return slots
+
+    @staticmethod
+    async def _articles(client: BackendClient, tracker: Tracker, category: str, subcategory: str) -> List[Dict]:
+        description = tracker.get_slot("fault_description") or ""
+        try:
+            hits = await client.search_knowledge(
+                description, language(tracker), asset=tracker.get_slot("fault_asset"),
+                tag=f"fault.{category}.{subcategory}",
+            )
+        except BackendError as error:
+            log.warning("knowledge search failed, continuing without articles: %s", error)
+            return []
+        return [{k: hit[k] for k in ("number", "title", "summary", "url")} for hit in hits]
+
+    # --- knowledge answer and confirmation ------------------------------------------------------------------
+    async def extract_kb_feedback(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if not _asked(tracker, "kb_feedback"):
+            return {}
+        chosen, intent = _entity(tracker, "kb_feedback"), _intent(tracker)
+        if chosen in ("yes", "no", "none_shown"):
+            return {"kb_feedback": chosen}
+        if intent == "affirm":
+            return {"kb_feedback": "yes"}
+        if intent == "deny":
+            return {"kb_feedback": "no"}
+        if intent in NOT_AN_ANSWER:
+            return {}
+        dispatcher.utter_message(response="utter_answer_yes_no")
+        return {"kb_feedback": None}
+
+    async def extract_fault_confirm(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if not _asked(tracker, "fault_confirm"):
+            return {}
+        intent = _intent(tracker)
+        if intent in ("affirm", "deny"):
+            return {"fault_confirm": intent == "affirm"}
+        if intent in NOT_AN_ANSWER:
+            return {}
+        dispatcher.utter_message(response="utter_answer_yes_no")
+        return {"fault_confirm": None}
+
+
+def _reset() -> List[EventType]:
+    return [*(SlotSet(slot, None) for slot in FORM_SLOTS), SlotSet("pending_submit", False)]
+
+
+class ActionAskFaultAsset(Action):
+    def name(self) -> Text:
+        return "action_ask_fault_asset"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        try:
+            assets = await backend(tracker).assets()
+        except BackendError as error:
+            report_backend_error(dispatcher, error)
+            return [ActiveLoop(None), SlotSet("requested_slot", None), *_reset()]
+        if not assets:
+            dispatcher.utter_message(response="utter_no_assets")
+            return [ActiveLoop(None), SlotSet("requested_slot", None), *_reset()]
+        buttons = [
+            {"title": asset_label(a), "payload": f'/inform{{"asset_ref":"{a["asset_number"]}"}}'}
+            for a in assets[:MAX_ASSET_BUTTONS]
+        ]
+        dispatcher.utter_message(response="utter_ask_fault_asset", buttons=buttons)
+        return []
+
+
+class ActionAskFaultCategory(Action):
+    def name(self) -> Text:
+        return "action_ask_fault_category"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        client, lang = backend(tracker), language(tracker)
+        proposal = tracker.get_slot("fault_proposal") or {}
+        try:
+            if proposal.get("category"):
+                label = await fault_label(client, proposal["category"], proposal.get("subcategory"), lang)
+                dispatcher.utter_message(response="utter_propose_fault", fault_label=label)
+                return []
+            categories = await fault_categories(client)
+        except BackendError as error:
+            report_backend_error(dispatcher, error)
+            return []
+        buttons = [
+            {"title": c["label"][lang], "payload": f'/inform{{"fault_category":"{code}"}}'}
+            for code, c in categories.items()
+        ]
+        dispatcher.utter_message(response="utter_ask_fault_category", buttons=buttons)
+        return []
+
+
+class ActionAskFaultSubcategory(Action):
+    def name(self) -> Text:
+        return "action_ask_fault_subcategory"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        lang, category = language(tracker), tracker.get_slot("fault_category")
+        try:
+            cat = (await fault_categories(backend(tracker)))[category]
+        except BackendError as error:
+            report_backend_error(dispatcher, error)
+            return []
+        buttons = [
+            {"title": s["label"][lang], "payload": f'/inform{{"fault_subcategory":"{s["code"]}"}}'}
+            for s in cat["subcategories"]
+        ]
+        dispatcher.utter_message(response="utter_ask_fault_subcategory", category_label=cat["label"][lang],
+                                 buttons=buttons)
+        return []
+
+
+class ActionAskKbFeedback(Action):
+    def name(self) -> Text:
+        return "action_ask_kb_feedback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        articles = tracker.get_slot("kb_articles") or []
+        dispatcher.utter_message(response="utter_kb_articles_intro")
+        for article in articles:
+            dispatcher.utter_message(response="utter_kb_article", title=article["title"], number=article["number"],
+                                     summary=article["summary"], url=f"{public_backend_url()}{article['url']}")
+        dispatcher.utter_message(response="utter_ask_kb_feedback")
+        return []
+
+
+class ActionAskFaultConfirm(Action):
+    def name(self) -> Text:
+        return "action_ask_fault_confirm"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        if tracker.get_slot("kb_feedback") == "none_shown" and not tracker.get_slot("kb_articles"):
+            dispatcher.utter_message(response="utter_no_articles_found")
+        try:
+            label = await fault_label(backend(tracker), tracker.get_slot("fault_category"),
+                                      tracker.get_slot("fault_subcategory"), language(tracker))
+        except BackendError as error:
+            report_backend_error(dispatcher, error)
+            return []
+        dispatcher.utter_message(response="utter_ask_fault_confirm", asset_label=tracker.get_slot("fault_asset_label"),
+                                 fault_label=label, description=tracker.get_slot("fault_description"))
+        return []
+
+
+class ActionSubmitFaultReport(Action):
+    """Creates the case (or records the deflection). Writes carry the report's idempotency key, so the
+    retry offered after a failure can never create a second case."""
+
+    def name(self) -> Text:
+        return "action_submit_fault_report"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        slot = tracker.get_slot
+        client, lang = backend(tracker), language(tracker)
+        key = slot("fault_request_id") or uuid.uuid4().hex
+        articles = [a["number"] for a in slot("kb_articles") or []]
+        feedback = slot("kb_feedback")
+        try:
+            if feedback == "yes":
+                await client.record_deflection(
+                    {"asset": slot("fault_asset"), "category": slot("fault_category"),
+                     "subcategory": slot("fault_subcategory"), "description": slot("fault_description") or "",
+                     "kb_articles_shown": articles, "channel": channel_code(tracker)},
+                    idempotency_key=key,
+                )
+                dispatcher.utter_message(response="utter_glad_resolved")
+            elif slot("fault_confirm") is True:
+                case = await client.create_case(
+                    {"category": slot("fault_category"), "subcategory": slot("fault_subcategory"),
+                     "asset": slot("fault_asset"), "description": slot("fault_description"),
+                     "channel": channel_code(tracker), "kb_articles_shown": articles, "kb_feedback": feedback,
+                     "transcript": transcript(tracker)},
+                    idempotency_key=key,
+                )
+                label = await fault_label(client, slot("fault_category"), slot("fault_subcategory"), lang)
+                dispatcher.utter_message(response="utter_case_created", case_number=case["number"],
+                                         fault_label=label, asset_label=slot("fault_asset_label"))
+            elif slot("fault_confirm") is False:
+                dispatcher.utter_message(response="utter_case_not_submitted")
+        except BackendUnavailable:
+            # Keep every answer and the same idempotency key: "yes" retries this exact submission.
+            dispatcher.utter_message(response="utter_submit_failed")
+            return [SlotSet("fault_request_id", key), SlotSet("pending_submit", True)]
+        except BackendError as error:  # refused or not authenticated: retrying would not help
+            report_backend_error(dispatcher, error)
+        return _reset()
+
+
+class ActionResetFaultReport(Action):
+    """Leaves the fault report cleanly (cancel): forgets every answer."""
+
+    def name(self) -> Text:
+        return "action_reset_fault_report"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        dispatcher.utter_message(response="utter_cancelled")
+        return _reset()

@@ -1,0 +1,1 @@
+"""Portal backend: the source of truth for accounts, users, assets, cases and knowledge articles."""

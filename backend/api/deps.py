@@ -1,0 +1,43 @@
+"""Annotated dependencies shared by the routes: a DB session and the authenticated user."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.orm import Session
+
+from backend.core.db import get_session_factory
+from backend.core.errors import ApiError
+from backend.core.security import decode_access_token
+from backend.models import User, UserStatus
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+
+
+def get_db() -> Iterator[Session]:
+    with get_session_factory()() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_db)]
+
+
+
+def _unauthenticated() -> ApiError:
+    return ApiError(401, "not_authenticated", "Veuillez vous connecter au portail.", "Please log in to the portal.")
+
+
+def get_current_user(
+    request: Request, session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> User:
+    user_id = decode_access_token(token) if token else None
+    user = session.get(User, user_id) if user_id is not None else None
+    if user is None or user.status != UserStatus.active:
+        raise _unauthenticated()
+    request.state.lang = user.language  # errors are answered in the user's language
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]

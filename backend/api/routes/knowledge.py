@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import html
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+
+from backend.api.deps import CurrentUser, SessionDep
+from backend.core.errors import not_found, request_language
+from backend.models import Asset, Deflection, KnowledgeArticle
+from backend.schemas import DeflectionCreate, DeflectionOut, KnowledgeArticleOut, KnowledgeHit, Language
+from backend.services.assets import find_visible_asset
+from backend.services.knowledge import search_articles
+
+router = APIRouter(tags=["knowledge"])
+
+
+@router.get("/knowledge/search", response_model=list[KnowledgeHit], summary="Search articles (at least 3 characters)")
+def search(
+    user: CurrentUser,
+    session: SessionDep,
+    q: Annotated[str, Query(max_length=500)],
+    lang: Language | None = None,
+    asset: Annotated[str | None, Query(max_length=40, description="Asset number, serial or alias: boosts its model")] = None,
+    limit: Annotated[int, Query(ge=1, le=20)] = 3,
+    tag: Annotated[str | None, Query(max_length=100, description="Prefer articles with this taxonomy tag")] = None,
+) -> list[KnowledgeHit]:
+    device: Asset | None = find_visible_asset(session, user, asset) if asset else None
+    return search_articles(session, q, lang, device, limit, tag)
+
+
+def _article(session: SessionDep, number: str, lang: str) -> KnowledgeArticle:
+    rows = session.scalars(select(KnowledgeArticle).where(KnowledgeArticle.number == number.upper())).all()
+    if not rows:
+        raise not_found(f"Article {number}", f"Article {number}")
+    return next((r for r in rows if r.lang == lang), rows[0])
+
+
+@router.get("/knowledge/articles/{number}", response_model=KnowledgeArticleOut, summary="One article")
+def read_article(number: str, session: SessionDep, request: Request, lang: Language | None = None) -> KnowledgeArticleOut:
+    return KnowledgeArticleOut.model_validate(_article(session, number, lang or request_language(request)))
+
+
+@router.get("/kb/{number}", response_class=HTMLResponse, include_in_schema=False)
+def article_page(number: str, session: SessionDep, request: Request, lang: Language | None = None) -> HTMLResponse:
+    """A readable page for the links the assistant shows."""
+    article = _article(session, number, lang or request_language(request))
+    e = html.escape
+    body = "".join(f"<p>{e(line)}</p>" for line in article.body.splitlines() if line.strip())
+    page = (
+        f"<!doctype html><html lang='{article.lang}'><head><meta charset='utf-8'>"
+        f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{e(article.title)}</title>"
+        "<style>body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;line-height:1.5}"
+        "small{color:#555}</style></head><body>"
+        f"<small>{e(article.number)}</small><h1>{e(article.title)}</h1><p><strong>{e(article.summary)}</strong></p>"
+        f"{body}</body></html>"
+    )
+    return HTMLResponse(page)
+
+
+@router.post("/knowledge/deflections", response_model=DeflectionOut, status_code=201,
+             summary="Record that knowledge articles solved a problem (no case opened)")
+def record_deflection(
+    data: DeflectionCreate, user: CurrentUser, session: SessionDep, response: Response,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)] = None,
+) -> DeflectionOut:
+    if idempotency_key:
+        existing = session.scalars(
+            select(Deflection).where(Deflection.user_id == user.id, Deflection.idempotency_key == idempotency_key)
+        ).first()
+        if existing:
+            response.status_code = 200
+            return DeflectionOut.model_validate(existing)
+    asset = find_visible_asset(session, user, data.asset) if data.asset else None
+    deflection = Deflection(
+        account_id=user.account_id, user_id=user.id, asset_id=asset.id if asset else None,
+        category=data.category, subcategory=data.subcategory, description=data.description.strip(),
+        kb_articles_shown=data.kb_articles_shown, channel=data.channel, idempotency_key=idempotency_key,
+    )
+    session.add(deflection)
+    session.commit()
+    return DeflectionOut.model_validate(deflection)

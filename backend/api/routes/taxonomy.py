@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from backend.api.deps import CurrentUser, SessionDep
+from backend.core.errors import request_language
+from backend.schemas import CategoryOut, ClassifyRequest, FaultProposal, Label, SubcategoryOut
+from backend.services.triage import propose_fault
+from backend.taxonomy import get_taxonomy
+
+router = APIRouter(tags=["taxonomy"])
+
+
+@router.get("/taxonomy", response_model=list[CategoryOut], summary="Request types and sub-types (seed tables)")
+def read_taxonomy() -> list[CategoryOut]:
+    return [
+        CategoryOut(
+            code=c.code, section=c.section, label=Label(**c.labels), admin_only=c.admin_only,
+            subcategories=[
+                SubcategoryOut(code=s.code, label=Label(**s.labels), keywords={k: list(v) for k, v in s.keywords.items()})
+                for s in c.subcategories.values()
+            ],
+        )
+        for c in get_taxonomy().categories.values()
+    ]
+
+
+@router.post("/faults/classify", response_model=FaultProposal, summary="Propose a fault type from a description")
+def classify_fault(data: ClassifyRequest, user: CurrentUser, session: SessionDep, request: Request) -> FaultProposal:
+    return propose_fault(session, data.text, data.lang or request_language(request), data.category)

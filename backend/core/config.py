@@ -1,0 +1,47 @@
+"""One pydantic-settings object for the whole backend; every value can come from the environment."""
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+VAR_DIR = REPO_ROOT / "var"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+
+    database_url: str = f"sqlite:///{VAR_DIR / 'portal.db'}"
+    # Signing key for access tokens. When unset, a random key is generated once and kept in var/ so that
+    # tokens survive restarts of the demo stack.
+    secret_key: str = ""
+    access_token_minutes: int = 12 * 60
+    # Password given to the demo users when the demo database is first seeded (documented in the README).
+    demo_password: str = "DemoPortal-2026"
+    taxonomy_path: Path = REPO_ROOT / "data" / "taxonomy" / "taxonomy.yml"
+    knowledge_corpus_dir: Path = REPO_ROOT / "data" / "knowledge"
+    knowledge_index_dir: Path = VAR_DIR / "knowledge_index"
+    # Sentence-transformers model for query embeddings; empty = the model the index was built with.
+    knowledge_model: str = ""
+    # Public URL of the Rasa server, handed to the web chat page.
+    rasa_public_url: str = Field(default="http://localhost:5005")
+    web_dir: Path = REPO_ROOT / "bot" / "web"
+
+    def resolved_secret_key(self) -> str:
+        if self.secret_key:
+            return self.secret_key
+        key_file = VAR_DIR / "secret.key"
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(secrets.token_urlsafe(48))
+            key_file.chmod(0o600)
+        return key_file.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,46 @@
+"""FastAPI application factory: `uvicorn backend.main:app`."""
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from backend.api.routes import assets, auth, cases, chat, knowledge, taxonomy, users
+from backend.core.config import get_settings
+from backend.core.errors import ApiError, install_error_handlers
+from backend.services.knowledge import get_searcher
+
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    # Load the embedding model and index once, before the first user waits for it.
+    try:
+        get_searcher()
+    except ApiError:
+        log.warning("starting without a knowledge index: run `python -m knowledge_index build`")
+    yield
+
+
+def create_app() -> FastAPI:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = FastAPI(
+        title="Portail libre-service — backend",
+        description="Accounts, users and roles, assets, cases and knowledge for the self-service assistant.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for module in (auth, users, assets, cases, knowledge, taxonomy, chat):
+        app.include_router(module.router)
+    web_dir = get_settings().web_dir
+    if web_dir.is_dir():
+        app.mount("/chat", StaticFiles(directory=web_dir, html=True), name="chat")
+    return app
+
+
+app = create_app()

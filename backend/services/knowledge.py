@@ -1,0 +1,93 @@
+"""Knowledge search for the portal: the FAISS index is loaded once per process; article text comes from the DB."""
+from __future__ import annotations
+
+import logging
+import threading
+from urllib.parse import quote
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.core.config import get_settings
+from backend.core.errors import ApiError
+from backend.models import Asset, KnowledgeArticle
+from backend.schemas import KnowledgeHit
+from knowledge_index import KnowledgeSearcher
+
+log = logging.getLogger(__name__)
+MIN_QUERY_CHARS = 3
+_lock = threading.Lock()
+_searcher: KnowledgeSearcher | None = None
+
+
+def get_searcher() -> KnowledgeSearcher:
+    global _searcher
+    with _lock:
+        if _searcher is None:
+            settings = get_settings()
+            try:
+                _searcher = KnowledgeSearcher.load(settings.knowledge_index_dir, model=settings.knowledge_model or None)
+            except FileNotFoundError as exc:
+                log.error("knowledge index missing: %s", exc)
+                raise ApiError(
+                    503, "knowledge_unavailable",
+                    "La base de connaissances est indisponible pour le moment.",
+                    "The knowledge base is unavailable at the moment.",
+                ) from exc
+        return _searcher
+
+
+def reset_searcher() -> None:
+    """Forget the loaded index (after a rebuild, or between tests)."""
+    global _searcher
+    with _lock:
+        _searcher = None
+
+
+def check_query(query: str) -> str:
+    query = query.strip()
+    if len(query) < MIN_QUERY_CHARS:
+        raise ApiError(
+            422, "query_too_short",
+            f"Saisissez au moins {MIN_QUERY_CHARS} caractères pour rechercher.",
+            f"Please type at least {MIN_QUERY_CHARS} characters to search.",
+        )
+    return query
+
+
+
+
+def search_articles(
+    session: Session, query: str, lang: str | None, asset: Asset | None, limit: int = 3, tag: str | None = None
+) -> list[KnowledgeHit]:
+    """Top articles for a query; the asset's model and a taxonomy `tag` (the fault type chosen) boost ranking.
+    query = check_query(query)
+    pool = limit * 4 if tag else limit
+    hits = get_searcher().search(query, lang=lang, product_model=asset.model if asset else None, k=pool)
+    if tag:
+        # The user confirmed the fault type: its articles come first, each group by relevance.
+        hits = sorted(hits, key=lambda h: (tag in h.tags, h.score), reverse=True)[:limit]
+    if not hits:
+        return []
+    rows = session.scalars(
+        select(KnowledgeArticle).where(KnowledgeArticle.number.in_({h.number for h in hits}))
+    ).all()
+    by_key = {(row.number, row.lang): row for row in rows}
+    results = []
+    for hit in hits:
+        article = by_key.get((hit.number, hit.lang))
+        if article is None:  # index built from a corpus the DB has not imported yet: never show a dead link
+            continue
+        results.append(
+            KnowledgeHit(
+                number=article.number,
+                lang=article.lang,
+                title=article.title,
+                summary=article.summary,
+                url=f"/kb/{quote(article.number)}?lang={article.lang}",
+                tags=article.tags,
+                models=article.models,
+                score=round(float(hit.score), 4),
+            )
+        )
+    return results
