@@ -21,10 +21,12 @@ class PortalUnavailable(Exception):
 
 
 class IdentityVerifier:
-    def __init__(self, backend_url: Optional[str] = None, ttl: float = 30.0, timeout: float = 5.0) -> None:
+    def __init__(self, backend_url: Optional[str] = None, ttl: float = 30.0, timeout: float = 5.0,
+                 transport: Optional[httpx.AsyncBaseTransport] = None) -> None:
         self.backend_url = (backend_url or os.environ.get("BACKEND_URL", "http://localhost:8000")).rstrip("/")
         self.ttl = ttl
         self.timeout = timeout
+        self.transport = transport or httpx.AsyncHTTPTransport(retries=2)
         self._cache: Dict[str, Tuple[float, Optional[Dict[str, Any]]]] = {}
 
     async def verify(self, token: Optional[str]) -> Optional[Dict[str, Any]]:
@@ -36,9 +38,7 @@ class IdentityVerifier:
         if cached and cached[0] > time.monotonic():
             return cached[1]
         try:
-            async with httpx.AsyncClient(
-                timeout=self.timeout, transport=httpx.AsyncHTTPTransport(retries=2)
-            ) as client:
+            async with httpx.AsyncClient(timeout=self.timeout, transport=self.transport) as client:
                 response = await client.get(
                     f"{self.backend_url}/users/me", headers={"Authorization": f"Bearer {token}"}
                 )

@@ -1,0 +1,61 @@
+"""Waits until backend, action server and Rasa answer, then says where to chat (run by `make run`).
+
+Also imported by the end-to-end tests, which start the same Procfile on free ports.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+
+
+def service_urls(env: dict[str, str]) -> dict[str, str]:
+    return {
+        "backend": f"http://localhost:{env['BACKEND_PORT']}/health",
+        "action server": f"http://localhost:{env['ACTION_PORT']}/health",
+        # /status answers only once the model is loaded
+        "rasa": f"http://localhost:{env['RASA_PORT']}/status?token={env['RASA_API_TOKEN']}",
+    }
+
+
+def wait_until_ready(env: dict[str, str], timeout: float = 300.0) -> None:
+    pending = service_urls(env)
+    deadline = time.monotonic() + timeout
+    while pending:
+        for name, url in list(pending.items()):
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        del pending[name]
+            except (urllib.error.URLError, OSError):
+                pass
+        if pending and time.monotonic() > deadline:
+            raise TimeoutError(f"not ready after {timeout:.0f} s: {', '.join(pending)}")
+        if pending:
+            time.sleep(1)
+
+
+def main() -> None:
+    env = dict(os.environ)
+    try:
+        wait_until_ready(env)
+    except TimeoutError as exc:
+        print(f"error: {exc}; see the logs above", flush=True)
+        sys.exit(1)
+    password = env.get("DEMO_PASSWORD", "DemoPortal-2026")
+    print(
+        "\n"
+        f"  Ready. Open http://localhost:{env['BACKEND_PORT']}/chat/ and log in as\n"
+        f"    sntestportaldemo@outlook.com  (Administrateur, FR)  password: {password}\n"
+        f"    sntestdemoportaldm@yopmail.com (User, EN)           password: {password}\n"
+        "  Press Ctrl+C to stop every service.\n",
+        flush=True,
+    )
+    signal.pause()  # stay up: honcho stops all services when any process exits
+
+
+if __name__ == "__main__":
+    main()
