@@ -1,0 +1,102 @@
+"""Fixtures for the action-server tests (helpers and the fake portal live in actions_fakes.py).
+
+`portal` wires a `FakePortal` into `actions.fault_report.backend` / `actions.session.backend`, so every action
+talks to it with the tracker's own token and language; `make_tracker` builds trackers as the action server
+receives them during a form turn.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+import pytest
+import yaml
+from rasa_sdk import Tracker
+
+import actions.backend_client as backend_client
+import actions.fault_report as fault_report
+import actions.session as session
+from actions.backend_client import BackendClient
+from actions_fakes import BASE_URL, FORM, ROOT, TOKEN, USER_PROFILE, FakePortal, initial_slots
+
+
+@pytest.fixture
+def portal(monkeypatch: pytest.MonkeyPatch) -> FakePortal:
+    fake = FakePortal()
+    backend_client._taxonomy_cache.clear()
+
+    def fake_backend(tracker: Tracker) -> BackendClient:
+        # the same identity and language rules as actions.session.backend; only the transport differs
+        return BackendClient(token=session._metadata(tracker).get("token") or "", lang=session.language(tracker),
+                             base_url=BASE_URL, transport=fake.transport)
+
+    monkeypatch.setattr(fault_report, "backend", fake_backend)
+    monkeypatch.setattr(session, "backend", fake_backend)
+    monkeypatch.setenv("BACKEND_URL", BASE_URL)
+    monkeypatch.delenv("BACKEND_PUBLIC_URL", raising=False)
+    yield fake
+    backend_client._taxonomy_cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _clear_taxonomy_cache() -> None:
+    backend_client._taxonomy_cache.clear()
+    yield
+    backend_client._taxonomy_cache.clear()
+
+
+@pytest.fixture(scope="session")
+def domain() -> Dict[str, Any]:
+    return yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def make_tracker(domain: Dict[str, Any]) -> Callable[..., Tracker]:
+    """A tracker as the action server receives it.
+
+    `candidates` are slot values Rasa's form extracted itself (e.g. the from_text description): as in Rasa's
+    temporary validation tracker they come as SlotSet events right after the form's ActionExecuted.
+    """
+
+    def make(
+        text: str = "",
+        intent: Optional[str] = "inform",
+        entities: Optional[Iterable[Tuple[str, str]]] = None,
+        slots: Optional[Dict[str, Any]] = None,
+        requested_slot: Optional[str] = None,
+        token: Optional[str] = TOKEN,
+        portal_user: Optional[Dict[str, Any]] = USER_PROFILE,
+        input_channel: Optional[str] = "rest",
+        history: Optional[List[Dict[str, Any]]] = None,
+        candidates: Optional[Dict[str, Any]] = None,
+        active_loop: Optional[str] = FORM,
+    ) -> Tracker:
+        metadata: Dict[str, Any] = {}
+        if token is not None:
+            metadata["token"] = token
+        if portal_user is not None:
+            metadata["portal_user"] = portal_user
+        latest = {
+            "text": text,
+            "intent": {"name": intent, "confidence": 1.0} if intent else {},
+            "entities": [{"entity": name, "value": value, "start": 0, "end": 0} for name, value in entities or []],
+            "metadata": metadata,
+        }
+        values = initial_slots(domain)
+        values.update(slots or {})
+        values["requested_slot"] = requested_slot
+        events: List[Dict[str, Any]] = [{"event": "action", "name": "action_session_start"},
+                                        {"event": "session_started"},
+                                        {"event": "action", "name": "action_listen"}]
+        events += list(history or [])
+        events.append({"event": "user", "text": text, "parse_data": latest, "input_channel": input_channel,
+                       "metadata": metadata})
+        if active_loop:
+            events.append({"event": "slot", "name": "requested_slot", "value": requested_slot})
+            events.append({"event": "action", "name": active_loop})
+        for name, value in (candidates or {}).items():
+            values[name] = value
+            events.append({"event": "slot", "name": name, "value": value})
+        return Tracker("conv-1", values, latest, events, False, None,
+                       {"name": active_loop} if active_loop else {}, "action_listen")
+
+    return make
