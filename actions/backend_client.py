@@ -16,6 +16,9 @@ import httpx
 
 log = logging.getLogger(__name__)
 _TAXONOMY_TTL = 300.0
+# The backend's input limits: longer texts are cut here rather than refused there.
+MAX_QUERY_CHARS = 500
+MAX_RESOLVE_CHARS = 1000
 _taxonomy_cache: Dict[str, Any] = {}
 
 
@@ -77,7 +80,11 @@ class BackendClient:
                 body = {}
             log.warning("backend %s %s refused: %s %s", method, path, response.status_code, body)
             raise BackendRejected(response.status_code, body.get("code", "error"), body.get("message", ""))
-        return response.json()
+        try:
+            return response.json()
+        except ValueError as exc:
+            log.error("backend %s %s answered non-JSON: %s", method, path, response.text[:300])
+            raise BackendUnavailable("invalid response") from exc
 
     async def me(self) -> Dict[str, Any]:
         return await self._request("GET", "/users/me")
@@ -95,7 +102,7 @@ class BackendClient:
         return value
 
     async def resolve_assets(self, text: str) -> Dict[str, Any]:
-        return await self._request("POST", "/assets/resolve", json={"text": text})
+        return await self._request("POST", "/assets/resolve", json={"text": text[:MAX_RESOLVE_CHARS]})
 
     async def classify_fault(self, text: str, lang: str, category: Optional[str] = None) -> Dict[str, Any]:
         body: Dict[str, Any] = {"text": text, "lang": lang}
@@ -105,7 +112,7 @@ class BackendClient:
 
     async def search_knowledge(self, query: str, lang: str, asset: Optional[str] = None,
                                tag: Optional[str] = None, limit: int = 3) -> List[Dict[str, Any]]:
-        params = {"q": query, "lang": lang, "limit": limit}
+        params = {"q": query[:MAX_QUERY_CHARS], "lang": lang, "limit": limit}
         if asset:
             params["asset"] = asset
         if tag:

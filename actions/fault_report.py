@@ -30,6 +30,7 @@ FORM_SLOTS = (
 NOT_AN_ANSWER = {"greet", "goodbye", "thank", "help", "out_of_scope", "cancel", "nlu_fallback"}
 MAX_ASSET_BUTTONS = 10
 MIN_DESCRIPTION_CHARS = 5
+MAX_DESCRIPTION_CHARS = 4000  # the backend's limit for a case description
 
 
 def asset_label(asset: Dict[str, Any]) -> str:
@@ -159,6 +160,9 @@ class ValidateFaultReportForm(FormValidationAction):
         text = str(value or "").strip()
         if len(text) < MIN_DESCRIPTION_CHARS or _is_payload(text):
             dispatcher.utter_message(response="utter_description_too_short")
+            return {"fault_description": None}
+        if len(text) > MAX_DESCRIPTION_CHARS:
+            dispatcher.utter_message(response="utter_description_too_long", max_chars=MAX_DESCRIPTION_CHARS)
             return {"fault_description": None}
         events: Dict[Text, Any] = {"fault_description": text}
         if not tracker.get_slot("fault_request_id"):
@@ -430,6 +434,8 @@ class ActionSubmitFaultReport(Action):
                 )
                 dispatcher.utter_message(response="utter_glad_resolved")
             elif slot("fault_confirm") is True:
+                # Labels first: once the case exists, nothing may fail and make it look unsubmitted.
+                label = await fault_label(client, slot("fault_category"), slot("fault_subcategory"), lang)
                 case = await client.create_case(
                     {"category": slot("fault_category"), "subcategory": slot("fault_subcategory"),
                      "asset": slot("fault_asset"), "description": slot("fault_description"),
@@ -437,7 +443,6 @@ class ActionSubmitFaultReport(Action):
                      "transcript": transcript(tracker)},
                     idempotency_key=key,
                 )
-                label = await fault_label(client, slot("fault_category"), slot("fault_subcategory"), lang)
                 dispatcher.utter_message(response="utter_case_created", case_number=case["number"],
                                          fault_label=label, asset_label=slot("fault_asset_label"))
             elif slot("fault_confirm") is False:

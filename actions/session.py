@@ -78,6 +78,12 @@ class ActionSessionStart(Action):
         metadata = tracker.get_slot("session_started_metadata") or {}
         user = metadata.get("portal_user") if isinstance(metadata, dict) else None
         events: List[EventType] = [SessionStarted()]
+        # carry_over_slots_to_new_session: a pending, failed submission must survive a session expiry
+        if domain.get("session_config", {}).get("carry_over_slots_to_new_session", True):
+            events += [
+                SlotSet(name, value) for name, value in tracker.slots.items()
+                if value is not None and name not in ("session_started_metadata", "requested_slot")
+            ]
         if isinstance(user, dict):
             if user.get("language") in LANGUAGES:
                 events.append(SlotSet("language", user["language"]))

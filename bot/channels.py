@@ -88,6 +88,9 @@ class PortalRestInput(RestInput):
     def __init__(self, verifier: Optional[IdentityVerifier] = None) -> None:
         self.verifier = verifier or IdentityVerifier()
 
+    def _extract_input_channel(self, req: Any) -> Text:
+        return self.name()  # never the client's claim: cases record the channel they came from
+
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "PortalRestInput":
         return cls(IdentityVerifier((credentials or {}).get("backend_url")))
@@ -109,6 +112,9 @@ class _RoomOutput(SocketIOOutput):
 
     async def _send_message(self, socket_id: Text, response: Any) -> None:
         await super()._send_message(self.room, response)
+
+    async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
+        await super().send_custom_json(self.room, {**json_message, "room": self.room}, **kwargs)
 
 
 class PortalSocketIOInput(SocketIOInput):

@@ -21,10 +21,13 @@ def service_urls(env: dict[str, str]) -> dict[str, str]:
     }
 
 
-def wait_until_ready(env: dict[str, str], timeout: float = 300.0) -> None:
+def wait_until_ready(env: dict[str, str], timeout: float = 300.0, alive=lambda: True) -> None:
+    """Returns once every service answers; TimeoutError after `timeout` s or as soon as `alive()` is false."""
     pending = service_urls(env)
     deadline = time.monotonic() + timeout
     while pending:
+        if not alive():
+            raise TimeoutError(f"a service stopped before being ready: {', '.join(pending)}")
         for name, url in list(pending.items()):
             try:
                 with urllib.request.urlopen(url, timeout=2) as response:

@@ -60,7 +60,7 @@ def check_query(query: str) -> str:
 def search_articles(
     session: Session, query: str, lang: str | None, asset: Asset | None, limit: int = 3, tag: str | None = None
 ) -> list[KnowledgeHit]:
-    """Top articles for a query; the asset's model and a taxonomy `tag` (the fault type chosen) boost ranking.
+    """Top articles for a query; the asset's model and a taxonomy `tag` (the fault type chosen) boost ranking."""
     query = check_query(query)
     pool = limit * 4 if tag else limit
     hits = get_searcher().search(query, lang=lang, product_model=asset.model if asset else None, k=pool)

@@ -9,6 +9,7 @@ One database is shared by the whole session: tests that create rows must never r
 """
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -24,6 +25,7 @@ TEST_SECRET = "backend-tests-secret-key-0123456789abcdef"
 TEST_RASA_URL = "http://rasa.backend-tests.invalid:5005"
 
 _TMP = Path(tempfile.mkdtemp(prefix="portal-backend-tests-"))
+atexit.register(shutil.rmtree, _TMP, True)  # also when the session aborts before the fixtures run
 
 os.environ.update(
     {
@@ -90,7 +92,6 @@ def seeded() -> Iterator[dict[str, object]]:
         written = sync_articles(session, CORPUS_DIR)
     yield {"created": created, "articles_written": written}
     get_engine().dispose()
-    shutil.rmtree(_TMP, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,491 @@
+"""ValidateFaultReportForm: extraction and validation of each slot, as run by the action server."""
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Optional
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.fault_report import ValidateFaultReportForm, asset_label
+from actions_fakes import (
+    ASSET_C5030,
+    ASSET_C5560,
+    ASSET_C5560B,
+    KB_HITS,
+    FakePortal,
+    responses,
+    slot_values,
+)
+
+pytestmark = pytest.mark.asyncio
+
+LABEL_C5560 = "Copieur 2e étage — Canon iR-ADV C5560i (77996101 / WHJ01481)"
+PAPER_JAM_DRAWER = {"category": "paper_jam", "subcategory": "drawer_tray", "confident": True, "source": "keywords"}
+FILLED_UP_TO_SUBCATEGORY = {
+    "fault_asset": "77996101", "fault_asset_label": LABEL_C5560,
+    "fault_description": "le papier se coince dans le tiroir 2", "fault_proposal": PAPER_JAM_DRAWER,
+    "fault_request_id": "req-1", "fault_category": "paper_jam",
+}
+
+
+async def run_form(tracker: Any, domain: Dict[str, Any]) -> tuple:
+    dispatcher = CollectingDispatcher()
+    events = await ValidateFaultReportForm().run(dispatcher, tracker, domain)
+    return dispatcher, events
+
+
+def slot_names(events: List[Dict[str, Any]]) -> List[str]:
+    return [e["name"] for e in events if e.get("event") == "slot"]
+
+
+def message(dispatcher: CollectingDispatcher, response: str) -> Dict[str, Any]:
+    found = [m for m in dispatcher.messages if m["response"] == response]
+    assert found, f"{response} not uttered; got {responses(dispatcher)}"
+    return found[0]
+
+
+# --- the opening turn ------------------------------------------------------------------------------------------
+async def test_opening_single_asset_is_selected_and_description_prefilled(portal: FakePortal, make_tracker, domain):
+    portal.assets = [ASSET_C5560]
+    tracker = make_tracker("bourrage papier dans le tiroir 2", intent="report_fault")
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert slots["fault_asset"] == "77996101"
+    assert slots["fault_asset_label"] == LABEL_C5560
+    assert message(dispatcher, "utter_asset_selected")["asset_label"] == LABEL_C5560
+    assert slots["fault_description"] == "bourrage papier dans le tiroir 2"
+    # the classification is kept although fault_proposal is not a form slot (get_validation_events)
+    assert slots["fault_proposal"] == PAPER_JAM_DRAWER
+    assert re.fullmatch(r"[0-9a-f]{32}", slots["fault_request_id"])
+    assert "fault_category" not in slots  # proposed, never chosen silently
+    assert not portal.calls("POST", "/assets/resolve")  # one device: nothing to resolve
+    assert len(portal.calls("POST", "/faults/classify")) == 1  # the proposal is not asked for twice
+    assert portal.calls("POST", "/faults/classify")[0]["json"] == {"text": "bourrage papier dans le tiroir 2",
+                                                                  "lang": "fr"}
+
+
+async def test_opening_generic_message_does_not_prefill_description(portal: FakePortal, make_tracker, domain):
+    tracker = make_tracker("je veux signaler une panne", intent="report_fault")
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert "fault_description" not in slots
+    assert "fault_proposal" not in slots
+    assert "fault_request_id" not in slots
+    assert "fault_asset" not in slots  # several devices and none named: it will be asked
+    assert dispatcher.messages == []
+    assert portal.calls("POST", "/assets/resolve")[0]["json"] == {"text": "je veux signaler une panne"}
+
+
+async def test_opening_knowledge_guess_that_is_not_confident_is_not_used(portal: FakePortal, make_tracker, domain):
+    portal.classify_override = {"category": "paper_jam", "subcategory": "dadf", "confident": False,
+                                "source": "knowledge"}
+    dispatcher, events = await run_form(make_tracker("ma machine fait des siennes", intent="report_fault"), domain)
+    assert "fault_description" not in slot_values(events)
+
+
+async def test_opening_confident_knowledge_guess_prefills(portal: FakePortal, make_tracker, domain):
+    portal.classify_override = {"category": "paper_jam", "subcategory": "dadf", "confident": True,
+                                "source": "knowledge"}
+    dispatcher, events = await run_form(make_tracker("les originaux restent bloqués", intent="report_fault"), domain)
+    slots = slot_values(events)
+    assert slots["fault_description"] == "les originaux restent bloqués"
+    assert slots["fault_proposal"]["subcategory"] == "dadf"
+
+
+async def test_opening_button_payload_is_neither_resolved_nor_described(portal: FakePortal, make_tracker, domain):
+    dispatcher, events = await run_form(make_tracker("/report_fault", intent="report_fault"), domain)
+    assert slot_values(events) == {}
+    assert not portal.calls("POST", "/assets/resolve")
+    assert not portal.calls("POST", "/faults/classify")
+
+
+async def test_opening_unknown_reference_is_reported(portal: FakePortal, make_tracker, domain):
+    tracker = make_tracker("l'imprimante ABC12345 fait un bruit de claquement", intent="report_fault")
+    dispatcher, events = await run_form(tracker, domain)
+    assert message(dispatcher, "utter_asset_not_found")["reference"] == "ABC12345"
+    slots = slot_values(events)
+    assert slots["fault_asset"] is None
+    # the description is still reused
+    assert slots["fault_description"] == "l'imprimante ABC12345 fait un bruit de claquement"
+    assert slots["fault_proposal"]["subcategory"] == "unusual_noise"
+
+
+async def test_opening_named_device_is_selected(portal: FakePortal, make_tracker, domain):
+    tracker = make_tracker("bourrage sur la GNM75498", intent="report_fault")
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert slots["fault_asset"] == "53463252"
+    assert slots["fault_asset_label"] == asset_label(ASSET_C5030) == "Canon iR-ADV C5030i (53463252 / GNM75498)"
+
+
+async def test_opening_backend_down_keeps_the_form_going(portal: FakePortal, make_tracker, domain):
+    portal.fail("down")
+    dispatcher, events = await run_form(make_tracker("bourrage dans le tiroir", intent="report_fault"), domain)
+    assert responses(dispatcher) == ["utter_backend_unavailable"]
+    assert slot_values(events) == {}  # nothing decided: every question will be asked
+
+
+# --- fault_asset asked --------------------------------------------------------------------------------------------
+async def test_asset_resolved_single_match(portal: FakePortal, make_tracker, domain):
+    tracker = make_tracker("c'est la WHJ01481", requested_slot="fault_asset")
+    dispatcher, events = await run_form(tracker, domain)
+    assert slot_values(events) == {"fault_asset": "77996101", "fault_asset_label": LABEL_C5560}
+    assert responses(dispatcher) == ["utter_asset_selected"]
+    assert not portal.calls("GET", "/assets")  # the list is only read on the opening turn
+
+
+async def test_asset_unknown(portal: FakePortal, make_tracker, domain):
+    dispatcher, events = await run_form(make_tracker("XYZ99999", requested_slot="fault_asset"), domain)
+    assert message(dispatcher, "utter_asset_not_found")["reference"] == "XYZ99999"
+    assert slot_values(events) == {"fault_asset": None}
+
+
+async def test_asset_free_text_naming_nothing(portal: FakePortal, make_tracker, domain):
+    dispatcher, events = await run_form(make_tracker("celle du fond", requested_slot="fault_asset"), domain)
+    assert message(dispatcher, "utter_asset_not_found")["reference"] == "celle du fond"
+    assert slot_values(events) == {"fault_asset": None}
+
+
+async def test_asset_ambiguous(portal: FakePortal, make_tracker, domain):
+    portal.resolve_override = {"matches": [ASSET_C5560, ASSET_C5560B], "unknown_references": []}
+    dispatcher, events = await run_form(make_tracker("la C5560", requested_slot="fault_asset"), domain)
+    assert message(dispatcher, "utter_asset_ambiguous")["reference"] == "la C5560"
+    assert slot_values(events) == {"fault_asset": None}
+
+
+@pytest.mark.parametrize("intent", ["help", "cancel", "greet"])
+async def test_asset_digression_extracts_nothing(portal: FakePortal, make_tracker, domain, intent):
+    dispatcher, events = await run_form(make_tracker("aide", intent=intent, requested_slot="fault_asset"), domain)
+    assert "fault_asset" not in slot_names(events)
+    assert events == []  # the form rejects; the rules answer
+    assert dispatcher.messages == []
+    assert portal.requests == []
+
+
+async def test_asset_button_payload_uses_entity(portal: FakePortal, make_tracker, domain):
+    tracker = make_tracker('/inform{"asset_ref":"53463252"}', entities=[("asset_ref", "53463252")],
+                           requested_slot="fault_asset")
+    dispatcher, events = await run_form(tracker, domain)
+    assert portal.calls("POST", "/assets/resolve")[0]["json"] == {"text": "53463252"}
+    assert slot_values(events)["fault_asset"] == "53463252"
+
+
+async def test_asset_backend_down(portal: FakePortal, make_tracker, domain):
+    portal.fail("down")
+    dispatcher, events = await run_form(make_tracker("WHJ01481", requested_slot="fault_asset"), domain)
+    assert responses(dispatcher) == ["utter_backend_unavailable"]
+    assert slot_values(events) == {"fault_asset": None}
+
+
+async def test_asset_session_expired(portal: FakePortal, make_tracker, domain):
+    dispatcher, events = await run_form(make_tracker("WHJ01481", requested_slot="fault_asset", token="old"), domain)
+    assert responses(dispatcher) == ["utter_login_required"]
+    assert slot_values(events) == {"fault_asset": None}
+
+
+async def test_asset_already_known_is_not_extracted_again(portal: FakePortal, make_tracker, domain):
+    tracker = make_tracker("WHJ02153", requested_slot="fault_description",
+                           slots={"fault_asset": "77996101", "fault_asset_label": LABEL_C5560})
+    dispatcher, events = await run_form(tracker, domain)
+    assert "fault_asset" not in slot_names(events)
+    assert not portal.calls("POST", "/assets/resolve")
+
+
+# --- fault_description ------------------------------------------------------------------------------------------
+async def test_description_too_short(portal: FakePortal, make_tracker, domain):
+    tracker = make_tracker("pb", requested_slot="fault_description", candidates={"fault_description": "pb"},
+                           slots={"fault_asset": "77996101"})
+    dispatcher, events = await run_form(tracker, domain)
+    assert responses(dispatcher) == ["utter_description_too_short"]
+    assert slot_values(events) == {"fault_description": None}
+
+
+async def test_description_payload_is_refused(portal: FakePortal, make_tracker, domain):
+    tracker = make_tracker("/affirm", intent="affirm", requested_slot="fault_description",
+                           candidates={"fault_description": "/affirm"}, slots={"fault_asset": "77996101"})
+    dispatcher, events = await run_form(tracker, domain)
+    assert responses(dispatcher) == ["utter_description_too_short"]
+    assert slot_values(events) == {"fault_description": None}
+
+
+async def test_description_accepted_classified_and_keyed(portal: FakePortal, make_tracker, domain):
+    text = "  le papier se coince dans le tiroir 2 "
+    tracker = make_tracker(text, requested_slot="fault_description", candidates={"fault_description": text},
+                           slots={"fault_asset": "77996101"})
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert slots["fault_description"] == "le papier se coince dans le tiroir 2"
+    assert slots["fault_proposal"] == PAPER_JAM_DRAWER
+    assert re.fullmatch(r"[0-9a-f]{32}", slots["fault_request_id"])
+    assert dispatcher.messages == []
+
+
+async def test_description_keeps_existing_request_id_and_proposal(portal: FakePortal, make_tracker, domain):
+    text = "traces noires sur les copies"
+    tracker = make_tracker(text, requested_slot="fault_description", candidates={"fault_description": text},
+                           slots={"fault_request_id": "req-1", "fault_proposal": {}})
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert slots == {"fault_description": text}
+    assert not portal.calls("POST", "/faults/classify")
+
+
+async def test_description_classification_down_is_not_fatal(portal: FakePortal, make_tracker, domain):
+    portal.fail("down", "POST", "/faults/classify")
+    text = "le papier se coince"
+    tracker = make_tracker(text, requested_slot="fault_description", candidates={"fault_description": text})
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert slots["fault_description"] == text
+    assert "fault_proposal" not in slots
+    assert dispatcher.messages == []
+
+
+# --- fault_category ---------------------------------------------------------------------------------------------
+def at_category(make_tracker, text: str, intent: str = "inform", entities=None, proposal: Optional[dict] = None):
+    slots = dict(FILLED_UP_TO_SUBCATEGORY, fault_category=None, fault_proposal=proposal)
+    return make_tracker(text, intent=intent, entities=entities, slots=slots, requested_slot="fault_category")
+
+
+async def test_category_from_button_entity(portal: FakePortal, make_tracker, domain):
+    tracker = at_category(make_tracker, '/inform{"fault_category":"print_quality"}',
+                          entities=[("fault_category", "print_quality")])
+    dispatcher, events = await run_form(tracker, domain)
+    assert slot_values(events) == {"fault_category": "print_quality"}
+    assert not portal.calls("POST", "/faults/classify")
+    assert dispatcher.messages == []
+
+
+async def test_category_affirm_takes_the_proposal(portal: FakePortal, make_tracker, domain):
+    tracker = at_category(make_tracker, "oui", intent="affirm", proposal=PAPER_JAM_DRAWER)
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert slots["fault_category"] == "paper_jam"
+    assert slots["fault_subcategory"] == "drawer_tray"
+    # the sub-type was validated too, so the articles are already looked up
+    assert [a["number"] for a in slots["kb_articles"]] == ["KB0010", "KB0011"]
+
+
+async def test_category_affirm_with_category_only_proposal(portal: FakePortal, make_tracker, domain):
+    proposal = {"category": "paper_jam", "subcategory": None, "confident": True, "source": "keywords"}
+    dispatcher, events = await run_form(at_category(make_tracker, "oui", "affirm", proposal=proposal), domain)
+    assert slot_values(events) == {"fault_category": "paper_jam"}
+
+
+async def test_category_deny_clears_the_proposal(portal: FakePortal, make_tracker, domain):
+    tracker = at_category(make_tracker, "non", intent="deny", proposal=PAPER_JAM_DRAWER)
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert slots["fault_proposal"] == {}
+    assert slots["fault_category"] is None
+    assert "fault_subcategory" not in slots
+    assert dispatcher.messages == []
+
+
+async def test_category_typed_text_is_classified(portal: FakePortal, make_tracker, domain):
+    dispatcher, events = await run_form(at_category(make_tracker, "un bourrage papier", proposal={}), domain)
+    assert slot_values(events) == {"fault_category": "paper_jam"}
+    assert portal.calls("POST", "/faults/classify")[0]["json"] == {"text": "un bourrage papier", "lang": "fr"}
+
+
+async def test_category_typed_text_with_subtype(portal: FakePortal, make_tracker, domain):
+    dispatcher, events = await run_form(at_category(make_tracker, "ça sent le brûlé", proposal={}), domain)
+    slots = slot_values(events)
+    assert (slots["fault_category"], slots["fault_subcategory"]) == ("malfunction", "unusual_smell")
+
+
+async def test_category_typed_text_not_understood(portal: FakePortal, make_tracker, domain):
+    dispatcher, events = await run_form(at_category(make_tracker, "je sais pas trop", proposal={}), domain)
+    assert responses(dispatcher) == ["utter_choose_an_option"]
+    assert slot_values(events) == {"fault_category": None}
+
+
+@pytest.mark.parametrize("code", ["teleportation", "contract_question"])
+async def test_category_unknown_or_non_fault_code(portal: FakePortal, make_tracker, domain, code):
+    tracker = at_category(make_tracker, f'/inform{{"fault_category":"{code}"}}', entities=[("fault_category", code)])
+    dispatcher, events = await run_form(tracker, domain)
+    assert responses(dispatcher) == ["utter_choose_an_option"]
+    assert slot_values(events) == {"fault_category": None, "fault_subcategory": None}
+
+
+async def test_category_help_extracts_nothing(portal: FakePortal, make_tracker, domain):
+    dispatcher, events = await run_form(at_category(make_tracker, "aide", intent="help", proposal={}), domain)
+    assert events == []
+    assert portal.requests == []
+
+
+# --- fault_subcategory ------------------------------------------------------------------------------------------
+def at_subcategory(make_tracker, text: str, entities=None, intent: str = "inform", **slots):
+    return make_tracker(text, intent=intent, entities=entities, requested_slot="fault_subcategory",
+                        slots=dict(FILLED_UP_TO_SUBCATEGORY, **slots))
+
+
+async def test_subcategory_triggers_the_knowledge_search(portal: FakePortal, make_tracker, domain):
+    tracker = at_subcategory(make_tracker, '/inform{"fault_subcategory":"drawer_tray"}',
+                             entities=[("fault_subcategory", "drawer_tray")])
+    dispatcher, events = await run_form(tracker, domain)
+    (search,) = portal.calls("GET", "/knowledge/search")
+    assert search["params"] == {"q": "le papier se coince dans le tiroir 2", "lang": "fr", "limit": "3",
+                                "asset": "77996101", "tag": "fault.paper_jam.drawer_tray"}
+    slots = slot_values(events)
+    assert slots["fault_subcategory"] == "drawer_tray"
+    assert slots["kb_articles"] == [{k: hit[k] for k in ("number", "title", "summary", "url")} for hit in KB_HITS]
+    assert "kb_feedback" not in slots  # articles exist: the question will be asked
+
+
+async def test_subcategory_without_articles_skips_the_question(portal: FakePortal, make_tracker, domain):
+    portal.kb_hits = []
+    tracker = at_subcategory(make_tracker, "x", entities=[("fault_subcategory", "inside_device")])
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert slots["fault_subcategory"] == "inside_device"
+    assert slots["kb_articles"] == []
+    assert slots["kb_feedback"] == "none_shown"
+
+
+async def test_subcategory_search_failure_continues_without_articles(portal: FakePortal, make_tracker, domain):
+    portal.fail(500, "GET", "/knowledge/search")
+    tracker = at_subcategory(make_tracker, "x", entities=[("fault_subcategory", "drawer_tray")])
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert (slots["kb_articles"], slots["kb_feedback"]) == ([], "none_shown")
+    assert dispatcher.messages == []
+
+
+async def test_subcategory_of_another_category_is_refused(portal: FakePortal, make_tracker, domain):
+    tracker = at_subcategory(make_tracker, "x", entities=[("fault_subcategory", "unusual_noise")])
+    dispatcher, events = await run_form(tracker, domain)
+    assert responses(dispatcher) == ["utter_choose_an_option"]
+    assert slot_values(events) == {"fault_subcategory": None}
+    assert not portal.calls("GET", "/knowledge/search")
+
+
+async def test_subcategory_typed_text_classified_within_category(portal: FakePortal, make_tracker, domain):
+    dispatcher, events = await run_form(at_subcategory(make_tracker, "dans le chargeur de documents"), domain)
+    assert portal.calls("POST", "/faults/classify")[0]["json"] == {
+        "text": "dans le chargeur de documents", "lang": "fr", "category": "paper_jam"}
+    assert slot_values(events)["fault_subcategory"] == "dadf"
+
+
+async def test_subcategory_typed_text_not_understood(portal: FakePortal, make_tracker, domain):
+    dispatcher, events = await run_form(at_subcategory(make_tracker, "je ne sais pas"), domain)
+    assert responses(dispatcher) == ["utter_choose_an_option"]
+    assert slot_values(events) == {"fault_subcategory": None}
+
+
+async def test_subcategory_in_english(portal: FakePortal, make_tracker, domain):
+    tracker = at_subcategory(make_tracker, "x", entities=[("fault_subcategory", "drawer_tray")], language="en")
+    await run_form(tracker, domain)
+    assert portal.calls("GET", "/knowledge/search")[0]["params"]["lang"] == "en"
+    assert portal.calls("GET", "/knowledge/search")[0]["headers"]["accept-language"] == "en"
+
+
+# --- kb_feedback and fault_confirm ------------------------------------------------------------------------------
+FILLED_UP_TO_FEEDBACK = dict(FILLED_UP_TO_SUBCATEGORY, fault_subcategory="drawer_tray",
+                             kb_articles=[{k: h[k] for k in ("number", "title", "summary", "url")} for h in KB_HITS])
+
+
+def at_feedback(make_tracker, text: str, intent: str, entities=None):
+    return make_tracker(text, intent=intent, entities=entities, requested_slot="kb_feedback",
+                        slots=FILLED_UP_TO_FEEDBACK)
+
+
+async def test_kb_feedback_affirm_ends_the_form_without_confirmation(portal: FakePortal, make_tracker, domain):
+    dispatcher, events = await run_form(at_feedback(make_tracker, "oui", "affirm"), domain)
+    slots = slot_values(events)
+    assert slots["kb_feedback"] == "yes"
+    # fault_confirm is no longer required: the form asks nothing more
+    assert "requested_slot" in slots and slots["requested_slot"] is None
+
+
+async def test_kb_feedback_deny(portal: FakePortal, make_tracker, domain):
+    dispatcher, events = await run_form(at_feedback(make_tracker, "non", "deny"), domain)
+    assert slot_values(events) == {"kb_feedback": "no"}
+
+
+async def test_kb_feedback_none_shown_entity(portal: FakePortal, make_tracker, domain):
+    tracker = at_feedback(make_tracker, '/inform{"kb_feedback":"none_shown"}', "inform",
+                          entities=[("kb_feedback", "none_shown")])
+    dispatcher, events = await run_form(tracker, domain)
+    assert slot_values(events) == {"kb_feedback": "none_shown"}
+
+
+async def test_kb_feedback_gibberish(portal: FakePortal, make_tracker, domain):
+    dispatcher, events = await run_form(at_feedback(make_tracker, "blablabla", "inform"), domain)
+    assert responses(dispatcher) == ["utter_answer_yes_no"]
+    assert slot_values(events) == {"kb_feedback": None}
+
+
+async def test_kb_feedback_help_extracts_nothing(portal: FakePortal, make_tracker, domain):
+    dispatcher, events = await run_form(at_feedback(make_tracker, "aide", "help"), domain)
+    assert events == [] and dispatcher.messages == []
+
+
+async def test_required_slots_drop_confirmation_only_when_an_article_helped(make_tracker, domain):
+    form = ValidateFaultReportForm()
+    all_slots = form.domain_slots(domain)
+    assert all_slots == ["fault_asset", "fault_description", "fault_category", "fault_subcategory",
+                         "kb_feedback", "fault_confirm"]
+    for feedback, expected in [("yes", all_slots[:-1]), ("no", all_slots), ("none_shown", all_slots),
+                               (None, all_slots)]:
+        tracker = make_tracker("x", slots={"kb_feedback": feedback})
+        assert await form.required_slots(all_slots, CollectingDispatcher(), tracker, domain) == expected
+
+
+def at_confirm(make_tracker, text: str, intent: str):
+    return make_tracker(text, intent=intent, requested_slot="fault_confirm",
+                        slots=dict(FILLED_UP_TO_FEEDBACK, kb_feedback="no"))
+
+
+async def test_confirm_affirm(portal: FakePortal, make_tracker, domain):
+    dispatcher, events = await run_form(at_confirm(make_tracker, "oui", "affirm"), domain)
+    assert slot_values(events) == {"fault_confirm": True}
+
+
+async def test_confirm_deny(portal: FakePortal, make_tracker, domain):
+    dispatcher, events = await run_form(at_confirm(make_tracker, "non", "deny"), domain)
+    assert slot_values(events) == {"fault_confirm": False}
+
+
+async def test_confirm_unclear_answer(portal: FakePortal, make_tracker, domain):
+    dispatcher, events = await run_form(at_confirm(make_tracker, "peut-être", "inform"), domain)
+    assert responses(dispatcher) == ["utter_answer_yes_no"]
+    assert slot_values(events) == {"fault_confirm": None}
+
+
+async def test_confirm_cancel_extracts_nothing(portal: FakePortal, make_tracker, domain):
+    dispatcher, events = await run_form(at_confirm(make_tracker, "annuler", "cancel"), domain)
+    assert events == []
+
+
+async def test_slots_not_asked_are_never_extracted(portal: FakePortal, make_tracker, domain):
+    # "oui" while the device is asked must not confirm anything nor answer the article question
+    tracker = make_tracker("oui", intent="affirm", requested_slot="fault_asset",
+                           slots={"fault_proposal": PAPER_JAM_DRAWER})
+    dispatcher, events = await run_form(tracker, domain)
+    assert set(slot_names(events)) == {"fault_asset"}
+
+
+# --- regressions of defects found and fixed -------------------------------------------------------------------
+async def test_long_description_still_gets_articles(portal: FakePortal, make_tracker, domain):
+    long_text = "le papier se coince dans le tiroir 2 " + "et la machine affiche une erreur " * 20
+    assert len(long_text) > 500
+    tracker = at_subcategory(make_tracker, "x", entities=[("fault_subcategory", "drawer_tray")],
+                             fault_description=long_text)
+    dispatcher, events = await run_form(tracker, domain)
+    assert slot_values(events)["kb_articles"], "no article for a long description"
+
+
+async def test_long_opening_message_is_not_answered_with_a_case_refusal(portal: FakePortal, make_tracker, domain):
+    long_text = "bourrage papier dans le tiroir 2. " * 40
+    dispatcher, events = await run_form(make_tracker(long_text, intent="report_fault"), domain)
+    assert "utter_case_rejected" not in responses(dispatcher)
+
+
+async def test_description_mapping_leaves_digressions_to_the_rules(domain):
+    (mapping,) = domain["slots"]["fault_description"]["mappings"]
+    excluded = set(mapping.get("not_intent", []))
+    assert {"cancel", "help", "greet", "goodbye", "thank"} <= excluded
+    # Odd but real descriptions are sometimes classified out_of_scope: they must still be accepted.
+    assert "out_of_scope" not in excluded

@@ -1,0 +1,298 @@
+"""bot/channels.py: only messages with a valid portal token reach the assistant, with the verified identity."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from typing import Any, AsyncIterator, Dict, List, Optional
+
+import httpx
+import pytest
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from sanic import Sanic
+
+from bot.channels import PortalRestInput, PortalSocketIOInput, _RoomOutput, authenticated
+from bot.identity import IdentityVerifier
+from bot_fakes import BACKEND, FakeUsersBackend, Recorder
+
+LOGIN_FR = "Veuillez vous connecter au portail pour discuter avec l'assistant."
+LOGIN_EN = "Please log in to the portal to chat with the assistant."
+DOWN_FR = "Le portail ne répond pas pour le moment. Veuillez réessayer dans quelques minutes."
+DOWN_EN = "The portal is not responding right now. Please try again in a few minutes."
+PROFILE = {"id": 2, "email": "sntestdm@canon-uk-demo.example", "full_name": "SNTestDM DemoPortal",
+           "role": "user", "language": "en", "account": "CANON UK DEMO"}
+FORGED_USER = {"id": 1, "email": "admin@canon-uk-demo.example", "full_name": "Admin", "role": "admin",
+               "language": "fr", "account": "CANON UK DEMO"}
+
+
+def keep(message: UserMessage, metadata: Dict[str, Any]) -> UserMessage:
+    """A rebind that keeps the conversation id (what the bare wrapper does besides the channels' own rebinds)."""
+    return UserMessage(text=message.text, output_channel=message.output_channel, sender_id=message.sender_id,
+                       input_channel=message.input_channel, metadata=metadata)
+
+
+def user_message(metadata: Optional[Dict[str, Any]], sender: str = "browser-1") -> UserMessage:
+    return UserMessage("bonjour", CollectingOutputChannel(), sender, input_channel="rest", metadata=metadata)
+
+
+def texts(message: UserMessage) -> List[str]:
+    return [m["text"] for m in message.output_channel.messages]
+
+
+# --- the authenticated() wrapper --------------------------------------------------------------------------------
+@pytest.mark.asyncio
+async def test_no_token_gets_the_bilingual_login_prompt(verifier, on_new_message: Recorder, users_backend):
+    message = user_message(None)
+    await authenticated(on_new_message, verifier, keep)(message)
+    assert texts(message) == [f"{LOGIN_FR}\n{LOGIN_EN}"]
+    assert message.output_channel.messages[0]["recipient_id"] == "browser-1"
+    assert on_new_message.messages == []
+    assert users_backend.requests == []
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("lang, expected", [("fr", LOGIN_FR), ("en", LOGIN_EN), ("de", f"{LOGIN_FR}\n{LOGIN_EN}")])
+async def test_login_prompt_in_the_page_language(verifier, on_new_message: Recorder, lang, expected):
+    message = user_message({"lang": lang})
+    await authenticated(on_new_message, verifier, keep)(message)
+    assert texts(message) == [expected]
+    assert on_new_message.messages == []
+
+
+@pytest.mark.asyncio
+async def test_invalid_token_gets_the_login_prompt(verifier, on_new_message: Recorder, users_backend):
+    message = user_message({"token": "forged", "portal_user": FORGED_USER})
+    await authenticated(on_new_message, verifier, keep)(message)
+    assert texts(message) == [f"{LOGIN_FR}\n{LOGIN_EN}"]
+    assert on_new_message.messages == []
+    assert len(users_backend.requests) == 1
+
+
+@pytest.mark.asyncio
+async def test_forged_user_without_token_is_refused(verifier, on_new_message: Recorder):
+    message = user_message({"portal_user": FORGED_USER, "lang": "fr"})
+    await authenticated(on_new_message, verifier, keep)(message)
+    assert texts(message) == [LOGIN_FR]
+    assert on_new_message.messages == []
+
+
+@pytest.mark.asyncio
+async def test_backend_down_gets_the_unavailable_text(verifier, on_new_message: Recorder, users_backend):
+    users_backend.state = "down"
+    message = user_message({"token": "good-token"})
+    await authenticated(on_new_message, verifier, keep)(message)
+    assert texts(message) == [f"{DOWN_FR}\n{DOWN_EN}"]
+    assert on_new_message.messages == []
+
+
+@pytest.mark.asyncio
+async def test_backend_down_in_english(verifier, on_new_message: Recorder, users_backend):
+    users_backend.state = 500
+    message = user_message({"token": "good-token", "lang": "en"})
+    await authenticated(on_new_message, verifier, keep)(message)
+    assert texts(message) == [DOWN_EN]
+
+
+@pytest.mark.asyncio
+async def test_valid_token_passes_with_the_verified_user(verifier, on_new_message: Recorder):
+    original = {"token": "good-token", "portal_user": FORGED_USER, "lang": "fr"}
+    message = user_message(original)
+    await authenticated(on_new_message, verifier, keep)(message)
+    (passed,) = on_new_message.messages
+    assert passed.metadata["portal_user"] == PROFILE  # the client's forged identity is replaced
+    assert passed.metadata["token"] == "good-token"  # the actions act with the user's own token
+    assert passed.metadata["lang"] == "fr"
+    assert passed.text == "bonjour"
+    assert texts(message) == []  # no prompt
+    assert original["portal_user"] == FORGED_USER  # the client's dict is not mutated
+
+
+@pytest.mark.asyncio
+async def test_rebind_receives_the_verified_metadata(verifier, on_new_message: Recorder):
+    seen: List[Dict[str, Any]] = []
+
+    def rebind(message: UserMessage, metadata: Dict[str, Any]) -> UserMessage:
+        seen.append(metadata)
+        return keep(message, metadata)
+
+    await authenticated(on_new_message, verifier, rebind)(user_message({"token": "good-token"}))
+    assert seen == [{"token": "good-token", "portal_user": PROFILE}]
+
+
+# --- PortalRestInput through a real Sanic app (ASGI, no sanic-testing needed) -----------------------------------
+@pytest.fixture(autouse=True)
+def _sanic_test_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Like sanic-testing: lets several apps start in one process (Sanic's TouchUp rewrites methods otherwise).
+    monkeypatch.setattr(Sanic, "test_mode", True)
+
+
+@contextlib.asynccontextmanager
+async def rest_app(verifier: IdentityVerifier, on_new_message: Recorder) -> AsyncIterator[httpx.AsyncClient]:
+    """The REST blueprint mounted as Rasa mounts it, driven through ASGI (startup/shutdown lifespan included)."""
+    app = Sanic(f"rest_test_{uuid.uuid4().hex[:8]}")
+    app.blueprint(PortalRestInput(verifier).blueprint(on_new_message), url_prefix="/webhooks/rest")
+    lifespan_in: asyncio.Queue = asyncio.Queue()
+    lifespan_out: asyncio.Queue = asyncio.Queue()
+    await lifespan_in.put({"type": "lifespan.startup"})
+    task = asyncio.ensure_future(app({"type": "lifespan", "asgi": {"version": "3.0"}}, lifespan_in.get,
+                                     lifespan_out.put))
+    assert (await asyncio.wait_for(lifespan_out.get(), 10))["type"] == "lifespan.startup.complete"
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://rasa") as client:
+            yield client
+    finally:
+        await lifespan_in.put({"type": "lifespan.shutdown"})
+        assert (await asyncio.wait_for(lifespan_out.get(), 10))["type"] == "lifespan.shutdown.complete"
+        # Sanic 21.12 then treats the finished lifespan scope as a request and fails: nothing left to check.
+        with contextlib.suppress(AttributeError):
+            await asyncio.wait_for(task, 10)
+
+
+@pytest.mark.asyncio
+async def test_rest_webhook_binds_the_conversation_to_the_user(verifier, users_backend: FakeUsersBackend):
+    on_new_message = Recorder(reply="Bonjour !")
+    async with rest_app(verifier, on_new_message) as client:
+        response = await client.post("/webhooks/rest/webhook", json={
+            "sender": "abc", "message": "bonjour", "metadata": {"token": "good-token", "portal_user": FORGED_USER}})
+    assert response.status_code == 200
+    assert response.json() == [{"recipient_id": "u2:abc", "text": "Bonjour !"}]
+    (passed,) = on_new_message.messages
+    assert passed.sender_id == "u2:abc"
+    assert passed.input_channel == "rest"
+    assert passed.metadata["portal_user"] == PROFILE
+    assert users_backend.requests[0].headers["authorization"] == "Bearer good-token"
+
+
+@pytest.mark.asyncio
+async def test_rest_webhook_without_token(verifier):
+    on_new_message = Recorder(reply="never")
+    async with rest_app(verifier, on_new_message) as client:
+        response = await client.post("/webhooks/rest/webhook",
+                                     json={"sender": "abc", "message": "bonjour", "metadata": {"lang": "en"}})
+        bare = await client.post("/webhooks/rest/webhook", json={"sender": "abc", "message": "bonjour"})
+    assert response.json() == [{"recipient_id": "abc", "text": LOGIN_EN}]
+    assert bare.json() == [{"recipient_id": "abc", "text": f"{LOGIN_FR}\n{LOGIN_EN}"}]
+    assert on_new_message.messages == []
+
+
+@pytest.mark.asyncio
+async def test_rest_webhook_two_users_same_sender_get_separate_conversations(verifier, users_backend):
+    from bot_fakes import user_out
+
+    users_backend.users["other-token"] = user_out(user_id=7)
+    on_new_message = Recorder()
+    async with rest_app(verifier, on_new_message) as client:
+        for token in ("good-token", "other-token"):
+            await client.post("/webhooks/rest/webhook",
+                              json={"sender": "shared", "message": "hi", "metadata": {"token": token}})
+    assert [m.sender_id for m in on_new_message.messages] == ["u2:shared", "u7:shared"]
+
+
+@pytest.mark.asyncio
+async def test_rest_webhook_health(verifier, on_new_message):
+    async with rest_app(verifier, on_new_message) as client:
+        response = await client.get("/webhooks/rest/")
+    assert response.json() == {"status": "ok"}
+
+
+def test_rest_from_credentials(monkeypatch: pytest.MonkeyPatch):
+    assert PortalRestInput.name() == "rest"
+    assert PortalRestInput.from_credentials({"backend_url": "http://backend:8000/"}).verifier.backend_url == \
+        "http://backend:8000"
+    monkeypatch.setenv("BACKEND_URL", "http://env-backend:8000")
+    assert PortalRestInput.from_credentials(None).verifier.backend_url == "http://env-backend:8000"
+    assert PortalRestInput().verifier.backend_url == "http://env-backend:8000"
+
+
+# --- PortalSocketIOInput -------------------------------------------------------------------------------------------
+class EmitRecorder:
+    def __init__(self) -> None:
+        self.emitted: List[Dict[str, Any]] = []
+
+    async def __call__(self, event: str, data: Any = None, room: Optional[str] = None, **kwargs: Any) -> None:
+        self.emitted.append({"event": event, "data": data, "room": room, **kwargs})
+
+
+def socket_channel(verifier: IdentityVerifier, on_new_message: Recorder, monkeypatch: pytest.MonkeyPatch):
+    # credentials.yml's settings
+    channel = PortalSocketIOInput.from_credentials({
+        "user_message_evt": "user_uttered", "bot_message_evt": "bot_uttered", "session_persistence": True,
+        "metadata_key": "customData", "backend_url": BACKEND})
+    channel.verifier = verifier
+    channel.blueprint(on_new_message)
+    emit = EmitRecorder()
+    monkeypatch.setattr(channel.sio, "emit", emit)
+    return channel, channel.sio.handlers["/"]["user_uttered"], emit
+
+
+def test_socketio_from_credentials():
+    channel = PortalSocketIOInput.from_credentials({"backend_url": "http://backend:8000/",
+                                                    "session_persistence": True, "metadata_key": "customData"})
+    assert isinstance(channel, PortalSocketIOInput)
+    assert channel.name() == "socketio"
+    assert channel.verifier.backend_url == "http://backend:8000"
+    assert (channel.session_persistence, channel.metadata_key) == (True, "customData")
+
+
+@pytest.mark.asyncio
+async def test_socketio_valid_token_binds_user_and_replies_to_the_browser_room(verifier, monkeypatch):
+    on_new_message = Recorder(reply="Bonjour !")
+    channel, handle, emit = socket_channel(verifier, on_new_message, monkeypatch)
+    await handle("sid-1", {"message": "bonjour", "session_id": "sess-1",
+                           "customData": {"token": "good-token", "portal_user": FORGED_USER}})
+    (passed,) = on_new_message.messages
+    assert passed.sender_id == "u2:sess-1"
+    assert passed.input_channel == "socketio"
+    assert passed.metadata["portal_user"] == PROFILE
+    assert isinstance(passed.output_channel, _RoomOutput)
+    # the reply is addressed to the user-bound tracker id but reaches the browser's room
+    assert emit.emitted == [{"event": "bot_uttered", "data": {"text": "Bonjour !"}, "room": "sess-1"}]
+
+
+@pytest.mark.asyncio
+async def test_socketio_metadata_sent_as_json_string(verifier, monkeypatch):
+    on_new_message = Recorder()
+    _, handle, _ = socket_channel(verifier, on_new_message, monkeypatch)
+    await handle("sid-1", {"message": "bonjour", "session_id": "sess-1",
+                           "customData": json.dumps({"token": "good-token"})})
+    assert on_new_message.messages[0].metadata["portal_user"] == PROFILE
+
+
+@pytest.mark.asyncio
+async def test_socketio_without_token_prompts_in_the_room(verifier, monkeypatch):
+    on_new_message = Recorder()
+    _, handle, emit = socket_channel(verifier, on_new_message, monkeypatch)
+    await handle("sid-1", {"message": "bonjour", "session_id": "sess-1", "customData": {"lang": "fr"}})
+    assert on_new_message.messages == []
+    assert emit.emitted == [{"event": "bot_uttered", "data": {"text": LOGIN_FR}, "room": "sess-1"}]
+
+
+@pytest.mark.asyncio
+async def test_socketio_backend_down(verifier, users_backend, monkeypatch):
+    users_backend.state = "down"
+    on_new_message = Recorder()
+    _, handle, emit = socket_channel(verifier, on_new_message, monkeypatch)
+    await handle("sid-1", {"message": "bonjour", "session_id": "sess-1",
+                           "customData": {"token": "good-token", "lang": "en"}})
+    assert on_new_message.messages == []
+    assert [e["data"]["text"] for e in emit.emitted] == [DOWN_EN]
+
+
+@pytest.mark.asyncio
+async def test_room_output_sends_buttons_to_the_room():
+    emit = EmitRecorder()
+    original = type("Out", (), {"sio": type("Sio", (), {"emit": emit})(), "bot_message_evt": "bot_uttered"})()
+    output = _RoomOutput(original, "sess-9")
+    await output.send_text_with_buttons("u2:sess-9", "Choisissez", [{"title": "Oui", "payload": "/affirm"}])
+    assert emit.emitted == [{"event": "bot_uttered", "room": "sess-9", "data": {
+        "text": "Choisissez",
+        "quick_replies": [{"content_type": "text", "title": "Oui", "payload": "/affirm"}]}}]
+
+
+@pytest.mark.asyncio
+async def test_room_output_sends_custom_json_to_the_room():
+    emit = EmitRecorder()
+    original = type("Out", (), {"sio": type("Sio", (), {"emit": emit})(), "bot_message_evt": "bot_uttered"})()
+    await _RoomOutput(original, "sess-9").send_custom_json("u2:sess-9", {"data": {"kind": "card"}})
+    assert emit.emitted[0]["room"] == "sess-9"
