@@ -44,6 +44,7 @@ _VALIDATION_MESSAGES = {
         "Le champ « {field} » doit contenir au plus {max_length} caractères.",
         "The field '{field}' must have at most {max_length} characters.",
     ),
+    "json_invalid": ("Le corps de la requête n'est pas un JSON valide.", "The request body is not valid JSON."),
     "literal_error": (
         "Valeur non autorisée pour « {field} » (attendu : {expected}).",
         "Value not allowed for '{field}' (expected: {expected}).",
@@ -54,7 +55,7 @@ _GENERIC_INVALID = ("La valeur du champ « {field} » est invalide.", "The value
 
 def _validation_message(error: dict, lang: str) -> tuple[str, str]:
     location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path", "header", "form")]
-    field = ".".join(location) or "body"
+    field = "body" if error.get("type") == "json_invalid" else ".".join(location) or "body"
     templates = _VALIDATION_MESSAGES.get(error.get("type", ""), _GENERIC_INVALID)
     context = {"field": field, **{k: v for k, v in (error.get("ctx") or {}).items()}}
     try:

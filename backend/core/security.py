@@ -17,11 +17,14 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+# Checked against when the e-mail is unknown, so the answer takes as long as for a wrong password.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
 def verify_password(password: str, password_hash: str | None) -> bool:
-    if not password_hash:
-        return False
+    """False for a wrong password, and also (after the same work) for an unknown user or one without password."""
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
@@ -41,7 +44,8 @@ def create_access_token(user_id: int, account_id: int) -> str:
 def decode_access_token(token: str) -> int | None:
     """The user id of a valid, unexpired token; None for anything else."""
     try:
-        claims = jwt.decode(token, get_settings().resolved_secret_key(), algorithms=[ALGORITHM])
+        claims = jwt.decode(token, get_settings().resolved_secret_key(), algorithms=[ALGORITHM],
+                            options={"require": ["exp", "sub"]})
         return int(claims["sub"])
     except (jwt.PyJWTError, KeyError, ValueError):
         return None

@@ -23,12 +23,14 @@ def visible_assets_query(user: User) -> Select[tuple[Asset]]:
 def list_visible_assets(session: Session, user: User, search: str | None = None) -> list[Asset]:
     query = visible_assets_query(user)
     if search:
-        pattern = f"%{search.strip().lower()}%"
+        # A "%" or "_" typed by the user is a character to find, not a wildcard.
+        escaped = search.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
         query = query.where(
             or_(
-                func.lower(Asset.asset_number).like(pattern),
-                func.lower(Asset.serial).like(pattern),
-                func.lower(Asset.alias).like(pattern),
+                func.lower(Asset.asset_number).like(pattern, escape="\\"),
+                func.lower(Asset.serial).like(pattern, escape="\\"),
+                func.lower(Asset.alias).like(pattern, escape="\\"),
             )
         )
     return list(session.scalars(query))

@@ -16,9 +16,15 @@ LABEL_WEIGHT = 3  # typing an option's own label ("bourrage papier") is the clea
 
 
 def _score(keywords: dict[str, tuple[str, ...]], labels: dict[str, str], text: str) -> int:
-    # A phrase is stronger evidence than a single word: weigh a match by its word count.
-    score = sum(len(k.split()) for words in keywords.values() for k in words if contains_phrase(text, k))
-    return score + sum(LABEL_WEIGHT for label in labels.values() if contains_phrase(text, label))
+    # A phrase is stronger evidence than a single word: weigh a match by its word count. Accented and plain
+    # spellings of one keyword count once.
+    phrases = {normalize(k) for words in keywords.values() for k in words}
+    score = sum(len(p.split()) for p in phrases if contains_phrase(text, p))
+    # A one-word label ("Print", "Autre") inside a sentence is no choice; typed alone it is.
+    names = {normalize(label) for label in labels.values()}
+    return score + sum(
+        LABEL_WEIGHT for name in names if contains_phrase(text, name) and (len(name.split()) > 1 or text == name)
+    )
 
 
 def _unique_best(scores: dict[str, int]) -> str | None:

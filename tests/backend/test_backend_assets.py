@@ -142,3 +142,10 @@ def test_resolve_empty_text_is_422(client, admin_headers):
     assert response.status_code == 422
     assert response.json()["code"] == "validation_error"
     assert response.json()["errors"][0]["field"] == "text"
+
+
+def test_asset_search_treats_like_wildcards_as_plain_characters(client, admin_headers):
+    assert client.get("/assets", params={"q": "%"}, headers=admin_headers).json() == []
+    assert client.get("/assets", params={"q": "_"}, headers=admin_headers).json() == []
+    assert [a["asset_number"] for a in client.get("/assets", params={"q": "whj0"}, headers=admin_headers).json()] \
+        == ["77996101", "80145861"]

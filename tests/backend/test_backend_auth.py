@@ -213,3 +213,18 @@ def test_me_other_account_admin(client, other_headers):
     me = client.get("/users/me", headers=other_headers).json()
     assert (me["email"], me["role"], me["language"]) == (OTHER_ADMIN, "admin", "fr")
     assert me["account"]["name"] == "NORTHWIND IMPRIMERIE SARL"
+
+
+def test_token_without_expiry_is_401(client, db):
+    claims = _claims(_user_id(db, ADMIN), minutes=5)
+    claims.pop("exp")
+    token = jwt.encode(claims, SECRET, algorithm="HS256")
+    _assert_not_authenticated(client.get("/users/me", headers={"Authorization": f"Bearer {token}"}))
+
+
+def test_malformed_json_body_is_a_422_naming_the_body(client, admin_headers):
+    response = client.post("/cases", content=b"{not json", headers={**admin_headers, "content-type": "application/json"})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == "validation_error"
+    assert body["errors"][0]["field"] == "body"

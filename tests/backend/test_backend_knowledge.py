@@ -258,3 +258,10 @@ def test_deflection_on_an_asset_not_visible_is_404(client, user_headers, db):
 
 def test_deflection_requires_authentication(client):
     assert client.post("/knowledge/deflections", json=_deflection()).status_code == 401
+
+
+def test_deflection_with_an_unknown_fault_type_is_refused(client, admin_headers):
+    response = client.post("/knowledge/deflections", headers=admin_headers,
+                           json={"category": "paper_jam", "subcategory": "nowhere", "kb_articles_shown": ["KB0010001"]})
+    assert response.status_code == 422
+    assert response.json()["code"] == "unknown_category"

@@ -62,8 +62,6 @@ def test_typed_subcategory_label_in_english(client, admin_headers):
     assert (proposal["category"], proposal["subcategory"]) == ("malfunction", "unusual_smell")
 
 
-@pytest.mark.xfail(strict=True, reason="backend bug: one-word sub-type labels ('Print', 'Scan', 'Other') get "
-                   "LABEL_WEIGHT=3 and outweigh the described symptoms (backend/services/triage.py _score)")
 @pytest.mark.parametrize(
     ("text", "category"),
     [

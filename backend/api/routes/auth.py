@@ -18,7 +18,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 @router.post("/token", response_model=Token, summary="Log in with e-mail and password (OAuth2 password form)")
 def login(session: SessionDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
     user = session.scalars(select(User).where(func.lower(User.email) == form.username.strip().lower())).first()
-    if user is None or not verify_password(form.password, user.password_hash):
+    if not verify_password(form.password, user.password_hash if user else None) or user is None:
         raise ApiError(401, "invalid_credentials", "E-mail ou mot de passe incorrect.", "Incorrect e-mail or password.")
     if user.status != UserStatus.active:
         raise ApiError(

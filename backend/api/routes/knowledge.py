@@ -8,11 +8,12 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
 from backend.api.deps import CurrentUser, SessionDep
-from backend.core.errors import not_found, request_language
+from backend.core.errors import ApiError, not_found, request_language
 from backend.models import Asset, Deflection, KnowledgeArticle
 from backend.schemas import DeflectionCreate, DeflectionOut, KnowledgeArticleOut, KnowledgeHit, Language
 from backend.services.assets import find_visible_asset
 from backend.services.knowledge import search_articles
+from backend.taxonomy import get_taxonomy
 
 router = APIRouter(tags=["knowledge"])
 
@@ -73,6 +74,12 @@ def record_deflection(
         if existing:
             response.status_code = 200
             return DeflectionOut.model_validate(existing)
+    if (data.category or data.subcategory) and get_taxonomy().get(data.category or "", data.subcategory or "") is None:
+        raise ApiError(
+            422, "unknown_category",
+            f"Type de demande inconnu : {data.category} / {data.subcategory}.",
+            f"Unknown request type: {data.category} / {data.subcategory}.",
+        )
     asset = find_visible_asset(session, user, data.asset) if data.asset else None
     deflection = Deflection(
         account_id=user.account_id, user_id=user.id, asset_id=asset.id if asset else None,
