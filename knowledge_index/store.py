@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -84,16 +84,7 @@ class IndexedArticle:
 
     @classmethod
     def from_article(cls, article: Article) -> IndexedArticle:
-        return cls(
-            doc_id=article.doc_id,
-            number=article.number,
-            lang=article.lang,
-            title=article.title,
-            summary=article.summary,
-            tags=article.tags,
-            models=article.models,
-            error_codes=article.error_codes,
-        )
+        return cls(**{field.name: getattr(article, field.name) for field in fields(cls)})
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -102,16 +93,9 @@ class IndexedArticle:
 
     @classmethod
     def from_json(cls, doc_id: int, data: Mapping[str, Any]) -> IndexedArticle:
-        return cls(
-            doc_id=doc_id,
-            number=data["number"],
-            lang=data["lang"],
-            title=data["title"],
-            summary=data["summary"],
-            tags=tuple(data["tags"]),
-            models=tuple(data["models"]),
-            error_codes=tuple(data["error_codes"]),
-        )
+        # JSON turns the tuples into lists: turn them back.
+        values = {field.name: data[field.name] for field in fields(cls) if field.name != "doc_id"}
+        return cls(doc_id=doc_id, **{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
 @dataclass(frozen=True)

@@ -56,14 +56,19 @@ def list_visible_cases(session: Session, user: User, limit: int = 50) -> list[Ca
     return list(session.scalars(visible_cases_query(user).order_by(Case.number.desc()).limit(limit)))
 
 
+def _case_for_key(session: Session, user: User, idempotency_key: str | None) -> Case | None:
+    if not idempotency_key:
+        return None
+    return session.scalars(
+        select(Case).where(Case.created_by_id == user.id, Case.idempotency_key == idempotency_key)
+    ).first()
+
+
 def create_case(session: Session, user: User, data: CaseCreate, idempotency_key: str | None) -> tuple[Case, bool]:
     """Create a case; returns (case, created). A retried request with the same key returns the first case."""
-    if idempotency_key:
-        existing = session.scalars(
-            select(Case).where(Case.created_by_id == user.id, Case.idempotency_key == idempotency_key)
-        ).first()
-        if existing is not None:
-            return existing, False
+    existing = _case_for_key(session, user, idempotency_key)
+    if existing is not None:
+        return existing, False
 
     taxonomy = get_taxonomy()
     found = taxonomy.get(data.category, data.subcategory)
@@ -118,12 +123,9 @@ def create_case(session: Session, user: User, data: CaseCreate, idempotency_key:
             return case, True
         except IntegrityError:
             session.rollback()
-            if idempotency_key:
-                existing = session.scalars(
-                    select(Case).where(Case.created_by_id == user.id, Case.idempotency_key == idempotency_key)
-                ).first()
-                if existing is not None:
-                    return existing, False
+            existing = _case_for_key(session, user, idempotency_key)  # a concurrent retry won the race
+            if existing is not None:
+                return existing, False
     raise ApiError(503, "busy", "Le portail est très sollicité, réessayez.", "The portal is busy, please retry.")
 
 
