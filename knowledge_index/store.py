@@ -273,7 +273,8 @@ class KnowledgeSearcher:
         """Best ``k`` articles for ``query``, at most one language version per article number.
 
         ``min_score`` applies to the raw similarity, so the product-model boost can reorder
-        relevant articles but never lets an irrelevant one through.
+        relevant articles but never lets an irrelevant one through. With ``product_model``, articles
+        written for other models only are left out: their steps do not apply to the user's device.
         """
         if lang is not None and lang not in LANGUAGES:
             raise ValueError(f"unsupported language {lang!r}; expected one of {LANGUAGES}")
@@ -289,6 +290,8 @@ class KnowledgeSearcher:
             if (lang is not None and meta.lang != lang) or similarity < min_score:
                 continue
             boosted = product_model is not None and any(model_matches(product_model, m) for m in meta.models)
+            if product_model is not None and meta.models and not boosted:
+                continue
             hit = SearchHit(
                 doc_id=meta.doc_id,
                 number=meta.number,

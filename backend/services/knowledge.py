@@ -62,7 +62,8 @@ def search_articles(
 ) -> list[KnowledgeHit]:
     """Top articles for a query; the asset's model and a taxonomy `tag` (the fault type chosen) boost ranking."""
     query = check_query(query)
-    pool = limit * 4 if tag else limit
+    # With a tag, look deeper so that the chosen fault type's articles are found even when the wording differs.
+    pool = max(limit * 4, 40) if tag else limit
     hits = get_searcher().search(query, lang=lang, product_model=asset.model if asset else None, k=pool)
     if tag:
         # The user confirmed the fault type: its articles come first, each group by relevance.

@@ -265,3 +265,11 @@ def test_deflection_with_an_unknown_fault_type_is_refused(client, admin_headers)
                            json={"category": "paper_jam", "subcategory": "nowhere", "kb_articles_shown": ["KB0010001"]})
     assert response.status_code == 422
     assert response.json()["code"] == "unknown_category"
+
+
+def test_articles_for_other_models_only_are_not_shown_for_a_device(client, admin_headers):
+    query = {"q": "bourrage dans la cassette papier d'une imprimante i-SENSYS", "lang": "fr", "limit": 5}
+    anywhere = [h["number"] for h in client.get("/knowledge/search", params=query, headers=admin_headers).json()]
+    assert "KB0010213" in anywhere  # written for i-SENSYS models only
+    on_c5560 = client.get("/knowledge/search", params={**query, "asset": "77996101"}, headers=admin_headers).json()
+    assert on_c5560 and "KB0010213" not in [h["number"] for h in on_c5560]
