@@ -8,6 +8,7 @@ cancel, ...) extracts nothing, so the form rejects and the rules handle the digr
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from typing import Any, Dict, List, Optional, Text
 
@@ -29,6 +30,7 @@ FORM_SLOTS = (
 # Intents that are not an answer to the form's question: let the rules answer them.
 NOT_AN_ANSWER = {"greet", "goodbye", "thank", "help", "out_of_scope", "cancel", "nlu_fallback"}
 MAX_ASSET_BUTTONS = 10
+NO_ARTICLE_SHOWN = re.compile(r"\b(aucun article|pas d'article|no articles?|none shown|nothing shown)\b", re.I)
 MIN_DESCRIPTION_CHARS = 5
 MAX_DESCRIPTION_CHARS = 4000  # the backend's limit for a case description
 
@@ -293,6 +295,8 @@ class ValidateFaultReportForm(FormValidationAction):
             return {"kb_feedback": "no"}
         if intent in NOT_AN_ANSWER:
             return {}
+        if NO_ARTICLE_SHOWN.search(_text(tracker)):  # the third option, typed instead of clicked
+            return {"kb_feedback": "none_shown"}
         dispatcher.utter_message(response="utter_answer_yes_no")
         return {"kb_feedback": None}
 

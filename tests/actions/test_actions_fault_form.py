@@ -411,6 +411,12 @@ async def test_kb_feedback_none_shown_entity(portal: FakePortal, make_tracker, d
     assert slot_values(events) == {"kb_feedback": "none_shown"}
 
 
+@pytest.mark.parametrize("typed", ["aucun article affiché", "Aucun article ne s'est affiché", "no article shown"])
+async def test_kb_feedback_none_shown_typed(portal: FakePortal, make_tracker, domain, typed):
+    dispatcher, events = await run_form(at_feedback(make_tracker, typed, "inform"), domain)
+    assert slot_values(events) == {"kb_feedback": "none_shown"}
+
+
 async def test_kb_feedback_gibberish(portal: FakePortal, make_tracker, domain):
     dispatcher, events = await run_form(at_feedback(make_tracker, "blablabla", "inform"), domain)
     assert responses(dispatcher) == ["utter_answer_yes_no"]
