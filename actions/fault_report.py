@@ -17,7 +17,8 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.backend_client import BackendClient, BackendError, BackendUnavailable, public_backend_url
+from actions.backend_client import BackendClient, BackendError, BackendUnavailable
+from actions.knowledge import utter_articles
 from actions.session import backend, channel_code, language, report_backend_error, transcript
 
 log = logging.getLogger(__name__)
@@ -388,11 +389,8 @@ class ActionAskKbFeedback(Action):
         return "action_ask_kb_feedback"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        articles = tracker.get_slot("kb_articles") or []
         dispatcher.utter_message(response="utter_kb_articles_intro")
-        for article in articles:
-            dispatcher.utter_message(response="utter_kb_article", title=article["title"], number=article["number"],
-                                     summary=article["summary"], url=f"{public_backend_url()}{article['url']}")
+        utter_articles(dispatcher, tracker.get_slot("kb_articles") or [])
         dispatcher.utter_message(response="utter_ask_kb_feedback")
         return []
 

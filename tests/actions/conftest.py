@@ -14,6 +14,7 @@ from rasa_sdk import Tracker
 
 import actions.backend_client as backend_client
 import actions.fault_report as fault_report
+import actions.knowledge as knowledge
 import actions.session as session
 from actions.backend_client import BackendClient
 from actions_fakes import BASE_URL, FORM, ROOT, TOKEN, USER_PROFILE, FakePortal, initial_slots
@@ -31,6 +32,7 @@ def portal(monkeypatch: pytest.MonkeyPatch) -> FakePortal:
 
     monkeypatch.setattr(fault_report, "backend", fake_backend)
     monkeypatch.setattr(session, "backend", fake_backend)
+    monkeypatch.setattr(knowledge, "backend", fake_backend)
     monkeypatch.setenv("BACKEND_URL", BASE_URL)
     monkeypatch.delenv("BACKEND_PUBLIC_URL", raising=False)
     yield fake

@@ -1,0 +1,45 @@
+"""Knowledge questions ("comment remplacer le toner ?"): the best articles, no case opened."""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.backend_client import BackendError, BackendRejected, public_backend_url
+from actions.session import backend, language, report_backend_error
+
+
+def utter_articles(dispatcher: CollectingDispatcher, articles: List[Dict[str, Any]]) -> None:
+    """One message per article: title, number, summary and a link the user can open."""
+    for article in articles:
+        dispatcher.utter_message(response="utter_kb_article", title=article["title"], number=article["number"],
+                                 summary=article["summary"], url=f"{public_backend_url()}{article['url']}")
+
+
+class ActionSearchKnowledge(Action):
+    def name(self) -> Text:
+        return "action_search_knowledge"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
+        query = ((tracker.latest_message or {}).get("text") or "").strip()
+        client = backend(tracker)
+        try:
+            # The user's only device, when there is exactly one, makes its model's articles come first.
+            assets = await client.assets()
+            asset = assets[0]["asset_number"] if len(assets) == 1 else None
+            articles = await client.search_knowledge(query, language(tracker), asset=asset)
+        except BackendRejected as error:  # e.g. a query too short: the backend's message says why
+            dispatcher.utter_message(text=error.message)
+            return []
+        except BackendError as error:
+            report_backend_error(dispatcher, error)
+            return []
+        if not articles:
+            dispatcher.utter_message(response="utter_kb_search_nothing", query=query[:80])
+            return []
+        dispatcher.utter_message(response="utter_kb_search_intro")
+        utter_articles(dispatcher, articles)
+        dispatcher.utter_message(response="utter_kb_search_followup")
+        return []

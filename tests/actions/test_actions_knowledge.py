@@ -1,0 +1,64 @@
+"""actions/knowledge.py: how-to questions answered with articles, never a case."""
+from __future__ import annotations
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.knowledge import ActionSearchKnowledge
+from actions_fakes import BASE_URL, FakePortal, responses
+
+pytestmark = pytest.mark.asyncio
+
+
+async def ask(make_tracker, domain, text, **kwargs):
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(text, intent="search_knowledge", active_loop=None, **kwargs)
+    events = await ActionSearchKnowledge().run(dispatcher, tracker, domain)
+    return dispatcher, events
+
+
+async def test_articles_with_absolute_links_then_an_offer_to_report(portal: FakePortal, make_tracker, domain):
+    dispatcher, events = await ask(make_tracker, domain, "comment remplacer le toner ?")
+    assert events == []
+    names = responses(dispatcher)
+    assert names[0] == "utter_kb_search_intro" and names[-1] == "utter_kb_search_followup"
+    articles = [m for m in dispatcher.messages if m["response"] == "utter_kb_article"]
+    assert len(articles) == len(portal.kb_hits[:3]) > 0
+    assert all(m["url"].startswith(f"{BASE_URL}/kb/") for m in articles)
+    (search,) = portal.calls("GET", "/knowledge/search")
+    assert search["params"]["q"] == "comment remplacer le toner ?"
+    assert not portal.calls("POST", "/cases")
+
+
+async def test_the_only_device_of_a_user_boosts_its_model(portal: FakePortal, make_tracker, domain):
+    portal.assets = portal.assets[:1]
+    await ask(make_tracker, domain, "how do I clear a jam?", slots={"language": "en"})
+    (search,) = portal.calls("GET", "/knowledge/search")
+    assert search["params"]["asset"] == portal.assets[0]["asset_number"]
+    assert search["params"]["lang"] == "en"
+
+
+async def test_several_devices_search_without_a_model(portal: FakePortal, make_tracker, domain):
+    await ask(make_tracker, domain, "comment nettoyer la vitre")
+    (search,) = portal.calls("GET", "/knowledge/search")
+    assert "asset" not in search["params"]
+
+
+async def test_nothing_found_says_so_with_the_query(portal: FakePortal, make_tracker, domain):
+    portal.kb_hits = []
+    dispatcher, _ = await ask(make_tracker, domain, "comment faire un café")
+    assert responses(dispatcher) == ["utter_kb_search_nothing"]
+    assert dispatcher.messages[0]["query"] == "comment faire un café"
+
+
+async def test_a_refused_query_gets_the_backends_message(portal: FakePortal, make_tracker, domain):
+    portal.fail((422, {"code": "query_too_short", "message": "Saisissez au moins 3 caractères pour rechercher."}),
+                "GET", "/knowledge/search")
+    dispatcher, _ = await ask(make_tracker, domain, "to")
+    assert [m["text"] for m in dispatcher.messages] == ["Saisissez au moins 3 caractères pour rechercher."]
+
+
+async def test_backend_down_is_told(portal: FakePortal, make_tracker, domain):
+    portal.fail("down")
+    dispatcher, _ = await ask(make_tracker, domain, "comment remplacer le toner")
+    assert responses(dispatcher) == ["utter_backend_unavailable"]
