@@ -18,8 +18,9 @@ from backend.core.config import REPO_ROOT, get_settings
 from backend.core.db import get_session_factory
 from backend.core.security import hash_password
 from backend.models import (
-    Account, Asset, AssetContact, Case, CaseActivity, CaseStatus, Channel, KnowledgeArticle, Role, User, UserStatus,
+    Account, Asset, AssetContact, Case, CaseActivity, CaseStatus, Channel, Role, User, UserStatus,
 )
+from backend import knowledge_admin
 from knowledge_index import load_corpus
 
 log = logging.getLogger("backend.seed")
@@ -101,21 +102,7 @@ def seed_demo(session: Session, password: str) -> bool:
 
 def sync_articles(session: Session, corpus_dir: Path) -> int:
     """Upsert every (article, language) of the corpus; returns how many rows were written."""
-    existing = {(a.number, a.lang): a for a in session.scalars(select(KnowledgeArticle))}
-    written = 0
-    for article in load_corpus(corpus_dir):
-        values = dict(title=article.title, summary=article.summary, body=article.body, tags=list(article.tags),
-                      models=list(article.models), error_codes=list(article.error_codes))
-        row = existing.get((article.number, article.lang))
-        if row is None:
-            session.add(KnowledgeArticle(number=article.number, lang=article.lang, **values))
-            written += 1
-        elif any(getattr(row, key) != value for key, value in values.items()):
-            for key, value in values.items():
-                setattr(row, key, value)
-            written += 1
-    session.commit()
-    return written
+    return len(knowledge_admin.sync_articles(session, load_corpus(corpus_dir)).changed)
 
 
 def main() -> None:

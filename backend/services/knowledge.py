@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 from urllib.parse import quote
 
 from sqlalchemy import select
@@ -18,15 +19,26 @@ log = logging.getLogger(__name__)
 MIN_QUERY_CHARS = 3
 _lock = threading.Lock()
 _searcher: KnowledgeSearcher | None = None
+_loaded_version: float | None = None  # mtime of the index's build.json when it was loaded
+
+
+def _index_version(index_dir: Path) -> float | None:
+    try:
+        return (index_dir / "build.json").stat().st_mtime
+    except FileNotFoundError:
+        return None
 
 
 def get_searcher() -> KnowledgeSearcher:
-    global _searcher
+    """The index, loaded once per process and reloaded when an import or rebuild saved a new version."""
+    global _searcher, _loaded_version
+    settings = get_settings()
     with _lock:
-        if _searcher is None:
-            settings = get_settings()
+        version = _index_version(settings.knowledge_index_dir)
+        if _searcher is None or (version is not None and version != _loaded_version):
             try:
                 _searcher = KnowledgeSearcher.load(settings.knowledge_index_dir, model=settings.knowledge_model or None)
+                _loaded_version = version
             except FileNotFoundError as exc:
                 log.error("knowledge index missing: %s", exc)
                 raise ApiError(
@@ -38,10 +50,10 @@ def get_searcher() -> KnowledgeSearcher:
 
 
 def reset_searcher() -> None:
-    """Forget the loaded index (after a rebuild, or between tests)."""
-    global _searcher
+    """Forget the loaded index (between tests)."""
+    global _searcher, _loaded_version
     with _lock:
-        _searcher = None
+        _searcher, _loaded_version = None, None
 
 
 def check_query(query: str) -> str:
