@@ -115,20 +115,18 @@ class ValidateFaultReportForm(FormValidationAction):
         client = backend(tracker)
         reference = _entity(tracker, "asset_ref") or _text(tracker)
         try:
-            if _opening_turn(tracker):
-                assets = await client.assets()
-                if len(assets) == 1:  # exactly one device: never ask which
-                    dispatcher.utter_message(response="utter_asset_selected", asset_label=asset_label(assets[0]))
-                    return {"fault_asset": assets[0]["asset_number"], "fault_asset_label": asset_label(assets[0])}
             resolution = await client.resolve_assets(reference) if reference and not _is_payload(reference) \
                 else {"matches": [], "unknown_references": []}
+            matches, unknown = resolution["matches"], resolution["unknown_references"]
+            if _opening_turn(tracker) and not matches and not unknown:
+                assets = await client.assets()
+                if len(assets) == 1:  # exactly one device and no other named: never ask which
+                    return self._select(dispatcher, assets[0])
         except BackendError as error:
             report_backend_error(dispatcher, error)
             return {"fault_asset": None} if _asked(tracker, "fault_asset") else {}
-        matches, unknown = resolution["matches"], resolution["unknown_references"]
         if len(matches) == 1:
-            dispatcher.utter_message(response="utter_asset_selected", asset_label=asset_label(matches[0]))
-            return {"fault_asset": matches[0]["asset_number"], "fault_asset_label": asset_label(matches[0])}
+            return self._select(dispatcher, matches[0])
         if len(matches) > 1:
             dispatcher.utter_message(response="utter_asset_ambiguous", reference=reference)
             return {"fault_asset": None}
@@ -137,6 +135,11 @@ class ValidateFaultReportForm(FormValidationAction):
             dispatcher.utter_message(response="utter_asset_not_found", reference=shown)
             return {"fault_asset": None}
         return {}
+
+    @staticmethod
+    def _select(dispatcher: CollectingDispatcher, asset: Dict[str, Any]) -> Dict[Text, Any]:
+        dispatcher.utter_message(response="utter_asset_selected", asset_label=asset_label(asset))
+        return {"fault_asset": asset["asset_number"], "fault_asset_label": asset_label(asset)}
 
     # --- description --------------------------------------------------------------------------------------
     async def extract_fault_description(

@@ -59,7 +59,7 @@ async def test_opening_single_asset_is_selected_and_description_prefilled(portal
     assert slots["fault_proposal"] == PAPER_JAM_DRAWER
     assert re.fullmatch(r"[0-9a-f]{32}", slots["fault_request_id"])
     assert "fault_category" not in slots  # proposed, never chosen silently
-    assert not portal.calls("POST", "/assets/resolve")  # one device: nothing to resolve
+    assert len(portal.calls("GET", "/assets")) == 1  # nothing named in the message: the only device is taken
     assert len(portal.calls("POST", "/faults/classify")) == 1  # the proposal is not asked for twice
     assert portal.calls("POST", "/faults/classify")[0]["json"] == {"text": "bourrage papier dans le tiroir 2",
                                                                   "lang": "fr"}
@@ -495,3 +495,13 @@ async def test_description_mapping_leaves_digressions_to_the_rules(domain):
     assert {"cancel", "help", "greet", "goodbye", "thank"} <= excluded
     # Odd but real descriptions are sometimes classified out_of_scope: they must still be accepted.
     assert "out_of_scope" not in excluded
+
+
+async def test_opening_naming_someone_elses_device_asks_even_with_one_device(portal: FakePortal, make_tracker, domain):
+    # The user has one device but names another one: say it is not found and ask, never pick silently.
+    portal.assets = portal.assets[:1]
+    portal.resolve_override = {"matches": [], "unknown_references": ["XKL55120"]}
+    dispatcher, events = await run_form(make_tracker("la XKL55120 fait du bruit", intent="report_fault",
+                                                     requested_slot=None), domain)
+    assert "utter_asset_not_found" in responses(dispatcher)
+    assert slot_values(events).get("fault_asset") is None
