@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from backend.api.routes import assets, auth, cases, chat, knowledge, taxonomy, users
+from backend.api.routes import assets, auth, cases, chat, contacts, knowledge, orders, requests, taxonomy, users
 from backend.core.config import get_settings
 from backend.core.errors import ApiError, install_error_handlers
 from backend.services.knowledge import get_searcher
@@ -35,8 +35,10 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (auth, users, assets, cases, knowledge, taxonomy, chat):
+    for module in (auth, users, assets, cases, requests, orders, knowledge, taxonomy, chat):
         app.include_router(module.router)
+    app.include_router(auth.access_router)
+    app.include_router(contacts.router)
     web_dir = get_settings().web_dir
     if web_dir.is_dir():
         app.mount("/chat", StaticFiles(directory=web_dir, html=True), name="chat")

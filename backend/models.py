@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON, BigInteger, Boolean, Date, DateTime, Enum, ForeignKey, Integer, String, Text, UniqueConstraint, false,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.core.db import Base
@@ -59,6 +62,7 @@ class Account(Base):
     city: Mapped[str] = mapped_column(String(100), default="")
     postcode: Mapped[str] = mapped_column(String(20), default="")
     country: Mapped[str] = mapped_column(String(100), default="")
+    currency: Mapped[str] = mapped_column(String(3), default="EUR", server_default="EUR")
 
     users: Mapped[list[User]] = relationship(back_populates="account")
     assets: Mapped[list[Asset]] = relationship(back_populates="account")
@@ -76,6 +80,10 @@ class User(Base):
     status: Mapped[UserStatus] = mapped_column(Enum(UserStatus, native_enum=False, length=20), default=UserStatus.active)
     language: Mapped[str] = mapped_column(String(2), default="fr")
     email_notifications: Mapped[bool] = mapped_column(Boolean, default=True)
+    accessibility: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    analytics: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # How a pending user came in: "invitation" (by an admin) or "access_request" (asked for access).
+    origin: Mapped[str | None] = mapped_column(String(20), nullable=True)
     password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -95,23 +103,212 @@ class Asset(Base):
     alias: Mapped[str | None] = mapped_column(String(100), nullable=True)
     location: Mapped[str] = mapped_column(String(200), default="")
     emaintenance: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Service contract coverage of the device.
+    contract_number: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    contract_end_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    covers_consumables: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    covers_service: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     account: Mapped[Account] = relationship(back_populates="assets")
     contacts: Mapped[list[AssetContact]] = relationship(back_populates="asset", cascade="all, delete-orphan")
+    meters: Mapped[list[Meter]] = relationship(back_populates="asset", cascade="all, delete-orphan",
+                                               order_by="Meter.code")
+
+
+class Contact(Base):
+    """A "Contact": a member of the customer's company who is not registered on the portal."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254), default="")
+    phone: Mapped[str] = mapped_column(String(50), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class AssetContact(Base):
-    """Links a user to an asset: a `user` sees only the assets they are a contact of."""
+    """Links a portal user (a `user` sees only the assets they are a contact of) or a non-registered contact
+    to an asset. Exactly one of user_id / contact_id is set."""
 
     __tablename__ = "asset_contacts"
-    __table_args__ = (UniqueConstraint("asset_id", "user_id"),)
+    __table_args__ = (UniqueConstraint("asset_id", "user_id"), UniqueConstraint("asset_id", "contact_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True, nullable=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True,
+                                                   nullable=True)
 
     asset: Mapped[Asset] = relationship(back_populates="contacts")
+    user: Mapped[User | None] = relationship()
+    contact: Mapped[Contact | None] = relationship()
+
+
+class UserToken(Base):
+    """One-time token (invitation or password reset), stored as a SHA-256 hash, with an expiry."""
+
+    __tablename__ = "user_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(20))  # "invitation" | "password_reset"
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
     user: Mapped[User] = relationship()
+
+
+class IdempotencyRecord(Base):
+    """The answer given to a create request sent with an Idempotency-Key: a retry gets it back."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("user_id", "scope", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    scope: Mapped[str] = mapped_column(String(60))
+    key: Mapped[str] = mapped_column(String(100))
+    response: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Meter(Base):
+    """A meter of a device (112 N&B Grand, 113 N&B Petit, 122 Couleur Grand, 123 Couleur Petit)."""
+
+    __tablename__ = "meters"
+    __table_args__ = (UniqueConstraint("asset_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(10))
+    name_fr: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    integration_id: Mapped[str] = mapped_column(String(60), unique=True)  # e.g. 77996101-77995625-112-GBAAP
+
+    asset: Mapped[Asset] = relationship(back_populates="meters")
+    readings: Mapped[list[MeterReading]] = relationship(back_populates="meter", cascade="all, delete-orphan",
+                                                        order_by="MeterReading.id")
+
+
+class MeterReadingSubmission(Base):
+    """One "Soumettre" of the meter reading form: several meters at once."""
+
+    __tablename__ = "meter_reading_submissions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    submitted_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    readings: Mapped[list[MeterReading]] = relationship(back_populates="submission", order_by="MeterReading.id")
+
+
+class MeterReading(Base):
+    __tablename__ = "meter_readings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meters.id", ondelete="CASCADE"), index=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+    read_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    source: Mapped[str] = mapped_column(String(50))  # "e-Maintenance (UGW)" or "Portail"
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("meter_reading_submissions.id", ondelete="CASCADE"),
+                                                      nullable=True, index=True)
+
+    meter: Mapped[Meter] = relationship(back_populates="readings")
+    submitted_by: Mapped[User | None] = relationship()
+    submission: Mapped[MeterReadingSubmission | None] = relationship(back_populates="readings")
+
+
+class Consumable(Base):
+    """A catalogue line: a consumable that can be ordered for a device model."""
+
+    __tablename__ = "consumables"
+    __table_args__ = (UniqueConstraint("device_model", "part_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_model: Mapped[str] = mapped_column(String(100), index=True)
+    part_number: Mapped[str] = mapped_column(String(20))  # "Numéro de modèle", e.g. 0250A013
+    description: Mapped[str] = mapped_column(String(200))  # e.g. Cartridge-D3-NONE-
+    category: Mapped[str] = mapped_column(String(50))  # e.g. Toner, Drum, Waste toner, Staples
+    unit_price_cents: Mapped[int] = mapped_column(Integer)
+    max_quantity: Mapped[int] = mapped_column(Integer, default=5)
+    # A consumables contract covers this line (toner, drums...); staples are always charged.
+    contract_coverable: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Order(Base):
+    """A consumables order (ORD + 7 digits)."""
+
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("created_by_id", "idempotency_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(10), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"), index=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="submitted")
+    contact_name: Mapped[str] = mapped_column(String(200))
+    contact_email: Mapped[str] = mapped_column(String(254), default="")
+    contact_phone: Mapped[str] = mapped_column(String(50), default="")
+    ship_recipient: Mapped[str] = mapped_column(String(200), default="")
+    ship_street: Mapped[str] = mapped_column(String(200))
+    ship_city: Mapped[str] = mapped_column(String(100))
+    ship_postcode: Mapped[str] = mapped_column(String(20))
+    ship_country: Mapped[str] = mapped_column(String(100))
+    currency: Mapped[str] = mapped_column(String(3))
+    total_cents: Mapped[int] = mapped_column(Integer)
+    idempotency_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    asset: Mapped[Asset] = relationship()
+    created_by: Mapped[User] = relationship()
+    lines: Mapped[list[OrderLine]] = relationship(back_populates="order", cascade="all, delete-orphan",
+                                                  order_by="OrderLine.id")
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    consumable_id: Mapped[int] = mapped_column(ForeignKey("consumables.id"))
+    part_number: Mapped[str] = mapped_column(String(20))
+    description: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(50))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_cents: Mapped[int] = mapped_column(Integer)
+    covered: Mapped[bool] = mapped_column(Boolean)
+    line_total_cents: Mapped[int] = mapped_column(Integer)
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+
+
+class TrainingRequest(Base):
+    """A "Commander une formation" request (its own record, not a case: it has no taxonomy sub-type)."""
+
+    __tablename__ = "training_requests"
+    __table_args__ = (UniqueConstraint("requested_by_id", "idempotency_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(10), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    asset_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id"), nullable=True)
+    topic: Mapped[str] = mapped_column(String(200))
+    attendees: Mapped[int] = mapped_column(Integer, default=1)
+    preferred_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="submitted")
+    idempotency_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    asset: Mapped[Asset | None] = relationship()
 
 
 class Case(Base):
@@ -131,6 +328,9 @@ class Case(Base):
     priority: Mapped[int] = mapped_column(Integer, default=3)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     contact_name: Mapped[str] = mapped_column(String(200), default="")
+    # The portal user named as the case's contact (when the contact is a portal user).
+    contact_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True, index=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), nullable=True)
     channel: Mapped[Channel] = mapped_column(Enum(Channel, native_enum=False, length=20), default=Channel.portal)
     kb_articles_shown: Mapped[list[str]] = mapped_column(JSON, default=list)
     kb_feedback: Mapped[KbFeedback | None] = mapped_column(Enum(KbFeedback, native_enum=False, length=20), nullable=True)
@@ -140,10 +340,28 @@ class Case(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
     asset: Mapped[Asset | None] = relationship()
-    created_by: Mapped[User] = relationship()
+    created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
+    contact_user: Mapped[User | None] = relationship(foreign_keys=[contact_user_id])
+    order: Mapped[Order | None] = relationship()
+    watchers: Mapped[list[CaseWatcher]] = relationship(back_populates="case", cascade="all, delete-orphan",
+                                                       order_by="CaseWatcher.id")
     activities: Mapped[list[CaseActivity]] = relationship(
         back_populates="case", cascade="all, delete-orphan", order_by="CaseActivity.id"
     )
+
+
+class CaseWatcher(Base):
+    """A secondary contact ("watch list"): a portal user kept informed of a case."""
+
+    __tablename__ = "case_watchers"
+    __table_args__ = (UniqueConstraint("case_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+
+    case: Mapped[Case] = relationship(back_populates="watchers")
+    user: Mapped[User] = relationship()
 
 
 class CaseActivity(Base):

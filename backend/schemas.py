@@ -1,14 +1,20 @@
 """Request and response bodies of the API (pydantic 2)."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from backend.models import CaseStatus, Channel, KbFeedback, Role, UserStatus
 
 Language = Literal["fr", "en"]
+# An e-mail address (simple shape check, stored lower-case).
+EmailStr = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+                     AfterValidator(lambda v: v.strip().lower())]
 
 
 class Token(BaseModel):
@@ -113,6 +119,8 @@ class CaseOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     activities: list[ActivityOut]
+    watchers: list[PersonOut] = Field(default_factory=list, description="Secondary contacts (watch list)")
+    order_number: str | None = None
 
 
 class DeflectionCreate(BaseModel):
@@ -177,3 +185,325 @@ class AssetResolveRequest(BaseModel):
 class AssetResolution(BaseModel):
     matches: list[AssetOut]
     unknown_references: list[str]
+
+
+# --- roles and permissions --------------------------------------------------------------------------------------
+
+class PermissionOut(BaseModel):
+    code: str
+    label: Label
+
+
+class MyPermissions(BaseModel):
+    role: Role
+    permissions: list[PermissionOut]
+    restricted_request_categories: list[str] = Field(
+        description="Request categories this role may not submit (contract, invoice, product move for a user)")
+
+
+# --- users ------------------------------------------------------------------------------------------------------
+
+class ManagedUserOut(BaseModel):
+    id: int
+    email: str
+    full_name: str
+    phone: str
+    role: Role
+    status: UserStatus
+    status_label: Label
+    origin: str | None = Field(description="For a pending user: 'invitation' or 'access_request'")
+    created_at: datetime
+
+
+class InvitationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: EmailStr
+    full_name: str = Field(min_length=2, max_length=200)
+    phone: str = Field(default="", max_length=50)
+
+
+class AccessRequestCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    email: EmailStr
+    full_name: str = Field(min_length=2, max_length=200)
+    phone: str = Field(default="", max_length=50)
+    company: str = Field(min_length=2, max_length=200, description="The account (company) name")
+
+
+class MessageOut(BaseModel):
+    code: str
+    message: str
+
+
+class TokenPasswordConfirm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: str = Field(min_length=10, max_length=200)
+    new_password: str = Field(min_length=1, max_length=200)
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=1, max_length=200)
+
+
+class ProfileOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    language: Language
+    accessibility: bool
+    analytics: bool
+    email_notifications: bool
+
+
+class ProfileUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    language: Language | None = None
+    accessibility: bool | None = None
+    analytics: bool | None = None
+    email_notifications: bool | None = None
+
+
+# --- contacts and assets ------------------------------------------------------------------------------------------
+
+class ContactCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    full_name: str = Field(min_length=2, max_length=200)
+    email: EmailStr | None = None
+    phone: str = Field(default="", max_length=50)
+
+
+class ContactOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    full_name: str
+    email: str
+    phone: str
+
+
+class AssetContactCreate(BaseModel):
+    """Exactly one of: a portal user of the account, an existing contact, or a new non-registered contact."""
+    model_config = ConfigDict(extra="forbid")
+    user_id: int | None = None
+    contact_id: int | None = None
+    contact: ContactCreate | None = None
+
+
+class AssetContactOut(BaseModel):
+    id: int
+    kind: Literal["user", "contact"]
+    user_id: int | None
+    contact_id: int | None
+    full_name: str
+    email: str
+    phone: str
+
+
+class AddressOut(BaseModel):
+    street: str
+    city: str
+    postcode: str
+    country: str
+    location: str
+
+
+class ContractOut(BaseModel):
+    number: str | None
+    end_date: date | None
+    covers_consumables: bool
+    covers_service: bool
+
+
+class AssetDetailOut(AssetOut):
+    account_name: str
+    address: AddressOut
+    contract: ContractOut
+
+
+class AliasUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    alias: str | None = Field(max_length=100, description="New alias name; null or empty removes it")
+
+
+# --- meters -------------------------------------------------------------------------------------------------------
+
+class MeterOut(BaseModel):
+    code: str
+    name: str
+    label: Label
+    integration_id: str
+    last_reading: int | None
+    last_reading_date: datetime | None
+    last_reading_source: str | None
+
+
+class MeterReadingOut(BaseModel):
+    value: int
+    read_at: datetime
+    source: str
+    submitted_by: str | None
+
+
+class MeterReadingLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=10)
+    value: int = Field(ge=0, le=10**12)
+
+
+class MeterReadingsCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    readings: list[MeterReadingLine] = Field(min_length=1, max_length=20)
+
+
+class SubmittedReading(BaseModel):
+    code: str
+    name: str
+    value: int
+    read_at: datetime
+    source: str
+    integration_id: str
+
+
+class MeterSubmissionOut(BaseModel):
+    id: int
+    asset_number: str
+    readings: list[SubmittedReading]
+
+
+class MeterQueryCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=10, description="Meter code, e.g. 112")
+    description: str = Field(min_length=3, max_length=4000)
+
+
+# --- orders -------------------------------------------------------------------------------------------------------
+
+class ConsumableOut(BaseModel):
+    part_number: str
+    description: str
+    category: str
+    unit_price: Decimal
+    currency: str
+    max_quantity: int
+    covered_by_contract: bool
+
+
+class OrderLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    part_number: str = Field(min_length=1, max_length=20)
+    quantity: int = Field(ge=1, le=1000)
+
+
+class PriceRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    asset: str = Field(min_length=1, max_length=40)
+    lines: list[OrderLineIn] = Field(min_length=1, max_length=20)
+
+
+class OrderLineOut(BaseModel):
+    part_number: str
+    description: str
+    category: str
+    quantity: int
+    unit_price: Decimal
+    covered_by_contract: bool
+    line_total: Decimal
+
+
+class PriceOut(BaseModel):
+    asset_number: str
+    currency: str
+    lines: list[OrderLineOut]
+    total: Decimal
+
+
+class PersonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    full_name: str = Field(min_length=2, max_length=200)
+    email: EmailStr | None = None
+    phone: str = Field(default="", max_length=50)
+
+
+class DeliveryLocation(BaseModel):
+    """"Nouvel emplacement du destinataire": a delivery address other than the account's."""
+    model_config = ConfigDict(extra="forbid")
+    recipient: str = Field(default="", max_length=200)
+    street: str = Field(min_length=2, max_length=200)
+    city: str = Field(min_length=1, max_length=100)
+    postcode: str = Field(min_length=2, max_length=20)
+    country: str = Field(min_length=2, max_length=100)
+
+
+class OrderCreate(PriceRequest):
+    contact: PersonIn | None = Field(default=None, description="Default: the caller")
+    shipping_address: DeliveryLocation | None = Field(default=None, description="Default: the account address")
+
+
+class ShippingOut(BaseModel):
+    recipient: str
+    street: str
+    city: str
+    postcode: str
+    country: str
+
+
+class OrderOut(BaseModel):
+    number: str
+    status: str
+    asset_number: str
+    asset_model: str
+    contact_name: str
+    contact_email: str
+    shipping_address: ShippingOut
+    currency: str
+    lines: list[OrderLineOut]
+    total: Decimal
+    created_at: datetime
+
+
+class OrderEnquiryCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    order_number: str = Field(min_length=1, max_length=20)
+    subcategory: Literal["wrong_items", "missing_items"]
+    description: str = Field(min_length=3, max_length=4000)
+
+
+class TrainingRequestCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    topic: str = Field(min_length=3, max_length=200)
+    asset: str | None = Field(default=None, max_length=40)
+    attendees: int = Field(default=1, ge=1, le=100)
+    preferred_date: date | None = None
+    description: str = Field(default="", max_length=4000)
+
+
+class TrainingRequestOut(BaseModel):
+    number: str
+    status: str
+    topic: str
+    asset_number: str | None
+    attendees: int
+    preferred_date: date | None
+    description: str
+    created_at: datetime
+
+
+# --- requests and cases -------------------------------------------------------------------------------------------
+
+class RequestCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    category: str = Field(min_length=1, max_length=50)
+    subcategory: str = Field(min_length=1, max_length=50)
+    asset: str | None = Field(default=None, max_length=40)
+    description: str = Field(min_length=3, max_length=4000)
+    channel: Channel = Channel.api
+
+
+class CommentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    body: str = Field(min_length=1, max_length=4000)
+
+
+class WatcherCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user_id: int | None = None
+    email: EmailStr | None = None

@@ -6,8 +6,11 @@ import re
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from backend.core.errors import not_found
-from backend.models import Asset, AssetContact, Role, User
+from backend.core.errors import ApiError, not_found
+from backend.models import Asset, AssetContact, Contact, Role, User, UserStatus
+from backend.schemas import (
+    AddressOut, AssetContactCreate, AssetContactOut, AssetDetailOut, AssetOut, ContactCreate, ContractOut,
+)
 from backend.services.text import contains_phrase, normalize
 
 
@@ -88,3 +91,92 @@ def resolve_assets_in_text(session: Session, user: User, text: str) -> tuple[lis
     known = {a.asset_number.lower() for a in matches} | {a.serial.lower() for a in matches}
     unknown = sorted(ref.upper() for ref in references - known)
     return matches, unknown
+
+
+# --- detail, alias, contacts ---------------------------------------------------------------------------------------
+
+def asset_detail(asset: Asset) -> AssetDetailOut:
+    account = asset.account
+    return AssetDetailOut(
+        **AssetOut.model_validate(asset).model_dump(),
+        account_name=account.name,
+        address=AddressOut(street=account.street, city=account.city, postcode=account.postcode,
+                           country=account.country, location=asset.location),
+        contract=ContractOut(number=asset.contract_number, end_date=asset.contract_end_date,
+                             covers_consumables=asset.covers_consumables, covers_service=asset.covers_service),
+    )
+
+
+def set_alias(session: Session, asset: Asset, alias: str | None) -> Asset:
+    """Alias names are unique within the account and may not be another device's number or serial."""
+    alias = (alias or "").strip() or None
+    if alias is not None:
+        key = alias.lower()
+        clash = session.scalars(select(Asset).where(
+            Asset.account_id == asset.account_id, Asset.id != asset.id,
+            or_(func.lower(Asset.alias) == key, func.lower(Asset.serial) == key, func.lower(Asset.asset_number) == key),
+        )).first()
+        if clash is not None:
+            raise ApiError(409, "alias_taken", f"Le nom d'alias « {alias} » est déjà utilisé par un autre appareil du compte.",
+                           f"The alias name '{alias}' is already used by another device of the account.", field="alias")
+    asset.alias = alias
+    session.commit()
+    return asset
+
+
+def asset_contact_out(link: AssetContact) -> AssetContactOut:
+    if link.user is not None:
+        person = link.user
+        return AssetContactOut(id=link.id, kind="user", user_id=person.id, contact_id=None, full_name=person.full_name,
+                               email=person.email, phone=person.phone)
+    contact = link.contact
+    return AssetContactOut(id=link.id, kind="contact", user_id=None, contact_id=contact.id,
+                           full_name=contact.full_name, email=contact.email, phone=contact.phone)
+
+
+def create_contact(session: Session, admin: User, data: ContactCreate) -> Contact:
+    contact = Contact(account_id=admin.account_id, full_name=data.full_name.strip(), email=data.email or "",
+                      phone=data.phone.strip())
+    session.add(contact)
+    session.flush()
+    return contact
+
+
+def add_asset_contact(session: Session, admin: User, asset: Asset, data: AssetContactCreate) -> AssetContact:
+    given = [x for x in (data.user_id, data.contact_id, data.contact) if x is not None]
+    if len(given) != 1:
+        raise ApiError(422, "one_contact_expected", "Indiquez exactement un élément : user_id, contact_id ou contact.",
+                       "Give exactly one of: user_id, contact_id or contact.", field="body")
+    link = AssetContact(asset_id=asset.id)
+    if data.user_id is not None:
+        user = session.get(User, data.user_id)
+        if user is None or user.account_id != asset.account_id:
+            raise not_found(f"Utilisateur {data.user_id}", f"User {data.user_id}")
+        if user.status == UserStatus.inactive:
+            raise ApiError(409, "user_inactive", "Cet utilisateur est désactivé.", "This user is deactivated.")
+        link.user_id = user.id
+        duplicate = AssetContact.user_id == user.id
+    else:
+        if data.contact_id is not None:
+            contact = session.get(Contact, data.contact_id)
+            if contact is None or contact.account_id != asset.account_id:
+                raise not_found(f"Contact {data.contact_id}", f"Contact {data.contact_id}")
+        else:
+            contact = create_contact(session, admin, data.contact)
+        link.contact_id = contact.id
+        duplicate = AssetContact.contact_id == contact.id
+    if session.scalar(select(AssetContact.id).where(AssetContact.asset_id == asset.id, duplicate)) is not None:
+        raise ApiError(409, "already_contact", "Cette personne est déjà un contact de l'appareil.",
+                       "This person is already a contact of the device.")
+    session.add(link)
+    session.flush()
+    session.refresh(link)
+    return link
+
+
+def remove_asset_contact(session: Session, asset: Asset, link_id: int) -> None:
+    link = session.get(AssetContact, link_id)
+    if link is None or link.asset_id != asset.id:
+        raise not_found(f"Contact {link_id}", f"Contact {link_id}")
+    session.delete(link)
+    session.commit()

@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.core.errors import ApiError, not_found
-from backend.models import Asset, AssetContact, Case, CaseActivity, CaseStatus, KbFeedback, Role, User
+from backend.models import (
+    Asset, AssetContact, Case, CaseActivity, CaseStatus, CaseWatcher, KbFeedback, Order, Role, User, UserStatus,
+)
+from backend.permissions import check_case_category
 from backend.schemas import ActivityOut, AssetOut, CaseCreate, CaseOut, PersonOut
 from backend.services.assets import find_visible_asset
 from backend.taxonomy import get_taxonomy
@@ -31,10 +35,14 @@ def _next_case_number(session: Session) -> str:
 
 
 def visible_cases_query(user: User):
+    """The cases a user is associated with ("Tous les tickets"): for an admin, the account's cases; for a user,
+    those they created, are the contact or a secondary contact (watch list) of, or that are on their devices."""
     query = select(Case).where(Case.account_id == user.account_id)
     if user.role != Role.admin:
         my_assets = select(AssetContact.asset_id).where(AssetContact.user_id == user.id)
-        query = query.where(or_(Case.created_by_id == user.id, Case.asset_id.in_(my_assets)))
+        watched = select(CaseWatcher.case_id).where(CaseWatcher.user_id == user.id)
+        query = query.where(or_(Case.created_by_id == user.id, Case.contact_user_id == user.id,
+                                Case.id.in_(watched), Case.asset_id.in_(my_assets)))
     return query
 
 
@@ -52,8 +60,14 @@ def get_visible_case(session: Session, user: User, number: str) -> Case:
     return case
 
 
-def list_visible_cases(session: Session, user: User, limit: int = 50) -> list[Case]:
-    return list(session.scalars(visible_cases_query(user).order_by(Case.number.desc()).limit(limit)))
+def list_visible_cases(session: Session, user: User, limit: int = 50, which: str = "all") -> list[Case]:
+    """"Mes listes": action_required (awaiting the customer), mine (created by me) or all."""
+    query = visible_cases_query(user)
+    if which == "action_required":
+        query = query.where(Case.status == CaseStatus.awaiting_customer)
+    elif which == "mine":
+        query = query.where(Case.created_by_id == user.id)
+    return list(session.scalars(query.order_by(Case.number.desc()).limit(limit)))
 
 
 def _case_for_key(session: Session, user: User, idempotency_key: str | None) -> Case | None:
@@ -64,8 +78,12 @@ def _case_for_key(session: Session, user: User, idempotency_key: str | None) -> 
     ).first()
 
 
-def create_case(session: Session, user: User, data: CaseCreate, idempotency_key: str | None) -> tuple[Case, bool]:
-    """Create a case; returns (case, created). A retried request with the same key returns the first case."""
+def create_case(session: Session, user: User, data: CaseCreate, idempotency_key: str | None,
+                order: Order | None = None, section: str | None = None) -> tuple[Case, bool]:
+    """Create a case; returns (case, created). A retried request with the same key returns the first case.
+
+    `section` restricts the category to one taxonomy section (e.g. "requests" for POST /requests).
+    """
     existing = _case_for_key(session, user, idempotency_key)
     if existing is not None:
         return existing, False
@@ -79,12 +97,13 @@ def create_case(session: Session, user: User, data: CaseCreate, idempotency_key:
             f"Unknown request type: {data.category} / {data.subcategory}.",
         )
     category, _ = found
-    if category.admin_only and user.role != Role.admin:
+    if section is not None and category.section != section:
         raise ApiError(
-            403, "forbidden_for_role",
-            "Seul un administrateur peut soumettre ce type de demande.",
-            "Only an administrator can submit this type of request.",
+            422, "wrong_section",
+            f"« {data.category} » n'est pas un type de demande de cette rubrique.",
+            f"'{data.category}' is not a request type of this section.", field="category",
         )
+    check_case_category(user, category.code)  # the role table, incl. the seed's asterisk (admin_only)
     asset: Asset | None = find_visible_asset(session, user, data.asset) if data.asset else None
     if category.section == "faults" and asset is None:
         raise ApiError(
@@ -110,6 +129,8 @@ def create_case(session: Session, user: User, data: CaseCreate, idempotency_key:
             priority=data.priority,
             created_by_id=user.id,
             contact_name=user.full_name,
+            contact_user_id=user.id,
+            order_id=order.id if order else None,
             channel=data.channel,
             kb_articles_shown=list(data.kb_articles_shown),
             kb_feedback=data.kb_feedback,
@@ -152,4 +173,56 @@ def case_to_out(case: Case, lang: str) -> CaseOut:
         created_at=case.created_at,
         updated_at=case.updated_at,
         activities=[ActivityOut.model_validate(a) for a in case.activities],
+        watchers=[PersonOut.model_validate(w.user) for w in case.watchers],
+        order_number=case.order.number if case.order else None,
     )
+
+
+def add_comment(session: Session, user: User, case: Case, body: str) -> CaseActivity:
+    text = body.strip()
+    if not text:
+        raise ApiError(422, "empty_comment", "Le commentaire est vide.", "The comment is empty.", field="body")
+    activity = CaseActivity(case_id=case.id, author_id=user.id, author_name=user.full_name, body=text)
+    session.add(activity)
+    if case.status == CaseStatus.awaiting_customer:  # the customer answered: back to Canon
+        case.status = CaseStatus.in_progress
+    case.updated_at = datetime.now(UTC)
+    session.flush()
+    return activity
+
+
+def add_watcher(session: Session, case: Case, user_id: int | None, email: str | None) -> Case:
+    """Add a secondary contact (flushes; the caller commits)."""
+    if (user_id is None) == (email is None):
+        raise ApiError(422, "one_watcher_expected", "Indiquez user_id ou email (un seul).",
+                       "Give user_id or email (only one).", field="body")
+    query = select(User).where(User.account_id == case.account_id)
+    query = query.where(User.id == user_id) if user_id is not None else query.where(func.lower(User.email) == email)
+    watcher = session.scalars(query).first()
+    if watcher is None or watcher.status == UserStatus.inactive:
+        raise not_found(f"Utilisateur {user_id or email}", f"User {user_id or email}")
+    if any(w.user_id == watcher.id for w in case.watchers):
+        raise ApiError(409, "already_watching", "Cette personne est déjà un contact secondaire du dossier.",
+                       "This person is already a secondary contact of the case.")
+    case.watchers.append(CaseWatcher(user_id=watcher.id))
+    session.flush()
+    return case
+
+
+def remove_watcher(session: Session, case: Case, user_id: int) -> Case:
+    link = next((w for w in case.watchers if w.user_id == user_id), None)
+    if link is None:
+        raise not_found(f"Contact secondaire {user_id}", f"Secondary contact {user_id}")
+    case.watchers.remove(link)
+    session.commit()
+    return case
+
+
+def canon_update(session: Session, case: Case, status: CaseStatus, message: str) -> Case:
+    """An update from Canon's support (demo seed/tests): a message in the activity stream and a new status;
+    awaiting_customer puts the case in the customer's "Action requise" list."""
+    case.activities.append(CaseActivity(author_id=None, author_name="Canon", body=message))
+    case.status = status
+    case.updated_at = datetime.now(UTC)
+    session.commit()
+    return case

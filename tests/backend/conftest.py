@@ -1,9 +1,10 @@
 """Fixtures for the portal backend tests.
 
 Settings, engine, session factory and taxonomy are all cached on first use, so the environment is set up
-here, at import time, BEFORE anything from `backend` is imported: a private SQLite file, a known signing
-key and demo password, and a knowledge index that matches data/knowledge (the repo's own one when it is
-fresh, otherwise one built into the temp dir).
+here, at import time, BEFORE anything from `backend` is imported: a private SQLite file (or the database
+of TEST_DATABASE_URL, e.g. the PostgreSQL of scripts/postgres.sh, emptied first), a known signing key and
+demo password, and a knowledge index that matches data/knowledge (the repo's own one when it is fresh,
+otherwise one built into the temp dir).
 
 One database is shared by the whole session: tests that create rows must never rely on global counts.
 """
@@ -26,10 +27,11 @@ TEST_RASA_URL = "http://rasa.backend-tests.invalid:5005"
 
 _TMP = Path(tempfile.mkdtemp(prefix="portal-backend-tests-"))
 atexit.register(shutil.rmtree, _TMP, True)  # also when the session aborts before the fixtures run
+DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{_TMP / 'portal.db'}"
 
 os.environ.update(
     {
-        "DATABASE_URL": f"sqlite:///{_TMP / 'portal.db'}",
+        "DATABASE_URL": DATABASE_URL,
         "SECRET_KEY": TEST_SECRET,
         "DEMO_PASSWORD": TEST_PASSWORD,
         "HF_HUB_OFFLINE": "1",
@@ -54,6 +56,7 @@ else:
 os.environ["KNOWLEDGE_INDEX_DIR"] = str(INDEX_DIR)
 
 from fastapi.testclient import TestClient  # noqa: E402
+from sqlalchemy import create_engine, make_url, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from backend.core.config import get_settings  # noqa: E402
@@ -67,7 +70,21 @@ from backend.taxonomy import get_taxonomy  # noqa: E402
 for _cached in (get_settings, get_engine, get_session_factory, get_taxonomy):
     _cached.cache_clear()
 reset_searcher()
-assert get_settings().database_url.endswith(str(_TMP / "portal.db"))
+assert get_settings().database_url == DATABASE_URL
+
+
+def _empty_database(url: str) -> None:
+    """Each run starts from an empty PostgreSQL database (the SQLite file is new anyway)."""
+    if make_url(url).get_backend_name() != "postgresql":
+        return
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+_empty_database(DATABASE_URL)
 
 ADMIN_EMAIL = "sntestportaldemo@outlook.com"
 USER_EMAIL = "sntestdemoportaldm@yopmail.com"

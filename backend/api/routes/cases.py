@@ -1,21 +1,28 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 
-from backend.api.deps import CurrentUser, SessionDep
+from backend.api.deps import SessionDep
 from backend.core.errors import request_language
-from backend.schemas import CaseCreate, CaseOut
-from backend.services.cases import case_to_out, create_case, get_visible_case, list_visible_cases
+from backend.permissions import Allowed, Permission
+from backend.schemas import ActivityOut, CaseCreate, CaseOut, CommentCreate, WatcherCreate
+from backend.services.cases import (
+    add_comment, add_watcher, case_to_out, create_case, get_visible_case, list_visible_cases, remove_watcher,
+)
+from backend.services.idempotency import run_once
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)]
+CaseCreator = Allowed(Permission.GET_HELP, Permission.SUBMIT_REQUESTS)  # the category decides (services/cases.py)
+CaseTracker = Allowed(Permission.TRACK_CASES)
+CaseNumber = Annotated[str, Path(max_length=20)]
 
 
 @router.post("", response_model=CaseOut, status_code=201, summary="Create a case (retry-safe with Idempotency-Key)")
 def post_case(
-    data: CaseCreate, user: CurrentUser, session: SessionDep, request: Request, response: Response,
+    data: CaseCreate, user: CaseCreator, session: SessionDep, request: Request, response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> CaseOut:
     case, created = create_case(session, user, data, idempotency_key)
@@ -24,12 +31,49 @@ def post_case(
     return case_to_out(case, request_language(request))
 
 
-@router.get("", response_model=list[CaseOut], summary="Cases I may see, newest first")
-def get_cases(user: CurrentUser, session: SessionDep, request: Request) -> list[CaseOut]:
+@router.get("", response_model=list[CaseOut],
+            summary="'Mes listes', newest first: action_required, mine (created by me) or all (default)")
+def get_cases(
+    user: CaseTracker, session: SessionDep, request: Request,
+    list_: Annotated[Literal["action_required", "mine", "all"], Query(alias="list")] = "all",
+    limit: Annotated[int, Query(ge=1, le=500, description="At most this many cases")] = 50,
+) -> list[CaseOut]:
     lang = request_language(request)
-    return [case_to_out(c, lang) for c in list_visible_cases(session, user)]
+    return [case_to_out(c, lang) for c in list_visible_cases(session, user, limit=limit, which=list_)]
 
 
 @router.get("/{number}", response_model=CaseOut, summary="One case by number (CS + 7 digits)")
-def get_case(number: str, user: CurrentUser, session: SessionDep, request: Request) -> CaseOut:
+def get_case(number: CaseNumber, user: CaseTracker, session: SessionDep, request: Request) -> CaseOut:
     return case_to_out(get_visible_case(session, user, number), request_language(request))
+
+
+@router.post("/{number}/comments", response_model=ActivityOut, status_code=201,
+             summary="Add a comment to a case's activity stream (answers an 'Action requise')")
+def post_comment(number: CaseNumber, data: CommentCreate, user: CaseTracker, session: SessionDep,
+                 response: Response, idempotency_key: IdempotencyKey = None) -> dict:
+    case = get_visible_case(session, user, number)
+    body, created = run_once(session, user, f"cases.comments.{case.id}", idempotency_key,
+                             lambda: ActivityOut.model_validate(add_comment(session, user, case, data.body)))
+    if not created:
+        response.status_code = 200
+    return body
+
+
+@router.post("/{number}/watchers", response_model=CaseOut, status_code=201,
+             summary="Add a secondary contact (watch list): a portal user of the account kept informed")
+def post_watcher(number: CaseNumber, data: WatcherCreate, user: CaseTracker, session: SessionDep,
+                 request: Request, response: Response, idempotency_key: IdempotencyKey = None) -> dict:
+    case = get_visible_case(session, user, number)
+    lang = request_language(request)
+    body, created = run_once(session, user, f"cases.watchers.{case.id}", idempotency_key,
+                             lambda: case_to_out(add_watcher(session, case, data.user_id, data.email), lang))
+    if not created:
+        response.status_code = 200
+    return body
+
+
+@router.delete("/{number}/watchers/{user_id}", response_model=CaseOut, summary="Remove a secondary contact")
+def delete_watcher(number: CaseNumber, user_id: int, user: CaseTracker, session: SessionDep,
+                   request: Request) -> CaseOut:
+    return case_to_out(remove_watcher(session, get_visible_case(session, user, number), user_id),
+                       request_language(request))

@@ -7,7 +7,8 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
-from backend.api.deps import CurrentUser, SessionDep
+from backend.api.deps import SessionDep
+from backend.permissions import Allowed, Permission
 from backend.core.errors import ApiError, not_found, request_language
 from backend.models import Asset, Deflection, KnowledgeArticle
 from backend.schemas import DeflectionCreate, DeflectionOut, KnowledgeArticleOut, KnowledgeHit, Language
@@ -16,11 +17,13 @@ from backend.services.knowledge import search_articles
 from backend.taxonomy import get_taxonomy
 
 router = APIRouter(tags=["knowledge"])
+KnowledgeUser = Allowed(Permission.SEARCH_KNOWLEDGE)
+HelpUser = Allowed(Permission.GET_HELP)
 
 
 @router.get("/knowledge/search", response_model=list[KnowledgeHit], summary="Search articles (at least 3 characters)")
 def search(
-    user: CurrentUser,
+    user: KnowledgeUser,
     session: SessionDep,
     q: Annotated[str, Query(max_length=500)],
     lang: Language | None = None,
@@ -64,7 +67,7 @@ def article_page(number: str, session: SessionDep, request: Request, lang: Langu
 @router.post("/knowledge/deflections", response_model=DeflectionOut, status_code=201,
              summary="Record that knowledge articles solved a problem (no case opened)")
 def record_deflection(
-    data: DeflectionCreate, user: CurrentUser, session: SessionDep, response: Response,
+    data: DeflectionCreate, user: HelpUser, session: SessionDep, response: Response,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)] = None,
 ) -> DeflectionOut:
     if idempotency_key:

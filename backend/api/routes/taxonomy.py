@@ -2,13 +2,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from backend.api.deps import CurrentUser, SessionDep
+from backend.api.deps import SessionDep
+from backend.permissions import Allowed, Permission
 from backend.core.errors import request_language
 from backend.schemas import CategoryOut, ClassifyRequest, FaultProposal, Label, SubcategoryOut
 from backend.services.triage import propose_fault
 from backend.taxonomy import get_taxonomy
 
 router = APIRouter(tags=["taxonomy"])
+HelpUser = Allowed(Permission.GET_HELP)
 
 
 @router.get("/taxonomy", response_model=list[CategoryOut], summary="Request types and sub-types (seed tables)")
@@ -26,5 +28,5 @@ def read_taxonomy() -> list[CategoryOut]:
 
 
 @router.post("/faults/classify", response_model=FaultProposal, summary="Propose a fault type from a description")
-def classify_fault(data: ClassifyRequest, user: CurrentUser, session: SessionDep, request: Request) -> FaultProposal:
+def classify_fault(data: ClassifyRequest, user: HelpUser, session: SessionDep, request: Request) -> FaultProposal:
     return propose_fault(session, data.text, data.lang or request_language(request), data.category)

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Request, Response
+
+from backend.api.deps import SessionDep
+from backend.core.errors import request_language
+from backend.permissions import Allowed, Permission
+from backend.schemas import (
+    CaseCreate, CaseOut, OrderCreate, OrderEnquiryCreate, OrderOut, PriceOut, PriceRequest, TrainingRequestCreate,
+    TrainingRequestOut,
+)
+from backend.services import orders as service
+from backend.services.assets import find_visible_asset
+from backend.services.cases import case_to_out, create_case
+from backend.services.idempotency import run_once
+
+router = APIRouter(tags=["orders"])
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)]
+Orderer = Allowed(Permission.PLACE_ORDERS)
+
+
+@router.post("/orders/price", response_model=PriceOut,
+             summary="'Obtenir le prix': total computed by the server (zero for lines the contract covers)")
+def get_price(data: PriceRequest, user: Orderer, session: SessionDep) -> PriceOut:
+    return service.price(session, find_visible_asset(session, user, data.asset), data.lines)
+
+
+@router.post("/orders", response_model=OrderOut, status_code=201,
+             summary="Order consumables for a device not under eMaintenance (retry-safe with Idempotency-Key)")
+def post_order(data: OrderCreate, user: Orderer, session: SessionDep, response: Response,
+               idempotency_key: IdempotencyKey = None) -> dict:
+    asset = find_visible_asset(session, user, data.asset)
+    body, created = run_once(session, user, "orders", idempotency_key,
+                             lambda: service.create_order(session, user, asset, data, idempotency_key))
+    if not created:
+        response.status_code = 200
+    return body
+
+
+@router.get("/orders/{number}", response_model=OrderOut, summary="One consumables order (ORD + 7 digits)")
+def get_order(number: Annotated[str, Path(max_length=20)], user: Orderer, session: SessionDep) -> OrderOut:
+    return service.order_out(service.get_visible_order(session, user, number))
+
+
+@router.post("/orders/enquiries", response_model=CaseOut, status_code=201,
+             summary="Wrong or missing items in an order: opens a case order_enquiry referencing the order")
+def post_order_enquiry(data: OrderEnquiryCreate, user: Orderer, session: SessionDep, request: Request,
+                       response: Response, idempotency_key: IdempotencyKey = None) -> CaseOut:
+    order = service.get_visible_order(session, user, data.order_number)
+    description = f"[{order.number}] {data.description.strip()}"
+    case, created = create_case(
+        session, user,
+        CaseCreate(category="order_enquiry", subcategory=data.subcategory, description=description),
+        idempotency_key, order=order,
+    )
+    if created and case.asset_id is None:
+        case.asset_id = order.asset_id
+        session.commit()
+    if not created:
+        response.status_code = 200
+    return case_to_out(case, request_language(request))
+
+
+@router.post("/training-requests", response_model=TrainingRequestOut, status_code=201,
+             summary="'Commander une formation': a training request record (TRN + 7 digits), not a case")
+def post_training_request(data: TrainingRequestCreate, user: Orderer, session: SessionDep, response: Response,
+                          idempotency_key: IdempotencyKey = None) -> dict:
+    asset = find_visible_asset(session, user, data.asset) if data.asset else None
+    body, created = run_once(session, user, "training_requests", idempotency_key,
+                             lambda: service.create_training_request(session, user, asset, data, idempotency_key))
+    if not created:
+        response.status_code = 200
+    return body

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response
+
+from backend.api.deps import SessionDep
+from backend.core.errors import request_language
+from backend.permissions import Allowed, Permission
+from backend.schemas import CaseCreate, CaseOut, RequestCreate
+from backend.services.cases import case_to_out, create_case
+
+router = APIRouter(tags=["requests"])
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)]
+Requester = Allowed(Permission.SUBMIT_REQUESTS)
+
+
+@router.post("/requests", response_model=CaseOut, status_code=201,
+             summary="'Soumettre une demande': a request of the taxonomy's `requests` section; opens a case "
+                     "(contract, invoice and product-move requests: administrators only)")
+def post_request(data: RequestCreate, user: Requester, session: SessionDep, request: Request, response: Response,
+                 idempotency_key: IdempotencyKey = None) -> CaseOut:
+    case, created = create_case(session, user, CaseCreate(**data.model_dump()), idempotency_key, section="requests")
+    if not created:
+        response.status_code = 200
+    return case_to_out(case, request_language(request))

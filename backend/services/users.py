@@ -1,0 +1,212 @@
+"""Portal user management by an account's administrators, one-time tokens, password policy and profile."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend.core.errors import ApiError, not_found
+from backend.core.security import hash_password, verify_password
+from backend.models import Account, Role, User, UserStatus, UserToken
+from backend.schemas import AccessRequestCreate, InvitationCreate, Label, ManagedUserOut
+
+log = logging.getLogger(__name__)
+
+STATUS_LABELS = {
+    UserStatus.active: Label(fr="ACTIF", en="ACTIVE"),
+    UserStatus.pending: Label(fr="En attente", en="Pending"),
+    UserStatus.inactive: Label(fr="Inactif", en="Inactive"),
+}
+TOKEN_LIFETIME = {"invitation": timedelta(days=7), "password_reset": timedelta(hours=24)}
+MIN_PASSWORD_LENGTH = 10
+
+
+def managed_user_out(user: User) -> ManagedUserOut:
+    return ManagedUserOut(id=user.id, email=user.email, full_name=user.full_name, phone=user.phone, role=user.role,
+                          status=user.status, status_label=STATUS_LABELS[user.status], origin=user.origin,
+                          created_at=user.created_at)
+
+
+def list_account_users(session: Session, admin: User) -> list[User]:
+    return list(session.scalars(select(User).where(User.account_id == admin.account_id).order_by(User.full_name)))
+
+
+def get_account_user(session: Session, admin: User, user_id: int) -> User:
+    """A user of the admin's account; another account's user is reported as unknown."""
+    user = session.get(User, user_id)
+    if user is None or user.account_id != admin.account_id:
+        raise not_found(f"Utilisateur {user_id}", f"User {user_id}")
+    return user
+
+
+def check_password_policy(password: str, email: str = "") -> None:
+    """At least 10 characters with a letter and a digit, and not the e-mail's name part."""
+    local = email.split("@")[0].lower()
+    weak = (len(password) < MIN_PASSWORD_LENGTH or not any(c.isalpha() for c in password)
+            or not any(c.isdigit() for c in password) or (len(local) >= 4 and local in password.lower()))
+    if weak:
+        raise ApiError(
+            422, "weak_password",
+            f"Mot de passe trop faible : au moins {MIN_PASSWORD_LENGTH} caractères, avec au moins une lettre et un "
+            "chiffre, sans reprendre votre adresse e-mail.",
+            f"Password too weak: at least {MIN_PASSWORD_LENGTH} characters, with at least one letter and one digit, "
+            "not containing your e-mail address.",
+            field="new_password",
+        )
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(session: Session, user: User, purpose: str) -> str:
+    """Create a one-time token (only its hash is stored); earlier unused tokens of the same purpose are voided."""
+    now = datetime.now(UTC)
+    for old in session.scalars(select(UserToken).where(UserToken.user_id == user.id, UserToken.purpose == purpose,
+                                                       UserToken.used_at.is_(None))):
+        old.used_at = now
+    token = secrets.token_urlsafe(32)
+    session.add(UserToken(user_id=user.id, purpose=purpose, token_hash=_hash_token(token),
+                          expires_at=now + TOKEN_LIFETIME[purpose]))
+    return token
+
+
+def _consume_token(session: Session, token: str, purpose: str) -> User:
+    row = session.scalars(select(UserToken).where(UserToken.token_hash == _hash_token(token),
+                                                  UserToken.purpose == purpose)).first()
+    now = datetime.now(UTC)
+    expires = row.expires_at.replace(tzinfo=UTC) if row and row.expires_at.tzinfo is None else (
+        row.expires_at if row else None)
+    if row is None or row.used_at is not None or expires < now:
+        raise ApiError(400, "invalid_token", "Ce lien n'est pas valide ou a expiré.",
+                       "This link is invalid or has expired.")
+    row.used_at = now
+    return row.user
+
+
+def invite(session: Session, admin: User, data: InvitationCreate) -> User:
+    email = data.email
+    if session.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
+        raise ApiError(409, "email_taken", "Un utilisateur du portail a déjà cette adresse e-mail.",
+                       "A portal user already has this e-mail address.", field="email")
+    user = User(account_id=admin.account_id, email=email, full_name=data.full_name.strip(), phone=data.phone.strip(),
+                role=Role.user, status=UserStatus.pending, origin="invitation", language=admin.language,
+                password_hash=None)
+    session.add(user)
+    session.flush()
+    token = issue_token(session, user, "invitation")
+    # Demo: no e-mail is sent; the link is only written to the server log.
+    log.info("invitation link for %s: /auth/invitations/accept?token=%s", email, token)
+    return user
+
+
+def request_access(session: Session, data: AccessRequestCreate) -> None:
+    """A public access request: a pending user on the named account. The answer never says whether the e-mail
+    or the company is known."""
+    account = session.scalars(select(Account).where(func.lower(Account.name) == data.company.strip().lower())).first()
+    known = session.scalar(select(User.id).where(func.lower(User.email) == data.email)) is not None
+    if account is None or known:
+        log.info("access request for %s not recorded (unknown company or e-mail already registered)", data.email)
+        return
+    session.add(User(account_id=account.id, email=data.email, full_name=data.full_name.strip(),
+                     phone=data.phone.strip(), role=Role.user, status=UserStatus.pending, origin="access_request",
+                     password_hash=None))
+    session.commit()
+
+
+def _pending(user: User) -> None:
+    if user.status != UserStatus.pending:
+        raise ApiError(409, "not_pending", "Cet utilisateur n'a pas de demande d'accès en attente.",
+                       "This user has no pending access request.")
+
+
+def approve(session: Session, admin: User, user: User) -> User:
+    _pending(user)
+    user.status = UserStatus.active
+    if user.password_hash is None:  # they choose a password through a one-time link
+        token = issue_token(session, user, "password_reset")
+        log.info("access approved for %s; set-password link: /auth/password-reset/confirm?token=%s", user.email, token)
+    session.commit()
+    return user
+
+
+def reject(session: Session, admin: User, user: User) -> User:
+    _pending(user)
+    user.status = UserStatus.inactive
+    session.commit()
+    return user
+
+
+def _active_admins(session: Session, account_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(User).where(
+        User.account_id == account_id, User.role == Role.admin, User.status == UserStatus.active)) or 0
+
+
+def _not_last_admin(session: Session, user: User) -> None:
+    if user.role == Role.admin and user.status == UserStatus.active and _active_admins(session, user.account_id) <= 1:
+        raise ApiError(409, "last_admin", "C'est le dernier administrateur actif du compte : nommez-en un autre d'abord.",
+                       "This is the account's last active administrator: appoint another one first.")
+
+
+def upgrade(session: Session, admin: User, user: User) -> User:
+    if user.status != UserStatus.active:
+        raise ApiError(409, "not_active", "Seul un utilisateur actif peut devenir administrateur.",
+                       "Only an active user can become an administrator.")
+    user.role = Role.admin
+    session.commit()
+    return user
+
+
+def downgrade(session: Session, admin: User, user: User) -> User:
+    _not_last_admin(session, user)
+    user.role = Role.user
+    session.commit()
+    return user
+
+
+def deactivate(session: Session, admin: User, user: User) -> User:
+    if user.id == admin.id:
+        raise ApiError(409, "cannot_deactivate_self", "Vous ne pouvez pas désactiver votre propre accès.",
+                       "You cannot deactivate your own access.")
+    _not_last_admin(session, user)
+    user.status = UserStatus.inactive
+    session.commit()
+    return user
+
+
+def start_password_reset(session: Session, admin: User, user: User) -> None:
+    if user.status == UserStatus.inactive:
+        raise ApiError(409, "user_inactive", "Cet utilisateur est désactivé.", "This user is deactivated.")
+    token = issue_token(session, user, "password_reset")
+    session.commit()
+    # Demo: the link is only written to the server log (never in the API answer).
+    log.info("password reset link for %s: /auth/password-reset/confirm?token=%s", user.email, token)
+
+
+def confirm_password_reset(session: Session, token: str, new_password: str) -> None:
+    user = _consume_token(session, token, "password_reset")
+    check_password_policy(new_password, user.email)
+    user.password_hash = hash_password(new_password)
+    session.commit()
+
+
+def accept_invitation(session: Session, token: str, new_password: str) -> None:
+    user = _consume_token(session, token, "invitation")
+    check_password_policy(new_password, user.email)
+    user.password_hash = hash_password(new_password)
+    if user.status == UserStatus.pending:
+        user.status = UserStatus.active
+    session.commit()
+
+
+def change_own_password(session: Session, user: User, current: str, new: str) -> None:
+    if not verify_password(current, user.password_hash):
+        raise ApiError(400, "wrong_password", "Le mot de passe actuel est incorrect.",
+                       "The current password is incorrect.", field="current_password")
+    check_password_policy(new, user.email)
+    user.password_hash = hash_password(new)
+    session.commit()
