@@ -150,7 +150,8 @@ class KnowledgeHit(BaseModel):
     url: str
     tags: list[str]
     models: list[str]
-    score: float
+    score: float  # ranking score of the hybrid search (fused rank, plus the product-model boost)
+    similarity: float  # dense cosine similarity between query and article: comparable across queries
 
 
 class KnowledgeArticleOut(BaseModel):

@@ -1,27 +1,48 @@
-"""Semantic search over the bilingual (FR/EN) copier-troubleshooting knowledge base.
+"""Hybrid (dense embeddings + BM25) search over the bilingual (FR/EN) copier-troubleshooting knowledge base.
 
 Typical backend use::
 
     searcher = KnowledgeSearcher.load(Path("var/knowledge_index"))
     hits = searcher.search("le copieur fait un bruit de grincement", lang="fr", product_model="iR-ADV C5560i")
+    relevant = [h for h in hits if h.similarity >= 0.45]  # threshold on the cosine, not on the fused score
 """
 
+from .analysis import analyze
 from .base import VectorIndex
 from .corpus import Article, CorpusError, corpus_fingerprint, load_corpus
 from .embedder import DEFAULT_MODEL, embed, load_embedder
 from .faiss_index import FaissVectorIndex
-from .store import BuildInfo, IndexedArticle, KnowledgeSearcher, SearchHit, build_index, is_stale
+from .fusion import FusionParams
+from .lexical import BM25Params, LexicalIndex
+from .store import (
+    MIN_QUERY_CHARS,
+    SEARCH_MODES,
+    BuildInfo,
+    IndexedArticle,
+    KnowledgeSearcher,
+    SearchHit,
+    SearchMode,
+    build_index,
+    is_stale,
+)
 
 __all__ = [
     "DEFAULT_MODEL",
+    "MIN_QUERY_CHARS",
+    "SEARCH_MODES",
     "Article",
+    "BM25Params",
     "BuildInfo",
     "CorpusError",
     "FaissVectorIndex",
+    "FusionParams",
     "IndexedArticle",
     "KnowledgeSearcher",
+    "LexicalIndex",
     "SearchHit",
+    "SearchMode",
     "VectorIndex",
+    "analyze",
     "build_index",
     "corpus_fingerprint",
     "embed",

@@ -31,6 +31,10 @@ class VectorIndex(ABC):
         """For each query vector, up to ``k`` ``(id, score)`` pairs, best first."""
 
     @abstractmethod
+    def reconstruct(self, ids: Sequence[int]) -> np.ndarray:
+        """The stored vectors of ``ids`` as an ``(len(ids), dim)`` array; KeyError for an unknown id."""
+
+    @abstractmethod
     def ids(self) -> list[int]:
         """All stored ids."""
 

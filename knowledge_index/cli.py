@@ -1,4 +1,4 @@
-"""Command line: ``python -m knowledge_index {build,search}``."""
+"""Command line: ``python -m knowledge_index {build,search,evaluate}``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from .embedder import DEFAULT_MODEL
 # Defaults are anchored at the repo root so the commands work from any directory.
 DEFAULT_CORPUS = REPO_ROOT / "data" / "knowledge"
 DEFAULT_INDEX = REPO_ROOT / "var" / "knowledge_index"
+DEFAULT_QUERIES = REPO_ROOT / "data" / "knowledge_eval" / "queries.yml"
+MODES = ("hybrid", "dense", "bm25")  # store.SEARCH_MODES, without importing torch for --help
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,7 +36,15 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--lang", choices=LANGUAGES, default=None)
     search.add_argument("--model-name", default=None, help="the user's product model, e.g. 'iR-ADV C5560i'")
     search.add_argument("-k", type=int, default=5, help="number of hits")
-    search.add_argument("--min-score", type=float, default=0.0)
+    search.add_argument("--min-score", type=float, default=0.0, help="minimum dense cosine similarity")
+    search.add_argument("--mode", choices=MODES, default="hybrid")
+
+    evaluate = commands.add_parser("evaluate", help="recall@1, recall@k and MRR of each search mode on labelled queries")
+    evaluate.add_argument("--queries", type=Path, default=DEFAULT_QUERIES, help="YAML query file")
+    evaluate.add_argument("--index", type=Path, default=DEFAULT_INDEX, help="index directory")
+    evaluate.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="corpus, to warn when the index is stale")
+    evaluate.add_argument("-k", type=int, default=3, help="recall cut-off of the second recall column")
+    evaluate.add_argument("--misses", action="store_true", help="also list, on stderr, queries hybrid misses in the top k")
     return parser
 
 
@@ -56,23 +66,56 @@ def _search(args: argparse.Namespace) -> int:
 
     searcher = KnowledgeSearcher.load(args.index)
     started = time.perf_counter()
-    hits = searcher.search(args.query, lang=args.lang, product_model=args.model_name, k=args.k, min_score=args.min_score)
+    hits = searcher.search(
+        args.query, lang=args.lang, product_model=args.model_name, k=args.k, min_score=args.min_score, mode=args.mode
+    )
     elapsed_ms = (time.perf_counter() - started) * 1000
     for rank, hit in enumerate(hits, 1):
         models = ", ".join(hit.models) or "all models"
-        print(f"{rank}. {hit.score:.3f}  {hit.number} [{hit.lang}] {hit.title}")
+        print(f"{rank}. {hit.score:.3f} (cos {hit.similarity:.3f}, bm25 {hit.bm25:.2f})  {hit.number} [{hit.lang}] {hit.title}")
         print(f"   {', '.join(hit.tags)} | {models}")
     print(f"{len(hits)} hit(s) in {elapsed_ms:.0f} ms", file=sys.stderr)
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from .evaluation import evaluate, format_table, load_queries
+    from .store import KnowledgeSearcher, is_stale
+
+    if args.k < 1:
+        print("error: -k must be at least 1", file=sys.stderr)
+        return 2
+    if not args.queries.is_file():
+        print(f"error: {args.queries}: no query file", file=sys.stderr)
+        return 1
+    queries = load_queries(args.queries)
+    searcher = KnowledgeSearcher.load(args.index)
+    if args.corpus.is_dir() and is_stale(args.corpus, args.index, searcher.model_name):
+        print(f"warning: {args.index} is stale for {args.corpus}: run `python -m knowledge_index build`", file=sys.stderr)
+    result = evaluate(searcher, queries, k=args.k)
+    if result.unknown:
+        print(f"warning: relevant articles not in the index: {', '.join(result.unknown)}", file=sys.stderr)
+    print(format_table(result.metrics, args.k), flush=True)
+    if args.misses:
+        for query in queries:
+            rank = result.ranks[(query.id, "hybrid")]
+            if rank is None or rank > args.k:
+                hits = searcher.search(query.query, lang=query.lang, product_model=query.asset_model, k=args.k)
+                print(f"miss {query.id} [{query.lang}] {query.query!r}: want {', '.join(query.relevant)} "
+                      f"(rank {rank}), got {', '.join(h.number for h in hits)}", file=sys.stderr)
+    return 0
+
+
+COMMANDS = {"build": _build, "search": _search, "evaluate": _evaluate}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return _build(args) if args.command == "build" else _search(args)
+        return COMMANDS[args.command](args)
     except CorpusError as exc:
         print(f"corpus error: {exc}", file=sys.stderr)
         return 1
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:  # ValueError: a bad query file, a too-short query
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -87,6 +87,16 @@ class FaissVectorIndex(VectorIndex):
             for row_ids, row_scores in zip(ids, scores)
         ]
 
+    def reconstruct(self, ids: Sequence[int]) -> np.ndarray:
+        id_array = np.asarray(list(ids), dtype=np.int64)
+        if len(id_array) == 0:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        try:
+            # IndexIDMap2 maps external ids back to rows, so no side table is needed.
+            return np.asarray(self._index.reconstruct_batch(id_array), dtype=np.float32).reshape(len(id_array), self._dim)
+        except RuntimeError as exc:  # FAISS reports an unknown id as a C++ exception
+            raise KeyError(f"unknown id among {id_array.tolist()[:10]}") from exc
+
     def save(self, directory: Path) -> None:
         directory = Path(directory)
         atomic_write_bytes(directory / INDEX_FILE, faiss.serialize_index(self._index).tobytes())

@@ -1,8 +1,13 @@
 """Building, persisting and querying the knowledge index: the part the backend uses.
 
+Search is hybrid by default: dense embeddings (FAISS) and BM25 (lexical.py) each rank the
+candidates, and the two rankings are fused (fusion.py). Embeddings carry paraphrases; BM25 carries
+exact words the small English embedding model handles poorly: French wording, error codes, part names.
+
 On-disk layout of an index directory::
 
-    index.faiss, index_meta.json   vectors (see faiss_index.py)
+    index.faiss, index_meta.json   vectors, two per document (see embedding_texts)
+    lexical.json, bm25_<lang>/     BM25 (see lexical.py)
     articles.json                  doc_id -> display metadata (no body: the backend links to the article)
     build.json                     BuildInfo; written last, so its presence marks a complete build
 """
@@ -17,9 +22,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+import numpy as np
 
 from ._io import atomic_write_json, read_json
+from .analysis import ANALYZER_VERSION, error_code_keys
 from .base import VectorIndex
 from .corpus import (
     LANGUAGES,
@@ -31,18 +39,52 @@ from .corpus import (
 )
 from .embedder import DEFAULT_MODEL, embed, embedding_dim, load_embedder
 from .faiss_index import INDEX_FILE, META_FILE, FaissVectorIndex
+from .fusion import FusionParams, fuse
+from .lexical import LEXICAL_FILE, BM25Params, LexicalIndex
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: BM25 files added
 BUILD_FILE = "build.json"
 ARTICLES_FILE = "articles.json"
-INDEX_FILES = (INDEX_FILE, META_FILE, ARTICLES_FILE, BUILD_FILE)
+INDEX_FILES = (INDEX_FILE, META_FILE, LEXICAL_FILE, ARTICLES_FILE, BUILD_FILE)
 
-# A matching product model is a strong hint but must not beat a clearly better generic answer:
+SearchMode = Literal["hybrid", "dense", "bm25"]
+SEARCH_MODES: tuple[str, ...] = get_args(SearchMode)
+# The backend refuses shorter queries with a user-facing message; below 3 characters neither
+# the embedding nor BM25 says anything useful, so the library refuses them too.
+MIN_QUERY_CHARS = 3
+
+# A matching product model is a strong hint but must not beat a clearly better generic answer.
+# Every mode's score lies in [0, 1] before the boost (cosine; BM25 / best BM25; fused rank score):
 # 0.05 cosine is roughly the gap between "same topic" and "same topic, other wording".
 MODEL_BOOST = 0.05
+# An article whose metadata lists an error code the user typed is the answer to that code. Fusion
+# alone can bury it: a code carries no meaning for the embedding, whose best (unrelated) article
+# then outweighs BM25's clear lead ("code #0037" put KB0010109 4th). Scores before boosts are at
+# most 1, so this puts exact-code articles first, still ordered among themselves.
+CODE_BOOST = 1.0
+# Each document gets two vectors: its full text, and its title + summary alone. The full text is
+# cut at the model's 256 word pieces (French needs many more pieces than English) and buries the
+# symptom under procedure steps; chat-style questions match the short pair better. The dense
+# similarity is the better of the two (labelled queries, dense recall@3: fr 0.67 -> 0.77, en 0.96 -> 0.97).
+VECTORS_PER_DOC = 2
+
+
+def embedding_texts(article: Article) -> tuple[str, ...]:
+    """The texts embedded for one document, in vector-part order."""
+    return (article.text, f"{article.title}\n{article.summary}")
+
+
+def _vector_ids(doc_ids: Iterable[int]) -> list[int]:
+    return [doc_id * VECTORS_PER_DOC + part for doc_id in doc_ids for part in range(VECTORS_PER_DOC)]
+
+
+def _embed_articles(encoder: SentenceTransformer, articles: Sequence[Article], progress: bool = False) -> np.ndarray:
+    return embed(encoder, [text for a in articles for text in embedding_texts(a)], show_progress=progress)
+
+
 # Candidates fetched before filtering/boosting/deduplication. A flat index scores every vector
 # anyway, so a generous pool is nearly free and keeps the language filter from starving results.
 CANDIDATE_FACTOR = 8
@@ -60,6 +102,7 @@ class BuildInfo:
     languages: dict[str, int]
     build_seconds: float
     updated_at: str | None = None
+    analyzer: str | None = None  # analysis.ANALYZER_VERSION of the BM25 tokens
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,9 +150,14 @@ class SearchHit:
     summary: str
     tags: tuple[str, ...]
     models: tuple[str, ...]
-    score: float  # cosine similarity, plus MODEL_BOOST when the article targets the user's product
+    # Ranking score of the search mode, in [0, 1] plus MODEL_BOOST when the article targets the
+    # user's product and CODE_BOOST when it lists an error code of the query: hybrid = fused
+    # score, dense = cosine, bm25 = BM25 / best BM25 of the query.
+    # Comparable within one result list only; threshold on `similarity`.
+    score: float
     error_codes: tuple[str, ...] = ()
-    similarity: float = 0.0  # raw cosine similarity, before the boost
+    similarity: float = 0.0  # dense cosine similarity of query and document in every mode, before any boost
+    bm25: float = 0.0  # raw BM25 score (0.0: no query term in the document, or mode="dense")
 
 
 def _now_iso() -> str:
@@ -141,10 +189,15 @@ def model_matches(product_model: str, article_model: str) -> bool:
 
 
 def _write_index_dir(
-    directory: Path, index: VectorIndex, articles: Mapping[int, IndexedArticle], info: BuildInfo
+    directory: Path,
+    index: VectorIndex,
+    lexical: LexicalIndex,
+    articles: Mapping[int, IndexedArticle],
+    info: BuildInfo,
 ) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     index.save(directory)
+    lexical.save(directory)
     atomic_write_json(
         directory / ARTICLES_FILE,
         {str(doc_id): articles[doc_id].to_json() for doc_id in sorted(articles)},
@@ -158,29 +211,32 @@ def build_index(
     model: str = DEFAULT_MODEL,
     progress: bool = True,
     taxonomy_path: Path | None = None,
+    bm25: BM25Params | None = None,
 ) -> BuildInfo:
-    """Embed the whole corpus and write a fresh index to ``out_dir``. Raises CorpusError on bad input."""
+    """Embed and BM25-index the whole corpus into ``out_dir``. Raises CorpusError on bad input."""
     started = time.perf_counter()
     # Parse and fingerprint one snapshot of the files: authors may be saving while we build.
     files = read_corpus_files(Path(corpus_dir))
     articles = parse_corpus_files(files, taxonomy_path)  # validate before paying for the model
     encoder = load_embedder(model)
-    vectors = embed(encoder, [a.text for a in articles], show_progress=progress)
+    vectors = _embed_articles(encoder, articles, progress)
 
     index = FaissVectorIndex(embedding_dim(encoder))
-    index.add([a.doc_id for a in articles], vectors)
+    index.add(_vector_ids(a.doc_id for a in articles), vectors)
+    lexical = LexicalIndex.from_articles(articles, bm25)
     info = BuildInfo(
         format_version=FORMAT_VERSION,
         model=model,
         dim=index.dim,
-        count=len(index),
+        count=len(articles),
         built_at=_now_iso(),
         corpus_fingerprint=fingerprint_files(files),
         languages=_language_counts(articles),
         build_seconds=round(time.perf_counter() - started, 3),
+        analyzer=ANALYZER_VERSION,
     )
     metas = {a.doc_id: IndexedArticle.from_article(a) for a in articles}
-    _write_index_dir(Path(out_dir), index, metas, info)
+    _write_index_dir(Path(out_dir), index, lexical, metas, info)
     return info
 
 
@@ -189,7 +245,7 @@ def read_build_info(index_dir: Path) -> BuildInfo:
 
 
 def is_stale(corpus_dir: Path, out_dir: Path, model: str = DEFAULT_MODEL) -> bool:
-    """True if the index in ``out_dir`` is missing, incomplete, or built from another corpus or model."""
+    """True if the index in ``out_dir`` is missing, incomplete, or built from another corpus, model or analyzer."""
     out_dir = Path(out_dir)
     if not all((out_dir / name).is_file() for name in INDEX_FILES):
         return True
@@ -200,15 +256,16 @@ def is_stale(corpus_dir: Path, out_dir: Path, model: str = DEFAULT_MODEL) -> boo
     return (
         info.format_version != FORMAT_VERSION
         or info.model != model
+        or info.analyzer != ANALYZER_VERSION
         or info.corpus_fingerprint != corpus_fingerprint(Path(corpus_dir))
     )
 
 
 class KnowledgeSearcher:
-    """Semantic search over a built index, with incremental updates.
+    """Hybrid (dense + BM25) search over a built index, with incremental updates.
 
-    Thread-safe: FAISS must not be searched while it is being modified, so index access is
-    serialised by a lock (embedding, the slow part, runs outside it).
+    Thread-safe: neither FAISS nor the BM25 matrices may be read while being modified, so index
+    access is serialised by a lock (embedding, the slow part, runs outside it).
     """
 
     def __init__(
@@ -218,15 +275,22 @@ class KnowledgeSearcher:
         encoder: SentenceTransformer,
         build_info: BuildInfo,
         index_dir: Path | None = None,
+        *,
+        lexical: LexicalIndex,
+        fusion: FusionParams | None = None,
     ) -> None:
-        if set(index.ids()) != set(articles):
+        if sorted(index.ids()) != _vector_ids(sorted(articles)):
             raise ValueError("vector index and article metadata disagree; rebuild the index")
+        if set(lexical.ids()) != set(articles):
+            raise ValueError("BM25 index and article metadata disagree; rebuild the index")
         if embedding_dim(encoder) != index.dim:
             raise ValueError(
                 f"embedding model produces {embedding_dim(encoder)}-d vectors but the index holds "
                 f"{index.dim}-d vectors (built with model {build_info.model!r})"
             )
         self._index = index
+        self._lexical = lexical
+        self.fusion = fusion or FusionParams()  # public: the evaluation compares settings on one loaded index
         self._articles = dict(articles)
         self._encoder = encoder
         self._info = build_info
@@ -246,7 +310,8 @@ class KnowledgeSearcher:
         raw_articles = read_json(index_dir / ARTICLES_FILE)
         articles = {int(k): IndexedArticle.from_json(int(k), v) for k, v in raw_articles.items()}
         index = FaissVectorIndex.load(index_dir)
-        return cls(index, articles, load_embedder(model or info.model), info, index_dir)
+        lexical = LexicalIndex.load(index_dir)
+        return cls(index, articles, load_embedder(model or info.model), info, index_dir, lexical=lexical)
 
     @property
     def build_info(self) -> BuildInfo:
@@ -257,10 +322,14 @@ class KnowledgeSearcher:
         return self._info.model
 
     def __len__(self) -> int:
-        return len(self._index)
+        return len(self._articles)
 
     def get(self, doc_id: int) -> IndexedArticle | None:
         return self._articles.get(doc_id)
+
+    def article_numbers(self) -> set[str]:
+        with self._lock:
+            return {meta.number for meta in self._articles.values()}
 
     def search(
         self,
@@ -269,25 +338,48 @@ class KnowledgeSearcher:
         product_model: str | None = None,
         k: int = 5,
         min_score: float = 0.0,
+        mode: SearchMode = "hybrid",
     ) -> list[SearchHit]:
         """Best ``k`` articles for ``query``, at most one language version per article number.
 
-        ``min_score`` applies to the raw similarity, so the product-model boost can reorder
-        relevant articles but never lets an irrelevant one through. With ``product_model``, articles
-        written for other models only are left out: their steps do not apply to the user's device.
+        ``mode``: "hybrid" fuses the dense and BM25 rankings, "dense" and "bm25" use one of them.
+        ``min_score`` is a floor on the mode's score *before* the product-model boost, so the boost
+        can reorder hits but never lets one through. In dense mode that is the cosine, as before
+        hybrid search existed; in the other modes the default 0.0 only drops documents the
+        embedding points away from and BM25 does not rescue. It is deliberately not the cosine
+        there: an exact error-code match can have a cosine below zero ("#0037": -0.03). For a
+        relevance threshold, use ``hit.similarity``.
+        With ``product_model``, articles written for other models only are left out: their steps
+        do not apply to the user's device. Raises ValueError for a query under MIN_QUERY_CHARS characters.
         """
+        if mode not in SEARCH_MODES:
+            raise ValueError(f"unsupported search mode {mode!r}; expected one of {SEARCH_MODES}")
         if lang is not None and lang not in LANGUAGES:
             raise ValueError(f"unsupported language {lang!r}; expected one of {LANGUAGES}")
-        if k <= 0 or not query.strip():
+        if len(query.strip()) < MIN_QUERY_CHARS:
+            raise ValueError(f"query too short: at least {MIN_QUERY_CHARS} characters are needed, got {query.strip()!r}")
+        if k <= 0:
             return []
-        vector = embed(self._encoder, [query])
+        vector = embed(self._encoder, [query])[0]
+        pool = max(k * CANDIDATE_FACTOR, MIN_CANDIDATES)
         with self._lock:
-            pool = max(k * CANDIDATE_FACTOR, MIN_CANDIDATES)
-            candidates = [(self._articles[d], s) for d, s in self._index.search(vector, pool)[0]]
+            dense: list[tuple[int, float]] = []
+            if mode != "bm25":
+                dense = self._dense_search(vector, lang, pool)
+            lexical = self._lexical.search(query, lang, pool) if mode != "dense" else []
+            similarity = dict(dense)
+            # BM25-only candidates still get their true cosine: the caller thresholds on it.
+            missing = [d for d, _ in lexical if d not in similarity]
+            if missing:
+                parts = (self._index.reconstruct(_vector_ids(missing)) @ vector).reshape(len(missing), VECTORS_PER_DOC)
+                similarity.update(zip(missing, parts.max(axis=1).tolist()))
+            candidates = [(self._articles[d], base) for d, base in self._base_scores(mode, dense, lexical).items()]
 
+        bm25 = dict(lexical)
+        codes = error_code_keys(query)
         best: dict[str, SearchHit] = {}
-        for meta, similarity in candidates:
-            if (lang is not None and meta.lang != lang) or similarity < min_score:
+        for meta, base in candidates:
+            if base < min_score:
                 continue
             boosted = product_model is not None and any(model_matches(product_model, m) for m in meta.models)
             if product_model is not None and meta.models and not boosted:
@@ -300,19 +392,43 @@ class KnowledgeSearcher:
                 summary=meta.summary,
                 tags=meta.tags,
                 models=meta.models,
-                score=similarity + (MODEL_BOOST if boosted else 0.0),
+                score=base + (MODEL_BOOST if boosted else 0.0)
+                + (CODE_BOOST if codes and codes & error_code_keys(" ".join(meta.error_codes)) else 0.0),
                 error_codes=meta.error_codes,
-                similarity=similarity,
+                similarity=float(similarity[meta.doc_id]),
+                bm25=bm25.get(meta.doc_id, 0.0),
             )
             kept = best.get(meta.number)
             if kept is None or hit.score > kept.score:
                 best[meta.number] = hit
         return sorted(best.values(), key=lambda h: (-h.score, h.doc_id))[:k]
 
+    def _dense_search(self, vector: np.ndarray, lang: str | None, pool: int) -> list[tuple[int, float]]:
+        """Documents by their best vector's cosine, best first. Caller holds the lock."""
+        best: dict[int, float] = {}
+        for vector_id, score in self._index.search(vector, pool * VECTORS_PER_DOC)[0]:
+            doc_id = vector_id // VECTORS_PER_DOC
+            # Results come best first, so a document's first vector is its best one.
+            if doc_id not in best and (lang is None or self._articles[doc_id].lang == lang):
+                best[doc_id] = score
+        return list(best.items())
+
+    def _base_scores(
+        self, mode: str, dense: list[tuple[int, float]], lexical: list[tuple[int, float]]
+    ) -> dict[int, float]:
+        """Per-mode score in [0, 1] before the boost. Fused on the language-filtered lists, before
+        the product-model exclusion, so a hit scores the same with or without a product model."""
+        if mode == "dense":
+            return dict(dense)
+        if mode == "bm25":
+            top = lexical[0][1] if lexical else 1.0
+            return {d: s / top for d, s in lexical}
+        return dict(fuse(dense, lexical, self.fusion))
+
     def _touch(self) -> None:
         self._info = replace(
             self._info,
-            count=len(self._index),
+            count=len(self._articles),
             languages=_language_counts(self._articles.values()),
             corpus_fingerprint=None,  # forces the next `build --if-stale` to resync with the corpus
             updated_at=_now_iso(),
@@ -323,9 +439,10 @@ class KnowledgeSearcher:
         articles = list({a.doc_id: a for a in articles}.values())
         if not articles:
             return 0
-        vectors = embed(self._encoder, [a.text for a in articles])
+        vectors = _embed_articles(self._encoder, articles)
         with self._lock:
-            self._index.add([a.doc_id for a in articles], vectors)
+            self._index.add(_vector_ids(a.doc_id for a in articles), vectors)
+            self._lexical.add(articles)  # re-indexes the touched languages: milliseconds at KB scale
             self._articles.update((a.doc_id, IndexedArticle.from_article(a)) for a in articles)
             self._touch()
         return len(articles)
@@ -337,11 +454,12 @@ class KnowledgeSearcher:
             doc_ids: Sequence[int] = [d for d, meta in self._articles.items() if meta.number in wanted]
             if not doc_ids:
                 return 0
-            removed = self._index.remove(doc_ids)
+            self._index.remove(_vector_ids(doc_ids))
+            self._lexical.remove(doc_ids)
             for doc_id in doc_ids:
                 del self._articles[doc_id]
             self._touch()
-        return removed
+        return len(doc_ids)
 
     def save(self, directory: Path | None = None) -> None:
         """Write the current state (to the directory it was loaded from by default)."""
@@ -349,5 +467,5 @@ class KnowledgeSearcher:
         if target is None:
             raise ValueError("no directory given and the searcher was not loaded from one")
         with self._lock:
-            _write_index_dir(target, self._index, self._articles, self._info)
+            _write_index_dir(target, self._index, self._lexical, self._articles, self._info)
         self._index_dir = target

@@ -101,6 +101,7 @@ def search_articles(
                 tags=article.tags,
                 models=article.models,
                 score=round(float(hit.score), 4),
+                similarity=round(float(hit.similarity), 4),
             )
         )
     return results

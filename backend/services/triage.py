@@ -49,7 +49,8 @@ def _by_keywords(text: str, categories: list[Category]) -> FaultProposal | None:
 def _by_knowledge(session: Session, text: str, lang: str | None) -> FaultProposal | None:
     if len(text.strip()) < MIN_QUERY_CHARS:
         return None
-    hits = [h for h in search_articles(session, text, lang, None, limit=3) if h.score >= KB_MIN_SCORE]
+    # A fused rank score says "best of this list", not "relevant": threshold on the cosine similarity.
+    hits = [h for h in search_articles(session, text, lang, None, limit=3) if h.similarity >= KB_MIN_SCORE]
     votes = Counter(
         tuple(tag.split(".")[1:3]) for hit in hits for tag in hit.tags[:1] if tag.startswith("fault.")
     )

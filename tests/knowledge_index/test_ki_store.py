@@ -6,10 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from knowledge_index.analysis import ANALYZER_VERSION
 from knowledge_index.corpus import load_corpus
 from knowledge_index.embedder import DEFAULT_MODEL
 from knowledge_index.store import (
+    MIN_QUERY_CHARS,
     MODEL_BOOST,
+    SEARCH_MODES,
     KnowledgeSearcher,
     build_index,
     is_stale,
@@ -27,7 +30,7 @@ QUERIES = [
 
 def test_build_writes_metadata(built_index: Path):
     build = json.loads((built_index / "build.json").read_text())
-    assert build["format_version"] == 1 and build["model"] == DEFAULT_MODEL
+    assert build["format_version"] == 2 and build["model"] == DEFAULT_MODEL
     assert build["dim"] == 384 and build["count"] == 10
     assert build["languages"] == {"fr": 5, "en": 5}
     assert len(build["corpus_fingerprint"]) == 64 and build["built_at"].endswith("+00:00")
@@ -43,15 +46,20 @@ def test_build_writes_metadata(built_index: Path):
         "models": [],
         "error_codes": ["E100-0001"],
     }
-    assert {"index.faiss", "index_meta.json"} <= {p.name for p in built_index.iterdir()}
+    assert build["analyzer"] == ANALYZER_VERSION
+    assert {"index.faiss", "index_meta.json", "lexical.json", "bm25_fr", "bm25_en"} <= {p.name for p in built_index.iterdir()}
+    # Two vectors per document: full text, and title + summary.
+    assert json.loads((built_index / "index_meta.json").read_text())["count"] == 20
 
 
+@pytest.mark.parametrize("mode", SEARCH_MODES)
 @pytest.mark.parametrize(("query", "lang", "expected"), QUERIES)
-def test_search_finds_the_relevant_article(built_index: Path, query, lang, expected):
+def test_search_finds_the_relevant_article(built_index: Path, query, lang, expected, mode):
     searcher = KnowledgeSearcher.load(built_index)
-    hits = searcher.search(query, lang=lang, k=3)
+    hits = searcher.search(query, lang=lang, k=3, mode=mode)
     assert hits[0].number == expected and hits[0].lang == lang
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert all(0.0 < h.score <= 1.0 + 1e-6 for h in hits)  # every mode scores in [0, 1] before any boost
 
 
 def test_lang_filter_and_dedup(built_index: Path):
@@ -62,21 +70,55 @@ def test_lang_filter_and_dedup(built_index: Path):
     # Without a language, each article number appears once, in its better-scoring language.
     hits = searcher.search("paper jam", k=10, min_score=-1.0)
     assert len(hits) == 5 and len({h.number for h in hits}) == 5
-    # The default min_score=0.0 drops documents that point away from the query.
-    assert all(h.similarity >= 0.0 for h in searcher.search("paper jam", k=10))
+    # The default min_score=0.0 drops documents that point away from the query (and BM25 does not match).
+    assert all(h.similarity >= 0.0 for h in searcher.search("paper jam", k=10, mode="dense"))
+    assert all(h.similarity >= 0.0 or h.bm25 > 0 for h in searcher.search("paper jam", k=10))
     assert len(searcher.search("paper jam", k=2)) == 2
-    assert searcher.search("  ", k=3) == [] and searcher.search("paper", k=0) == []
+    assert searcher.search("paper", k=0) == []
     with pytest.raises(ValueError, match="unsupported language"):
         searcher.search("paper jam", lang="de")
 
 
-def test_min_score_uses_raw_similarity(built_index: Path):
+@pytest.mark.parametrize("query", ["", "  ", "ab", " ab ", "#1"])
+def test_short_queries_are_refused(built_index: Path, query):
     searcher = KnowledgeSearcher.load(built_index)
-    hits = searcher.search("grinding noise", lang="en", k=5)
-    threshold = hits[0].similarity - 1e-6
-    strict = searcher.search("grinding noise", lang="en", k=5, min_score=threshold)
-    assert [h.number for h in strict] == [hits[0].number]
-    assert searcher.search("grinding noise", k=5, min_score=1.01) == []
+    with pytest.raises(ValueError, match="at least 3 characters"):
+        searcher.search(query)
+    assert MIN_QUERY_CHARS == 3
+    assert searcher.search("fax", k=1) is not None  # exactly 3 characters is fine
+
+
+def test_mode_is_validated(built_index: Path):
+    searcher = KnowledgeSearcher.load(built_index)
+    with pytest.raises(ValueError, match="unsupported search mode 'semantic'"):
+        searcher.search("paper jam", mode="semantic")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("mode", SEARCH_MODES)
+def test_min_score_applies_to_the_score_before_boosts(built_index: Path, mode):
+    searcher = KnowledgeSearcher.load(built_index)
+    hits = searcher.search("the copier makes a noise", lang="en", k=5, mode=mode, min_score=-1.0)
+    strict = searcher.search("the copier makes a noise", lang="en", k=5, mode=mode, min_score=hits[1].score - 1e-6)
+    assert [h.number for h in strict] == [h.number for h in hits[:2]]
+    assert searcher.search("the copier makes a noise", k=5, mode=mode, min_score=1.01) == []  # unboosted scores are <= 1
+    if mode == "dense":  # as before hybrid search: the floor is on the cosine
+        assert all(h.score == h.similarity for h in hits)
+    # The product-model boost reorders but never lets a hit through.
+    boosted = searcher.search("the copier makes a noise", lang="en", k=5, mode=mode, min_score=hits[1].score - 1e-6,
+                              product_model="iR-ADV C5560i")
+    assert {h.number for h in boosted} <= {h.number for h in strict}
+
+
+def test_hits_carry_cosine_and_bm25(built_index: Path):
+    searcher = KnowledgeSearcher.load(built_index)
+    dense = {h.number: h for h in searcher.search("toner powder spilled", lang="en", k=5, mode="dense", min_score=-1)}
+    for mode in ("hybrid", "bm25"):
+        for hit in searcher.search("toner powder spilled", lang="en", k=5, mode=mode, min_score=-1):
+            # The same cosine whichever list found the document (BM25-only hits are reconstructed).
+            assert hit.similarity == pytest.approx(dense[hit.number].similarity, abs=1e-5)
+    bm25_hits = searcher.search("toner powder spilled", lang="en", k=5, mode="bm25")
+    assert bm25_hits[0].number == "KB0010002" and bm25_hits[0].bm25 > 0 and bm25_hits[0].score == pytest.approx(1.0)
+    assert all(h.bm25 == 0.0 for h in dense.values())
 
 
 def test_save_load_round_trip_gives_identical_results(built_index: Path, tmp_path: Path):
@@ -116,20 +158,27 @@ def test_product_model_boost_orders_model_specific_first(make_corpus, corpus_fil
     searcher = KnowledgeSearcher.load(tmp_path / "idx")
 
     query = "grinding noise when printing"
-    plain = {h.number: h for h in searcher.search(query, lang="en", k=3)}
-    assert all(h.score == h.similarity for h in plain.values())
+    plain = {h.number: h for h in searcher.search(query, lang="en", k=3, mode="dense")}
+    assert all(h.score == h.similarity for h in plain.values())  # dense mode: the score is the cosine
 
-    boosted = searcher.search(query, lang="en", k=3, product_model="Canon iR-ADV C5560i")
+    boosted = searcher.search(query, lang="en", k=3, product_model="Canon iR-ADV C5560i", mode="dense")
     assert boosted[0].number == "KB0010001"
     assert boosted[0].score == pytest.approx(plain["KB0010001"].similarity + MODEL_BOOST)
     # The generic article follows, unpenalised; the one written only for another model is left out.
     assert [(h.number, h.score) for h in boosted[1:]] == [("KB0010009", plain["KB0010009"].score)]
     # Another product: its own article first, the generic one is not penalised.
-    other_first = searcher.search(query, lang="en", k=3, product_model="ir-adv c3530i")
+    other_first = searcher.search(query, lang="en", k=3, product_model="ir-adv c3530i", mode="dense")
     assert [h.number for h in other_first] == ["KB0010008", "KB0010009"]
     assert other_first[1].score == plain["KB0010009"].score
     # Without a product, every article is a candidate.
     assert set(plain) == {"KB0010001", "KB0010008", "KB0010009"}
+
+    # Hybrid: fused before the exclusion, so the boost is exactly MODEL_BOOST on the same score.
+    fused = {h.number: h for h in searcher.search(query, lang="en", k=3)}
+    hybrid = searcher.search(query, lang="en", k=3, product_model="Canon iR-ADV C5560i")
+    assert [h.number for h in hybrid] == ["KB0010001", "KB0010009"]
+    assert hybrid[0].score == pytest.approx(fused["KB0010001"].score + MODEL_BOOST)
+    assert hybrid[1].score == fused["KB0010009"].score
 
 
 def test_add_replaces_and_remove_deletes_without_rebuild(fresh_index, corpus_files, make_corpus, tmp_path: Path):
