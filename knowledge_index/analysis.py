@@ -25,8 +25,8 @@ from .corpus import LANGUAGES
 
 # Bump whenever the output of analyze() changes: persisted token lists become invalid (is_stale).
 ANALYZER_VERSION = "fr-en-snowball-5gram-1"
-# Character n-gram length: 5 measured best of 3, 4, 5 and 3+4+5 on the labelled queries
-# (benchmarks/README.md); long enough to be specific, short enough to survive a typo.
+# Character n-gram length: 5 was best or tied among 3, 4, 5 and 3+4+5 in the fusion settings tried
+# on the labelled queries (benchmarks/README.md); specific enough, yet a typo leaves most grams intact.
 NGRAM = 5
 
 _SNOWBALL = {"fr": "french", "en": "english"}

@@ -126,8 +126,9 @@ class LexicalIndex:
         self._rebuild(touched)
 
     def remove(self, doc_ids: Iterable[int]) -> int:
-        gone = [self._docs.pop(d) for d in set(doc_ids) if d in self._docs]
-        for doc_id in doc_ids:
+        wanted = set(doc_ids)
+        gone = [self._docs.pop(d) for d in wanted if d in self._docs]
+        for doc_id in wanted:
             self._terms.pop(doc_id, None)
         self._rebuild({lang for lang, _ in gone})
         return len(gone)
@@ -181,18 +182,18 @@ class LexicalIndex:
         data: dict[str, Any] = read_json(directory / LEXICAL_FILE)
         if data.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"{directory / LEXICAL_FILE}: unsupported lexical index format; rebuild the index")
-        self = cls.__new__(cls)
-        self.params = BM25Params(**data["params"])
-        self._docs, self._terms, self._indexes = {}, {}, {}
+        index = cls.__new__(cls)  # not __init__: that would re-analyse every text
+        index.params = BM25Params(**data["params"])
+        index._docs, index._terms, index._indexes = {}, {}, {}
         # Matrices written by another analyzer would not match today's query terms: re-index the texts.
         fresh = data.get("analyzer") == ANALYZER_VERSION
         for lang in LANGUAGES:
             entry = data["languages"].get(lang, {"doc_ids": [], "texts": []})
             doc_ids = [int(d) for d in entry["doc_ids"]]
-            self._docs.update((d, (lang, text)) for d, text in zip(doc_ids, entry["texts"], strict=True))
-            loaded = self._load_language(directory / f"bm25_{lang}", doc_ids) if fresh else None
-            self._indexes[lang] = loaded or _LanguageIndex.build({d: self.terms(d) for d in doc_ids}, self.params)
-        return self
+            index._docs.update((d, (lang, text)) for d, text in zip(doc_ids, entry["texts"], strict=True))
+            loaded = index._load_language(directory / f"bm25_{lang}", doc_ids) if fresh else None
+            index._indexes[lang] = loaded or _LanguageIndex.build({d: index.terms(d) for d in doc_ids}, index.params)
+        return index
 
     def _load_language(self, path: Path, doc_ids: list[int]) -> _LanguageIndex | None:
         if not doc_ids:

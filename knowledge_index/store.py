@@ -343,8 +343,8 @@ class KnowledgeSearcher:
         """Best ``k`` articles for ``query``, at most one language version per article number.
 
         ``mode``: "hybrid" fuses the dense and BM25 rankings, "dense" and "bm25" use one of them.
-        ``min_score`` is a floor on the mode's score *before* the product-model boost, so the boost
-        can reorder hits but never lets one through. In dense mode that is the cosine, as before
+        ``min_score`` is a floor on the mode's score *before* the boosts (product model, error
+        code), so a boost can reorder hits but never lets one through. In dense mode that is the cosine, as before
         hybrid search existed; in the other modes the default 0.0 only drops documents the
         embedding points away from and BM25 does not rescue. It is deliberately not the cosine
         there: an exact error-code match can have a cosine below zero ("#0037": -0.03). For a
@@ -384,6 +384,7 @@ class KnowledgeSearcher:
             boosted = product_model is not None and any(model_matches(product_model, m) for m in meta.models)
             if product_model is not None and meta.models and not boosted:
                 continue
+            code_hit = bool(codes) and bool(codes & error_code_keys(" ".join(meta.error_codes)))
             hit = SearchHit(
                 doc_id=meta.doc_id,
                 number=meta.number,
@@ -392,8 +393,7 @@ class KnowledgeSearcher:
                 summary=meta.summary,
                 tags=meta.tags,
                 models=meta.models,
-                score=base + (MODEL_BOOST if boosted else 0.0)
-                + (CODE_BOOST if codes and codes & error_code_keys(" ".join(meta.error_codes)) else 0.0),
+                score=base + (MODEL_BOOST if boosted else 0.0) + (CODE_BOOST if code_hit else 0.0),
                 error_codes=meta.error_codes,
                 similarity=float(similarity[meta.doc_id]),
                 bm25=bm25.get(meta.doc_id, 0.0),
@@ -416,7 +416,7 @@ class KnowledgeSearcher:
     def _base_scores(
         self, mode: str, dense: list[tuple[int, float]], lexical: list[tuple[int, float]]
     ) -> dict[int, float]:
-        """Per-mode score in [0, 1] before the boost. Fused on the language-filtered lists, before
+        """Per-mode score in [0, 1] before the boosts. Fused on the language-filtered lists, before
         the product-model exclusion, so a hit scores the same with or without a product model."""
         if mode == "dense":
             return dict(dense)
