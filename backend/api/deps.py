@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
@@ -41,3 +41,9 @@ def get_current_user(
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def answer_replay(response: Response, created: bool) -> None:
+    """A retried request (same Idempotency-Key) gets the first result with 200 instead of 201."""
+    if not created:
+        response.status_code = 200

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
-from backend.api.deps import SessionDep
+from backend.api.deps import SessionDep, answer_replay
 from backend.core.errors import request_language
 from backend.permissions import Allowed, Permission
 from backend.schemas import (
@@ -73,8 +73,7 @@ def add_contact(reference: Reference, data: AssetContactCreate, admin: AssetCont
     asset = find_visible_asset(session, admin, reference)
     body, created = run_once(session, admin, f"assets.contacts.{asset.id}", idempotency_key,
                              lambda: asset_contact_out(add_asset_contact(session, admin, asset, data)))
-    if not created:
-        response.status_code = 200
+    answer_replay(response, created)
     return body
 
 
@@ -109,8 +108,7 @@ def submit_readings(reference: Reference, data: MeterReadingsCreate, user: Meter
     lang = request_language(request)
     body, created = run_once(session, user, f"meter_readings.{asset.id}", idempotency_key,
                              lambda: meter_service.submit(session, user, asset, data, lang))
-    if not created:
-        response.status_code = 200
+    answer_replay(response, created)
     return body
 
 
@@ -124,8 +122,7 @@ def query_reading(reference: Reference, data: MeterQueryCreate, user: MeterUser,
     case, created = create_case(session, user, CaseCreate(category="meter_reading", subcategory="query",
                                                           asset=asset.asset_number, description=description),
                                 idempotency_key)
-    if not created:
-        response.status_code = 200
+    answer_replay(response, created)
     return case_to_out(case, request_language(request))
 
 

@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
-from backend.api.deps import SessionDep
+from backend.api.deps import SessionDep, answer_replay
 from backend.core.errors import request_language
 from backend.permissions import Allowed, Permission
 from backend.schemas import ActivityOut, CaseCreate, CaseOut, CommentCreate, WatcherCreate
@@ -26,8 +26,7 @@ def post_case(
     idempotency_key: IdempotencyKey = None,
 ) -> CaseOut:
     case, created = create_case(session, user, data, idempotency_key)
-    if not created:
-        response.status_code = 200
+    answer_replay(response, created)
     return case_to_out(case, request_language(request))
 
 
@@ -54,8 +53,7 @@ def post_comment(number: CaseNumber, data: CommentCreate, user: CaseTracker, ses
     case = get_visible_case(session, user, number)
     body, created = run_once(session, user, f"cases.comments.{case.id}", idempotency_key,
                              lambda: ActivityOut.model_validate(add_comment(session, user, case, data.body)))
-    if not created:
-        response.status_code = 200
+    answer_replay(response, created)
     return body
 
 
@@ -67,8 +65,7 @@ def post_watcher(number: CaseNumber, data: WatcherCreate, user: CaseTracker, ses
     lang = request_language(request)
     body, created = run_once(session, user, f"cases.watchers.{case.id}", idempotency_key,
                              lambda: case_to_out(add_watcher(session, case, data.user_id, data.email), lang))
-    if not created:
-        response.status_code = 200
+    answer_replay(response, created)
     return body
 
 

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response
 from sqlalchemy import select
 
-from backend.api.deps import SessionDep
+from backend.api.deps import SessionDep, answer_replay
 from backend.models import Contact
 from backend.permissions import Allowed, Permission
 from backend.schemas import ContactCreate, ContactOut
@@ -29,6 +29,5 @@ def post_contact(data: ContactCreate, admin: ContactManager, session: SessionDep
                  idempotency_key: IdempotencyKey = None) -> dict:
     body, created = run_once(session, admin, "contacts", idempotency_key,
                              lambda: ContactOut.model_validate(create_contact(session, admin, data)))
-    if not created:
-        response.status_code = 200
+    answer_replay(response, created)
     return body

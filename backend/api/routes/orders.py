@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Request, Response
 
-from backend.api.deps import SessionDep
+from backend.api.deps import SessionDep, answer_replay
 from backend.core.errors import request_language
 from backend.permissions import Allowed, Permission
 from backend.schemas import (
@@ -34,8 +34,7 @@ def post_order(data: OrderCreate, user: Orderer, session: SessionDep, response: 
     asset = find_visible_asset(session, user, data.asset)
     body, created = run_once(session, user, "orders", idempotency_key,
                              lambda: service.create_order(session, user, asset, data, idempotency_key))
-    if not created:
-        response.status_code = 200
+    answer_replay(response, created)
     return body
 
 
@@ -58,8 +57,7 @@ def post_order_enquiry(data: OrderEnquiryCreate, user: Orderer, session: Session
     if created and case.asset_id is None:
         case.asset_id = order.asset_id
         session.commit()
-    if not created:
-        response.status_code = 200
+    answer_replay(response, created)
     return case_to_out(case, request_language(request))
 
 
@@ -70,6 +68,5 @@ def post_training_request(data: TrainingRequestCreate, user: Orderer, session: S
     asset = find_visible_asset(session, user, data.asset) if data.asset else None
     body, created = run_once(session, user, "training_requests", idempotency_key,
                              lambda: service.create_training_request(session, user, asset, data, idempotency_key))
-    if not created:
-        response.status_code = 200
+    answer_replay(response, created)
     return body

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
 
-from backend.api.deps import SessionDep
+from backend.api.deps import SessionDep, answer_replay
 from backend.core.errors import request_language
 from backend.permissions import Allowed, Permission
 from backend.schemas import CaseCreate, CaseOut, RequestCreate
@@ -21,6 +21,5 @@ Requester = Allowed(Permission.SUBMIT_REQUESTS)
 def post_request(data: RequestCreate, user: Requester, session: SessionDep, request: Request, response: Response,
                  idempotency_key: IdempotencyKey = None) -> CaseOut:
     case, created = create_case(session, user, CaseCreate(**data.model_dump()), idempotency_key, section="requests")
-    if not created:
-        response.status_code = 200
+    answer_replay(response, created)
     return case_to_out(case, request_language(request))

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
 
-from backend.api.deps import CurrentUser, SessionDep
+from backend.api.deps import CurrentUser, SessionDep, answer_replay
 from backend.core.errors import ApiError, request_language
 from backend.permissions import USER_MANAGEMENT, Allowed, Permission, permissions_of, restricted_categories
 from backend.schemas import (
@@ -78,8 +78,7 @@ def invite_user(data: InvitationCreate, admin: Inviter, session: SessionDep, res
                 idempotency_key: IdempotencyKey = None) -> dict:
     body, created = run_once(session, admin, "users.invite", idempotency_key,
                              lambda: service.managed_user_out(service.invite(session, admin, data)))
-    if not created:
-        response.status_code = 200
+    answer_replay(response, created)
     return body
 
 
