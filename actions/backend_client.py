@@ -49,12 +49,17 @@ def public_backend_url() -> str:
     return os.environ.get("BACKEND_PUBLIC_URL", backend_url()).rstrip("/")
 
 
+def default_transport() -> httpx.AsyncBaseTransport:
+    """The transport of every client; connection failures are retried. Tests replace this function."""
+    return httpx.AsyncHTTPTransport(retries=2)
+
+
 class BackendClient:
     def __init__(self, token: str, lang: str = "fr", base_url: Optional[str] = None,
                  transport: Optional[httpx.AsyncBaseTransport] = None, timeout: float = 10.0) -> None:
         self.base_url = (base_url or backend_url()).rstrip("/")
         self.headers = {"Authorization": f"Bearer {token}", "Accept-Language": lang}
-        self.transport = transport or httpx.AsyncHTTPTransport(retries=2)
+        self.transport = transport or default_transport()
         self.timeout = timeout
 
     async def _request(self, method: str, path: str, *, params: Optional[Dict[str, Any]] = None,

@@ -12,35 +12,29 @@ import re
 import uuid
 from typing import Any, Dict, List, Optional, Text
 
-from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.backend_client import BackendClient, BackendError, BackendUnavailable
+from actions.backend_client import BackendClient, BackendError
+from actions.forms import (
+    NOT_AN_ANSWER, PortalFormValidation, ask_asset, asked, entity, extract_asset, intent_of, is_payload,
+    opening_turn, text_of, yes_no_answer,
+)
 from actions.knowledge import utter_articles
 from actions.session import backend, channel_code, language, report_backend_error, transcript
+from actions.submission import KEY_SLOT, SubmitAction, reset_events
 
 log = logging.getLogger(__name__)
 
 FORM = "fault_report_form"
-FORM_SLOTS = (
-    "fault_asset", "fault_asset_label", "fault_description", "fault_proposal", "fault_category",
-    "fault_subcategory", "kb_articles", "kb_feedback", "fault_confirm", "fault_request_id",
-)
+# Helper slots of the form, forgotten with its answers.
+EXTRA_SLOTS = ("fault_asset_label", "fault_proposal", "kb_articles")
 # Intents that are not an answer to the form's question: let the rules answer them.
-NOT_AN_ANSWER = {"greet", "goodbye", "thank", "help", "out_of_scope", "cancel", "nlu_fallback"}
-MAX_ASSET_BUTTONS = 10
 NO_ARTICLE_SHOWN = re.compile(r"\b(aucun article|pas d'article|no articles?|none shown|nothing shown)\b", re.I)
 MIN_DESCRIPTION_CHARS = 5
 MAX_DESCRIPTION_CHARS = 4000  # the backend's limit for a case description
-
-
-def asset_label(asset: Dict[str, Any]) -> str:
-    ids = f"{asset['asset_number']} / {asset['serial']}"
-    if asset.get("alias") and asset["alias"] != asset["serial"]:
-        return f"{asset['alias']} — {asset['model']} ({ids})"
-    return f"{asset['model']} ({ids})"
 
 
 async def fault_categories(client: BackendClient) -> Dict[str, Dict[str, Any]]:
@@ -56,33 +50,7 @@ async def fault_label(client: BackendClient, category: str, subcategory: Optiona
     return f"{label} › {sub['label'][lang]}" if sub else label
 
 
-def _intent(tracker: Tracker) -> Optional[str]:
-    return ((tracker.latest_message or {}).get("intent") or {}).get("name")
-
-
-def _entity(tracker: Tracker, name: str) -> Optional[str]:
-    value = next(tracker.get_latest_entity_values(name), None)
-    return str(value) if value is not None else None
-
-
-def _text(tracker: Tracker) -> str:
-    return ((tracker.latest_message or {}).get("text") or "").strip()
-
-
-def _asked(tracker: Tracker, slot: str) -> bool:
-    return tracker.get_slot("requested_slot") == slot
-
-
-def _opening_turn(tracker: Tracker) -> bool:
-    """The message that activated the form: nothing asked yet."""
-    return tracker.get_slot("requested_slot") is None
-
-
-def _is_payload(text: str) -> bool:
-    return text.startswith("/")
-
-
-class ValidateFaultReportForm(FormValidationAction):
+class ValidateFaultReportForm(PortalFormValidation):
     def name(self) -> Text:
         return "validate_fault_report_form"
 
@@ -94,52 +62,11 @@ class ValidateFaultReportForm(FormValidationAction):
             return [slot for slot in domain_slots if slot != "fault_confirm"]
         return domain_slots
 
-    async def get_validation_events(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
-        # The SDK validates only the form's own slots and drops every other slot an `extract_*` method set
-        # (the asset's label, the proposed fault type, ...). Keep those, unless a validator already decided.
-        extracted = tracker.slots_to_validate()
-        events = await super().get_validation_events(dispatcher, tracker, domain)
-        decided = {event["name"] for event in events} | set(self.domain_slots(domain))
-        return events + [SlotSet(name, value) for name, value in extracted.items() if name not in decided]
-
     # --- device -----------------------------------------------------------------------------------------
     async def extract_fault_asset(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        if tracker.get_slot("fault_asset") or not (_opening_turn(tracker) or _asked(tracker, "fault_asset")):
-            return {}
-        if _asked(tracker, "fault_asset") and _intent(tracker) in NOT_AN_ANSWER:
-            return {}
-        client = backend(tracker)
-        reference = _entity(tracker, "asset_ref") or _text(tracker)
-        try:
-            resolution = await client.resolve_assets(reference) if reference and not _is_payload(reference) \
-                else {"matches": [], "unknown_references": []}
-            matches, unknown = resolution["matches"], resolution["unknown_references"]
-            if _opening_turn(tracker) and not matches and not unknown:
-                assets = await client.assets()
-                if len(assets) == 1:  # exactly one device and no other named: never ask which
-                    return self._select(dispatcher, assets[0])
-        except BackendError as error:
-            report_backend_error(dispatcher, error)
-            return {"fault_asset": None} if _asked(tracker, "fault_asset") else {}
-        if len(matches) == 1:
-            return self._select(dispatcher, matches[0])
-        if len(matches) > 1:
-            dispatcher.utter_message(response="utter_asset_ambiguous", reference=reference)
-            return {"fault_asset": None}
-        if unknown or _asked(tracker, "fault_asset"):
-            shown = unknown[0] if unknown else reference[:60]
-            dispatcher.utter_message(response="utter_asset_not_found", reference=shown)
-            return {"fault_asset": None}
-        return {}
-
-    @staticmethod
-    def _select(dispatcher: CollectingDispatcher, asset: Dict[str, Any]) -> Dict[Text, Any]:
-        dispatcher.utter_message(response="utter_asset_selected", asset_label=asset_label(asset))
-        return {"fault_asset": asset["asset_number"], "fault_asset_label": asset_label(asset)}
+        return await extract_asset(tracker, dispatcher, "fault_asset", "fault_asset_label")
 
     # --- description --------------------------------------------------------------------------------------
     async def extract_fault_description(
@@ -147,10 +74,10 @@ class ValidateFaultReportForm(FormValidationAction):
     ) -> Dict[Text, Any]:
         # When asked, the from_text mapping fills it. On the opening message, reuse the user's own words
         # when they already describe a fault ("bourrage dans le tiroir 2"), not a bare "report a fault".
-        if not _opening_turn(tracker) or tracker.get_slot("fault_description") or _intent(tracker) != "report_fault":
+        if not opening_turn(tracker) or tracker.get_slot("fault_description") or intent_of(tracker) != "report_fault":
             return {}
-        text = _text(tracker)
-        if _is_payload(text) or len(text) < MIN_DESCRIPTION_CHARS:
+        text = text_of(tracker)
+        if is_payload(text) or len(text) < MIN_DESCRIPTION_CHARS:
             return {}
         try:
             proposal = await backend(tracker).classify_fault(text, language(tracker))
@@ -164,15 +91,15 @@ class ValidateFaultReportForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         text = str(value or "").strip()
-        if len(text) < MIN_DESCRIPTION_CHARS or _is_payload(text):
+        if len(text) < MIN_DESCRIPTION_CHARS or is_payload(text):
             dispatcher.utter_message(response="utter_description_too_short")
             return {"fault_description": None}
         if len(text) > MAX_DESCRIPTION_CHARS:
             dispatcher.utter_message(response="utter_description_too_long", max_chars=MAX_DESCRIPTION_CHARS)
             return {"fault_description": None}
         events: Dict[Text, Any] = {"fault_description": text}
-        if not tracker.get_slot("fault_request_id"):
-            events["fault_request_id"] = uuid.uuid4().hex  # one idempotency key for this report's submission
+        if not tracker.get_slot(KEY_SLOT):
+            events[KEY_SLOT] = uuid.uuid4().hex  # one idempotency key for this report's submission
         if tracker.get_slot("fault_proposal") is None:
             try:
                 events["fault_proposal"] = await backend(tracker).classify_fault(text, language(tracker))
@@ -184,10 +111,10 @@ class ValidateFaultReportForm(FormValidationAction):
     async def extract_fault_category(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        if not _asked(tracker, "fault_category"):
+        if not asked(tracker, "fault_category"):
             return {}
-        intent, proposal = _intent(tracker), tracker.get_slot("fault_proposal") or {}
-        chosen = _entity(tracker, "fault_category")
+        intent, proposal = intent_of(tracker), tracker.get_slot("fault_proposal") or {}
+        chosen = entity(tracker, "fault_category")
         if chosen:
             return {"fault_category": chosen}
         if intent == "affirm" and proposal.get("category"):
@@ -204,12 +131,12 @@ class ValidateFaultReportForm(FormValidationAction):
     async def extract_fault_subcategory(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        if not _asked(tracker, "fault_subcategory"):
+        if not asked(tracker, "fault_subcategory"):
             return {}
-        chosen = _entity(tracker, "fault_subcategory")
+        chosen = entity(tracker, "fault_subcategory")
         if chosen:
             return {"fault_subcategory": chosen}
-        if _intent(tracker) in NOT_AN_ANSWER:
+        if intent_of(tracker) in NOT_AN_ANSWER:
             return {}
         return await self._typed_fault_type(dispatcher, tracker, "fault_subcategory", tracker.get_slot("fault_category"))
 
@@ -217,9 +144,9 @@ class ValidateFaultReportForm(FormValidationAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, category: Optional[str]
     ) -> Dict[Text, Any]:
         """A fault type typed in words ("bourrage papier", "in the tray"), matched by the backend."""
-        text = _text(tracker)
+        text = text_of(tracker)
         try:
-            proposal = {} if _is_payload(text) else await backend(tracker).classify_fault(
+            proposal = {} if is_payload(text) else await backend(tracker).classify_fault(
                 text, language(tracker), category)
         except BackendError as error:
             report_backend_error(dispatcher, error)
@@ -288,9 +215,9 @@ class ValidateFaultReportForm(FormValidationAction):
     async def extract_kb_feedback(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        if not _asked(tracker, "kb_feedback"):
+        if not asked(tracker, "kb_feedback"):
             return {}
-        chosen, intent = _entity(tracker, "kb_feedback"), _intent(tracker)
+        chosen, intent = entity(tracker, "kb_feedback"), intent_of(tracker)
         if chosen in ("yes", "no", "none_shown"):
             return {"kb_feedback": chosen}
         if intent == "affirm":
@@ -299,7 +226,7 @@ class ValidateFaultReportForm(FormValidationAction):
             return {"kb_feedback": "no"}
         if intent in NOT_AN_ANSWER:
             return {}
-        if NO_ARTICLE_SHOWN.search(_text(tracker)):  # the third option, typed instead of clicked
+        if NO_ARTICLE_SHOWN.search(text_of(tracker)):  # the third option, typed instead of clicked
             return {"kb_feedback": "none_shown"}
         dispatcher.utter_message(response="utter_answer_yes_no")
         return {"kb_feedback": None}
@@ -307,19 +234,7 @@ class ValidateFaultReportForm(FormValidationAction):
     async def extract_fault_confirm(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        if not _asked(tracker, "fault_confirm"):
-            return {}
-        intent = _intent(tracker)
-        if intent in ("affirm", "deny"):
-            return {"fault_confirm": intent == "affirm"}
-        if intent in NOT_AN_ANSWER:
-            return {}
-        dispatcher.utter_message(response="utter_answer_yes_no")
-        return {"fault_confirm": None}
-
-
-def _reset() -> List[EventType]:
-    return [*(SlotSet(slot, None) for slot in FORM_SLOTS), SlotSet("pending_submit", False)]
+        return yes_no_answer(tracker, dispatcher, "fault_confirm")
 
 
 class ActionAskFaultAsset(Action):
@@ -327,20 +242,8 @@ class ActionAskFaultAsset(Action):
         return "action_ask_fault_asset"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        try:
-            assets = await backend(tracker).assets()
-        except BackendError as error:
-            report_backend_error(dispatcher, error)
-            return [ActiveLoop(None), SlotSet("requested_slot", None), *_reset()]
-        if not assets:
-            dispatcher.utter_message(response="utter_no_assets")
-            return [ActiveLoop(None), SlotSet("requested_slot", None), *_reset()]
-        buttons = [
-            {"title": asset_label(a), "payload": f'/inform{{"asset_ref":"{a["asset_number"]}"}}'}
-            for a in assets[:MAX_ASSET_BUTTONS]
-        ]
-        dispatcher.utter_message(response="utter_ask_fault_asset", buttons=buttons)
-        return []
+        ended = await ask_asset(tracker, dispatcher, "utter_ask_fault_asset")
+        return [*ended, *reset_events(domain, FORM)] if ended is not None else []
 
 
 class ActionAskFaultCategory(Action):
@@ -416,57 +319,40 @@ class ActionAskFaultConfirm(Action):
         return []
 
 
-class ActionSubmitFaultReport(Action):
+class ActionSubmitFaultReport(SubmitAction):
     """Creates the case (or records the deflection). Writes carry the report's idempotency key, so the
     retry offered after a failure can never create a second case."""
 
-    def name(self) -> Text:
-        return "action_submit_fault_report"
+    action_name = "action_submit_fault_report"
+    form = FORM
+    extra_slots = EXTRA_SLOTS
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    async def submit(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
+                     key: str) -> List[EventType]:
         slot = tracker.get_slot
         client, lang = backend(tracker), language(tracker)
-        key = slot("fault_request_id") or uuid.uuid4().hex
         articles = [a["number"] for a in slot("kb_articles") or []]
         feedback = slot("kb_feedback")
-        try:
-            if feedback == "yes":
-                await client.record_deflection(
-                    {"asset": slot("fault_asset"), "category": slot("fault_category"),
-                     "subcategory": slot("fault_subcategory"), "description": slot("fault_description") or "",
-                     "kb_articles_shown": articles, "channel": channel_code(tracker)},
-                    idempotency_key=key,
-                )
-                dispatcher.utter_message(response="utter_glad_resolved")
-            elif slot("fault_confirm") is True:
-                # Labels first: once the case exists, nothing may fail and make it look unsubmitted.
-                label = await fault_label(client, slot("fault_category"), slot("fault_subcategory"), lang)
-                case = await client.create_case(
-                    {"category": slot("fault_category"), "subcategory": slot("fault_subcategory"),
-                     "asset": slot("fault_asset"), "description": slot("fault_description"),
-                     "channel": channel_code(tracker), "kb_articles_shown": articles, "kb_feedback": feedback,
-                     "transcript": transcript(tracker)},
-                    idempotency_key=key,
-                )
-                dispatcher.utter_message(response="utter_case_created", case_number=case["number"],
-                                         fault_label=label, asset_label=slot("fault_asset_label"))
-            elif slot("fault_confirm") is False:
-                dispatcher.utter_message(response="utter_case_not_submitted")
-        except BackendUnavailable:
-            # Keep every answer and the same idempotency key: "yes" retries this exact submission.
-            dispatcher.utter_message(response="utter_submit_failed")
-            return [SlotSet("fault_request_id", key), SlotSet("pending_submit", True)]
-        except BackendError as error:  # refused or not authenticated: retrying would not help
-            report_backend_error(dispatcher, error)
-        return _reset()
-
-
-class ActionResetFaultReport(Action):
-    """Leaves the fault report cleanly (cancel): forgets every answer."""
-
-    def name(self) -> Text:
-        return "action_reset_fault_report"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        dispatcher.utter_message(response="utter_cancelled")
-        return _reset()
+        if feedback == "yes":
+            await client.record_deflection(
+                {"asset": slot("fault_asset"), "category": slot("fault_category"),
+                 "subcategory": slot("fault_subcategory"), "description": slot("fault_description") or "",
+                 "kb_articles_shown": articles, "channel": channel_code(tracker)},
+                idempotency_key=key,
+            )
+            dispatcher.utter_message(response="utter_glad_resolved")
+        elif slot("fault_confirm") is True:
+            # Labels first: once the case exists, nothing may fail and make it look unsubmitted.
+            label = await fault_label(client, slot("fault_category"), slot("fault_subcategory"), lang)
+            case = await client.create_case(
+                {"category": slot("fault_category"), "subcategory": slot("fault_subcategory"),
+                 "asset": slot("fault_asset"), "description": slot("fault_description"),
+                 "channel": channel_code(tracker), "kb_articles_shown": articles, "kb_feedback": feedback,
+                 "transcript": transcript(tracker)},
+                idempotency_key=key,
+            )
+            dispatcher.utter_message(response="utter_case_created", case_number=case["number"],
+                                     fault_label=label, asset_label=slot("fault_asset_label"))
+        elif slot("fault_confirm") is False:
+            dispatcher.utter_message(response="utter_case_not_submitted")
+        return []

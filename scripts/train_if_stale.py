@@ -23,7 +23,7 @@ LOG = ROOT / "var" / "logs" / "train.log"
 
 def fingerprint() -> str:
     digest = hashlib.sha256(f"rasa {rasa.__version__}\n".encode())
-    files = [ROOT / "config.yml", ROOT / "domain.yml"]
+    files = [ROOT / "config.yml", *sorted((ROOT / "domain").rglob("*.yml"))]
     for directory in TRAINING_DATA:
         files += sorted(directory.rglob("*.yml"))
     for path in files:
@@ -42,7 +42,7 @@ def main() -> int:
     started = time.monotonic()
     command = [
         str(Path(sys.executable).with_name("rasa")), "train",
-        "--data", *map(str, TRAINING_DATA), "--domain", str(ROOT / "domain.yml"), "--config", str(ROOT / "config.yml"),
+        "--data", *map(str, TRAINING_DATA), "--domain", str(ROOT / "domain"), "--config", str(ROOT / "config.yml"),
         "--out", str(MODEL_DIR), "--fixed-model-name", "portal",
     ]
     with LOG.open("w") as log:

@@ -141,6 +141,13 @@ def reject(session: Session, admin: User, user: User) -> User:
     return user
 
 
+def account_administrators(session: Session, user: User) -> list[User]:
+    """The active administrators of the user's account: who a `user` must ask for admin-only requests."""
+    return list(session.scalars(select(User).where(
+        User.account_id == user.account_id, User.role == Role.admin, User.status == UserStatus.active,
+    ).order_by(User.full_name)))
+
+
 def _active_admins(session: Session, account_id: int) -> int:
     return session.scalar(select(func.count()).select_from(User).where(
         User.account_id == account_id, User.role == Role.admin, User.status == UserStatus.active)) or 0

@@ -75,6 +75,7 @@ def load_taxonomy_response() -> List[Dict[str, Any]]:
     return out
 
 
+Handler = Callable[..., httpx.Response]
 Failure = Union[str, int, Tuple[int, Any]]  # "down" | status | (status, json body)
 
 
@@ -91,9 +92,16 @@ class FakePortal:
         self._taxonomy_full = load_taxonomy_response()
         self.taxonomy = [{k: v for k, v in c.items() if k != "_keywords"} for c in self._taxonomy_full]
         self._failures: Dict[Optional[Tuple[str, str]], Failure] = {}
+        self._routes: List[Tuple[str, "re.Pattern[str]", Handler]] = []
         self._cases: Dict[str, Dict[str, Any]] = {}
         self._case_seq = 100
         self.transport = httpx.MockTransport(self.handle)
+
+    def route(self, method: str, path_pattern: str, handler: Handler) -> None:
+        """Answer `method` on paths matching `path_pattern` (a full-match regex, named groups passed to the
+        handler as keyword arguments): `handler(request, json_body, **groups) -> httpx.Response`.
+        Area fakes (tests/actions/fakes_<area>.py) add their routes this way; later routes win."""
+        self._routes.insert(0, (method.upper(), re.compile(path_pattern), handler))
 
     # --- switches -----------------------------------------------------------------------------------------
     def fail(self, how: Failure, method: Optional[str] = None, path: Optional[str] = None) -> None:
@@ -134,6 +142,11 @@ class FakePortal:
             ("POST", "/cases"): self._create_case,
             ("POST", "/knowledge/deflections"): self._deflection,
         }.get((request.method, request.url.path))
+        if route is None:
+            for method, pattern, handler in self._routes:
+                match = pattern.fullmatch(request.url.path) if method == request.method else None
+                if match:
+                    return handler(request, body, **match.groupdict())
         if route is None:
             return httpx.Response(404, json={"code": "not_found", "message": "Resource not found."})
         return route(request, body)
@@ -207,6 +220,19 @@ class FakePortal:
                                          "subcategory": body.get("subcategory"),
                                          "kb_articles_shown": body["kb_articles_shown"],
                                          "created_at": "2024-01-01T00:00:00Z"})
+
+
+def load_domain() -> Dict[str, Any]:
+    """domain/*.yml merged as Rasa merges a domain directory (enough for the actions: slots, forms, ...)."""
+    merged: Dict[str, Any] = {"intents": [], "entities": [], "slots": {}, "forms": {}, "actions": [], "responses": {}}
+    for path in sorted((ROOT / "domain").rglob("*.yml")):
+        part = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for key, value in part.items():
+            if isinstance(value, dict):
+                merged.setdefault(key, {}).update(value)
+            elif isinstance(value, list):
+                merged.setdefault(key, []).extend(value)
+    return merged
 
 
 def initial_slots(domain: Dict[str, Any]) -> Dict[str, Any]:

@@ -1,7 +1,6 @@
 """Fixtures for the action-server tests (helpers and the fake portal live in actions_fakes.py).
 
-`portal` wires a `FakePortal` into `actions.fault_report.backend` / `actions.session.backend`, so every action
-talks to it with the tracker's own token and language; `make_tracker` builds trackers as the action server
+`portal` plugs a `FakePortal` in as the transport of every `BackendClient`, so every action talks to it with the tracker's own token and language; `make_tracker` builds trackers as the action server
 receives them during a form turn.
 """
 from __future__ import annotations
@@ -13,11 +12,7 @@ import yaml
 from rasa_sdk import Tracker
 
 import actions.backend_client as backend_client
-import actions.fault_report as fault_report
-import actions.knowledge as knowledge
-import actions.session as session
-from actions.backend_client import BackendClient
-from actions_fakes import BASE_URL, FORM, ROOT, TOKEN, USER_PROFILE, FakePortal, initial_slots
+from actions_fakes import BASE_URL, FORM, TOKEN, USER_PROFILE, FakePortal, initial_slots, load_domain
 
 
 @pytest.fixture
@@ -25,14 +20,8 @@ def portal(monkeypatch: pytest.MonkeyPatch) -> FakePortal:
     fake = FakePortal()
     backend_client._taxonomy_cache.clear()
 
-    def fake_backend(tracker: Tracker) -> BackendClient:
-        # the same identity and language rules as actions.session.backend; only the transport differs
-        return BackendClient(token=session._metadata(tracker).get("token") or "", lang=session.language(tracker),
-                             base_url=BASE_URL, transport=fake.transport)
-
-    monkeypatch.setattr(fault_report, "backend", fake_backend)
-    monkeypatch.setattr(session, "backend", fake_backend)
-    monkeypatch.setattr(knowledge, "backend", fake_backend)
+    # every BackendClient the actions create talks to the fake, with the tracker's own token and language
+    monkeypatch.setattr(backend_client, "default_transport", lambda: fake.transport)
     monkeypatch.setenv("BACKEND_URL", BASE_URL)
     monkeypatch.delenv("BACKEND_PUBLIC_URL", raising=False)
     yield fake
@@ -48,7 +37,7 @@ def _clear_taxonomy_cache() -> None:
 
 @pytest.fixture(scope="session")
 def domain() -> Dict[str, Any]:
-    return yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    return load_domain()
 
 
 @pytest.fixture

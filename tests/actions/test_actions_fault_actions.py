@@ -7,17 +7,16 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.fault_report import (
-    FORM_SLOTS,
-    MAX_ASSET_BUTTONS,
+    EXTRA_SLOTS,
     ActionAskFaultAsset,
     ActionAskFaultCategory,
     ActionAskFaultConfirm,
     ActionAskFaultSubcategory,
     ActionAskKbFeedback,
-    ActionResetFaultReport,
     ActionSubmitFaultReport,
-    asset_label,
 )
+from actions.forms import MAX_BUTTONS as MAX_ASSET_BUTTONS, asset_label
+from actions.submission import ActionCancelForm, ActionDropPending, ActionRetrySubmit
 from actions_fakes import ALL_ASSETS, ASSET_C5560, KB_HITS, TOKEN, FakePortal, responses, slot_values
 
 pytestmark = pytest.mark.asyncio
@@ -25,14 +24,18 @@ pytestmark = pytest.mark.asyncio
 LABEL_C5560 = asset_label(ASSET_C5560)
 ARTICLES = [{k: h[k] for k in ("number", "title", "summary", "url")} for h in KB_HITS]
 FAULT_CATEGORIES = ["malfunction", "cannot_print_scan_fax", "paper_jam", "print_quality", "software"]
-RESET = {**{slot: None for slot in FORM_SLOTS}, "pending_submit": False}
+FORM_SLOTS = ("fault_asset", "fault_description", "fault_category", "fault_subcategory", "kb_feedback",
+              "fault_confirm", *EXTRA_SLOTS)
+RESET = {**{slot: None for slot in FORM_SLOTS}, "submission_key": None, "pending_submit": False,
+         "pending_action": None}
+FAILED = {"submission_key": "req-42", "pending_submit": True, "pending_action": "action_submit_fault_report"}
 COMPLETE = {
     "fault_asset": "77996101", "fault_asset_label": LABEL_C5560,
     "fault_description": "le papier se coince dans le tiroir 2",
     "fault_proposal": {"category": "paper_jam", "subcategory": "drawer_tray", "confident": True,
                        "source": "keywords"},
     "fault_category": "paper_jam", "fault_subcategory": "drawer_tray", "kb_articles": ARTICLES,
-    "kb_feedback": "no", "fault_confirm": True, "fault_request_id": "req-42",
+    "kb_feedback": "no", "fault_confirm": True, "submission_key": "req-42",
 }
 HISTORY = [
     {"event": "user", "text": "bourrage dans le tiroir", "input_channel": "rest"},
@@ -246,12 +249,12 @@ async def test_submit_backend_down_keeps_everything_then_retry_uses_the_same_key
     portal.fail("down", "POST", "/cases")
     dispatcher, events = await run(ActionSubmitFaultReport(), submit_tracker(make_tracker), domain)
     assert responses(dispatcher) == ["utter_submit_failed"]
-    assert slot_values(events) == {"fault_request_id": "req-42", "pending_submit": True}  # no reset
+    assert slot_values(events) == FAILED  # no reset
     assert portal.calls("POST", "/cases")[0]["headers"]["idempotency-key"] == "req-42"
 
     portal.recover()
-    retry = submit_tracker(make_tracker, pending_submit=True)
-    dispatcher, events = await run(ActionSubmitFaultReport(), retry, domain)
+    retry = submit_tracker(make_tracker, pending_submit=True, pending_action="action_submit_fault_report")
+    dispatcher, events = await run(ActionRetrySubmit(), retry, domain)
     assert [c["headers"]["idempotency-key"] for c in portal.calls("POST", "/cases")] == ["req-42", "req-42"]
     assert responses(dispatcher) == ["utter_case_created"]
     assert slot_values(events) == RESET
@@ -260,11 +263,11 @@ async def test_submit_backend_down_keeps_everything_then_retry_uses_the_same_key
 async def test_submit_without_request_id_generates_one_and_keeps_it_for_the_retry(portal: FakePortal,
                                                                                   make_tracker, domain):
     portal.fail(503, "POST", "/cases")
-    _, events = await run(ActionSubmitFaultReport(), submit_tracker(make_tracker, fault_request_id=None), domain)
-    key = slot_values(events)["fault_request_id"]
+    _, events = await run(ActionSubmitFaultReport(), submit_tracker(make_tracker, submission_key=None), domain)
+    key = slot_values(events)["submission_key"]
     assert key and portal.calls("POST", "/cases")[0]["headers"]["idempotency-key"] == key
     portal.recover()
-    await run(ActionSubmitFaultReport(), submit_tracker(make_tracker, fault_request_id=key, pending_submit=True),
+    await run(ActionSubmitFaultReport(), submit_tracker(make_tracker, submission_key=key, pending_submit=True),
               domain)
     assert portal.calls("POST", "/cases")[1]["headers"]["idempotency-key"] == key
 
@@ -296,7 +299,7 @@ async def test_submit_deflection_backend_down(portal: FakePortal, make_tracker, 
     tracker = submit_tracker(make_tracker, kb_feedback="yes", fault_confirm=None)
     dispatcher, events = await run(ActionSubmitFaultReport(), tracker, domain)
     assert responses(dispatcher) == ["utter_submit_failed"]
-    assert slot_values(events) == {"fault_request_id": "req-42", "pending_submit": True}
+    assert slot_values(events) == FAILED
 
 
 async def test_submit_never_says_not_created_about_a_created_case(portal: FakePortal, make_tracker, domain):
@@ -305,13 +308,31 @@ async def test_submit_never_says_not_created_about_a_created_case(portal: FakePo
     dispatcher, events = await run(ActionSubmitFaultReport(), submit_tracker(make_tracker), domain)
     assert responses(dispatcher) == ["utter_submit_failed"]
     assert portal.calls("POST", "/cases") == []
-    assert slot_values(events) == {"fault_request_id": "req-42", "pending_submit": True}
+    assert slot_values(events) == FAILED
 
 
-# --- action_reset_fault_report ------------------------------------------------------------------------------------
-async def test_reset_forgets_every_answer(portal: FakePortal, make_tracker, domain):
-    tracker = make_tracker("annuler", intent="cancel", slots=dict(COMPLETE, pending_submit=True))
-    dispatcher, events = await run(ActionResetFaultReport(), tracker, domain)
+# --- cancel and giving up a failed submission ----------------------------------------------------------------------
+async def test_cancel_forgets_every_answer(portal: FakePortal, make_tracker, domain):
+    tracker = make_tracker("annuler", intent="cancel", slots=dict(COMPLETE), active_loop=None,
+                           history=[{"event": "active_loop", "name": "fault_report_form"},
+                                    {"event": "active_loop", "name": None}])
+    dispatcher, events = await run(ActionCancelForm(), tracker, domain)
     assert responses(dispatcher) == ["utter_cancelled"]
     assert slot_values(events) == RESET
+    assert portal.requests == []
+
+
+async def test_dropping_a_failed_submission_forgets_it(portal: FakePortal, make_tracker, domain):
+    tracker = make_tracker("non", intent="deny", active_loop=None,
+                           slots=dict(COMPLETE, pending_submit=True, pending_action="action_submit_fault_report"))
+    dispatcher, events = await run(ActionDropPending(), tracker, domain)
+    assert responses(dispatcher) == ["utter_cancelled"]
+    assert slot_values(events) == RESET
+    assert portal.requests == []
+
+
+async def test_retry_with_nothing_pending_writes_nothing(portal: FakePortal, make_tracker, domain):
+    tracker = make_tracker("oui", intent="affirm", active_loop=None, slots=dict(pending_submit=True))
+    dispatcher, events = await run(ActionRetrySubmit(), tracker, domain)
+    assert slot_values(events) == {"pending_submit": False, "pending_action": None}
     assert portal.requests == []

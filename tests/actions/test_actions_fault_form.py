@@ -7,7 +7,8 @@ from typing import Any, Dict, List, Optional
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.fault_report import ValidateFaultReportForm, asset_label
+from actions.fault_report import ValidateFaultReportForm
+from actions.forms import asset_label
 from actions_fakes import (
     ASSET_C5030,
     ASSET_C5560,
@@ -25,7 +26,7 @@ PAPER_JAM_DRAWER = {"category": "paper_jam", "subcategory": "drawer_tray", "conf
 FILLED_UP_TO_SUBCATEGORY = {
     "fault_asset": "77996101", "fault_asset_label": LABEL_C5560,
     "fault_description": "le papier se coince dans le tiroir 2", "fault_proposal": PAPER_JAM_DRAWER,
-    "fault_request_id": "req-1", "fault_category": "paper_jam",
+    "submission_key": "req-1", "fault_category": "paper_jam",
 }
 
 
@@ -57,7 +58,7 @@ async def test_opening_single_asset_is_selected_and_description_prefilled(portal
     assert slots["fault_description"] == "bourrage papier dans le tiroir 2"
     # the classification is kept although fault_proposal is not a form slot (get_validation_events)
     assert slots["fault_proposal"] == PAPER_JAM_DRAWER
-    assert re.fullmatch(r"[0-9a-f]{32}", slots["fault_request_id"])
+    assert re.fullmatch(r"[0-9a-f]{32}", slots["submission_key"])
     assert "fault_category" not in slots  # proposed, never chosen silently
     assert len(portal.calls("GET", "/assets")) == 1  # nothing named in the message: the only device is taken
     assert len(portal.calls("POST", "/faults/classify")) == 1  # the proposal is not asked for twice
@@ -71,7 +72,7 @@ async def test_opening_generic_message_does_not_prefill_description(portal: Fake
     slots = slot_values(events)
     assert "fault_description" not in slots
     assert "fault_proposal" not in slots
-    assert "fault_request_id" not in slots
+    assert "submission_key" not in slots
     assert "fault_asset" not in slots  # several devices and none named: it will be asked
     assert dispatcher.messages == []
     assert portal.calls("POST", "/assets/resolve")[0]["json"] == {"text": "je veux signaler une panne"}
@@ -217,14 +218,14 @@ async def test_description_accepted_classified_and_keyed(portal: FakePortal, mak
     slots = slot_values(events)
     assert slots["fault_description"] == "le papier se coince dans le tiroir 2"
     assert slots["fault_proposal"] == PAPER_JAM_DRAWER
-    assert re.fullmatch(r"[0-9a-f]{32}", slots["fault_request_id"])
+    assert re.fullmatch(r"[0-9a-f]{32}", slots["submission_key"])
     assert dispatcher.messages == []
 
 
 async def test_description_keeps_existing_request_id_and_proposal(portal: FakePortal, make_tracker, domain):
     text = "traces noires sur les copies"
     tracker = make_tracker(text, requested_slot="fault_description", candidates={"fault_description": text},
-                           slots={"fault_request_id": "req-1", "fault_proposal": {}})
+                           slots={"submission_key": "req-1", "fault_proposal": {}})
     dispatcher, events = await run_form(tracker, domain)
     slots = slot_values(events)
     assert slots == {"fault_description": text}

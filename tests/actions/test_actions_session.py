@@ -124,9 +124,9 @@ def test_report_backend_error(error, expected):
 async def test_session_start_carries_a_pending_submission_over(domain):
     metadata = {"token": "t", "portal_user": dict(USER_PROFILE, language="en")}
     tracker = session_tracker(domain, metadata)
-    tracker.slots.update(pending_submit=True, fault_request_id="req-7", fault_category="paper_jam")
+    tracker.slots.update(pending_submit=True, submission_key="req-7", fault_category="paper_jam")
     events = compact(await ActionSessionStart().run(CollectingDispatcher(), tracker, domain))
     assert ("slot", "pending_submit", True) in events
-    assert ("slot", "fault_request_id", "req-7") in events
+    assert ("slot", "submission_key", "req-7") in events
     assert ("slot", "fault_category", "paper_jam") in events
     assert not any(e[1] == "session_started_metadata" for e in events)

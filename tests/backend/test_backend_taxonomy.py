@@ -46,7 +46,7 @@ def test_request_types(taxonomy):
 
 
 def test_other_case_categories(taxonomy):
-    assert set(_section(taxonomy, "other_cases")) == {"meter_reading", "order_enquiry"}
+    assert set(_section(taxonomy, "other_cases")) == {"meter_reading", "order_enquiry", "assistant_handoff"}
     assert {c["section"] for c in taxonomy.values()} == {"faults", "requests", "other_cases"}
 
 

@@ -20,7 +20,7 @@ def run(args: list[str], timeout: int = 900) -> subprocess.CompletedProcess:
 
 
 def test_training_data_and_domain_are_valid():
-    result = run(["data", "validate", "--data", *DATA, "--domain", "domain.yml", "--config", "config.yml"])
+    result = run(["data", "validate", "--data", *DATA, "--domain", "domain", "--config", "config.yml"])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 

@@ -8,7 +8,8 @@ from backend.api.deps import CurrentUser, SessionDep, answer_replay
 from backend.core.errors import ApiError, request_language
 from backend.permissions import USER_MANAGEMENT, Allowed, Permission, permissions_of, restricted_categories
 from backend.schemas import (
-    InvitationCreate, Label, ManagedUserOut, MessageOut, MyPermissions, PasswordChange, PermissionOut, ProfileOut,
+    InvitationCreate, Label, ManagedUserOut, MessageOut, MyPermissions, PasswordChange, PermissionOut, PersonOut,
+    ProfileOut,
     ProfileUpdate, UserOut,
 )
 from backend.services import users as service
@@ -41,6 +42,12 @@ def read_my_permissions(user: CurrentUser) -> MyPermissions:
                      if p in permissions_of(user.role)],
         restricted_request_categories=restricted_categories(user.role),
     )
+
+
+@router.get("/me/administrators", response_model=list[PersonOut],
+            summary="The active administrators of my account (whom to ask for what only they may do)")
+def read_my_administrators(user: CurrentUser, session: SessionDep) -> list[PersonOut]:
+    return [PersonOut.model_validate(admin) for admin in service.account_administrators(session, user)]
 
 
 @router.get("/me/profile", response_model=ProfileOut, summary="My preferences: language, accessibility, analytics, "

@@ -1,0 +1,168 @@
+"""What every form of the assistant shares: reading the latest message, the "is this an answer to the
+question?" test, yes/no confirmation, the device question, and a FormValidationAction base that keeps the
+helper slots its `extract_*` methods set.
+
+Extraction rule followed by every form: an `extract_*` acts only when its slot is the one asked (or on the
+message that opened the form, to reuse what the user already said). A message that is not an answer (help,
+greet, cancel, a question about a case, ...) extracts nothing, so the form rejects it and the rules answer it
+before asking the pending question again.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.backend_client import BackendError
+from actions.session import backend, report_backend_error
+
+log = logging.getLogger(__name__)
+
+# Intents that are never an answer to a form's question: the rules answer them (digressions).
+NOT_AN_ANSWER = {
+    "greet", "goodbye", "thank", "help", "out_of_scope", "cancel", "nlu_fallback", "bot_challenge",
+    "human_handoff", "ask_glossary", "case_status", "list_cases", "search_knowledge", "change_language",
+}
+MAX_BUTTONS = 10
+
+
+def intent_of(tracker: Tracker) -> Optional[str]:
+    return ((tracker.latest_message or {}).get("intent") or {}).get("name")
+
+
+def entity(tracker: Tracker, name: str) -> Optional[str]:
+    value = next(tracker.get_latest_entity_values(name), None)
+    return str(value) if value is not None else None
+
+
+def entities(tracker: Tracker, name: str) -> List[str]:
+    return [str(v) for v in tracker.get_latest_entity_values(name)]
+
+
+def text_of(tracker: Tracker) -> str:
+    return ((tracker.latest_message or {}).get("text") or "").strip()
+
+
+def asked(tracker: Tracker, slot: str) -> bool:
+    return tracker.get_slot("requested_slot") == slot
+
+
+def opening_turn(tracker: Tracker) -> bool:
+    """The message that activated the form: nothing asked yet."""
+    return tracker.get_slot("requested_slot") is None
+
+
+def is_payload(text: str) -> bool:
+    return text.startswith("/")
+
+
+def not_an_answer(tracker: Tracker) -> bool:
+    return intent_of(tracker) in NOT_AN_ANSWER
+
+
+def asset_label(asset: Dict[str, Any]) -> str:
+    ids = f"{asset['asset_number']} / {asset['serial']}"
+    if asset.get("alias") and asset["alias"] != asset["serial"]:
+        return f"{asset['alias']} — {asset['model']} ({ids})"
+    return f"{asset['model']} ({ids})"
+
+
+def asset_buttons(assets: List[Dict[str, Any]]) -> List[Dict[str, str]]:
+    return [{"title": asset_label(a), "payload": f'/inform{{"asset_ref":"{a["asset_number"]}"}}'}
+            for a in assets[:MAX_BUTTONS]]
+
+
+def yes_no_answer(tracker: Tracker, dispatcher: CollectingDispatcher, slot: str) -> Dict[Text, Any]:
+    """A confirmation question's answer: affirm → True, deny → False; anything else asks again."""
+    if not asked(tracker, slot):
+        return {}
+    intent = intent_of(tracker)
+    if intent in ("affirm", "deny"):
+        return {slot: intent == "affirm"}
+    if intent in NOT_AN_ANSWER:
+        return {}
+    dispatcher.utter_message(response="utter_answer_yes_no")
+    return {slot: None}
+
+
+async def extract_asset(
+    tracker: Tracker, dispatcher: CollectingDispatcher, slot: str, label_slot: Optional[str] = None,
+) -> Dict[Text, Any]:
+    """The device question shared by every form: a serial, asset number or alias the backend resolves
+    among the user's own devices. On the opening message a user with exactly one device is never asked."""
+    if tracker.get_slot(slot) or not (opening_turn(tracker) or asked(tracker, slot)):
+        return {}
+    if asked(tracker, slot) and not_an_answer(tracker):
+        return {}
+    client = backend(tracker)
+    reference = entity(tracker, "asset_ref") or text_of(tracker)
+    try:
+        resolution = await client.resolve_assets(reference) if reference and not is_payload(reference) \
+            else {"matches": [], "unknown_references": []}
+        matches, unknown = resolution["matches"], resolution["unknown_references"]
+        if opening_turn(tracker) and not matches and not unknown:
+            assets = await client.assets()
+            if len(assets) == 1:  # exactly one device and no other named: never ask which
+                return _select_asset(dispatcher, assets[0], slot, label_slot)
+    except BackendError as error:
+        report_backend_error(dispatcher, error)
+        return {slot: None} if asked(tracker, slot) else {}
+    if len(matches) == 1:
+        return _select_asset(dispatcher, matches[0], slot, label_slot)
+    if len(matches) > 1:
+        dispatcher.utter_message(response="utter_asset_ambiguous", reference=reference)
+        return {slot: None}
+    if unknown or asked(tracker, slot):
+        shown = unknown[0] if unknown else reference[:60]
+        dispatcher.utter_message(response="utter_asset_not_found", reference=shown)
+        return {slot: None}
+    return {}
+
+
+def _select_asset(dispatcher: CollectingDispatcher, asset: Dict[str, Any], slot: str,
+                  label_slot: Optional[str]) -> Dict[Text, Any]:
+    dispatcher.utter_message(response="utter_asset_selected", asset_label=asset_label(asset))
+    selected: Dict[Text, Any] = {slot: asset["asset_number"]}
+    if label_slot:
+        selected[label_slot] = asset_label(asset)
+    return selected
+
+
+async def ask_asset(tracker: Tracker, dispatcher: CollectingDispatcher, response: str) -> Optional[List[EventType]]:
+    """Asks which device, with one button per device. Returns events that end the form when the user has
+    no device or the portal is unreachable, else None (the question was asked)."""
+    from rasa_sdk.events import ActiveLoop  # local: only this path ends the form
+
+    try:
+        assets = await backend(tracker).assets()
+    except BackendError as error:
+        report_backend_error(dispatcher, error)
+        return [ActiveLoop(None), SlotSet("requested_slot", None)]
+    if not assets:
+        dispatcher.utter_message(response="utter_no_assets")
+        return [ActiveLoop(None), SlotSet("requested_slot", None)]
+    dispatcher.utter_message(response=response, buttons=asset_buttons(assets))
+    return None
+
+
+class PortalFormValidation(FormValidationAction):
+    """FormValidationAction that keeps the helper slots set by `extract_*` methods.
+
+    rasa-sdk 3.6 validates only the form's own slots and drops every other slot an `extract_*` method set
+    (an asset's label, a proposal, a list of choices, ...). Keep those, unless a validator already decided.
+    """
+
+    def name(self) -> Text:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    async def get_validation_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        extracted = tracker.slots_to_validate()
+        events = await super().get_validation_events(dispatcher, tracker, domain)
+        decided = {event["name"] for event in events} | set(self.domain_slots(domain))
+        return events + [SlotSet(name, value) for name, value in extracted.items() if name not in decided]

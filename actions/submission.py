@@ -1,0 +1,126 @@
+"""Submitting a confirmed form, retrying it when the portal was unreachable, and cancelling a form.
+
+Every submit action derives from `SubmitAction`: it implements `submit()` with the form's idempotency key.
+If the portal cannot be reached, every answer and the key are kept, `pending_submit` is set and the user is
+asked whether to retry; "yes" runs `action_retry_submit`, which calls the same submit again with the same
+key, so a retry can never create a second case, order or reading. Cancelling (`action_cancel_form`) or
+declining the retry forgets the form's answers.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any, ClassVar, Dict, List, Optional, Text, Tuple, Type
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.backend_client import BackendError, BackendUnavailable
+from actions.session import report_backend_error
+
+log = logging.getLogger(__name__)
+KEY_SLOT = "submission_key"
+_BY_ACTION: Dict[str, Type["SubmitAction"]] = {}
+_BY_FORM: Dict[str, Type["SubmitAction"]] = {}
+
+
+def submission_key(tracker: Tracker) -> str:
+    """The idempotency key of the form being filled (set once, kept through retries)."""
+    return tracker.get_slot(KEY_SLOT) or uuid.uuid4().hex
+
+
+def form_slots(domain: DomainDict, form: str, extra: Tuple[str, ...] = ()) -> List[str]:
+    required = (domain.get("forms", {}).get(form) or {}).get("required_slots") or []
+    if isinstance(required, dict):  # older domain format
+        required = list(required)
+    return [*required, *extra]
+
+
+def reset_events(domain: DomainDict, form: Optional[str]) -> List[EventType]:
+    """Forget a form's answers, its helper slots, its key and any pending retry."""
+    submitter = _BY_FORM.get(form or "")
+    slots = form_slots(domain, form, submitter.extra_slots if submitter else ()) if form else []
+    return [*(SlotSet(name, None) for name in slots), SlotSet(KEY_SLOT, None),
+            SlotSet("pending_submit", False), SlotSet("pending_action", None)]
+
+
+class SubmitAction(Action):
+    """Base of the submit actions; subclasses set `action_name`, `form`, `extra_slots` and `submit()`."""
+
+    action_name: ClassVar[str] = ""
+    form: ClassVar[str] = ""
+    extra_slots: ClassVar[Tuple[str, ...]] = ()  # helper slots of the form, forgotten with its answers
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.action_name:
+            _BY_ACTION[cls.action_name] = cls
+        if cls.form:
+            _BY_FORM[cls.form] = cls
+
+    def name(self) -> Text:
+        return self.action_name
+
+    async def submit(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
+                     key: str) -> List[EventType]:
+        """Write to the portal with `key` as Idempotency-Key and tell the user the outcome."""
+        raise NotImplementedError
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        key = submission_key(tracker)
+        try:
+            events = await self.submit(dispatcher, tracker, domain, key)
+        except BackendUnavailable:
+            dispatcher.utter_message(response="utter_submit_failed")
+            return [SlotSet(KEY_SLOT, key), SlotSet("pending_submit", True), SlotSet("pending_action", self.name())]
+        except BackendError as error:  # refused or not authenticated: retrying would not help
+            report_backend_error(dispatcher, error)
+            events = []
+        return [*reset_events(domain, self.form), *events]
+
+
+class ActionRetrySubmit(Action):
+    """"Yes" after a failed submission: the same submit action, the same answers, the same key."""
+
+    def name(self) -> Text:
+        return "action_retry_submit"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        submitter = _BY_ACTION.get(tracker.get_slot("pending_action") or "")
+        if submitter is None:
+            dispatcher.utter_message(response="utter_nothing_to_cancel")
+            return [SlotSet("pending_submit", False), SlotSet("pending_action", None)]
+        return await submitter().run(dispatcher, tracker, domain)
+
+
+class ActionDropPending(Action):
+    """"No" / "cancel" after a failed submission: forget it."""
+
+    def name(self) -> Text:
+        return "action_drop_pending"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        submitter = _BY_ACTION.get(tracker.get_slot("pending_action") or "")
+        dispatcher.utter_message(response="utter_cancelled")
+        return reset_events(domain, submitter.form if submitter else None)
+
+
+def last_form(tracker: Tracker) -> Optional[str]:
+    """The form that was active last (the cancel rule deactivates it before the reset runs)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "active_loop" and event.get("name"):
+            return event["name"]
+    return None
+
+
+class ActionCancelForm(Action):
+    """Cancel at any step of any form: nothing is written and every answer is forgotten."""
+
+    def name(self) -> Text:
+        return "action_cancel_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        dispatcher.utter_message(response="utter_cancelled")
+        return reset_events(domain, last_form(tracker))
