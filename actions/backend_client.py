@@ -85,6 +85,8 @@ class BackendClient:
                 body = {}
             log.warning("backend %s %s refused: %s %s", method, path, response.status_code, body)
             raise BackendRejected(response.status_code, body.get("code", "error"), body.get("message", ""))
+        if response.status_code == 204:
+            return None
         try:
             return response.json()
         except ValueError as exc:
@@ -129,3 +131,111 @@ class BackendClient:
 
     async def record_deflection(self, payload: Dict[str, Any], idempotency_key: str) -> Dict[str, Any]:
         return await self._request("POST", "/knowledge/deflections", json=payload, idempotency_key=idempotency_key)
+
+    # --- people and roles -------------------------------------------------------------------------------------
+    async def permissions(self) -> Dict[str, Any]:
+        """{"role", "permissions": [{"code", "label"}], "restricted_request_categories"}"""
+        return await self._request("GET", "/users/me/permissions")
+
+    async def administrators(self) -> List[Dict[str, Any]]:
+        return await self._request("GET", "/users/me/administrators")
+
+    async def profile(self) -> Dict[str, Any]:
+        return await self._request("GET", "/users/me/profile")
+
+    async def update_profile(self, **changes: Any) -> Dict[str, Any]:
+        """language / accessibility / analytics / email_notifications"""
+        return await self._request("PATCH", "/users/me/profile", json=changes)
+
+    async def users(self) -> List[Dict[str, Any]]:
+        return await self._request("GET", "/users")
+
+    async def invite_user(self, email: str, full_name: str, idempotency_key: str, phone: str = "") -> Dict[str, Any]:
+        return await self._request("POST", "/users/invitations", idempotency_key=idempotency_key,
+                                   json={"email": email, "full_name": full_name, "phone": phone})
+
+    async def user_action(self, user_id: int, action: str, idempotency_key: Optional[str] = None) -> Dict[str, Any]:
+        """action: approve | reject | upgrade | downgrade | deactivate | password-reset"""
+        return await self._request("POST", f"/users/{user_id}/{action}", idempotency_key=idempotency_key)
+
+    # --- assets and contacts ----------------------------------------------------------------------------------
+    async def asset(self, reference: str) -> Dict[str, Any]:
+        """Detail: address, contract coverage, eMaintenance."""
+        return await self._request("GET", f"/assets/{reference}")
+
+    async def set_alias(self, reference: str, alias: Optional[str]) -> Dict[str, Any]:
+        return await self._request("PATCH", f"/assets/{reference}/alias", json={"alias": alias})
+
+    async def asset_contacts(self, reference: str) -> List[Dict[str, Any]]:
+        return await self._request("GET", f"/assets/{reference}/contacts")
+
+    async def add_asset_contact(self, reference: str, body: Dict[str, Any], idempotency_key: str) -> Dict[str, Any]:
+        """body: exactly one of {"user_id"}, {"contact_id"}, {"contact": {"full_name", "email", "phone"}}"""
+        return await self._request("POST", f"/assets/{reference}/contacts", json=body,
+                                   idempotency_key=idempotency_key)
+
+    async def remove_asset_contact(self, reference: str, link_id: int) -> Any:
+        return await self._request("DELETE", f"/assets/{reference}/contacts/{link_id}")
+
+    async def contacts(self) -> List[Dict[str, Any]]:
+        return await self._request("GET", "/contacts")
+
+    # --- meters -----------------------------------------------------------------------------------------------
+    async def meters(self, reference: str) -> List[Dict[str, Any]]:
+        return await self._request("GET", f"/assets/{reference}/meters")
+
+    async def meter_history(self, reference: str, code: str) -> List[Dict[str, Any]]:
+        return await self._request("GET", f"/assets/{reference}/meters/{code}/history")
+
+    async def submit_meter_readings(self, reference: str, readings: List[Dict[str, Any]],
+                                    idempotency_key: str) -> Dict[str, Any]:
+        """readings: [{"code", "value"}] — all accepted or none (a lower value is refused with the last one)."""
+        return await self._request("POST", f"/assets/{reference}/meter-readings", json={"readings": readings},
+                                   idempotency_key=idempotency_key)
+
+    async def meter_query(self, reference: str, body: Dict[str, Any], idempotency_key: str) -> Dict[str, Any]:
+        """body: {"code", "description", "channel", "transcript"} -> the case"""
+        return await self._request("POST", f"/assets/{reference}/meter-readings/query", json=body,
+                                   idempotency_key=idempotency_key)
+
+    # --- orders -----------------------------------------------------------------------------------------------
+    async def consumables(self, reference: str) -> List[Dict[str, Any]]:
+        return await self._request("GET", f"/assets/{reference}/consumables")
+
+    async def asset_orders(self, reference: str) -> List[Dict[str, Any]]:
+        """The asset's last consumables orders, newest first."""
+        return await self._request("GET", f"/assets/{reference}/orders")
+
+    async def price(self, reference: str, lines: List[Dict[str, Any]]) -> Dict[str, Any]:
+        return await self._request("POST", "/orders/price", json={"asset": reference, "lines": lines})
+
+    async def create_order(self, body: Dict[str, Any], idempotency_key: str) -> Dict[str, Any]:
+        """body: {"asset", "lines": [{"part_number", "quantity"}], "contact"?, "shipping_address"?}"""
+        return await self._request("POST", "/orders", json=body, idempotency_key=idempotency_key)
+
+    async def order(self, number: str) -> Dict[str, Any]:
+        return await self._request("GET", f"/orders/{number}")
+
+    async def order_enquiry(self, body: Dict[str, Any], idempotency_key: str) -> Dict[str, Any]:
+        """body: {"order_number", "subcategory": wrong_items|missing_items, "description", "channel", "transcript"}"""
+        return await self._request("POST", "/orders/enquiries", json=body, idempotency_key=idempotency_key)
+
+    async def training_request(self, body: Dict[str, Any], idempotency_key: str) -> Dict[str, Any]:
+        """body: {"topic", "asset"?, "attendees", "preferred_date"?, "description"}"""
+        return await self._request("POST", "/training-requests", json=body, idempotency_key=idempotency_key)
+
+    # --- requests and cases -----------------------------------------------------------------------------------
+    async def create_request(self, body: Dict[str, Any], idempotency_key: str) -> Dict[str, Any]:
+        """body: {"category", "subcategory", "asset"?, "description", "channel", "transcript"}"""
+        return await self._request("POST", "/requests", json=body, idempotency_key=idempotency_key)
+
+    async def cases(self, list_name: str = "all", limit: int = 50) -> List[Dict[str, Any]]:
+        """list_name: action_required | mine | all (newest first)"""
+        return await self._request("GET", "/cases", params={"list": list_name, "limit": limit})
+
+    async def case(self, number: str) -> Dict[str, Any]:
+        return await self._request("GET", f"/cases/{number}")
+
+    async def add_comment(self, number: str, body: str, idempotency_key: str) -> Dict[str, Any]:
+        return await self._request("POST", f"/cases/{number}/comments", json={"body": body},
+                                   idempotency_key=idempotency_key)

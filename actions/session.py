@@ -52,7 +52,7 @@ def report_backend_error(dispatcher: CollectingDispatcher, error: BackendError) 
     if isinstance(error, NotAuthenticated):
         dispatcher.utter_message(response="utter_login_required")
     elif isinstance(error, BackendRejected):
-        dispatcher.utter_message(response="utter_case_rejected", reason=error.message)
+        dispatcher.utter_message(response="utter_portal_refused", reason=error.message)
     else:
         dispatcher.utter_message(response="utter_backend_unavailable")
 

@@ -114,6 +114,7 @@ class CaseOut(BaseModel):
     requester: PersonOut
     contact_name: str
     channel: Channel
+    transcript: str = Field(default="", description="The assistant's conversation that created the case")
     kb_articles_shown: list[str]
     kb_feedback: KbFeedback | None
     created_at: datetime
@@ -374,6 +375,8 @@ class MeterQueryCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=1, max_length=10, description="Meter code, e.g. 112")
     description: str = Field(min_length=3, max_length=4000)
+    channel: Channel = Channel.api
+    transcript: str = Field(default="", max_length=20000, description="The assistant's conversation, if any")
 
 
 # --- orders -------------------------------------------------------------------------------------------------------
@@ -466,6 +469,8 @@ class OrderEnquiryCreate(BaseModel):
     order_number: str = Field(min_length=1, max_length=20)
     subcategory: Literal["wrong_items", "missing_items"]
     description: str = Field(min_length=3, max_length=4000)
+    channel: Channel = Channel.api
+    transcript: str = Field(default="", max_length=20000, description="The assistant's conversation, if any")
 
 
 class TrainingRequestCreate(BaseModel):
@@ -497,6 +502,7 @@ class RequestCreate(BaseModel):
     asset: str | None = Field(default=None, max_length=40)
     description: str = Field(min_length=3, max_length=4000)
     channel: Channel = Channel.api
+    transcript: str = Field(default="", max_length=20000, description="The assistant's conversation, if any")
 
 
 class CommentCreate(BaseModel):

@@ -168,6 +168,7 @@ def case_to_out(case: Case, lang: str) -> CaseOut:
         requester=PersonOut.model_validate(case.created_by),
         contact_name=case.contact_name,
         channel=case.channel,
+        transcript=case.transcript,
         kb_articles_shown=case.kb_articles_shown or [],
         kb_feedback=case.kb_feedback,
         created_at=case.created_at,

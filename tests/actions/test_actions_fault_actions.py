@@ -283,7 +283,7 @@ async def test_submit_rejected(portal: FakePortal, make_tracker, domain):
     portal.fail((422, {"code": "asset_not_visible", "message": "Appareil introuvable."}), "POST", "/cases")
     dispatcher, events = await run(ActionSubmitFaultReport(), submit_tracker(make_tracker), domain)
     (msg,) = dispatcher.messages
-    assert (msg["response"], msg["reason"]) == ("utter_case_rejected", "Appareil introuvable.")
+    assert (msg["response"], msg["reason"]) == ("utter_portal_refused", "Appareil introuvable.")
     assert slot_values(events) == RESET
 
 

@@ -487,7 +487,7 @@ async def test_long_description_still_gets_articles(portal: FakePortal, make_tra
 async def test_long_opening_message_is_not_answered_with_a_case_refusal(portal: FakePortal, make_tracker, domain):
     long_text = "bourrage papier dans le tiroir 2. " * 40
     dispatcher, events = await run_form(make_tracker(long_text, intent="report_fault"), domain)
-    assert "utter_case_rejected" not in responses(dispatcher)
+    assert "utter_portal_refused" not in responses(dispatcher)
 
 
 async def test_description_mapping_leaves_digressions_to_the_rules(domain):

@@ -109,14 +109,14 @@ def test_transcript_is_limited_to_the_last_lines(make_tracker):
 
 @pytest.mark.parametrize("error, expected", [
     (NotAuthenticated(), "utter_login_required"),
-    (BackendRejected(422, "bad", "Refusé."), "utter_case_rejected"),
+    (BackendRejected(422, "bad", "Refusé."), "utter_portal_refused"),
     (BackendUnavailable("x"), "utter_backend_unavailable"),
 ])
 def test_report_backend_error(error, expected):
     dispatcher = CollectingDispatcher()
     session.report_backend_error(dispatcher, error)
     assert responses(dispatcher) == [expected]
-    if expected == "utter_case_rejected":
+    if expected == "utter_portal_refused":
         assert dispatcher.messages[0]["reason"] == "Refusé."
 
 

@@ -120,7 +120,8 @@ def query_reading(reference: Reference, data: MeterQueryCreate, user: MeterUser,
     meter = meter_service.get_meter(session, asset, data.code)
     description = f"[{meter.name_fr} — {meter.integration_id}] {data.description.strip()}"
     case, created = create_case(session, user, CaseCreate(category="meter_reading", subcategory="query",
-                                                          asset=asset.asset_number, description=description),
+                                                          asset=asset.asset_number, description=description,
+                                                          channel=data.channel, transcript=data.transcript),
                                 idempotency_key)
     answer_replay(response, created)
     return case_to_out(case, request_language(request))

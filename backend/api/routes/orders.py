@@ -51,7 +51,8 @@ def post_order_enquiry(data: OrderEnquiryCreate, user: Orderer, session: Session
     description = f"[{order.number}] {data.description.strip()}"
     case, created = create_case(
         session, user,
-        CaseCreate(category="order_enquiry", subcategory=data.subcategory, description=description),
+        CaseCreate(category="order_enquiry", subcategory=data.subcategory, description=description,
+                   channel=data.channel, transcript=data.transcript),
         idempotency_key, order=order,
     )
     if created and case.asset_id is None:
