@@ -6,10 +6,12 @@ The backend remains the only enforcer: these checks only spare the user a form t
 from __future__ import annotations
 
 import logging
-from typing import Dict, List, Optional, Set
+from typing import Dict, List, Optional, Set, Text
 
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from actions.backend_client import BackendError
 from actions.session import backend, language, report_backend_error
@@ -66,3 +68,52 @@ async def restricted_categories(tracker: Tracker) -> Set[str]:
     """Request categories the user's role may not submit (the seed's asterisk), empty if unknown."""
     mine = await my_permissions(tracker)
     return mine["restricted"] if mine else set()
+
+
+# What each admin-only intent needs: any of these permissions, or a request category the role may submit.
+# (verb phrase FR, verb phrase EN) completes "only an administrator of your account can ...".
+ROLE_GUARDS: Dict[str, Dict] = {
+    "list_users": {"any": ("approve_access_requests", "invite_users", "upgrade_users", "deactivate_users",
+                           "reset_passwords"),
+                   "what": ("consulter la liste des utilisateurs", "see the list of users")},
+    "invite_user": {"any": ("invite_users",), "what": ("inviter un utilisateur", "invite a user")},
+    "approve_access_request": {"any": ("approve_access_requests",),
+                               "what": ("approuver une demande d'accès", "approve an access request")},
+    "upgrade_user": {"any": ("upgrade_users",),
+                     "what": ("nommer un administrateur", "make a user an administrator")},
+    "deactivate_user": {"any": ("deactivate_users",), "what": ("désactiver un utilisateur", "deactivate a user")},
+    "reset_user_password": {"any": ("reset_passwords",),
+                            "what": ("réinitialiser le mot de passe d'un utilisateur", "reset a user's password")},
+    "manage_asset_contacts": {"any": ("add_asset_contacts",),
+                              "what": ("gérer les contacts d'un appareil", "manage the contacts of a device")},
+    "contract_question": {"category": "contract_question",
+                          "what": ("soumettre une demande sur le contrat", "submit a contract request")},
+    "invoice_question": {"category": "invoice_question",
+                         "what": ("soumettre une question sur une facture", "submit an invoice question")},
+    "product_move": {"category": "product_move",
+                     "what": ("demander le déplacement d'un appareil", "request a device move")},
+}
+
+
+class ActionCheckRole(Action):
+    """Runs before every admin-only conversation (rules: intent → action_check_role → role_allowed true →
+    the form; role_allowed false → the polite refusal, naming the administrators, was already sent)."""
+
+    def name(self) -> Text:
+        return "action_check_role"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name") or ""
+        guard = ROLE_GUARDS.get(intent)
+        if guard is None:
+            return [SlotSet("role_allowed", True)]
+        mine = await my_permissions(tracker, dispatcher)
+        if mine is None:  # the portal could not say: the user was told why
+            return [SlotSet("role_allowed", False)]
+        if "category" in guard:
+            allowed = guard["category"] not in mine["restricted"]
+        else:
+            allowed = bool(set(guard["any"]) & mine["permissions"])
+        if not allowed:
+            await refuse_admin_only(dispatcher, tracker, *guard["what"])
+        return [SlotSet("role_allowed", allowed)]
