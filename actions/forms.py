@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 NOT_AN_ANSWER = {
     "greet", "goodbye", "thank", "help", "out_of_scope", "cancel", "nlu_fallback", "bot_challenge",
     "human_handoff", "ask_glossary", "case_status", "list_cases", "search_knowledge", "change_language",
+    "view_orders", "list_assets", "change_password", "list_users",
 }
 MAX_BUTTONS = 10
 
@@ -61,7 +62,16 @@ def is_payload(text: str) -> bool:
 
 
 def not_an_answer(tracker: Tracker) -> bool:
-    return intent_of(tracker) in NOT_AN_ANSWER
+    """A digression or a request that starts another conversation (the switching rules handle it)."""
+    intent = intent_of(tracker)
+    if intent in NOT_AN_ANSWER:
+        return True
+    if opening_turn(tracker):  # the message that started this form (its loop is not active yet)
+        return False
+    from actions.switching import form_starters  # local: switching reads the rules files once
+
+    starter = form_starters().get(intent or "")
+    return starter is not None and starter.form != (tracker.active_loop or {}).get("name")
 
 
 def asset_label(asset: Dict[str, Any]) -> str:
@@ -165,4 +175,7 @@ class PortalFormValidation(FormValidationAction):
         extracted = tracker.slots_to_validate()
         events = await super().get_validation_events(dispatcher, tracker, domain)
         decided = {event["name"] for event in events} | set(self.domain_slots(domain))
-        return events + [SlotSet(name, value) for name, value in extracted.items() if name not in decided]
+        events += [SlotSet(name, value) for name, value in extracted.items() if name not in decided]
+        if tracker.get_slot("switch_pending"):  # the user answered the form instead of the switch offer
+            events += [SlotSet("switch_pending", False), SlotSet("switch_to", None)]
+        return events

@@ -104,16 +104,22 @@ class ActionCheckRole(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         intent = ((tracker.latest_message or {}).get("intent") or {}).get("name") or ""
-        guard = ROLE_GUARDS.get(intent)
-        if guard is None:
-            return [SlotSet("role_allowed", True)]
-        mine = await my_permissions(tracker, dispatcher)
-        if mine is None:  # the portal could not say: the user was told why
-            return [SlotSet("role_allowed", False)]
-        if "category" in guard:
-            allowed = guard["category"] not in mine["restricted"]
-        else:
-            allowed = bool(set(guard["any"]) & mine["permissions"])
-        if not allowed:
-            await refuse_admin_only(dispatcher, tracker, *guard["what"])
-        return [SlotSet("role_allowed", allowed)]
+        return [SlotSet("role_allowed", await intent_allowed(dispatcher, tracker, intent))]
+
+
+async def intent_allowed(dispatcher: CollectingDispatcher, tracker: Tracker, intent: str) -> bool:
+    """Whether the user's role may do what `intent` asks; if not, the polite refusal (or the portal's
+    error) has been sent."""
+    guard = ROLE_GUARDS.get(intent)
+    if guard is None:
+        return True
+    mine = await my_permissions(tracker, dispatcher)
+    if mine is None:  # the portal could not say: the user was told why
+        return False
+    if "category" in guard:
+        allowed = guard["category"] not in mine["restricted"]
+    else:
+        allowed = bool(set(guard["any"]) & mine["permissions"])
+    if not allowed:
+        await refuse_admin_only(dispatcher, tracker, *guard["what"])
+    return allowed

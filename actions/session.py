@@ -57,15 +57,18 @@ def report_backend_error(dispatcher: CollectingDispatcher, error: BackendError) 
         dispatcher.utter_message(response="utter_backend_unavailable")
 
 
+MAX_TRANSCRIPT_CHARS = 20000  # the backend's limit
+
+
 def transcript(tracker: Tracker, limit: int = 60) -> str:
-    """The conversation so far, as attached to cases the assistant creates."""
+    """The conversation so far (its end, within the backend's limit), as attached to cases the assistant creates."""
     lines: List[str] = []
     for event in tracker.events:
         if event.get("event") == "user" and event.get("text"):
             lines.append(f"user: {event['text']}")
         elif event.get("event") == "bot" and event.get("text"):
             lines.append(f"bot: {event['text']}")
-    return "\n".join(lines[-limit:])
+    return "\n".join(lines[-limit:])[-MAX_TRANSCRIPT_CHARS:]
 
 
 class ActionSessionStart(Action):

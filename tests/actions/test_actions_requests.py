@@ -1,0 +1,764 @@
+"""actions/requests.py: the request form ("Soumettre une demande") for the six request types, its questions,
+its submission (POST /requests, with retry) and the role check that refuses contract, invoice and move requests
+to a `user`, naming the account's administrators."""
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.forms import asset_label
+from actions.requests import (
+    EXTRA_SLOTS,
+    MAX_DESCRIPTION_CHARS,
+    ActionAskRequestAsset,
+    ActionAskRequestCategory,
+    ActionAskRequestConfirm,
+    ActionAskRequestDescription,
+    ActionAskRequestSubcategory,
+    ActionSubmitRequest,
+    ValidateRequestForm,
+    match_subcategory,
+)
+from actions.roles import ActionCheckRole
+from actions.submission import ActionCancelForm, ActionRetrySubmit
+from actions_fakes import ALL_ASSETS, ASSET_C5030, ASSET_C5560, TOKEN, FakePortal, responses, slot_values
+from fakes_requests import RequestsBackend
+
+pytestmark = pytest.mark.asyncio
+
+FORM = "request_form"
+LABEL_C5560 = asset_label(ASSET_C5560)
+LABEL_C5030 = asset_label(ASSET_C5030)
+FORM_SLOTS = ("request_category", "request_subcategory", "request_asset", "request_description",
+              "request_confirm", *EXTRA_SLOTS)
+RESET = {**{slot: None for slot in FORM_SLOTS}, "submission_key": None, "pending_submit": False,
+         "pending_action": None}
+FAILED = {"submission_key": "req-7", "pending_submit": True, "pending_action": "action_submit_request"}
+COMPLETE = {
+    "request_category": "contract_question", "request_subcategory": "contract_end_date",
+    "request_asset": "53463252", "request_asset_label": LABEL_C5030,
+    "request_description": "Quand se termine notre contrat de location ?", "request_confirm": True,
+    "submission_key": "req-7",
+}
+HISTORY = [
+    {"event": "user", "text": "quelle est la date de fin de notre contrat ?", "input_channel": "rest"},
+    {"event": "bot", "text": "Type de demande : Question sur mon contrat › Date de fin de contrat."},
+    {"event": "user", "text": "la GNM75498", "input_channel": "rest"},
+]
+ADMIN_NAMES = "SNTest DemoPortal (sntestportaldemo@outlook.com)"
+
+
+@pytest.fixture
+def requests_backend(portal: FakePortal) -> RequestsBackend:
+    return RequestsBackend(portal, role="user")
+
+
+@pytest.fixture
+def admin_backend(portal: FakePortal) -> RequestsBackend:
+    return RequestsBackend(portal, role="admin")
+
+
+async def run(action: Any, tracker: Any, domain: Dict[str, Any]) -> tuple:
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, tracker, domain)
+    return dispatcher, events
+
+
+async def run_form(tracker: Any, domain: Dict[str, Any]) -> tuple:
+    return await run(ValidateRequestForm(), tracker, domain)
+
+
+def form_tracker(make_tracker, text: str = "", intent: str = "inform", **kwargs: Any):
+    return make_tracker(text, intent=intent, active_loop=FORM, **kwargs)
+
+
+def message(dispatcher: CollectingDispatcher, response: str) -> Dict[str, Any]:
+    found = [m for m in dispatcher.messages if m["response"] == response]
+    assert found, f"{response} not uttered; got {responses(dispatcher)}"
+    return found[0]
+
+
+def slot_names(events: List[Dict[str, Any]]) -> List[str]:
+    return [e["name"] for e in events if e.get("event") == "slot"]
+
+
+# --- sub-type recognised in the user's words ----------------------------------------------------------------------
+@pytest.mark.parametrize("category, text, expected", [
+    ("contract_question", "quelle est la date de fin de notre contrat ?", "contract_end_date"),
+    ("contract_question", "date de fin du contrat", "contract_end_date"),
+    ("contract_question", "Question sur la fin de contrat", "end_of_contract"),
+    ("contract_question", "je voudrais une copie du contrat de location", "contract_copy"),
+    ("contract_question", "when does our contract expire?", "contract_end_date"),
+    ("contract_question", "mettre a jour l’adresse de facturation", "billing_address_update"),
+    ("contract_question", "j'ai une question sur mon contrat", None),
+    ("contract_question", "je veux résilier mon contrat et avoir un devis", None),  # two sub-types: ask
+    ("invoice_question", "question sur ma facture de toner", "consumable_order"),
+    ("invoice_question", "I have a question about my invoice", None),
+    ("change_request", "changer la configuration du copieur", "device_configuration"),
+    ("change_request", "Changement de gestion de l'accès", "access_management"),
+    ("product_information", "maintenance planifiee", "planned_maintenance"),
+    ("product_move", "je veux déplacer 3 imprimantes", "one_to_five"),
+    ("product_move", "we need to move 12 copiers", "more_than_five"),
+    ("product_move", "plus de 5", "more_than_five"),
+    ("product_move", "il a deux grosses imprimantes", "one_to_five"),
+    ("product_move", "je voudrais faire une demande de déménagement", None),
+])
+async def test_match_subcategory(portal: FakePortal, category, text, expected):
+    categories = {c["code"]: c for c in portal.taxonomy}
+    assert match_subcategory(text, categories[category]) == expected
+
+
+# --- the opening turn -----------------------------------------------------------------------------------------------
+async def test_opening_contract_question_names_the_sub_type(admin_backend, portal, make_tracker, domain):
+    tracker = form_tracker(make_tracker, "quelle est la date de fin de notre contrat ?", intent="contract_question")
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert slots["request_category"] == "contract_question"
+    assert slots["request_subcategory"] == "contract_end_date"
+    assert "request_asset" not in slots  # optional device, none named: asked with a "no specific device" choice
+    assert "request_description" not in slots
+    assert message(dispatcher, "utter_request_type_selected")["request_label"] == \
+        "Question sur mon contrat › Date de fin de contrat"
+    assert not portal.calls("GET", "/assets")
+    assert not portal.calls("GET", "/users/me/permissions")  # the rules ran action_check_role already
+
+
+async def test_opening_generic_contract_question_asks_the_sub_type(admin_backend, portal, make_tracker, domain):
+    tracker = form_tracker(make_tracker, "I have a question about my contract", intent="contract_question",
+                           slots={"language": "en"})
+    dispatcher, events = await run_form(tracker, domain)
+    assert slot_values(events) == {"request_category": "contract_question"}
+    assert dispatcher.messages == []
+
+
+async def test_opening_general_enquiry_has_a_single_sub_type(requests_backend, make_tracker, domain):
+    tracker = form_tracker(make_tracker, "j'ai une demande générale", intent="general_enquiry")
+    dispatcher, events = await run_form(tracker, domain)
+    assert slot_values(events) == {"request_category": "general_enquiry", "request_subcategory": "general_enquiry"}
+    assert dispatcher.messages == []  # nothing to choose, nothing to announce
+
+
+async def test_opening_move_of_a_named_device(admin_backend, portal, make_tracker, domain):
+    tracker = form_tracker(make_tracker, "il faut déplacer la WHJ01481 au 3e étage", intent="product_move",
+                           entities=[("asset_ref", "WHJ01481")])
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert (slots["request_category"], slots["request_subcategory"]) == ("product_move", "one_to_five")
+    assert (slots["request_asset"], slots["request_asset_label"]) == ("77996101", LABEL_C5560)
+    assert responses(dispatcher) == ["utter_request_type_selected", "utter_asset_selected"]
+    assert dispatcher.messages[0]["request_label"] == "Demande de transfert de produit › 1 à 5 produits"
+
+
+async def test_opening_move_count_in_english_and_the_only_device_is_taken(admin_backend, portal, make_tracker,
+                                                                          domain):
+    portal.assets = [ASSET_C5030]
+    tracker = form_tracker(make_tracker, "we need to move 12 copiers to the new office", intent="product_move",
+                           slots={"language": "en"})
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert slots["request_subcategory"] == "more_than_five"
+    assert slots["request_asset"] == "53463252"  # a move needs a device: a user with one device is never asked
+    assert message(dispatcher, "utter_request_type_selected")["request_label"] == \
+        "Product move request › More than 5 products"
+
+
+async def test_opening_device_configuration_takes_the_only_device(requests_backend, portal, make_tracker, domain):
+    portal.assets = [ASSET_C5560]
+    tracker = form_tracker(make_tracker, "je voudrais faire changer la configuration du copieur",
+                           intent="request_change")
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert (slots["request_category"], slots["request_subcategory"]) == ("change_request", "device_configuration")
+    assert (slots["request_asset"], slots["request_asset_label"]) == ("77996101", LABEL_C5560)
+
+
+async def test_opening_optional_device_is_not_taken_silently(requests_backend, portal, make_tracker, domain):
+    portal.assets = [ASSET_C5560]
+    tracker = form_tracker(make_tracker, "information sur la maintenance planifiée", intent="product_information")
+    _, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert slots["request_subcategory"] == "planned_maintenance"
+    assert "request_asset" not in slots
+    assert not portal.calls("GET", "/assets")
+
+
+async def test_opening_access_change_skips_the_device(requests_backend, portal, make_tracker, domain):
+    tracker = form_tracker(make_tracker, "demande de changement de gestion de l'accès", intent="request_change")
+    _, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert slots["request_subcategory"] == "access_management"
+    assert slots["requested_slot"] == "request_description"  # no device question for an access change
+    assert not portal.calls("POST", "/assets/resolve")
+
+
+async def test_opening_backend_down_asks_everything_later(requests_backend, portal, make_tracker, domain):
+    portal.fail("down")
+    dispatcher, events = await run_form(form_tracker(make_tracker, "besoin d'une modif", intent="request_change"),
+                                        domain)
+    assert slot_values(events) == {"request_category": "change_request"}
+    assert dispatcher.messages == []
+
+
+# --- request_category asked (the form was opened without a type) -----------------------------------------------------
+async def test_category_button_for_an_admin(admin_backend, portal, make_tracker, domain):
+    tracker = form_tracker(make_tracker, '/inform{"request_category":"invoice_question"}',
+                           entities=[("request_category", "invoice_question")], requested_slot="request_category")
+    dispatcher, events = await run_form(tracker, domain)
+    assert slot_values(events)["request_category"] == "invoice_question"
+    assert dispatcher.messages == []
+
+
+async def test_category_admin_only_refused_to_a_user(requests_backend, portal, make_tracker, domain):
+    tracker = form_tracker(make_tracker, '/inform{"request_category":"product_move"}',
+                           entities=[("request_category", "product_move")], requested_slot="request_category",
+                           slots={"language": "en"})
+    dispatcher, events = await run_form(tracker, domain)
+    assert slot_values(events)["request_category"] is None
+    msg = message(dispatcher, "utter_admin_only")
+    assert msg["what"] == "request a device move"
+    assert msg["administrators"] == ADMIN_NAMES
+
+
+async def test_category_unknown_code(requests_backend, make_tracker, domain):
+    tracker = form_tracker(make_tracker, '/inform{"request_category":"paper_jam"}',
+                           entities=[("request_category", "paper_jam")], requested_slot="request_category")
+    dispatcher, events = await run_form(tracker, domain)
+    assert slot_values(events)["request_category"] is None
+    assert responses(dispatcher) == ["utter_choose_an_option"]
+
+
+async def test_category_typed_as_an_intent(requests_backend, make_tracker, domain):
+    tracker = form_tracker(make_tracker, "une demande générale", intent="general_enquiry",
+                           requested_slot="request_category")
+    _, events = await run_form(tracker, domain)
+    assert slot_values(events)["request_category"] == "general_enquiry"
+    assert slot_values(events)["request_subcategory"] == "general_enquiry"
+
+
+# --- request_subcategory asked --------------------------------------------------------------------------------------
+async def test_subcategory_button(admin_backend, make_tracker, domain):
+    tracker = form_tracker(make_tracker, '/inform{"request_subcategory":"quote_proposal"}',
+                           entities=[("request_subcategory", "quote_proposal")],
+                           requested_slot="request_subcategory", slots={"request_category": "contract_question"})
+    dispatcher, events = await run_form(tracker, domain)
+    assert slot_values(events)["request_subcategory"] == "quote_proposal"
+    assert dispatcher.messages == []
+
+
+async def test_subcategory_typed_label(admin_backend, make_tracker, domain):
+    tracker = form_tracker(make_tracker, "Copy of the contract", requested_slot="request_subcategory",
+                           slots={"request_category": "contract_question", "language": "en"})
+    dispatcher, events = await run_form(tracker, domain)
+    assert slot_values(events)["request_subcategory"] == "contract_copy"
+    assert dispatcher.messages == []  # an answer to the question: nothing to announce
+
+
+async def test_subcategory_typed_nonsense(admin_backend, portal, make_tracker, domain):
+    tracker = form_tracker(make_tracker, "le bleu", requested_slot="request_subcategory",
+                           slots={"request_category": "contract_question"})
+    dispatcher, events = await run_form(tracker, domain)
+    assert slot_values(events) == {"request_subcategory": None}
+    assert responses(dispatcher) == ["utter_choose_an_option"]
+    assert not portal.calls("POST", "/requests")
+
+
+async def test_subcategory_of_another_category_is_refused(requests_backend, make_tracker, domain):
+    tracker = form_tracker(make_tracker, '/inform{"request_subcategory":"one_to_five"}',
+                           entities=[("request_subcategory", "one_to_five")], requested_slot="request_subcategory",
+                           slots={"request_category": "product_information"})
+    dispatcher, events = await run_form(tracker, domain)
+    assert slot_values(events) == {"request_subcategory": None}
+    assert responses(dispatcher) == ["utter_choose_an_option"]
+
+
+@pytest.mark.parametrize("intent", ["help", "cancel", "greet", "nlu_fallback"])
+async def test_subcategory_digression_extracts_nothing(requests_backend, portal, make_tracker, domain, intent):
+    tracker = form_tracker(make_tracker, "aide", intent=intent, requested_slot="request_subcategory",
+                           slots={"request_category": "product_information"})
+    dispatcher, events = await run_form(tracker, domain)
+    assert events == []  # the form rejects; the rules answer
+    assert dispatcher.messages == []
+
+
+async def test_subcategory_needing_a_device_takes_the_only_one(requests_backend, portal, make_tracker, domain):
+    portal.assets = [ASSET_C5560]
+    tracker = form_tracker(make_tracker, '/inform{"request_subcategory":"device_configuration"}',
+                           entities=[("request_subcategory", "device_configuration")],
+                           requested_slot="request_subcategory", slots={"request_category": "change_request"})
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert (slots["request_subcategory"], slots["request_asset"]) == ("device_configuration", "77996101")
+    assert message(dispatcher, "utter_asset_selected")["asset_label"] == LABEL_C5560
+
+
+async def test_subcategory_needing_a_device_with_several_devices_asks(requests_backend, portal, make_tracker, domain):
+    tracker = form_tracker(make_tracker, '/inform{"request_subcategory":"device_configuration"}',
+                           entities=[("request_subcategory", "device_configuration")],
+                           requested_slot="request_subcategory", slots={"request_category": "change_request"})
+    _, events = await run_form(tracker, domain)
+    assert "request_asset" not in slot_values(events)
+
+
+async def test_subcategory_backend_down(requests_backend, portal, make_tracker, domain):
+    portal.fail("down")
+    tracker = form_tracker(make_tracker, "installation", requested_slot="request_subcategory",
+                           slots={"request_category": "change_request"})
+    dispatcher, events = await run_form(tracker, domain)
+    assert responses(dispatcher) == ["utter_backend_unavailable"]
+    assert slot_values(events) == {"request_subcategory": None}
+
+
+# --- request_asset asked ----------------------------------------------------------------------------------------------
+CONTRACT_END = {"request_category": "contract_question", "request_subcategory": "contract_end_date"}
+MOVE = {"request_category": "product_move", "request_subcategory": "one_to_five"}
+
+
+@pytest.mark.parametrize("text, intent", [("/deny", "deny"), ("non", "deny"), ("no specific device", "inform"),
+                                          ("aucun appareil en particulier", "inform")])
+async def test_asset_optional_none(requests_backend, portal, make_tracker, domain, text, intent):
+    tracker = form_tracker(make_tracker, text, intent=intent, requested_slot="request_asset", slots=CONTRACT_END)
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert slots["request_asset"] == "none"
+    assert dispatcher.messages == []
+    assert not portal.calls("POST", "/assets/resolve")
+
+
+async def test_asset_resolved(requests_backend, make_tracker, domain):
+    tracker = form_tracker(make_tracker, "c'est la GNM75498", entities=[("asset_ref", "GNM75498")],
+                           requested_slot="request_asset", slots=CONTRACT_END)
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert (slots["request_asset"], slots["request_asset_label"]) == ("53463252", LABEL_C5030)
+    assert responses(dispatcher) == ["utter_asset_selected"]
+
+
+async def test_asset_alias_resolved(requests_backend, make_tracker, domain):
+    tracker = form_tracker(make_tracker, "le copieur 2e étage", requested_slot="request_asset", slots=MOVE)
+    _, events = await run_form(tracker, domain)
+    assert slot_values(events)["request_asset"] == "77996101"
+
+
+async def test_asset_unknown(requests_backend, make_tracker, domain):
+    tracker = form_tracker(make_tracker, "ZZZ99999", entities=[("asset_ref", "ZZZ99999")],
+                           requested_slot="request_asset", slots=CONTRACT_END)
+    dispatcher, events = await run_form(tracker, domain)
+    assert slot_values(events) == {"request_asset": None}
+    assert message(dispatcher, "utter_asset_not_found")["reference"] == "ZZZ99999"
+
+
+async def test_asset_required_refuses_no_device(admin_backend, portal, make_tracker, domain):
+    tracker = form_tracker(make_tracker, "/deny", intent="deny", requested_slot="request_asset", slots=MOVE)
+    dispatcher, events = await run_form(tracker, domain)
+    assert slot_values(events) == {"request_asset": None}
+    assert responses(dispatcher) == ["utter_request_asset_needed"]
+
+
+async def test_asset_digression(requests_backend, portal, make_tracker, domain):
+    tracker = form_tracker(make_tracker, "aide", intent="help", requested_slot="request_asset", slots=CONTRACT_END)
+    dispatcher, events = await run_form(tracker, domain)
+    assert events == [] and dispatcher.messages == []
+    assert portal.requests == []
+
+
+# --- request_description asked ----------------------------------------------------------------------------------------
+READY_FOR_DESCRIPTION = {**CONTRACT_END, "request_asset": "none"}
+
+
+@pytest.mark.parametrize("text", ["ok", "/affirm", "          "])
+async def test_description_too_short(requests_backend, make_tracker, domain, text):
+    tracker = form_tracker(make_tracker, text, intent="affirm", requested_slot="request_description",
+                           slots=READY_FOR_DESCRIPTION)
+    dispatcher, events = await run_form(tracker, domain)
+    assert slot_values(events) == {"request_description": None}
+    assert responses(dispatcher) == ["utter_request_description_too_short"]
+    assert dispatcher.messages[0]["min_chars"] == 10
+
+
+async def test_description_too_long(requests_backend, make_tracker, domain):
+    text = "x" * (MAX_DESCRIPTION_CHARS + 1)
+    tracker = form_tracker(make_tracker, text, intent="contract_question", requested_slot="request_description",
+                           slots=READY_FOR_DESCRIPTION)
+    dispatcher, events = await run_form(tracker, domain)
+    assert slot_values(events) == {"request_description": None}
+    assert message(dispatcher, "utter_request_description_too_long")["max_chars"] == 4000
+
+
+@pytest.mark.parametrize("intent", ["contract_question", "product_move", "inform", "nlu_fallback", "out_of_scope"])
+async def test_description_accepted_whatever_the_intent(requests_backend, make_tracker, domain, intent):
+    text = "  Quand se termine notre contrat de location ?  "
+    tracker = form_tracker(make_tracker, text, intent=intent, requested_slot="request_description",
+                           slots=READY_FOR_DESCRIPTION)
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert slots["request_description"] == "Quand se termine notre contrat de location ?"
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize("intent", ["help", "cancel", "thank"])
+async def test_description_digression_is_not_a_description(requests_backend, make_tracker, domain, intent):
+    tracker = form_tracker(make_tracker, "annuler tout ça maintenant", intent=intent,
+                           requested_slot="request_description", slots=READY_FOR_DESCRIPTION)
+    _, events = await run_form(tracker, domain)
+    assert events == []
+
+
+async def test_description_only_when_asked(requests_backend, make_tracker, domain):
+    tracker = form_tracker(make_tracker, "une longue phrase qui ne répond pas", requested_slot="request_asset",
+                           slots=CONTRACT_END, entities=[("asset_ref", "WHJ01481")])
+    _, events = await run_form(tracker, domain)
+    assert "request_description" not in slot_values(events)
+
+
+# --- request_confirm asked --------------------------------------------------------------------------------------------
+READY_FOR_CONFIRM = {**READY_FOR_DESCRIPTION, "request_description": "Quand se termine notre contrat ?"}
+
+
+@pytest.mark.parametrize("intent, value", [("affirm", True), ("deny", False)])
+async def test_confirm(requests_backend, make_tracker, domain, intent, value):
+    tracker = form_tracker(make_tracker, "oui", intent=intent, requested_slot="request_confirm",
+                           slots=READY_FOR_CONFIRM)
+    _, events = await run_form(tracker, domain)
+    assert slot_values(events)["request_confirm"] is value
+
+
+async def test_confirm_other_answer(requests_backend, make_tracker, domain):
+    tracker = form_tracker(make_tracker, "peut-être", intent="inform", requested_slot="request_confirm",
+                           slots=READY_FOR_CONFIRM)
+    dispatcher, events = await run_form(tracker, domain)
+    assert slot_values(events) == {"request_confirm": None}
+    assert responses(dispatcher) == ["utter_answer_yes_no"]
+
+
+# --- the questions ------------------------------------------------------------------------------------------------
+async def test_ask_category_for_a_user_offers_only_what_the_role_allows(requests_backend, make_tracker, domain):
+    dispatcher, events = await run(ActionAskRequestCategory(), form_tracker(
+        make_tracker, requested_slot="request_category"), domain)
+    assert events == []
+    (msg,) = dispatcher.messages
+    assert msg["response"] == "utter_ask_request_category"
+    assert msg["buttons"] == [
+        {"title": "Demander une modification", "payload": '/inform{"request_category":"change_request"}'},
+        {"title": "Demande générale", "payload": '/inform{"request_category":"general_enquiry"}'},
+        {"title": "Informations sur le produit", "payload": '/inform{"request_category":"product_information"}'},
+    ]
+
+
+async def test_ask_category_for_an_admin_offers_the_six_types(admin_backend, make_tracker, domain):
+    dispatcher, _ = await run(ActionAskRequestCategory(), form_tracker(
+        make_tracker, requested_slot="request_category", slots={"language": "en"}), domain)
+    assert [b["title"] for b in dispatcher.messages[0]["buttons"]] == [
+        "Request a change", "Contract question", "General enquiry", "Invoice question", "Product information",
+        "Product move request"]
+
+
+async def test_ask_subcategory_buttons_in_english(admin_backend, make_tracker, domain):
+    tracker = form_tracker(make_tracker, requested_slot="request_subcategory",
+                           slots={"request_category": "invoice_question", "language": "en"})
+    dispatcher, _ = await run(ActionAskRequestSubcategory(), tracker, domain)
+    (msg,) = dispatcher.messages
+    assert (msg["response"], msg["request_label"]) == ("utter_ask_request_subcategory", "Invoice question")
+    assert msg["buttons"] == [
+        {"title": "Consumable order question", "payload": '/inform{"request_subcategory":"consumable_order"}'},
+        {"title": "Service question", "payload": '/inform{"request_subcategory":"service"}'},
+        {"title": "Other request", "payload": '/inform{"request_subcategory":"other"}'},
+    ]
+
+
+async def test_ask_subcategory_all_twelve_contract_sub_types(admin_backend, make_tracker, domain):
+    tracker = form_tracker(make_tracker, requested_slot="request_subcategory",
+                           slots={"request_category": "contract_question"})
+    dispatcher, _ = await run(ActionAskRequestSubcategory(), tracker, domain)
+    titles = [b["title"] for b in dispatcher.messages[0]["buttons"]]
+    assert len(titles) == 12 and titles[3] == "Date de fin de contrat"
+
+
+async def test_ask_optional_asset_offers_no_specific_device(requests_backend, make_tracker, domain):
+    tracker = form_tracker(make_tracker, requested_slot="request_asset", slots=CONTRACT_END)
+    dispatcher, events = await run(ActionAskRequestAsset(), tracker, domain)
+    assert events == []
+    (msg,) = dispatcher.messages
+    assert msg["response"] == "utter_ask_request_asset_optional"
+    assert [b["payload"] for b in msg["buttons"]] == [
+        *(f'/inform{{"asset_ref":"{a["asset_number"]}"}}' for a in ALL_ASSETS), "/deny"]
+    assert msg["buttons"][-1]["title"] == "Aucun appareil en particulier"
+
+
+async def test_ask_optional_asset_in_english_without_devices(requests_backend, portal, make_tracker, domain):
+    portal.assets = []
+    tracker = form_tracker(make_tracker, requested_slot="request_asset", slots={**CONTRACT_END, "language": "en"})
+    dispatcher, events = await run(ActionAskRequestAsset(), tracker, domain)
+    assert events == []  # a request about no device is still possible
+    assert dispatcher.messages[0]["buttons"] == [{"title": "No specific device", "payload": "/deny"}]
+
+
+async def test_ask_move_asset(admin_backend, make_tracker, domain):
+    tracker = form_tracker(make_tracker, requested_slot="request_asset", slots=MOVE)
+    dispatcher, _ = await run(ActionAskRequestAsset(), tracker, domain)
+    (msg,) = dispatcher.messages
+    assert msg["response"] == "utter_ask_request_asset_move"
+    assert "/deny" not in [b["payload"] for b in msg["buttons"]]
+
+
+async def test_ask_required_asset_without_devices_ends_the_form(requests_backend, portal, make_tracker, domain):
+    portal.assets = []
+    tracker = form_tracker(make_tracker, requested_slot="request_asset",
+                           slots={"request_category": "change_request", "request_subcategory": "device_configuration"})
+    dispatcher, events = await run(ActionAskRequestAsset(), tracker, domain)
+    assert responses(dispatcher) == ["utter_no_assets"]
+    assert any(e["event"] == "active_loop" and e["name"] is None for e in events)
+    slots = slot_values(events)
+    assert {k: slots[k] for k in RESET} == RESET
+
+
+async def test_ask_description_names_the_request(requests_backend, make_tracker, domain):
+    tracker = form_tracker(make_tracker, requested_slot="request_description",
+                           slots={**CONTRACT_END, "language": "en"})
+    dispatcher, _ = await run(ActionAskRequestDescription(), tracker, domain)
+    (msg,) = dispatcher.messages
+    assert (msg["response"], msg["request_label"]) == ("utter_ask_request_description",
+                                                       "Contract question › Contract end date")
+
+
+async def test_ask_description_of_a_general_enquiry(requests_backend, make_tracker, domain):
+    tracker = form_tracker(make_tracker, requested_slot="request_description",
+                           slots={"request_category": "general_enquiry", "request_subcategory": "general_enquiry"})
+    dispatcher, _ = await run(ActionAskRequestDescription(), tracker, domain)
+    assert dispatcher.messages[0]["request_label"] == "Demande générale"
+
+
+async def test_ask_description_of_a_move(admin_backend, make_tracker, domain):
+    tracker = form_tracker(make_tracker, requested_slot="request_description", slots=MOVE)
+    dispatcher, _ = await run(ActionAskRequestDescription(), tracker, domain)
+    assert responses(dispatcher) == ["utter_ask_request_description_move"]
+
+
+async def test_ask_confirm_summary(requests_backend, make_tracker, domain):
+    tracker = form_tracker(make_tracker, requested_slot="request_confirm",
+                           slots={**COMPLETE, "request_confirm": None})
+    dispatcher, _ = await run(ActionAskRequestConfirm(), tracker, domain)
+    (msg,) = dispatcher.messages
+    assert msg["response"] == "utter_ask_request_confirm"
+    assert (msg["request_label"], msg["asset_label"], msg["description"]) == (
+        "Question sur mon contrat › Date de fin de contrat", LABEL_C5030,
+        "Quand se termine notre contrat de location ?")
+
+
+async def test_ask_confirm_summary_without_device_in_english(requests_backend, make_tracker, domain):
+    tracker = form_tracker(make_tracker, requested_slot="request_confirm", slots={
+        **COMPLETE, "request_confirm": None, "request_asset": "none", "request_asset_label": None,
+        "language": "en"})
+    dispatcher, _ = await run(ActionAskRequestConfirm(), tracker, domain)
+    assert dispatcher.messages[0]["asset_label"] == "No specific device"
+    assert dispatcher.messages[0]["request_label"] == "Contract question › Contract end date"
+
+
+# --- submission -------------------------------------------------------------------------------------------------------
+def submit_tracker(make_tracker, input_channel: str = "rest", **slots):
+    return make_tracker("oui", intent="affirm", slots=dict(COMPLETE, **slots), history=HISTORY,
+                        input_channel=input_channel, active_loop=None)
+
+
+async def test_submit_creates_the_case(admin_backend, portal, make_tracker, domain):
+    dispatcher, events = await run(ActionSubmitRequest(), submit_tracker(make_tracker), domain)
+    (request,) = portal.calls("POST", "/requests")
+    body = request["json"]
+    assert set(body) == {"category", "subcategory", "asset", "description", "channel", "transcript"}
+    assert {k: body[k] for k in ("category", "subcategory", "asset", "description", "channel")} == {
+        "category": "contract_question", "subcategory": "contract_end_date", "asset": "53463252",
+        "description": "Quand se termine notre contrat de location ?", "channel": "rest"}
+    assert "user: quelle est la date de fin de notre contrat ?" in body["transcript"]
+    assert "user: la GNM75498" in body["transcript"]
+    assert request["headers"]["idempotency-key"] == "req-7"
+    assert request["headers"]["authorization"] == f"Bearer {TOKEN}"
+    assert not portal.calls("POST", "/cases")
+    (msg,) = dispatcher.messages
+    assert (msg["response"], msg["case_number"], msg["request_label"]) == (
+        "utter_request_created", "CS0032501", "Question sur mon contrat › Date de fin de contrat")
+    assert slot_values(events) == RESET
+
+
+async def test_submit_without_device_sends_no_asset(requests_backend, portal, make_tracker, domain):
+    tracker = submit_tracker(make_tracker, request_category="general_enquiry", request_subcategory="general_enquiry",
+                             request_asset="none", request_asset_label=None, language="en",
+                             request_description="Please update Mary's phone number in the portal.")
+    dispatcher, _ = await run(ActionSubmitRequest(), tracker, domain)
+    body = portal.calls("POST", "/requests")[0]["json"]
+    assert "asset" not in body
+    assert (body["category"], body["subcategory"]) == ("general_enquiry", "general_enquiry")
+    assert dispatcher.messages[0]["request_label"] == "General enquiry"
+
+
+@pytest.mark.parametrize("input_channel, code", [("socketio", "web"), ("botframework", "teams"),
+                                                 ("twilio_voice", "voice"), (None, "api")])
+async def test_submit_channel(admin_backend, portal, make_tracker, domain, input_channel, code):
+    await run(ActionSubmitRequest(), submit_tracker(make_tracker, input_channel=input_channel), domain)
+    assert portal.calls("POST", "/requests")[0]["json"]["channel"] == code
+
+
+async def test_submit_declined(admin_backend, portal, make_tracker, domain):
+    dispatcher, events = await run(ActionSubmitRequest(), submit_tracker(make_tracker, request_confirm=False), domain)
+    assert responses(dispatcher) == ["utter_request_not_submitted"]
+    assert portal.requests == []
+    assert slot_values(events) == RESET
+
+
+async def test_submit_backend_down_then_retry_with_the_same_key(admin_backend, portal, make_tracker, domain):
+    portal.fail("down", "POST", "/requests")
+    dispatcher, events = await run(ActionSubmitRequest(), submit_tracker(make_tracker), domain)
+    assert responses(dispatcher) == ["utter_submit_failed"]
+    assert slot_values(events) == FAILED
+
+    portal.recover()
+    retry = submit_tracker(make_tracker, pending_submit=True, pending_action="action_submit_request")
+    dispatcher, events = await run(ActionRetrySubmit(), retry, domain)
+    assert [c["headers"]["idempotency-key"] for c in portal.calls("POST", "/requests")] == ["req-7", "req-7"]
+    assert responses(dispatcher) == ["utter_request_created"]
+    assert slot_values(events) == RESET
+    assert len(admin_backend.cases) == 1
+
+
+async def test_submit_answer_lost_retry_does_not_duplicate(admin_backend, portal, make_tracker, domain):
+    first = await run(ActionSubmitRequest(), submit_tracker(make_tracker), domain)
+    second = await run(ActionSubmitRequest(), submit_tracker(make_tracker, pending_submit=True), domain)
+    assert first[0].messages[0]["case_number"] == second[0].messages[0]["case_number"]
+    assert len(admin_backend.cases) == 1
+
+
+async def test_submit_refused_for_the_role(requests_backend, portal, make_tracker, domain):
+    # the backend is the enforcer: a contract request from a `user` that got this far is still refused
+    dispatcher, events = await run(ActionSubmitRequest(), submit_tracker(make_tracker), domain)
+    (msg,) = dispatcher.messages
+    assert (msg["response"], msg["reason"]) == ("utter_portal_refused",
+                                                "Seul un administrateur peut soumettre ce type de demande.")
+    assert slot_values(events) == RESET
+    assert requests_backend.cases == {}
+
+
+async def test_submit_not_authenticated(admin_backend, make_tracker, domain):
+    tracker = make_tracker("oui", intent="affirm", slots=COMPLETE, token="expired", active_loop=None)
+    dispatcher, events = await run(ActionSubmitRequest(), tracker, domain)
+    assert responses(dispatcher) == ["utter_login_required"]
+    assert slot_values(events) == RESET
+
+
+async def test_submit_taxonomy_down_creates_nothing(admin_backend, portal, make_tracker, domain):
+    portal.fail("down", "GET", "/taxonomy")
+    dispatcher, events = await run(ActionSubmitRequest(), submit_tracker(make_tracker), domain)
+    assert responses(dispatcher) == ["utter_submit_failed"]
+    assert portal.calls("POST", "/requests") == []
+    assert slot_values(events) == FAILED
+
+
+async def test_cancel_forgets_the_request(requests_backend, portal, make_tracker, domain):
+    tracker = make_tracker("annuler", intent="cancel", slots=dict(COMPLETE), active_loop=None,
+                           history=[{"event": "active_loop", "name": FORM}, {"event": "active_loop", "name": None}])
+    dispatcher, events = await run(ActionCancelForm(), tracker, domain)
+    assert responses(dispatcher) == ["utter_cancelled"]
+    assert slot_values(events) == RESET
+    assert portal.requests == []
+
+
+# --- the role check before an admin-only request (actions/roles.py) ----------------------------------------------------
+@pytest.mark.parametrize("intent, what_fr, what_en", [
+    ("contract_question", "soumettre une demande sur le contrat", "submit a contract request"),
+    ("invoice_question", "soumettre une question sur une facture", "submit an invoice question"),
+    ("product_move", "demander le déplacement d'un appareil", "request a device move"),
+])
+@pytest.mark.parametrize("lang", ["fr", "en"])
+async def test_user_is_refused_admin_only_requests(requests_backend, portal, make_tracker, domain, intent, what_fr,
+                                                   what_en, lang):
+    tracker = make_tracker("…", intent=intent, active_loop=None, slots={"language": lang})
+    dispatcher, events = await run(ActionCheckRole(), tracker, domain)
+    assert slot_values(events) == {"role_allowed": False}
+    (msg,) = dispatcher.messages
+    assert msg["response"] == "utter_admin_only"
+    assert msg["what"] == (what_en if lang == "en" else what_fr)
+    assert msg["administrators"] == ADMIN_NAMES
+    assert portal.calls("POST", "/requests") == []
+
+
+@pytest.mark.parametrize("intent", ["contract_question", "invoice_question", "product_move"])
+async def test_admin_may_submit_admin_only_requests(admin_backend, make_tracker, domain, intent):
+    dispatcher, events = await run(ActionCheckRole(), make_tracker("…", intent=intent, active_loop=None), domain)
+    assert slot_values(events) == {"role_allowed": True}
+    assert dispatcher.messages == []
+
+
+async def test_user_refusal_when_the_portal_cannot_list_administrators(requests_backend, portal, make_tracker,
+                                                                      domain):
+    portal.fail(503, "GET", "/users/me/administrators")
+    dispatcher, events = await run(ActionCheckRole(), make_tracker("…", intent="contract_question",
+                                                                   active_loop=None), domain)
+    assert slot_values(events) == {"role_allowed": False}
+    assert dispatcher.messages[0]["administrators"] == "—"
+
+
+# --- started by a "yes" to a switch offered inside another form (actions/switching.py) ------------------------------
+SWITCH_HISTORY = [
+    {"event": "user", "text": "en fait j'ai une question sur la date de fin de notre contrat", "input_channel": "rest",
+     "parse_data": {"intent": {"name": "contract_question", "confidence": 0.9}, "entities": []}},
+    {"event": "action", "name": "action_offer_switch"},
+    {"event": "slot", "name": "switch_to", "value": "contract_question"},
+    {"event": "slot", "name": "switch_pending", "value": True},
+    {"event": "action", "name": "action_listen"},
+]
+
+
+async def test_opening_after_a_switch_uses_the_words_that_asked_for_it(admin_backend, make_tracker, domain):
+    tracker = form_tracker(make_tracker, "oui", intent="affirm", history=SWITCH_HISTORY)
+    # after the "oui": action_switch_form forgot the offer, then started this form
+    tracker.events.extend([{"event": "action", "name": "action_switch_form"},
+                           {"event": "slot", "name": "switch_to", "value": None}])
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert (slots["request_category"], slots["request_subcategory"]) == ("contract_question", "contract_end_date")
+    assert responses(dispatcher) == ["utter_request_type_selected"]
+
+
+async def test_opening_with_an_unrelated_intent_asks_the_type(requests_backend, make_tracker, domain):
+    _, events = await run_form(form_tracker(make_tracker, "oui", intent="affirm"), domain)
+    assert "request_category" not in slot_values(events)
+
+
+async def test_category_typed_admin_only_is_checked_before_the_sub_type(requests_backend, make_tracker, domain):
+    tracker = form_tracker(make_tracker, "question sur la date de fin de contrat", intent="contract_question",
+                           requested_slot="request_category")
+    dispatcher, events = await run_form(tracker, domain)
+    assert responses(dispatcher) == ["utter_admin_only"]  # no "Type de demande : ..." before the refusal
+    slots = slot_values(events)
+    assert slots["request_category"] is None and slots.get("request_subcategory") is None
+
+
+async def test_submit_keeps_the_end_of_a_very_long_transcript(admin_backend, portal, make_tracker, domain):
+    long_history = [{"event": "user", "text": f"message {n} " + "x" * 900, "input_channel": "rest"}
+                    for n in range(40)]
+    tracker = make_tracker("oui", intent="affirm", slots=COMPLETE, history=long_history, active_loop=None)
+    dispatcher, _ = await run(ActionSubmitRequest(), tracker, domain)
+    body = portal.calls("POST", "/requests")[0]["json"]
+    assert len(body["transcript"]) == 20000 and body["transcript"].endswith("user: oui")
+    assert responses(dispatcher) == ["utter_request_created"]
+
+
+async def test_asset_deny_with_a_device_named_takes_the_device(requests_backend, make_tracker, domain):
+    tracker = form_tracker(make_tracker, "non, la WHJ01481", intent="deny", entities=[("asset_ref", "WHJ01481")],
+                           requested_slot="request_asset", slots=CONTRACT_END)
+    _, events = await run_form(tracker, domain)
+    assert slot_values(events)["request_asset"] == "77996101"
+
+
+@pytest.mark.parametrize("intent", ["request_change", "general_enquiry", "product_information"])
+async def test_every_role_may_submit_the_other_requests(requests_backend, portal, make_tracker, domain, intent):
+    dispatcher, events = await run(ActionCheckRole(), make_tracker("…", intent=intent, active_loop=None), domain)
+    assert slot_values(events) == {"role_allowed": True}
+    assert dispatcher.messages == [] and portal.requests == []
+
+
+async def test_role_check_with_the_portal_down_refuses_and_says_why(requests_backend, portal, make_tracker, domain):
+    portal.fail("down")
+    dispatcher, events = await run(ActionCheckRole(), make_tracker("…", intent="product_move", active_loop=None),
+                                   domain)
+    assert slot_values(events) == {"role_allowed": False}
+    assert responses(dispatcher) == ["utter_backend_unavailable"]
