@@ -24,6 +24,9 @@ class ActionSearchKnowledge(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
         query = ((tracker.latest_message or {}).get("text") or "").strip()
+        if query.startswith("/"):  # a button (e.g. the fallback's suggestion): search what the user typed before
+            query = next((e["text"].strip() for e in reversed(tracker.events)
+                          if e.get("event") == "user" and e.get("text") and not e["text"].startswith("/")), "")
         client = backend(tracker)
         try:
             # The user's only device, when there is exactly one, makes its model's articles come first.

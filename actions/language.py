@@ -86,7 +86,9 @@ class ActionFollowLanguage(Action):
             return []
         events: List[EventType] = [SlotSet("language", written)]
         profile = (((tracker.latest_message or {}).get("metadata") or {}).get("portal_user") or {}).get("language")
-        if profile in ("fr", "en") and profile != written and not tracker.get_slot("language_offered"):
+        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        if profile in ("fr", "en") and profile != written and not tracker.get_slot("language_offered") \
+                and intent != "change_language":  # that request saves it anyway
             # named per language: responses are rendered with the slots as they were before this action
             dispatcher.utter_message(response=f"utter_offer_save_language_{written}")
             events.append(SlotSet("language_offered", True))

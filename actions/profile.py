@@ -1,0 +1,202 @@
+"""The seed's "Mon profil": language, e-mail notifications and password.
+
+- Language: switched at once (the `language` slot) and saved in the portal profile (PATCH /users/me/profile);
+  the confirmation is already in the new language.
+- E-mail notifications: on/off from the buttons or the user's words, after checking the role may change them.
+- Password: never asked in the chat; the user gets the link to the secure page (GET /account/password on the
+  backend), where the current and new passwords go straight to POST /users/me/password.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.backend_client import BackendError, BackendRejected, NotAuthenticated, public_backend_url
+from actions.forms import entity, is_payload, text_of
+from actions.roles import require_permission
+from actions.session import LANGUAGES, backend, language, report_backend_error
+
+log = logging.getLogger(__name__)
+
+PASSWORD_PAGE = "/account/password"
+
+
+def _plain(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
+
+
+def render_response(domain: DomainDict, name: str, lang: str, **values: Any) -> Optional[Dict[str, Any]]:
+    """A domain response rendered in `lang` ({"text", "buttons"}), or None if the domain does not have it.
+
+    Rasa renders a custom action's responses with the tracker as it was BEFORE the action's events, so a
+    response named by the action would still come in the old language; this picks the variation itself."""
+    variations = (domain.get("responses") or {}).get(name) or []
+    chosen = None
+    for variation in variations:
+        conditions = variation.get("condition") or []
+        if not conditions and chosen is None:
+            chosen = variation  # the default variation (French), unless a matching one is found
+        if any(c.get("name") == "language" and c.get("value") == lang for c in conditions):
+            chosen = variation
+            break
+    if chosen is None:
+        return None
+
+    def fill(text: str) -> str:
+        for key, value in values.items():
+            text = text.replace("{" + key + "}", str(value))
+        return text.replace("{{", "{").replace("}}", "}")
+
+    message: Dict[str, Any] = {"text": fill(chosen.get("text") or "")}
+    if chosen.get("buttons"):
+        message["buttons"] = [{**b, "payload": fill(b.get("payload", ""))} for b in chosen["buttons"]]
+    return message
+
+
+def utter_in(dispatcher: CollectingDispatcher, domain: DomainDict, name: str, lang: str, **values: Any) -> None:
+    message = render_response(domain, name, lang, **values)
+    if message is None:
+        dispatcher.utter_message(response=name, **values)
+    else:
+        dispatcher.utter_message(**message)
+
+
+# --- language --------------------------------------------------------------------------------------------------
+_LANGUAGE_WORDS = [
+    ("en", re.compile(r"\b(anglais|english|inglish|angalis|eng|en anglais|in english)\b")),
+    ("fr", re.compile(r"\b(francais|french|francai|en francais|in french)\b")),
+]
+
+
+def language_choice(tracker: Tracker) -> Optional[str]:
+    """fr | en from the entity (a button or the NLU), else from the user's words; None if not said."""
+    value = entity(tracker, "language_choice")
+    if value:
+        plain = _plain(value).strip()
+        if plain in LANGUAGES:
+            return plain
+        for code, words in _LANGUAGE_WORDS:
+            if words.search(plain):
+                return code
+        if plain.startswith(("fr", "fran")):
+            return "fr"
+        if plain.startswith(("en", "ang", "eng")):
+            return "en"
+    text = text_of(tracker)
+    if is_payload(text):
+        return None
+    found = [code for code, words in _LANGUAGE_WORDS if words.search(_plain(text))]
+    return found[0] if len(found) == 1 else None
+
+
+class ActionChangeLanguage(Action):
+    """Switches the conversation's language at once and saves it in the portal profile."""
+
+    def name(self) -> Text:
+        return "action_change_language"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        target = language_choice(tracker)
+        if target is None:
+            dispatcher.utter_message(response="utter_ask_language")
+            return []
+        try:
+            await backend(tracker).update_profile(language=target)
+        except NotAuthenticated as error:
+            report_backend_error(dispatcher, error)
+            return []
+        except BackendRejected as error:  # e.g. the role may not change its profile: say why, still follow the user
+            log.warning("language not saved: %s", error)
+            utter_in(dispatcher, domain, "utter_language_not_saved", target)
+            dispatcher.utter_message(text=error.message)
+            return [SlotSet("language", target)]
+        except BackendError as error:  # unreachable: follow the user for this conversation anyway
+            log.warning("language not saved: %s", error)
+            utter_in(dispatcher, domain, "utter_language_not_saved", target)
+            return [SlotSet("language", target)]
+        utter_in(dispatcher, domain, "utter_language_changed", target)
+        return [SlotSet("language", target)]
+
+
+# --- e-mail notifications --------------------------------------------------------------------------------------
+_OFF = re.compile(
+    r"\b(desactiv\w*|disable\w*|turn(ed)? (them |it )?off|switch(ed)? (them |it )?off|off|coupe\w*|stop\w*|"
+    r"arret\w*|mute|unsubscribe\w*|plus de|ne veux plus|veux plus|n'en veux plus|don'?t want|no more|"
+    r"sans notif\w*|supprime\w*)\b")
+_ON = re.compile(
+    r"\b(activ\w*|reactiv\w*|enable\w*|turn(ed)? (them |it )?on|switch(ed)? (them |it )?on|on|remet\w*|"
+    r"recevoir|receive|get|rallume\w*)\b")
+_QUESTION = re.compile(r"\b(sont|are|is|est[- ]ce qu\w*|status|etat)\b")
+_REQUEST = re.compile(r"\b(peux|pouvez|can|could|please|pls|stp|svp|veux|voudrais|want|would)\b")
+
+
+def notification_choice(tracker: Tracker) -> Optional[bool]:
+    """True (on) / False (off) from the button's entity or the user's words; None when not said (or asked)."""
+    value = entity(tracker, "notification_state")
+    if value in ("on", "off"):
+        return value == "on"
+    text = text_of(tracker)
+    if is_payload(text):
+        return None
+    plain = _plain(text)
+    if "?" in plain and _QUESTION.search(plain) and not _REQUEST.search(plain):
+        return None  # "are my notifications on?": show the state and ask
+    if _OFF.search(plain):
+        return False
+    if _ON.search(plain):
+        return True
+    return None
+
+
+class ActionSetNotifications(Action):
+    """E-mail notifications on/off (permission email_notifications), then the state the portal confirms."""
+
+    def name(self) -> Text:
+        return "action_set_notifications"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        if not await require_permission(dispatcher, tracker, "email_notifications",
+                                        "activer ou désactiver les notifications par e-mail",
+                                        "turn e-mail notifications on or off"):
+            return []
+        wanted = notification_choice(tracker)
+        client = backend(tracker)
+        try:
+            if wanted is None:
+                profile = await client.profile()
+                dispatcher.utter_message(response="utter_notifications_currently_on" if profile["email_notifications"]
+                                         else "utter_notifications_currently_off")
+                return []
+            profile = await client.update_profile(email_notifications=wanted)
+        except BackendError as error:
+            report_backend_error(dispatcher, error)
+            return []
+        dispatcher.utter_message(response="utter_notifications_on" if profile["email_notifications"]
+                                 else "utter_notifications_off")
+        return []
+
+
+# --- password --------------------------------------------------------------------------------------------------
+def password_page_url(lang: str) -> str:
+    return f"{public_backend_url()}{PASSWORD_PAGE}?lang={lang}"
+
+
+class ActionChangePassword(Action):
+    """Never asks for a password: gives the link to the secure page (permission change_password)."""
+
+    def name(self) -> Text:
+        return "action_change_password"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        if not await require_permission(dispatcher, tracker, "change_password", "modifier le mot de passe",
+                                        "change the password"):
+            return []
+        dispatcher.utter_message(response="utter_change_password", url=password_page_url(language(tracker)))
+        return []

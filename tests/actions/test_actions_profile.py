@@ -1,0 +1,262 @@
+"""actions/profile.py: switching the language (at once, saved, confirmed in the new language), e-mail
+notifications on/off (permission, words and buttons, the state the portal confirms) and the password (a link to
+the secure page, never a password in the chat)."""
+from __future__ import annotations
+
+from typing import Any, Dict
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.profile import (
+    ActionChangeLanguage, ActionChangePassword, ActionSetNotifications, language_choice, notification_choice,
+    render_response,
+)
+from actions_fakes import BASE_URL, FakePortal, responses, slot_values
+from fakes_admin import ADMIN_PROFILE, USER_PROFILE_SEED
+from fakes_general import ADMIN_TOKEN, GeneralBackend
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture
+def general(portal: FakePortal) -> GeneralBackend:
+    return GeneralBackend(portal)
+
+
+async def run(action: Any, tracker: Any, domain: Dict[str, Any]) -> tuple:
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, tracker, domain)
+    return dispatcher, events
+
+
+def variation(domain: Dict[str, Any], name: str, lang: str) -> Dict[str, Any]:
+    fr, en = domain["responses"][name][1], domain["responses"][name][0]
+    return en if lang == "en" else fr
+
+
+def user_says(make_tracker, text: str, intent: str, lang: str = "en", entities=(), admin: bool = False):
+    if admin:
+        return make_tracker(text, intent=intent, entities=entities, active_loop=None, token=ADMIN_TOKEN,
+                            portal_user=ADMIN_PROFILE, slots={"language": lang})
+    return make_tracker(text, intent=intent, entities=entities, active_loop=None, portal_user=USER_PROFILE_SEED,
+                        slots={"language": lang})
+
+
+# --- language ---------------------------------------------------------------------------------------------------
+async def test_switch_to_english_is_saved_and_confirmed_in_english(general, portal, make_tracker, domain):
+    tracker = user_says(make_tracker, "parle moi en anglais", "change_language", lang="fr",
+                        entities=[("language_choice", "en")], admin=True)
+    dispatcher, events = await run(ActionChangeLanguage(), tracker, domain)
+    (call,) = portal.calls("PATCH", "/users/me/profile")
+    assert call["json"] == {"language": "en"}
+    assert call["headers"]["authorization"] == f"Bearer {ADMIN_TOKEN}"
+    assert general.profiles["admin"]["language"] == "en"
+    assert events == [{"event": "slot", "timestamp": None, "name": "language", "value": "en"}]
+    # the confirmation is already in the new language (Rasa would render a named response in the old one)
+    (msg,) = dispatcher.messages
+    assert msg["text"] == variation(domain, "utter_language_changed", "en")["text"]
+    assert msg["text"].startswith("Done: I'll answer in English")
+
+
+async def test_switch_to_french_from_the_button_payload(general, portal, make_tracker, domain):
+    tracker = user_says(make_tracker, '/change_language{"language_choice":"fr"}', "change_language", lang="en",
+                        entities=[("language_choice", "fr")])
+    dispatcher, events = await run(ActionChangeLanguage(), tracker, domain)
+    assert portal.calls("PATCH", "/users/me/profile")[0]["json"] == {"language": "fr"}
+    assert slot_values(events) == {"language": "fr"}
+    assert dispatcher.messages[0]["text"].startswith("C'est fait : je vous réponds désormais en français")
+
+
+@pytest.mark.parametrize("value", ["anglais", "English", "ENGLISH", "en anglais", "eng"])
+async def test_unmapped_entity_values_are_understood(make_tracker, value):
+    assert language_choice(user_says(make_tracker, "x", "change_language", entities=[("language_choice", value)])) \
+        == "en"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("parle moi en anglais stp", "en"), ("switch to french", "fr"), ("repasse en francais", "fr"),
+    ("change language", None), ("je ne parle pas francais, anglais svp", None), ("/change_language", None),
+])
+async def test_language_from_the_words(make_tracker, text, expected):
+    assert language_choice(user_says(make_tracker, text, "change_language")) == expected
+
+
+async def test_without_a_language_asks_with_two_buttons(general, portal, make_tracker, domain):
+    dispatcher, events = await run(ActionChangeLanguage(), user_says(make_tracker, "change language",
+                                                                      "change_language"), domain)
+    assert responses(dispatcher) == ["utter_ask_language"] and events == []
+    assert portal.calls("PATCH", "/users/me/profile") == []
+    for lang in ("fr", "en"):
+        assert [b["payload"] for b in variation(domain, "utter_ask_language", lang)["buttons"]] == [
+            '/change_language{{"language_choice":"fr"}}', '/change_language{{"language_choice":"en"}}']
+
+
+async def test_portal_down_switches_for_the_conversation_and_says_it_was_not_saved(general, portal, make_tracker,
+                                                                                   domain):
+    portal.fail("down", "PATCH", "/users/me/profile")
+    tracker = user_says(make_tracker, "in french please", "change_language", entities=[("language_choice", "fr")])
+    dispatcher, events = await run(ActionChangeLanguage(), tracker, domain)
+    assert slot_values(events) == {"language": "fr"}
+    (msg,) = dispatcher.messages
+    assert msg["text"] == variation(domain, "utter_language_not_saved", "fr")["text"]
+
+
+async def test_refused_by_the_portal_says_why(general, portal, make_tracker, domain):
+    general.without("email_notifications")  # PATCH /users/me/profile needs it (backend/api/routes/users.py)
+    tracker = user_says(make_tracker, "passe en français", "change_language", lang="en",
+                        entities=[("language_choice", "fr")])
+    dispatcher, events = await run(ActionChangeLanguage(), tracker, domain)
+    assert slot_values(events) == {"language": "fr"}
+    texts = [m["text"] for m in dispatcher.messages]
+    assert texts == [variation(domain, "utter_language_not_saved", "fr")["text"],
+                     "Your role does not allow this action. Please contact your administrator."]
+
+
+async def test_expired_session_changes_nothing(general, portal, make_tracker, domain):
+    tracker = make_tracker("english please", intent="change_language", entities=[("language_choice", "en")],
+                           active_loop=None, token="expired")
+    dispatcher, events = await run(ActionChangeLanguage(), tracker, domain)
+    assert responses(dispatcher) == ["utter_login_required"] and events == []
+
+
+async def test_render_response_picks_the_language_and_unescapes_payloads(domain):
+    en = render_response(domain, "utter_ask_language", "en")
+    assert en["text"].startswith("Which language")
+    assert en["buttons"][1] == {"title": "English", "payload": '/change_language{"language_choice":"en"}'}
+    assert render_response(domain, "utter_ask_language", "fr")["text"].startswith("Dans quelle langue")
+    filled = render_response(domain, "utter_change_password", "en", url="https://portal.example/account/password")
+    assert "[Change my password](https://portal.example/account/password)" in filled["text"]
+    assert render_response(domain, "utter_does_not_exist", "en") is None
+
+
+# --- e-mail notifications ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text, expected", [
+    ("désactive les notifications", False), ("couper les notifs", False), ("stop les mails de notification", False),
+    ("je veux plus recevoir d'e-mails de notification", False), ("je ne veux plus de notifications", False),
+    ("turn off notifications", False), ("disable email notifications", False), ("stop sending me emails", False),
+    ("i don't want email notifications anymore", False), ("mute notifications", False),
+    ("no more emails please", False), ("notifs off pls", False),
+    ("active les notifications par e-mail", True), ("réactive les alertes par mail", True),
+    ("remettre les notifications", True), ("je veux recevoir les notifications par email", True),
+    ("turn on email notifications", True), ("enable notifications", True), ("re-enable email alerts", True),
+    ("i want to get email notifications", True), ("notifs on", True),
+    ("gérer mes notifications", None), ("manage my notifications", None), ("are my notifications on?", None),
+    ("les notifications sont activées ?", None), ("notification preferences", None),
+    ("tu peux désactiver les notifs ?", False),
+])
+async def test_notification_choice_from_the_words(make_tracker, text, expected):
+    assert notification_choice(user_says(make_tracker, text, "set_notifications")) is expected
+
+
+@pytest.mark.parametrize("state, expected", [("on", True), ("off", False)])
+async def test_notification_choice_from_the_buttons(make_tracker, state, expected):
+    tracker = user_says(make_tracker, f'/set_notifications{{"notification_state":"{state}"}}', "set_notifications",
+                        entities=[("notification_state", state)])
+    assert notification_choice(tracker) is expected
+
+
+async def test_turn_notifications_off(general, portal, make_tracker, domain):
+    tracker = user_says(make_tracker, "désactive les notifications", "set_notifications", lang="fr")
+    dispatcher, events = await run(ActionSetNotifications(), tracker, domain)
+    (call,) = portal.calls("PATCH", "/users/me/profile")
+    assert call["json"] == {"email_notifications": False}
+    assert call["headers"]["authorization"] == "Bearer tok-user"
+    assert general.profiles["user"]["email_notifications"] is False
+    assert responses(dispatcher) == ["utter_notifications_off"] and events == []
+    assert len(portal.calls("GET", "/users/me/permissions")) == 1
+
+
+async def test_turn_notifications_on_with_the_button(general, portal, make_tracker, domain):
+    general.profiles["admin"]["email_notifications"] = False
+    tracker = user_says(make_tracker, '/set_notifications{"notification_state":"on"}', "set_notifications",
+                        entities=[("notification_state", "on")], admin=True)
+    dispatcher, _ = await run(ActionSetNotifications(), tracker, domain)
+    assert portal.calls("PATCH", "/users/me/profile")[0]["json"] == {"email_notifications": True}
+    assert responses(dispatcher) == ["utter_notifications_on"]
+
+
+@pytest.mark.parametrize("current, response", [(True, "utter_notifications_currently_on"),
+                                                (False, "utter_notifications_currently_off")])
+async def test_without_a_choice_shows_the_state_and_asks(general, portal, make_tracker, domain, current, response):
+    general.profiles["user"]["email_notifications"] = current
+    dispatcher, _ = await run(ActionSetNotifications(), user_says(make_tracker, "manage my notifications",
+                                                                  "set_notifications"), domain)
+    assert responses(dispatcher) == [response]
+    assert portal.calls("PATCH", "/users/me/profile") == []
+    for lang in ("fr", "en"):
+        assert sorted(b["payload"] for b in variation(domain, response, lang)["buttons"]) == [
+            '/set_notifications{{"notification_state":"off"}}', '/set_notifications{{"notification_state":"on"}}']
+
+
+async def test_a_role_without_the_permission_is_refused_clearly(general, portal, make_tracker, domain):
+    general.without("email_notifications")
+    dispatcher, events = await run(ActionSetNotifications(), user_says(make_tracker, "turn off notifications",
+                                                                       "set_notifications"), domain)
+    (msg,) = dispatcher.messages
+    assert msg["response"] == "utter_admin_only"
+    assert msg["what"] == "turn e-mail notifications on or off"
+    assert msg["administrators"] == "SNTest DemoPortal (sntestportaldemo@outlook.com)"
+    assert portal.calls("PATCH", "/users/me/profile") == [] and events == []
+
+
+async def test_refusal_in_french(general, make_tracker, domain):
+    general.without("email_notifications")
+    dispatcher, _ = await run(ActionSetNotifications(), user_says(make_tracker, "couper les notifs",
+                                                                  "set_notifications", lang="fr"), domain)
+    assert dispatcher.messages[0]["what"] == "activer ou désactiver les notifications par e-mail"
+
+
+@pytest.mark.parametrize("failure, response", [("down", "utter_backend_unavailable"),
+                                               (500, "utter_backend_unavailable"), (401, "utter_login_required")])
+async def test_notifications_when_the_portal_fails(general, portal, make_tracker, domain, failure, response):
+    portal.fail(failure, "PATCH", "/users/me/profile")
+    dispatcher, events = await run(ActionSetNotifications(), user_says(make_tracker, "turn off notifications",
+                                                                       "set_notifications"), domain)
+    assert responses(dispatcher) == [response] and events == []
+
+
+async def test_notifications_permission_check_down(general, portal, make_tracker, domain):
+    portal.fail("down", "GET", "/users/me/permissions")
+    dispatcher, _ = await run(ActionSetNotifications(), user_says(make_tracker, "turn off notifications",
+                                                                  "set_notifications"), domain)
+    assert responses(dispatcher) == ["utter_backend_unavailable"]
+    assert portal.calls("PATCH", "/users/me/profile") == []
+
+
+# --- password ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("lang", ["fr", "en"])
+async def test_password_gives_the_secure_page_never_asks(general, portal, make_tracker, domain, lang):
+    dispatcher, events = await run(ActionChangePassword(), user_says(make_tracker, "change my password",
+                                                                     "change_password", lang=lang), domain)
+    (msg,) = dispatcher.messages
+    assert msg["response"] == "utter_change_password"
+    assert msg["url"] == f"{BASE_URL}/account/password?lang={lang}"
+    assert events == []  # no slot, no form: nothing typed next is taken as a password
+    assert portal.calls("POST", "/users/me/password") == []
+    text = variation(domain, "utter_change_password", lang)["text"]
+    assert "{url}" in text
+    assert ("never ask for a password" in text) if lang == "en" else ("je ne vous demande jamais de mot de passe"
+                                                                      in text)
+
+
+async def test_password_link_uses_the_public_backend_url(general, make_tracker, domain, monkeypatch):
+    monkeypatch.setenv("BACKEND_PUBLIC_URL", "https://portail.example.com/")
+    dispatcher, _ = await run(ActionChangePassword(), user_says(make_tracker, "changer mon mdp", "change_password",
+                                                                lang="fr", admin=True), domain)
+    assert dispatcher.messages[0]["url"] == "https://portail.example.com/account/password?lang=fr"
+
+
+async def test_password_refused_for_a_role_without_the_permission(general, portal, make_tracker, domain):
+    general.without("change_password")
+    dispatcher, _ = await run(ActionChangePassword(), user_says(make_tracker, "change my password",
+                                                                "change_password"), domain)
+    (msg,) = dispatcher.messages
+    assert msg["response"] == "utter_admin_only" and msg["what"] == "change the password"
+
+
+async def test_password_when_the_portal_is_down(general, portal, make_tracker, domain):
+    portal.fail("down")
+    dispatcher, _ = await run(ActionChangePassword(), user_says(make_tracker, "change my password",
+                                                                "change_password"), domain)
+    assert responses(dispatcher) == ["utter_backend_unavailable"]
