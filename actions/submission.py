@@ -26,8 +26,12 @@ _BY_ACTION: Dict[str, Type["SubmitAction"]] = {}
 _BY_FORM: Dict[str, Type["SubmitAction"]] = {}
 
 
-def submission_key(tracker: Tracker) -> str:
-    """The idempotency key of the form being filled (set once, kept through retries)."""
+def submission_key(tracker: Tracker, action_name: Optional[str] = None) -> str:
+    """The idempotency key of the form being submitted (set once, kept through retries). A key kept for
+    another submit action's pending retry is never reused: it would replay that other write."""
+    pending = tracker.get_slot("pending_action")
+    if pending and action_name and pending != action_name:
+        return uuid.uuid4().hex
     return tracker.get_slot(KEY_SLOT) or uuid.uuid4().hex
 
 
@@ -69,7 +73,7 @@ class SubmitAction(Action):
         raise NotImplementedError
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        key = submission_key(tracker)
+        key = submission_key(tracker, self.name())
         try:
             events = await self.submit(dispatcher, tracker, domain, key)
         except BackendUnavailable:

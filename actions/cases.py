@@ -1,0 +1,576 @@
+"""Following cases ("Suivre les dossiers", the portal's "Mes listes"): the three lists, the status of one case
+with the latest entries of its activity stream, and a comment added to a case.
+
+- `action_list_cases` (single turn): which list comes from the user's words — "action requise / à traiter"
+  (action_required), "tous / all" (all), "mes tickets / my cases" (mine); when the words name none of them
+  ("la liste des dossiers"), the three lists are offered as buttons rather than guessed, because "Mes tickets"
+  (created by me) and "Tous les tickets" (every case I am associated with) differ a lot for a `user` whose
+  cases are opened by an administrator. Up to 5 lines (or the number asked, at most 20), newest first, then
+  buttons to the other lists.
+- `action_case_status` (single turn, usable as a digression inside any form): the case number from the
+  message (CS0032498, "cs 0032498", "CS-32498", or a bare 5–7 digit number), or "my last ticket" (the newest
+  case I created). If the number is missing and no other form is active it sets `case_status_ask` and the rules
+  start `case_status_form` (one question with buttons); inside another form it only offers buttons.
+- `case_comment_form` + `action_submit_case_comment`: which case (number, "last", or buttons of my open cases),
+  the comment (5–4000 characters), a summary with yes/no, then POST /cases/{number}/comments with the form's
+  Idempotency-Key.
+
+The backend decides visibility: a `user` sees only the cases they are associated with, so another account's
+case (or one they are not associated with) answers 404 and the user is told the case was not found among theirs.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime
+from typing import Any, Dict, List, Optional, Text, Tuple
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.backend_client import BackendClient, BackendError, BackendRejected
+from actions.forms import (
+    NOT_AN_ANSWER, PortalFormValidation, asked, entity, intent_of, is_payload, opening_turn, text_of, yes_no_answer,
+)
+from actions.session import backend, language, report_backend_error
+from actions.submission import SubmitAction, form_slots
+
+log = logging.getLogger(__name__)
+
+STATUS_FORM = "case_status_form"
+COMMENT_FORM = "case_comment_form"
+COMMENT_EXTRA_SLOTS = ("case_comment_case",)
+
+LISTS = ("action_required", "mine", "all")
+LIST_LABELS = {
+    "action_required": {"fr": "Action requise", "en": "Action required"},
+    "mine": {"fr": "Mes tickets", "en": "My cases"},
+    "all": {"fr": "Tous les tickets", "en": "All cases"},
+}
+LIST_SHOWN = 5        # lines shown by default
+LIST_MAX_SHOWN = 20   # "show my last 50 tickets" is capped here
+LIST_FETCHED = 50     # fetched to tell how many more there are
+BUTTON_CASES = 5      # case buttons offered when asking which case
+ACTIVITIES_SHOWN = 3
+ACTIVITY_CHARS = 280
+MIN_COMMENT_CHARS = 5
+MAX_COMMENT_CHARS = 4000  # CommentCreate.body in backend/schemas.py
+SHORT_ANSWER_WORDS = 4    # "CS0032499", "c'est le 32499": an answer whatever intent the NLU gave it
+COMMENT_DIGRESSION_WORDS = 8  # a longer message is a comment even if the NLU saw a greeting or a question
+# Intents that, in a short message, are not a comment: the rules answer them and the question is asked again.
+COMMENT_NOT_AN_ANSWER = {"cancel", "help", "greet", "case_status", "list_cases"}
+OPEN_STATUSES = ("awaiting_customer", "new", "in_progress")  # buttons: the ones waiting for me first
+
+CASE_NUMBER = re.compile(r"^CS\d{7}$")
+# "CS0032498", "cs 0032498", "CS-32498", "cs32498": the CS prefix makes the number unambiguous.
+PREFIXED_NUMBER = re.compile(r"(?<![A-Za-z0-9])c\s?s[\s\-_.#:]*(\d{5,7})(?!\d)", re.I)
+# A bare 5–7 digit number ("32498", "n° 0032498"); 8 digits would be an asset number, so never taken.
+BARE_NUMBER = re.compile(r"(?<![\w.,/])(\d{5,7})(?![.,/]?\w)")
+LAST_CASE = re.compile(
+    r"\b(derni[eè]re?s?|plus r[ée]cente?s?|last|latest|newest|most recent|recent)\b", re.I)
+MY_LISTS = re.compile(r"\b(mes listes|my lists)\b", re.I)
+WANTS_ACTION_REQUIRED = re.compile(
+    r"(action[s]? requise?s?|action required|[àa] traiter|n[ée]cessit\w* (une |mon |ma )?action|"
+    r"attend\w* (une |ma |notre )?(r[ée]ponse|action)|en attente de (ma|notre|mon)|"
+    r"need\w* (my |an |our )?(action|answer|reply|input)|waiting (for|on) (me|us|my|our)|awaiting (me|us|my|our)|"
+    r"requir\w* (my |an |our )?action|attend\w* (qq?ch|quelque chose)|anything from (me|us))", re.I)
+WANTS_ALL = re.compile(r"\b(tou[st]e?s?|all|every|everything|ensemble|associ\w*|involved)\b", re.I)
+WANTS_MINE = re.compile(
+    r"\b(mes|my|mine|j'ai (cr[ée]{1,2}\w*|ouvert|fait|d[ée]clar[ée]\w*)|i (created|opened|raised|logged|made)|"
+    r"moi-m[êe]me|myself)\b", re.I)
+MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+COLON_COMMENT = re.compile(r"[:：](?!//|\d)\s*(.+)$", re.S)  # not "https://", not "10:30"
+QUOTED_COMMENT = re.compile(r"[«\"“]\s*(.+?)\s*[»\"”]", re.S)
+
+
+# --- reading the user's words -------------------------------------------------------------------------------------
+def normalize_case_number(value: Optional[str]) -> Optional[str]:
+    """"cs 0032498" / "CS-32498" / "32498" -> "CS0032498"; None when it is not a case number."""
+    if not value:
+        return None
+    text = str(value).strip()
+    compact = text.upper().replace(" ", "")
+    if CASE_NUMBER.match(compact):
+        return compact
+    match = PREFIXED_NUMBER.search(text)
+    if match:
+        return f"CS{int(match.group(1)):07d}"
+    bare = set(BARE_NUMBER.findall(text))
+    if len(bare) == 1:
+        return f"CS{int(bare.pop()):07d}"
+    return None
+
+
+def case_number_in(tracker: Tracker, text: Optional[str] = None) -> Optional[str]:
+    """The case number of the latest message: the entity first (buttons, regex), else the text."""
+    number = normalize_case_number(entity(tracker, "case_number"))
+    if number:
+        return number
+    text = text_of(tracker) if text is None else text
+    return None if is_payload(text) else normalize_case_number(text)
+
+
+def asks_for_last(tracker: Tracker) -> bool:
+    text = text_of(tracker)
+    return not is_payload(text) and bool(LAST_CASE.search(text))
+
+
+def list_in(tracker: Tracker) -> Optional[str]:
+    """Which of the three lists the message asks for, or None when the words do not say."""
+    chosen = entity(tracker, "case_list")
+    if chosen in LISTS:
+        return chosen
+    text = MY_LISTS.sub(" ", text_of(tracker))
+    if is_payload(text):
+        return None
+    if WANTS_ACTION_REQUIRED.search(text):
+        return "action_required"
+    if WANTS_ALL.search(text):
+        return "all"
+    if WANTS_MINE.search(text):
+        return "mine"
+    return None
+
+
+def wanted_count(tracker: Tracker) -> int:
+    value = entity(tracker, "quantity")
+    try:
+        count = int(str(value).strip()) if value is not None else LIST_SHOWN
+    except ValueError:
+        return LIST_SHOWN
+    return max(1, min(count, LIST_MAX_SHOWN))
+
+
+def other_loop_active(tracker: Tracker) -> bool:
+    """Another form is active: this turn is a digression and must not start a form of its own."""
+    name = (tracker.active_loop or {}).get("name")
+    return bool(name) and name not in (STATUS_FORM, "should_not_be_set")
+
+
+def end_form(domain: DomainDict, form: str, *extra: str) -> List[EventType]:
+    """Ends one of these forms before its first answer, forgetting only its own slots (not the idempotency key
+    nor a pending retry, which may belong to another conversation the user left unfinished)."""
+    return [ActiveLoop(None), SlotSet("requested_slot", None),
+            *(SlotSet(name, None) for name in form_slots(domain, form)),
+            *(SlotSet(name, False if name == "case_status_ask" else None) for name in extra)]
+
+
+def just_completed(tracker: Tracker, form: str) -> bool:
+    """The last action executed was `form` (the rules run the action right after the form completes)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "action":
+            return event.get("name") == form
+        if event.get("event") == "user":
+            return False
+    return False
+
+
+# --- showing cases --------------------------------------------------------------------------------------------------
+def _parse(value: Optional[str]) -> Optional[datetime]:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def format_date(value: Optional[str], lang: str, with_time: bool = False) -> str:
+    moment = _parse(value)
+    if moment is None:
+        return str(value or "—")
+    if lang == "en":
+        text = f"{moment.day} {MONTHS_EN[moment.month - 1]} {moment.year}"
+    else:
+        text = moment.strftime("%d/%m/%Y")
+    return f"{text} {moment.strftime('%H:%M')}" if with_time else text
+
+
+NO_DEVICE = {"fr": "sans appareil", "en": "no device"}
+
+
+def device_label(case: Dict[str, Any], lang: str = "fr") -> str:
+    asset = case.get("asset")
+    if not asset:
+        return NO_DEVICE[lang]
+    name = asset.get("alias") if asset.get("alias") and asset.get("alias") != asset.get("serial") else asset["model"]
+    return f"{name} ({asset['serial']})"
+
+
+def type_label(case: Dict[str, Any]) -> str:
+    category, subcategory = case.get("category_label") or case.get("category"), \
+        case.get("subcategory_label") or case.get("subcategory")
+    return category if not subcategory or subcategory == category else f"{category} › {subcategory}"
+
+
+def case_line(case: Dict[str, Any], lang: str) -> str:
+    return (f"• {case['number']} — {type_label(case)} — {device_label(case, lang)} — {case['status_label']} — "
+            f"{format_date(case.get('created_at'), lang)}")
+
+
+def case_label(case: Dict[str, Any]) -> str:
+    """One line naming a case in a question or a summary."""
+    parts = [case["number"], type_label(case)] + ([device_label(case)] if case.get("asset") else []) \
+        + [case["status_label"]]
+    return " — ".join(parts)
+
+
+def case_buttons(cases: List[Dict[str, Any]], intent: str) -> List[Dict[str, str]]:
+    return [{"title": f"{c['number']} — {type_label(c)} ({c['status_label']})",
+             "payload": f'/{intent}{{"case_number":"{c["number"]}"}}'} for c in cases[:BUTTON_CASES]]
+
+
+def list_buttons(lang: str, exclude: Optional[str] = None) -> List[Dict[str, str]]:
+    return [{"title": LIST_LABELS[name][lang], "payload": f'/list_cases{{"case_list":"{name}"}}'}
+            for name in LISTS if name != exclude]
+
+
+def open_first(cases: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Open cases, those waiting for the customer first (newest first within each status)."""
+    open_cases = [c for c in cases if c.get("status") in OPEN_STATUSES]
+    return sorted(open_cases, key=lambda c: OPEN_STATUSES.index(c["status"]))
+
+
+def utter_case(dispatcher: CollectingDispatcher, case: Dict[str, Any], lang: str) -> None:
+    """Status, type, device, dates, then the latest entries of the activity stream (newest first)."""
+    dispatcher.utter_message(
+        response="utter_case_status", case_number=case["number"], status=case["status_label"],
+        case_type=type_label(case), device=device_label(case, lang), created=format_date(case.get("created_at"), lang),
+        updated=format_date(case.get("updated_at"), lang),
+    )
+    activities = list(reversed(case.get("activities") or []))[:ACTIVITIES_SHOWN]
+    if activities:
+        dispatcher.utter_message(response="utter_case_activity_intro")
+    for activity in activities:
+        body = " ".join(str(activity.get("body") or "").split())
+        if len(body) > ACTIVITY_CHARS:
+            body = body[: ACTIVITY_CHARS - 1].rstrip() + "…"
+        dispatcher.utter_message(response="utter_case_activity", author=activity.get("author_name") or "—",
+                                 date=format_date(activity.get("created_at"), lang, with_time=True), body=body)
+    if case.get("status") == "awaiting_customer":
+        dispatcher.utter_message(response="utter_case_awaiting_you", case_number=case["number"])
+
+
+def report_case_error(dispatcher: CollectingDispatcher, error: BackendError, number: Optional[str]) -> None:
+    """Reading a case: not found (another account's, one the user is not associated with, or unknown: the
+    backend answers 404 for all three), a malformed number, or the portal's own reason (e.g. 403)."""
+    if isinstance(error, BackendRejected) and error.status == 404 and number:
+        dispatcher.utter_message(response="utter_case_not_found", case_number=number)
+    elif isinstance(error, BackendRejected) and error.code == "invalid_case_number":
+        dispatcher.utter_message(response="utter_case_number_invalid", reference=number or "")
+    elif isinstance(error, BackendRejected):
+        dispatcher.utter_message(response="utter_case_refused", reason=error.message)
+    else:
+        report_backend_error(dispatcher, error)
+
+
+async def newest_case(client: BackendClient, dispatcher: CollectingDispatcher) -> Optional[str]:
+    """"My last ticket": the newest case I created; else the newest case I am associated with."""
+    mine = await client.cases("mine", limit=1)
+    if mine:
+        return mine[0]["number"]
+    visible = await client.cases("all", limit=1)
+    if visible:
+        dispatcher.utter_message(response="utter_case_last_not_mine")
+        return visible[0]["number"]
+    dispatcher.utter_message(response="utter_case_none")
+    return None
+
+
+# --- the lists ------------------------------------------------------------------------------------------------------
+class ActionListCases(Action):
+    def name(self) -> Text:
+        return "action_list_cases"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        lang, which = language(tracker), list_in(tracker)
+        if which is None:
+            dispatcher.utter_message(response="utter_ask_case_list", buttons=list_buttons(lang))
+            return []
+        label = LIST_LABELS[which][lang]
+        try:
+            cases = await backend(tracker).cases(which, limit=LIST_FETCHED)
+        except BackendError as error:
+            report_backend_error(dispatcher, error)
+            return []
+        if not cases:
+            dispatcher.utter_message(response="utter_case_list_empty", list_label=label,
+                                     buttons=list_buttons(lang, exclude=which))
+            return []
+        shown = cases[: wanted_count(tracker)]
+        dispatcher.utter_message(response="utter_case_list", list_label=label, count=len(shown),
+                                 lines="\n".join(case_line(c, lang) for c in shown))
+        if len(cases) > len(shown):
+            more = len(cases) - len(shown)
+            dispatcher.utter_message(response="utter_case_list_more",
+                                     more=f"{more}+" if len(cases) >= LIST_FETCHED else str(more))
+        dispatcher.utter_message(response="utter_case_list_hint", buttons=list_buttons(lang, exclude=which))
+        return []
+
+
+# --- the status of one case -----------------------------------------------------------------------------------------
+class ActionCaseStatus(Action):
+    """Answers in one turn when the message names the case (or "my last ticket"); otherwise asks which case:
+    through `case_status_form` (case_status_ask = true) or, inside another form, with buttons only."""
+
+    def name(self) -> Text:
+        return "action_case_status"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        done = [SlotSet("case_status_number", None), SlotSet("case_status_ask", False)]
+        client, lang = backend(tracker), language(tracker)
+        if just_completed(tracker, STATUS_FORM):
+            number = tracker.get_slot("case_status_number")
+            if number is None:  # the form ended without a case (the portal was down when asking): told already
+                return done
+        else:
+            number = case_number_in(tracker)
+        try:
+            if number is None and asks_for_last(tracker):
+                number = await newest_case(client, dispatcher)
+                if number is None:
+                    return done
+            if number is None:
+                cases = await client.cases("all", limit=BUTTON_CASES)
+                if not cases:
+                    dispatcher.utter_message(response="utter_case_none")
+                    return done
+                if len(cases) == 1:  # exactly one case: no need to ask which
+                    number = cases[0]["number"]
+                elif other_loop_active(tracker):  # a digression: offer buttons, the form goes on
+                    dispatcher.utter_message(response="utter_ask_case_status_number",
+                                             buttons=case_buttons(cases, "case_status"))
+                    return done
+                else:
+                    return [SlotSet("case_status_ask", True)]
+        except BackendError as error:
+            report_backend_error(dispatcher, error)
+            return done
+        try:
+            case = await client.case(number)
+        except BackendError as error:
+            report_case_error(dispatcher, error, number)
+            return done
+        utter_case(dispatcher, case, lang)
+        return done
+
+
+class ActionAskCaseStatusNumber(Action):
+    def name(self) -> Text:
+        return "action_ask_case_status_number"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        try:
+            cases = await backend(tracker).cases("all", limit=BUTTON_CASES)
+        except BackendError as error:
+            report_backend_error(dispatcher, error)
+            return end_form(domain, STATUS_FORM, "case_status_ask")
+        dispatcher.utter_message(response="utter_ask_case_status_number", buttons=case_buttons(cases, "inform"))
+        return []
+
+
+async def extract_case_number(tracker: Tracker, dispatcher: CollectingDispatcher, slot: str,
+                              opening_intent: str) -> Dict[Text, Any]:
+    """The "which case?" question of both forms: a number, "my last ticket", or a button. On the opening message
+    the user's own words are reused. A short typed message holding a number answers, whatever its intent; a
+    longer question ("what's the status of CS0032498?") is a digression the rules answer."""
+    if tracker.get_slot(slot) or not (opening_turn(tracker) or asked(tracker, slot)):
+        return {}
+    text, intent = text_of(tracker), intent_of(tracker)
+    if opening_turn(tracker):
+        if intent != opening_intent:
+            return {}
+        before_comment = COLON_COMMENT.split(text)[0] if not is_payload(text) else text
+        number = case_number_in(tracker, before_comment)
+        if number is None and LAST_CASE.search(before_comment):
+            try:
+                number = await newest_case(backend(tracker), dispatcher)
+            except BackendError:
+                return {}  # the question will simply be asked
+        return {slot: number} if number else {}
+    number = case_number_in(tracker)
+    meant_as_answer = intent not in NOT_AN_ANSWER or intent == opening_intent
+    if is_payload(text):  # a button: only one meant as an answer (inform / the form's own intent) answers
+        answers = meant_as_answer
+    else:
+        answers = meant_as_answer or len(text.split()) <= SHORT_ANSWER_WORDS
+    if number and answers:
+        return {slot: number}
+    if number is None and answers and asks_for_last(tracker):
+        try:
+            number = await newest_case(backend(tracker), dispatcher)
+        except BackendError as error:
+            report_backend_error(dispatcher, error)
+            return {slot: None}
+        return {slot: number}
+    if not meant_as_answer:
+        return {}  # a question or a greeting: the rules answer it, then the form asks again
+    dispatcher.utter_message(response="utter_case_number_missing")
+    return {slot: None}
+
+
+async def check_case(tracker: Tracker, dispatcher: CollectingDispatcher, value: Any) -> Optional[Dict[str, Any]]:
+    """The case if the user may see it; otherwise the reason is told and None is returned."""
+    number = normalize_case_number(value)
+    if number is None:
+        dispatcher.utter_message(response="utter_case_number_invalid", reference=str(value or "")[:40])
+        return None
+    try:
+        return await backend(tracker).case(number)
+    except BackendError as error:
+        report_case_error(dispatcher, error, number)
+        return None
+
+
+class ValidateCaseStatusForm(PortalFormValidation):
+    def name(self) -> Text:
+        return "validate_case_status_form"
+
+    async def extract_case_status_number(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        return await extract_case_number(tracker, dispatcher, "case_status_number", "case_status")
+
+    async def validate_case_status_number(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if value is None:
+            return {"case_status_number": None}
+        case = await check_case(tracker, dispatcher, value)
+        return {"case_status_number": case["number"] if case else None}
+
+
+# --- adding a comment -----------------------------------------------------------------------------------------------
+def inline_comment(text: str) -> Optional[str]:
+    """The comment already written in the opening message: after a colon, or between quotes."""
+    match = COLON_COMMENT.search(text) or QUOTED_COMMENT.search(text)
+    if not match:
+        return None
+    comment = match.group(1).strip()
+    return comment if len(comment) >= MIN_COMMENT_CHARS else None
+
+
+class ValidateCaseCommentForm(PortalFormValidation):
+    def name(self) -> Text:
+        return "validate_case_comment_form"
+
+    async def extract_case_comment_number(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        return await extract_case_number(tracker, dispatcher, "case_comment_number", "add_case_comment")
+
+    async def validate_case_comment_number(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if value is None:
+            return {"case_comment_number": None}
+        case = await check_case(tracker, dispatcher, value)
+        if case is None:
+            return {"case_comment_number": None, "case_comment_case": None}
+        dispatcher.utter_message(response="utter_case_selected", case_label=case_label(case))
+        return {"case_comment_number": case["number"],
+                "case_comment_case": {"number": case["number"], "label": case_label(case), "status": case["status"]}}
+
+    async def extract_case_comment_text(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        text = text_of(tracker)
+        if tracker.get_slot("case_comment_text") or is_payload(text):
+            return {}
+        if opening_turn(tracker):
+            comment = inline_comment(text) if intent_of(tracker) == "add_case_comment" else None
+            return {"case_comment_text": comment} if comment else {}
+        if not asked(tracker, "case_comment_text"):
+            return {}
+        # Free text: anything is a comment, except a short message that is plainly a request to the assistant.
+        if intent_of(tracker) in COMMENT_NOT_AN_ANSWER and len(text.split()) <= COMMENT_DIGRESSION_WORDS:
+            return {}
+        return {"case_comment_text": text}
+
+    async def validate_case_comment_text(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        text = str(value or "").strip()
+        if len(text) < MIN_COMMENT_CHARS or is_payload(text):
+            dispatcher.utter_message(response="utter_case_comment_too_short", min_chars=MIN_COMMENT_CHARS)
+            return {"case_comment_text": None}
+        if len(text) > MAX_COMMENT_CHARS:
+            dispatcher.utter_message(response="utter_case_comment_too_long", max_chars=MAX_COMMENT_CHARS,
+                                     length=len(text))
+            return {"case_comment_text": None}
+        return {"case_comment_text": text}
+
+    async def extract_case_comment_confirm(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        return yes_no_answer(tracker, dispatcher, "case_comment_confirm")
+
+
+class ActionAskCaseCommentNumber(Action):
+    """Which case? One button per open case (those waiting for the user first); typing a number works too."""
+
+    def name(self) -> Text:
+        return "action_ask_case_comment_number"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        try:
+            cases = await backend(tracker).cases("all", limit=LIST_FETCHED)
+        except BackendError as error:
+            report_backend_error(dispatcher, error)
+            return end_form(domain, COMMENT_FORM, *COMMENT_EXTRA_SLOTS)
+        if not cases:
+            dispatcher.utter_message(response="utter_case_none")
+            return end_form(domain, COMMENT_FORM, *COMMENT_EXTRA_SLOTS)
+        dispatcher.utter_message(response="utter_ask_case_comment_number",
+                                 buttons=case_buttons(open_first(cases) or cases, "inform"))
+        return []
+
+
+class ActionAskCaseCommentConfirm(Action):
+    def name(self) -> Text:
+        return "action_ask_case_comment_confirm"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        case = tracker.get_slot("case_comment_case") or {}
+        dispatcher.utter_message(response="utter_ask_case_comment_confirm",
+                                 case_label=case.get("label") or tracker.get_slot("case_comment_number"),
+                                 comment=tracker.get_slot("case_comment_text"))
+        return []
+
+
+class ActionSubmitCaseComment(SubmitAction):
+    """Adds the confirmed comment to the case's activity stream (retry-safe: the form's Idempotency-Key)."""
+
+    action_name = "action_submit_case_comment"
+    form = COMMENT_FORM
+    extra_slots = COMMENT_EXTRA_SLOTS
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        if tracker.get_slot("case_comment_confirm") is None:
+            # The form ended before its summary (no case to comment on, or the portal was down when asking):
+            # nothing to send, and a pending submission of another form must not be forgotten.
+            return []
+        return await super().run(dispatcher, tracker, domain)
+
+    async def submit(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
+                     key: str) -> List[EventType]:
+        number, confirmed = tracker.get_slot("case_comment_number"), tracker.get_slot("case_comment_confirm")
+        if confirmed is False:
+            dispatcher.utter_message(response="utter_case_comment_not_sent")
+            return []
+        if confirmed is not True:  # the form ended early (no case to comment on): the user was told why
+            return []
+        await backend(tracker).add_comment(number, tracker.get_slot("case_comment_text"), idempotency_key=key)
+        dispatcher.utter_message(response="utter_case_comment_added", case_number=number)
+        if (tracker.get_slot("case_comment_case") or {}).get("status") == "awaiting_customer":
+            dispatcher.utter_message(response="utter_case_comment_back_to_canon", case_number=number)
+        return []
+
+
+__all__: Tuple[str, ...] = (
+    "ActionListCases", "ActionCaseStatus", "ActionAskCaseStatusNumber", "ValidateCaseStatusForm",
+    "ValidateCaseCommentForm", "ActionAskCaseCommentNumber", "ActionAskCaseCommentConfirm",
+    "ActionSubmitCaseComment",
+)
