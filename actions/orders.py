@@ -1,0 +1,1285 @@
+"""Orders ("Commandes" in the portal guide): order consumables, ask about a delivered order (wrong or missing
+items), request a training, and show the last consumables orders of a device.
+
+- Consumables (`order_consumables_form`): device → consumable (buttons from the device's catalogue) → quantity
+  (1..the item's limit) → "another item?" loop (lines kept in `order_lines`) → delivery (account address or a
+  new location) → contact (me or another person) → price from the portal ("Obtenir le prix": each line, whether
+  the contract covers it, the total) → yes/no → order number. A device under eMaintenance is refused with the
+  portal's own reason as soon as it is chosen; nothing else is asked and nothing is written.
+- Order enquiry (`order_enquiry_form`): order (typed or picked among the last orders) → wrong / missing items →
+  description → confirmation → case number.
+- Training (`order_training_form`): topic → device (optional) → attendees → preferred date (optional) →
+  confirmation → TRN number.
+- Last orders (`action_view_orders`, one action so that it also answers inside any form): the device's last 5
+  consumables orders.
+
+Extraction rules as in every form (actions/forms.py): an `extract_*` acts only when its slot is asked (or on
+the opening message, to reuse what the user already said); a message that is not an answer extracts nothing,
+so the form rejects it and the rules answer it.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.backend_client import BackendClient, BackendError, BackendRejected
+from actions.forms import (
+    MAX_BUTTONS, PortalFormValidation, ask_asset, asked, asset_buttons, asset_label, entity, extract_asset, intent_of,
+    is_payload, not_an_answer, opening_turn, text_of, yes_no_answer,
+)
+from actions.session import backend, channel_code, language, portal_user, report_backend_error, transcript
+from actions.submission import SubmitAction, reset_events
+
+log = logging.getLogger(__name__)
+
+CONSUMABLES_FORM = "order_consumables_form"
+ENQUIRY_FORM = "order_enquiry_form"
+TRAINING_FORM = "order_training_form"
+# Helper slots of each form, forgotten with its answers.
+CONSUMABLES_EXTRA = ("order_asset_label", "order_catalogue", "order_ship_to", "order_refusal", "order_lines")
+ENQUIRY_EXTRA = ("order_enquiry_order",)
+TRAINING_EXTRA = ("order_training_asset_label",)
+# Set while the last-orders question "which device?" waits for a typed answer (rules: data/rules/orders.yml).
+HISTORY_ASKED = "order_history_asked"
+
+# Free-text answers (an address, a name, a description, a topic) may be classified as any of these intents
+# and are still taken as the answer; any other digression or request is not (see not_free_text_answer).
+FREE_TEXT_INTENTS = {"search_knowledge", "out_of_scope", "nlu_fallback"}
+
+
+def not_free_text_answer(tracker: Tracker) -> bool:
+    """A free-text question's answer is anything but a digression (help, greet, a case's status, ...) or a
+    request that starts another conversation (the switching rules offer it)."""
+    return intent_of(tracker) not in FREE_TEXT_INTENTS and not_an_answer(tracker)
+
+MAX_LINES = 20  # PriceRequest.lines
+MAX_ORDER_HISTORY_ASSETS = 5  # devices whose last orders are offered as buttons in an order enquiry
+MAX_RECENT_ORDERS = 5
+MIN_DESCRIPTION_CHARS = 5
+MAX_DESCRIPTION_CHARS = 3900  # OrderEnquiryCreate.description is 4000, the portal prefixes "[ORD…] "
+MIN_TOPIC_CHARS, MAX_TOPIC_CHARS = 3, 200  # TrainingRequestCreate.topic
+MAX_ATTENDEES = 100  # TrainingRequestCreate.attendees
+MAX_NAME_CHARS = 200
+ORDER_NUMBER = re.compile(r"^ORD\d{7}$")
+ORDER_NUMBER_IN_TEXT = re.compile(r"\bORD[\s\-_]?(\d{1,7})\b", re.I)
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+
+# Words the code puts into sentences whose frame is a response of the domain (both languages).
+WORDS = {
+    "fr": {"covered": "couvert par le contrat", "not_covered": "facturé", "me": "Moi", "none_device":
+           "aucun appareil en particulier", "no_preference": "pas de préférence", "wrong_items":
+           "Article(s) incorrect(s) reçu(s)", "missing_items": "Article(s) manquant(s) à la livraison",
+           "other_person": "Une autre personne", "account_address": "Oui, à cette adresse",
+           "new_address": "Non, un nouvel emplacement", "no_device_button": "Aucun appareil en particulier",
+           "submitted": "envoyée", "delivered": "livrée", "shipped": "expédiée", "cancelled": "annulée",
+           "in_progress": "en cours", "each": "l'unité"},
+    "en": {"covered": "covered by your contract", "not_covered": "charged", "me": "Me", "none_device":
+           "no particular device", "no_preference": "no preference", "wrong_items": "Wrong item(s) received",
+           "missing_items": "Item(s) missing from delivery", "other_person": "Someone else",
+           "account_address": "Yes, to this address", "new_address": "No, a new location",
+           "no_device_button": "No particular device", "submitted": "submitted", "delivered": "delivered",
+           "shipped": "shipped", "cancelled": "cancelled", "in_progress": "in progress", "each": "each"},
+}
+CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
+MONTHS_FR = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+             "novembre", "décembre"]
+MONTHS_EN = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+             "November", "December"]
+
+
+# --- small parsers -----------------------------------------------------------------------------------------------
+def normalize(text: str) -> str:
+    text = unicodedata.normalize("NFKD", (text or "").lower())
+    return "".join(ch for ch in text if not unicodedata.combining(ch)).replace("’", "'")
+
+
+NUMBER_WORDS = {
+    "un": 1, "une": 1, "seul": 1, "seule": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "six": 6, "sept": 7,
+    "huit": 8, "neuf": 9, "dix": 10, "onze": 11, "douze": 12, "treize": 13, "quatorze": 14, "quinze": 15,
+    "seize": 16, "vingt": 20, "trente": 30, "quarante": 40, "cinquante": 50, "soixante": 60, "cent": 100,
+    "one": 1, "single": 1, "two": 2, "three": 3, "four": 4, "five": 5, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40,
+    "fifty": 50, "sixty": 60, "hundred": 100,
+}
+
+
+def _word_number(token: str) -> Optional[int]:
+    """"deux", "two", "vingt-cinq", "twenty-five", "dix-huit" → the number, else None."""
+    parts = [p for p in re.split(r"-|\bet\b", token) if p]
+    if not parts or any(p.strip() not in NUMBER_WORDS for p in parts):
+        return None
+    return sum(NUMBER_WORDS[p.strip()] for p in parts)
+
+
+def parse_count(text: str, entity_value: Optional[str] = None) -> Optional[int]:
+    """A count typed as digits or words ("2", "2 svp", "deux", "two", "x3"). None when there is no number or
+    several different ones ("2 ou 3")."""
+    if entity_value is not None:
+        try:
+            value = float(str(entity_value).replace(",", "."))
+            if value == int(value):
+                return int(value)
+        except ValueError:
+            found = parse_count(str(entity_value))
+            if found is not None:
+                return found
+    norm = normalize(text)
+    values = {int(d) for d in re.findall(r"(?<![\d.,/-])\d{1,4}(?![\d.,/])", norm)}
+    if not values:
+        words = [_word_number(t) for t in re.findall(r"[a-z]+(?:-[a-z]+)*", norm)]
+        numbers: List[int] = []
+        for previous, current in zip([None, *words], words):
+            if current is None:
+                continue
+            if previous is not None and previous >= 20 and previous % 10 == 0 and current < 10 and numbers:
+                numbers[-1] += current  # "twenty five", "vingt cinq"
+            else:
+                numbers.append(current)
+        values = set(numbers)
+    return values.pop() if len(values) == 1 else None
+
+
+_MONTHS = {
+    **{normalize(m): i + 1 for i, m in enumerate(MONTHS_FR)}, **{m.lower(): i + 1 for i, m in enumerate(MONTHS_EN)},
+    "janv": 1, "fev": 2, "fevr": 2, "avr": 4, "juil": 7, "sept": 9, "oct": 10, "nov": 11, "dec": 12,
+    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8, "sep": 9,
+}
+
+
+class DateError(ValueError):
+    pass
+
+
+def parse_date(text: str, today: date) -> Optional[date]:
+    """A date typed as dd/mm/yyyy (also - or .), yyyy-mm-dd, "15 janvier 2027", "January 15, 2027", with or
+    without the year (then the next such day). None when the text holds no date; DateError when it names an
+    impossible one (31/02/2027)."""
+    norm = normalize(text)
+    norm = re.sub(r"\b(\d{1,2})(?:er|re|e|st|nd|rd|th)\b", r"\1", norm)
+    try:
+        m = re.search(r"\b(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})\b", norm)
+        if m:
+            return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        m = re.search(r"(?<![\d/.-])(\d{1,2})[/.-](\d{1,2})(?:[/.-](\d{4}|\d{2}))?(?![\d/.-])", norm)
+        if m:
+            return _with_year(int(m.group(1)), int(m.group(2)), m.group(3), today)
+        for m in re.finditer(r"\b(\d{1,2})\s+(?:of\s+)?([a-z]+)\.?(?:\s+(\d{4}))?\b", norm):
+            if m.group(2) in _MONTHS:
+                return _with_year(int(m.group(1)), _MONTHS[m.group(2)], m.group(3), today)
+        for m in re.finditer(r"\b([a-z]+)\.?\s+(\d{1,2})\b(?:\s*,?\s*(\d{4})\b)?", norm):
+            if m.group(1) in _MONTHS:
+                return _with_year(int(m.group(2)), _MONTHS[m.group(1)], m.group(3), today)
+    except ValueError as exc:
+        raise DateError(str(exc)) from exc
+    return None
+
+
+def _with_year(day: int, month: int, year: Optional[str], today: date) -> date:
+    if year:
+        return date(int(year) + (2000 if len(year) == 2 else 0), month, day)
+    candidate = date(today.year, month, day)
+    return candidate if candidate >= today else date(today.year + 1, month, day)
+
+
+POSTCODES = [
+    re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", re.I),  # UK: UB11 1AF
+    re.compile(r"\b[A-Z]\d[A-Z]\s?\d[A-Z]\d\b", re.I),  # Canada: K1A 0B1
+    re.compile(r"\b\d{4}\s?[A-Z]{2}\b", re.I),  # Netherlands: 1012 AB
+    re.compile(r"\b\d{5}-\d{4}\b"),  # US ZIP+4
+    re.compile(r"\b(?:[A-Z]{1,2}-)?\d{4,5}\b", re.I),  # France, Germany, Belgium, ... (also F-69002)
+]
+HAS_LETTER = re.compile(r"[^\W\d_]")
+
+
+class AddressError(ValueError):
+    """code: format (not enough parts), postcode (none found), country, street, city, too_long."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _postcode(part: str) -> Optional[re.Match]:
+    for pattern in POSTCODES:
+        found = pattern.search(part)
+        if found:
+            return found
+    return None
+
+
+def parse_address(text: str) -> Dict[str, str]:
+    """"[recipient,] street, postcode city (or city postcode, or city, postcode), country" → the portal's
+    DeliveryLocation. Raises AddressError naming what is missing."""
+    parts = [p.strip(" .") for p in re.split(r"[,;\n]+", text or "") if p.strip(" .")]
+    if len(parts) < 3:
+        raise AddressError("format")
+    country, rest = parts[-1], parts[:-1]
+    if re.search(r"\d", country) or not HAS_LETTER.search(country) or len(country) < 2:
+        raise AddressError("country" if _postcode(country) else "format")
+    last = _postcode(rest[-1])
+    before_after = (rest[-1][:last.start()] + " " + rest[-1][last.end():]).strip(" -") if last else ""
+    if last and re.fullmatch(r"[A-Z]{2,3}", before_after) and len(rest) >= 3:
+        # "Springfield, IL 62704": the state code belongs to the city
+        code, city, street_parts = last.group(), f"{rest[-2]} {before_after}", rest[:-2]
+    elif last and before_after:  # "69002 Lyon", "Uxbridge UB11 1AF"
+        code, city, street_parts = last.group(), before_after, rest[:-1]
+    elif last:  # "Uxbridge, UB11 1AF"
+        code, city, street_parts = last.group(), rest[-2] if len(rest) >= 2 else "", rest[:-2]
+    elif len(rest) >= 2 and _postcode(rest[-2]) and _postcode(rest[-2]).group() == rest[-2].strip():
+        code, city, street_parts = rest[-2], rest[-1], rest[:-2]  # "69002, Lyon"
+    else:
+        raise AddressError("postcode")
+    city = re.sub(r"\s+", " ", city).strip(" -")
+    if not street_parts:
+        raise AddressError("street")
+    street, recipient = street_parts[-1], ", ".join(street_parts[:-1])
+    if len(street) < 2 or not HAS_LETTER.search(street):
+        raise AddressError("street")
+    if not city or not HAS_LETTER.search(city):
+        raise AddressError("city")
+    address = {"recipient": recipient, "street": street, "city": city, "postcode": code.upper().strip(),
+               "country": country}
+    limits = {"recipient": 200, "street": 200, "city": 100, "postcode": 20, "country": 100}
+    if any(len(address[k]) > n for k, n in limits.items()):
+        raise AddressError("too_long")
+    return address
+
+
+def parse_person(text: str) -> Tuple[Optional[Dict[str, str]], Optional[str]]:
+    """"Jane Facilities, jane@example.com" → ({"full_name", "email"?}, None) or (None, problem) where problem
+    is "email" (an address that is not valid) or "name" (no name)."""
+    found = EMAIL.search(text or "")
+    email = found.group() if found else None
+    rest = (text[:found.start()] + " " + text[found.end():]) if found else (text or "")
+    if "@" in rest:
+        return None, "email"
+    name = re.sub(r"[\s,;:<>()\[\]\"]+", " ", rest).strip(" -.")
+    name = re.sub(r"^(?:(?:c'est|it's|it is|contact(?:er)?|name|nom|:)\s*)+", "", name, flags=re.I).strip()
+    if len(name) < 2 or not HAS_LETTER.search(name) or re.search(r"\d", name) or len(name) > MAX_NAME_CHARS:
+        return None, "name"
+    person = {"full_name": name}
+    if email:
+        person["email"] = email
+    return person, None
+
+
+# --- formatting --------------------------------------------------------------------------------------------------
+def money(amount: Any, currency: str, lang: str) -> str:
+    try:
+        value = Decimal(str(amount)).quantize(Decimal("0.01"))
+    except (InvalidOperation, ValueError):
+        return f"{amount} {currency}"
+    symbol = CURRENCY_SYMBOLS.get(currency)
+    if lang == "fr":
+        digits = f"{value:,.2f}".replace(",", " ").replace(".", ",")
+        return f"{digits} {symbol or currency}"
+    digits = f"{value:,.2f}"
+    return f"{symbol}{digits}" if symbol else f"{digits} {currency}"
+
+
+def day_text(value: Any, lang: str) -> str:
+    """A date or an ISO timestamp as "22/10/2026" (fr) or "22 Oct 2026" (en)."""
+    try:
+        if isinstance(value, date):
+            day = value
+        else:
+            day = datetime.fromisoformat(str(value).replace("Z", "+00:00")).date()
+    except ValueError:
+        return str(value)
+    if lang == "fr":
+        return day.strftime("%d/%m/%Y")
+    return f"{day.day} {MONTHS_EN[day.month - 1][:3]} {day.year}"
+
+
+def long_day_text(day: date, lang: str) -> str:
+    if lang == "fr":
+        return f"{'1er' if day.day == 1 else day.day} {MONTHS_FR[day.month - 1]} {day.year} ({day:%d/%m/%Y})"
+    return f"{day.day} {MONTHS_EN[day.month - 1]} {day.year}"
+
+
+def item_label(item: Dict[str, Any]) -> str:
+    return f"{item['description']} ({item['part_number']})"
+
+
+def address_text(address: Dict[str, Any]) -> str:
+    parts = [address.get("recipient") or address.get("account_name"), address.get("street"),
+             f"{address.get('postcode', '')} {address.get('city', '')}".strip(), address.get("country")]
+    return ", ".join(p for p in parts if p)
+
+
+def lines_text(lines: Sequence[Dict[str, Any]]) -> str:
+    return "\n".join(f"• {line['quantity']} × {item_label(line)}" for line in lines)
+
+
+def priced_lines_text(price: Dict[str, Any], lang: str) -> str:
+    """One line per consumable: covered by the contract, or its total (and unit price when several)."""
+    words, currency, out = WORDS[lang], price["currency"], []
+    for line in price["lines"]:
+        text = f"• {line['quantity']} × {item_label(line)} — "
+        if line["covered_by_contract"]:
+            text += words["covered"]
+        else:
+            text += money(line["line_total"], currency, lang)
+            if int(line["quantity"]) > 1:
+                text += f" ({money(line['unit_price'], currency, lang)} {words['each']})"
+        out.append(text)
+    return "\n".join(out)
+
+
+def order_lines_summary(order: Dict[str, Any]) -> str:
+    return ", ".join(f"{line['quantity']} × {line['description']}" for line in order.get("lines", []))
+
+
+def status_text(status: str, lang: str) -> str:
+    return WORDS[lang].get(status, status)
+
+
+# --- consumables catalogue matching ------------------------------------------------------------------------------
+SYNONYMS = {
+    "noir": "black", "noire": "black", "jaune": "yellow", "bleu": "cyan", "rouge": "magenta", "couleur": "colour",
+    "color": "colour", "tambour": "drum", "photoconducteur": "drum", "agrafe": "staple", "agrafes": "staple",
+    "recuperation": "waste", "usage": "waste", "usagee": "waste", "collecteur": "waste", "residuel": "waste",
+    "encre": "toner", "cartouche": "cartridge", "bac": "container", "boite": "container", "staples": "staple",
+}
+STOP = {"le", "la", "les", "de", "du", "des", "un", "une", "the", "a", "an", "of", "for", "pour", "et", "and",
+        "svp", "please", "merci", "je", "veux", "voudrais", "want", "need", "i", "unit", "unite", "none"}
+
+
+def _tokens(text: str) -> set:
+    words = re.findall(r"[a-z0-9]+", normalize(text))
+    out = set()
+    for word in words:
+        if word in STOP:
+            continue
+        word = SYNONYMS.get(word, word)
+        if len(word) > 3 and word.endswith("s"):
+            word = SYNONYMS.get(word[:-1], word[:-1])
+        out.add(word)
+    return out
+
+
+def match_items(text: str, catalogue: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Catalogue items a typed answer names: its part number exactly, else the best description match."""
+    compact = re.sub(r"[\s\-_.]", "", normalize(text))
+    exact = [item for item in catalogue if re.sub(r"[\s\-_.]", "", item["part_number"].lower()) in compact]
+    if exact:
+        return exact
+    wanted = _tokens(text)
+    if not wanted:
+        return []
+    scored = [(len(wanted & _tokens(f"{item['description']} {item.get('category', '')}")), item)
+              for item in catalogue]
+    best = max((score for score, _ in scored), default=0)
+    return [item for score, item in scored if best > 0 and score == best]
+
+
+# --- the consumables order form ---------------------------------------------------------------------------------
+ACCOUNT_WORDS = re.compile(r"\b(compte|account|habituel+e?|usual|meme adresse|same address|cette adresse|"
+                           r"this address|adresse du compte|account address|default)\b")
+NEW_PLACE_WORDS = re.compile(r"\b(autre|nouvel+e?|ailleurs|different+e?|another|new|other|elsewhere)\b")
+ME_WORDS = re.compile(r"^\W*(moi|moi-meme|moi meme|me|myself|c'est moi|it's me|its me|mine|moi svp)\W*$")
+OTHER_WORDS = re.compile(r"\b(autre|quelqu'un|quelqu un|someone|somebody|another|other|collegue|colleague)\b")
+MAX_WORDS = re.compile(r"\b(max|maximum|le plus possible|as many as possible)\b")
+
+
+class ValidateOrderConsumablesForm(PortalFormValidation):
+    def name(self) -> Text:
+        return "validate_order_consumables_form"
+
+    async def required_slots(
+        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Text]:
+        if tracker.get_slot("order_refusal"):  # eMaintenance device: nothing else is asked
+            return [slot for slot in domain_slots if slot == "order_asset"]
+        slots = list(domain_slots)
+        if tracker.get_slot("order_delivery") != "new":
+            slots.remove("order_address")
+        if tracker.get_slot("order_contact") != "other":
+            slots.remove("order_contact_person")
+        return slots
+
+    # --- device (refused at once under eMaintenance) -------------------------------------------------------------
+    async def extract_order_asset(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        return await extract_asset(tracker, dispatcher, "order_asset", "order_asset_label")
+
+    async def validate_order_asset(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if not value:
+            return {"order_asset": None}
+        client = backend(tracker)
+        try:
+            catalogue = await client.consumables(value)
+        except BackendRejected as error:
+            if error.code == "emaintenance_asset":
+                dispatcher.utter_message(response="utter_order_refused", reason=error.message)
+                return {"order_asset": value, "order_refusal": error.message}
+            report_backend_error(dispatcher, error)
+            return {"order_asset": None, "order_asset_label": None}
+        except BackendError as error:
+            report_backend_error(dispatcher, error)
+            return {"order_asset": None, "order_asset_label": None}
+        if not catalogue:
+            dispatcher.utter_message(response="utter_order_no_catalogue",
+                                     asset_label=tracker.get_slot("order_asset_label") or value)
+            return {"order_asset": value, "order_refusal": "no_catalogue"}
+        try:
+            detail = await client.asset(value)
+            ship_to = {"account_name": detail.get("account_name", ""), **{
+                k: (detail.get("address") or {}).get(k, "") for k in ("street", "city", "postcode", "country")}}
+        except BackendError as error:
+            report_backend_error(dispatcher, error)
+            return {"order_asset": None, "order_asset_label": None}
+        keep = ("part_number", "description", "category", "unit_price", "currency", "max_quantity",
+                "covered_by_contract")
+        return {"order_asset": value, "order_catalogue": [{k: c.get(k) for k in keep} for c in catalogue],
+                "order_ship_to": ship_to, "order_lines": tracker.get_slot("order_lines") or []}
+
+    # --- consumable ------------------------------------------------------------------------------------------------
+    async def extract_order_item(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if not asked(tracker, "order_item"):
+            return {}
+        chosen = entity(tracker, "order_part")
+        if chosen:
+            return {"order_item": chosen}
+        text = text_of(tracker)
+        if not_an_answer(tracker) and not match_items(text, tracker.get_slot("order_catalogue") or []):
+            return {}
+        return {"order_item": text}
+
+    async def validate_order_item(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        catalogue = tracker.get_slot("order_catalogue") or []
+        text = str(value or "")
+        found = [c for c in catalogue if c["part_number"].upper() == text.strip().upper()]
+        if not found and not is_payload(text):
+            found = match_items(text, catalogue)
+        if len(found) > 1:
+            dispatcher.utter_message(response="utter_order_item_ambiguous",
+                                     choices=", ".join(item_label(c) for c in found[:MAX_BUTTONS]))
+            return {"order_item": None}
+        if not found:
+            dispatcher.utter_message(response="utter_order_item_unknown")
+            return {"order_item": None}
+        item = found[0]
+        already = next((line for line in tracker.get_slot("order_lines") or []
+                        if line["part_number"] == item["part_number"]), None)
+        if already:
+            dispatcher.utter_message(response="utter_order_item_already", item=item_label(item),
+                                     quantity=already["quantity"])
+            return {"order_item": None}
+        return {"order_item": item["part_number"]}
+
+    # --- quantity --------------------------------------------------------------------------------------------------
+    async def extract_order_quantity(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if not asked(tracker, "order_quantity"):
+            return {}
+        text, value = text_of(tracker), entity(tracker, "quantity")
+        if value is None and parse_count(text) is None and not MAX_WORDS.search(normalize(text)) \
+                and not_an_answer(tracker):
+            return {}
+        return {"order_quantity": value if value is not None else text}
+
+    async def validate_order_quantity(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        item = self._item(tracker)
+        if item is None:  # no consumable chosen: ask it first
+            return {"order_quantity": None, "order_item": None}
+        limit = int(item["max_quantity"])
+        text = str(value if value is not None else "")
+        quantity = limit if MAX_WORDS.search(normalize(text)) else parse_count(text, entity(tracker, "quantity"))
+        if quantity is None or quantity < 1:
+            dispatcher.utter_message(response="utter_order_quantity_invalid", max_quantity=limit)
+            return {"order_quantity": None}
+        if quantity > limit:
+            dispatcher.utter_message(response="utter_order_quantity_above_max", item=item_label(item),
+                                     max_quantity=limit)
+            return {"order_quantity": None}
+        lines = list(tracker.get_slot("order_lines") or [])
+        lines.append({"part_number": item["part_number"], "description": item["description"],
+                      "quantity": quantity})
+        slots: Dict[Text, Any] = {"order_quantity": quantity, "order_lines": lines}
+        if len(lines) >= min(MAX_LINES, len(tracker.get_slot("order_catalogue") or [])):
+            slots["order_more"] = False  # nothing left to add
+        return slots
+
+    @staticmethod
+    def _item(tracker: Tracker) -> Optional[Dict[str, Any]]:
+        part = tracker.get_slot("order_item")
+        return next((c for c in tracker.get_slot("order_catalogue") or [] if c["part_number"] == part), None)
+
+    # --- another item? ---------------------------------------------------------------------------------------------
+    async def extract_order_more(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        return yes_no_answer(tracker, dispatcher, "order_more")
+
+    async def validate_order_more(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if value is True:  # one more line: ask the consumable and its quantity again
+            return {"order_more": None, "order_item": None, "order_quantity": None}
+        return {"order_more": value}
+
+    # --- delivery address ------------------------------------------------------------------------------------------
+    async def extract_order_delivery(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if not asked(tracker, "order_delivery"):
+            return {}
+        chosen, intent, text = entity(tracker, "order_delivery"), intent_of(tracker), text_of(tracker)
+        if chosen:
+            return {"order_delivery": chosen}
+        if intent == "affirm":
+            return {"order_delivery": "account"}
+        if intent == "deny":
+            return {"order_delivery": "new"}
+        if not is_payload(text):
+            try:  # the new address given straight away
+                return {"order_delivery": "new", "order_address": parse_address(text)}
+            except AddressError:
+                pass
+            norm = normalize(text)
+            if NEW_PLACE_WORDS.search(norm):
+                return {"order_delivery": "new"}
+            if ACCOUNT_WORDS.search(norm):
+                return {"order_delivery": "account"}
+        if not_an_answer(tracker):
+            return {}
+        return {"order_delivery": text}
+
+    async def validate_order_delivery(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if value in ("account", "new"):
+            return {"order_delivery": value}
+        dispatcher.utter_message(response="utter_order_delivery_unclear")
+        return {"order_delivery": None}
+
+    async def extract_order_address(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if not asked(tracker, "order_address"):
+            return {}
+        text = text_of(tracker)
+        if not_free_text_answer(tracker):
+            try:
+                parse_address(text)
+            except AddressError:
+                return {}
+        return {"order_address": text}
+
+    async def validate_order_address(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if isinstance(value, dict):  # parsed when the delivery question was answered with the address
+            return {"order_address": value}
+        try:
+            return {"order_address": parse_address("" if is_payload(str(value or "")) else str(value or ""))}
+        except AddressError as error:
+            response = {"postcode": "utter_order_address_no_postcode", "country": "utter_order_address_no_country",
+                        "too_long": "utter_order_address_too_long"}.get(error.code, "utter_order_address_invalid")
+            dispatcher.utter_message(response=response)
+            return {"order_address": None}
+
+    # --- contact ---------------------------------------------------------------------------------------------------
+    async def extract_order_contact(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if not asked(tracker, "order_contact"):
+            return {}
+        chosen, intent, text = entity(tracker, "order_contact"), intent_of(tracker), text_of(tracker)
+        if chosen:
+            return {"order_contact": chosen}
+        if intent == "affirm":
+            return {"order_contact": "me"}
+        if intent == "deny":
+            return {"order_contact": "other"}
+        norm = normalize(text)
+        if not is_payload(text):
+            if ME_WORDS.search(norm):
+                return {"order_contact": "me"}
+            if entity(tracker, "email") or EMAIL.search(text):  # the other person given straight away
+                return {"order_contact": "other", "order_contact_person": text}
+            if OTHER_WORDS.search(norm):
+                return {"order_contact": "other"}
+        if not_an_answer(tracker):
+            return {}
+        return {"order_contact": text}
+
+    async def validate_order_contact(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if value in ("me", "other"):
+            return {"order_contact": value}
+        dispatcher.utter_message(response="utter_order_contact_unclear")
+        return {"order_contact": None}
+
+    async def extract_order_contact_person(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if not asked(tracker, "order_contact_person") or not_free_text_answer(tracker):
+            return {}
+        return {"order_contact_person": text_of(tracker)}
+
+    async def validate_order_contact_person(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if isinstance(value, dict):
+            return {"order_contact_person": value}
+        text = str(value or "")
+        person, problem = parse_person("" if is_payload(text) else text)
+        if problem == "email":
+            dispatcher.utter_message(response="utter_order_contact_email_invalid")
+            return {"order_contact_person": None}
+        if problem:
+            dispatcher.utter_message(response="utter_order_contact_name_invalid")
+            return {"order_contact_person": None}
+        return {"order_contact_person": person}
+
+    # --- confirmation ----------------------------------------------------------------------------------------------
+    async def extract_order_confirm(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        return yes_no_answer(tracker, dispatcher, "order_confirm")
+
+
+def delivery_address(tracker: Tracker) -> Dict[str, str]:
+    """Where the order goes: the new location (recipient defaulting to the contact) or the account address."""
+    if tracker.get_slot("order_delivery") == "new" and isinstance(tracker.get_slot("order_address"), dict):
+        address = dict(tracker.get_slot("order_address"))
+        if not address.get("recipient"):
+            address["recipient"] = contact_person(tracker).get("full_name", "")
+        return address
+    return dict(tracker.get_slot("order_ship_to") or {})
+
+
+def contact_person(tracker: Tracker) -> Dict[str, str]:
+    person = tracker.get_slot("order_contact_person")
+    if tracker.get_slot("order_contact") == "other" and isinstance(person, dict):
+        return person
+    user = portal_user(tracker) or {}
+    return {"full_name": user.get("full_name", ""), "email": user.get("email", "")}
+
+
+def person_text(person: Dict[str, str]) -> str:
+    return f"{person['full_name']} ({person['email']})" if person.get("email") else person.get("full_name", "")
+
+
+class ActionAskOrderAsset(Action):
+    def name(self) -> Text:
+        return "action_ask_order_asset"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        ended = await ask_asset(tracker, dispatcher, "utter_ask_order_asset")
+        return [*ended, *reset_events(domain, CONSUMABLES_FORM)] if ended is not None else []
+
+
+class ActionAskOrderItem(Action):
+    """The device's consumables not yet in the order, as buttons: description, part number, price or coverage."""
+
+    def name(self) -> Text:
+        return "action_ask_order_item"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        lang = language(tracker)
+        lines = tracker.get_slot("order_lines") or []
+        taken = {line["part_number"] for line in lines}
+        buttons = []
+        for item in tracker.get_slot("order_catalogue") or []:
+            if item["part_number"] in taken:
+                continue
+            price = money(item["unit_price"], item["currency"], lang)
+            cover = f" — {WORDS[lang]['covered']}" if item["covered_by_contract"] else ""
+            buttons.append({"title": f"{item_label(item)} — {price}{cover}",
+                            "payload": f'/inform{{"order_part":"{item["part_number"]}"}}'})
+        response = "utter_ask_order_next_item" if lines else "utter_ask_order_item"
+        dispatcher.utter_message(response=response, asset_label=tracker.get_slot("order_asset_label") or "",
+                                 buttons=buttons[:MAX_BUTTONS])
+        return []
+
+
+class ActionAskOrderQuantity(Action):
+    def name(self) -> Text:
+        return "action_ask_order_quantity"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        item = ValidateOrderConsumablesForm._item(tracker) or {"description": "?", "part_number": "?",
+                                                                "max_quantity": 1}
+        limit = int(item["max_quantity"])
+        buttons = [{"title": str(n), "payload": f'/inform{{"quantity":"{n}"}}'} for n in range(1, min(limit, 10) + 1)]
+        dispatcher.utter_message(response="utter_ask_order_quantity", item=item_label(item), max_quantity=limit,
+                                 buttons=buttons)
+        return []
+
+
+class ActionAskOrderMore(Action):
+    def name(self) -> Text:
+        return "action_ask_order_more"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        lines = lines_text(tracker.get_slot("order_lines") or [])
+        dispatcher.utter_message(response="utter_ask_order_more", lines=lines)
+        return []
+
+
+class ActionAskOrderDelivery(Action):
+    def name(self) -> Text:
+        return "action_ask_order_delivery"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        words = WORDS[language(tracker)]
+        dispatcher.utter_message(
+            response="utter_ask_order_delivery", address=address_text(tracker.get_slot("order_ship_to") or {}),
+            buttons=[{"title": words["account_address"], "payload": '/inform{"order_delivery":"account"}'},
+                     {"title": words["new_address"], "payload": '/inform{"order_delivery":"new"}'}])
+        return []
+
+
+class ActionAskOrderContact(Action):
+    def name(self) -> Text:
+        return "action_ask_order_contact"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        words = WORDS[language(tracker)]
+        me = {"full_name": ((portal_user(tracker) or {}).get("full_name") or ""),
+              "email": ((portal_user(tracker) or {}).get("email") or "")}
+        dispatcher.utter_message(
+            response="utter_ask_order_contact", person=person_text(me) or words["me"],
+            buttons=[{"title": f"{words['me']} ({me['full_name']})" if me["full_name"] else words["me"],
+                      "payload": '/inform{"order_contact":"me"}'},
+                     {"title": words["other_person"], "payload": '/inform{"order_contact":"other"}'}])
+        return []
+
+
+class ActionAskOrderConfirm(Action):
+    """The portal's price ("Obtenir le prix") of every line, whether the contract covers it, and the total."""
+
+    def name(self) -> Text:
+        return "action_ask_order_confirm"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        lang = language(tracker)
+        lines = tracker.get_slot("order_lines") or []
+        common = {"asset_label": tracker.get_slot("order_asset_label") or tracker.get_slot("order_asset"),
+                  "delivery": address_text(delivery_address(tracker)),
+                  "contact": person_text(contact_person(tracker))}
+        try:
+            price = await backend(tracker).price(
+                tracker.get_slot("order_asset"),
+                [{"part_number": line["part_number"], "quantity": line["quantity"]} for line in lines])
+        except BackendError as error:
+            report_backend_error(dispatcher, error)
+            dispatcher.utter_message(response="utter_ask_order_confirm_unpriced", lines=lines_text(lines), **common)
+            return []
+        dispatcher.utter_message(response="utter_ask_order_confirm", lines=priced_lines_text(price, lang),
+                                 total=money(price["total"], price["currency"], lang), **common)
+        return []
+
+
+class ActionSubmitOrder(SubmitAction):
+    """Places the order (Idempotency-Key: the form's key, so a retry never orders twice)."""
+
+    action_name = "action_submit_order"
+    form = CONSUMABLES_FORM
+    extra_slots = CONSUMABLES_EXTRA
+
+    async def submit(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
+                     key: str) -> List[EventType]:
+        slot = tracker.get_slot
+        if slot("order_refusal"):  # eMaintenance: the reason was given when the device was chosen
+            return []
+        if slot("order_confirm") is not True:
+            dispatcher.utter_message(response="utter_order_not_submitted")
+            return []
+        body: Dict[str, Any] = {
+            "asset": slot("order_asset"),
+            "lines": [{"part_number": line["part_number"], "quantity": line["quantity"]}
+                      for line in slot("order_lines") or []],
+        }
+        if slot("order_contact") == "other" and isinstance(slot("order_contact_person"), dict):
+            body["contact"] = {k: v for k, v in slot("order_contact_person").items() if k in ("full_name", "email")}
+        if slot("order_delivery") == "new" and isinstance(slot("order_address"), dict):
+            body["shipping_address"] = {k: delivery_address(tracker).get(k, "")
+                                        for k in ("recipient", "street", "city", "postcode", "country")}
+        order = await backend(tracker).create_order(body, idempotency_key=key)
+        dispatcher.utter_message(response="utter_order_created", order_number=order["number"],
+                                 total=money(order["total"], order["currency"], language(tracker)),
+                                 asset_label=slot("order_asset_label") or slot("order_asset"))
+        return []
+
+
+# --- order enquiry -------------------------------------------------------------------------------------------------
+MISSING_WORDS = re.compile(r"(manqu|missing|absent|pas (ete )?recu|jamais (ete )?recu|pas arrive|not (been )?"
+                           r"(received|delivered)|never (arrived|came|received)|didn'?t (arrive|get|receive)|"
+                           r"incomplet|incomplete|short)")
+WRONG_WORDS = re.compile(r"(incorrect|wrong|mauvais|errone|erreur|pas le bon|pas la bonne|pas les bons|au lieu|"
+                         r"instead|not what i ordered|ne correspond|different|autre reference|not the right)")
+
+
+def order_number_in(text: str, whole_answer: bool) -> Optional[str]:
+    """"ORD0001233", "ord 1233" → "ORD0001233"; when the text answers the question, a bare "1233" too."""
+    found = ORDER_NUMBER_IN_TEXT.search(text or "")
+    if found:
+        return f"ORD{int(found.group(1)):07d}"
+    if whole_answer and not is_payload(text or ""):
+        digits = re.findall(r"\b\d{4,7}\b", text or "")
+        if len(digits) == 1:
+            return f"ORD{int(digits[0]):07d}"
+    return None
+
+
+def enquiry_kind_in(text: str) -> Optional[str]:
+    norm = normalize(text)
+    missing, wrong = bool(MISSING_WORDS.search(norm)), bool(WRONG_WORDS.search(norm))
+    if missing == wrong:
+        return None
+    return "missing_items" if missing else "wrong_items"
+
+
+class ValidateOrderEnquiryForm(PortalFormValidation):
+    def name(self) -> Text:
+        return "validate_order_enquiry_form"
+
+    async def extract_order_enquiry_number(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        slot = "order_enquiry_number"
+        if tracker.get_slot(slot) or not (opening_turn(tracker) or asked(tracker, slot)):
+            return {}
+        text = text_of(tracker)
+        number = entity(tracker, "order_number") or order_number_in(text, whole_answer=asked(tracker, slot))
+        if number:
+            return {slot: number}
+        if opening_turn(tracker) or not_an_answer(tracker):
+            return {}
+        return {slot: text}
+
+    async def validate_order_enquiry_number(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        number = str(value or "").strip().upper()
+        if not ORDER_NUMBER.match(number):
+            dispatcher.utter_message(response="utter_order_number_invalid", reference=str(value or "")[:40])
+            return {"order_enquiry_number": None}
+        try:
+            order = await backend(tracker).order(number)
+        except BackendRejected as error:
+            if error.status == 404:
+                dispatcher.utter_message(response="utter_order_not_found", order_number=number)
+            else:
+                report_backend_error(dispatcher, error)
+            return {"order_enquiry_number": None}
+        except BackendError as error:
+            report_backend_error(dispatcher, error)
+            return {"order_enquiry_number": None}
+        summary = {"number": order["number"], "created_at": order.get("created_at"), "status": order.get("status"),
+                   "asset_number": order.get("asset_number"),
+                   "lines": [{k: line.get(k) for k in ("part_number", "description", "quantity")}
+                             for line in order.get("lines", [])]}
+        return {"order_enquiry_number": order["number"], "order_enquiry_order": summary}
+
+    async def extract_order_enquiry_kind(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        slot = "order_enquiry_kind"
+        if tracker.get_slot(slot):
+            return {}
+        text = text_of(tracker)
+        if opening_turn(tracker):  # "il manque un article dans ma commande" already says which
+            kind = enquiry_kind_in(text) if intent_of(tracker) == "order_enquiry" and not is_payload(text) else None
+            return {slot: kind} if kind else {}
+        if not asked(tracker, slot):
+            return {}
+        chosen = entity(tracker, slot)
+        if chosen:
+            return {slot: chosen}
+        kind = None if is_payload(text) else enquiry_kind_in(text)
+        if kind:
+            return {slot: kind}
+        if not_an_answer(tracker):
+            return {}
+        return {slot: text}
+
+    async def validate_order_enquiry_kind(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if value in ("wrong_items", "missing_items"):
+            return {"order_enquiry_kind": value}
+        dispatcher.utter_message(response="utter_choose_an_option")
+        return {"order_enquiry_kind": None}
+
+    async def extract_order_enquiry_description(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        slot = "order_enquiry_description"
+        if not asked(tracker, slot) or not_free_text_answer(tracker):
+            return {}
+        return {slot: text_of(tracker)}
+
+    async def validate_order_enquiry_description(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        text = str(value or "").strip()
+        if len(text) < MIN_DESCRIPTION_CHARS or is_payload(text):
+            dispatcher.utter_message(response="utter_description_too_short")
+            return {"order_enquiry_description": None}
+        if len(text) > MAX_DESCRIPTION_CHARS:
+            dispatcher.utter_message(response="utter_description_too_long", max_chars=MAX_DESCRIPTION_CHARS)
+            return {"order_enquiry_description": None}
+        return {"order_enquiry_description": text}
+
+    async def extract_order_enquiry_confirm(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        return yes_no_answer(tracker, dispatcher, "order_enquiry_confirm")
+
+
+async def recent_orders(client: BackendClient) -> List[Dict[str, Any]]:
+    """The newest consumables orders over the user's devices not under eMaintenance."""
+    assets = [a for a in await client.assets() if not a.get("emaintenance")][:MAX_ORDER_HISTORY_ASSETS]
+    orders: List[Dict[str, Any]] = []
+    for asset in assets:
+        orders += await client.asset_orders(asset["asset_number"])
+    orders.sort(key=lambda o: str(o.get("created_at") or ""), reverse=True)
+    return orders[:MAX_RECENT_ORDERS]
+
+
+class ActionAskOrderEnquiryNumber(Action):
+    def name(self) -> Text:
+        return "action_ask_order_enquiry_number"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        lang = language(tracker)
+        try:
+            orders = await recent_orders(backend(tracker))
+        except BackendError as error:  # the number can still be typed
+            log.warning("recent orders unavailable: %s", error)
+            orders = []
+        if not orders:
+            dispatcher.utter_message(response="utter_ask_order_enquiry_number_typed")
+            return []
+        buttons = [{"title": f"{o['number']} — {day_text(o.get('created_at'), lang)} — {order_lines_summary(o)}",
+                    "payload": f'/inform{{"order_number":"{o["number"]}"}}'} for o in orders]
+        dispatcher.utter_message(response="utter_ask_order_enquiry_number", buttons=buttons)
+        return []
+
+
+class ActionAskOrderEnquiryKind(Action):
+    def name(self) -> Text:
+        return "action_ask_order_enquiry_kind"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        words = WORDS[language(tracker)]
+        order = tracker.get_slot("order_enquiry_order") or {}
+        dispatcher.utter_message(
+            response="utter_ask_order_enquiry_kind", order_number=tracker.get_slot("order_enquiry_number") or "",
+            lines=order_lines_summary(order),
+            buttons=[{"title": words[kind], "payload": f'/inform{{"order_enquiry_kind":"{kind}"}}'}
+                     for kind in ("wrong_items", "missing_items")])
+        return []
+
+
+class ActionAskOrderEnquiryConfirm(Action):
+    def name(self) -> Text:
+        return "action_ask_order_enquiry_confirm"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        lang = language(tracker)
+        order = tracker.get_slot("order_enquiry_order") or {}
+        dispatcher.utter_message(
+            response="utter_ask_order_enquiry_confirm", order_number=tracker.get_slot("order_enquiry_number"),
+            order_date=day_text(order.get("created_at"), lang), lines=order_lines_summary(order),
+            kind=WORDS[lang].get(tracker.get_slot("order_enquiry_kind") or "", ""),
+            description=tracker.get_slot("order_enquiry_description"))
+        return []
+
+
+class ActionSubmitOrderEnquiry(SubmitAction):
+    """Opens the order_enquiry case (wrong / missing items) with the transcript and the channel."""
+
+    action_name = "action_submit_order_enquiry"
+    form = ENQUIRY_FORM
+    extra_slots = ENQUIRY_EXTRA
+
+    async def submit(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
+                     key: str) -> List[EventType]:
+        slot = tracker.get_slot
+        if slot("order_enquiry_confirm") is not True:
+            dispatcher.utter_message(response="utter_case_not_submitted")
+            return []
+        case = await backend(tracker).order_enquiry(
+            {"order_number": slot("order_enquiry_number"), "subcategory": slot("order_enquiry_kind"),
+             "description": slot("order_enquiry_description"), "channel": channel_code(tracker),
+             "transcript": transcript(tracker)},
+            idempotency_key=key,
+        )
+        dispatcher.utter_message(response="utter_order_enquiry_created", case_number=case["number"],
+                                 order_number=slot("order_enquiry_number"))
+        return []
+
+
+# --- training request ----------------------------------------------------------------------------------------------
+NO_DEVICE_WORDS = re.compile(r"\b(aucun|aucune|none|no device|pas d'appareil|sans appareil|general|generale|"
+                             r"tous|toutes|all|any|n'importe)\b")
+NO_PREFERENCE_WORDS = re.compile(r"(pas de pref|peu importe|n'importe|indifferent|aucune|no pref|any ?time|"
+                                 r"whenever|any date|doesn'?t matter|des que possible|asap|as soon as possible|"
+                                 r"le plus tot)")
+ONLY_ME_WORDS = re.compile(r"\b(juste moi|moi seul|moi seule|only me|just me|myself)\b")
+
+
+class ValidateOrderTrainingForm(PortalFormValidation):
+    def name(self) -> Text:
+        return "validate_order_training_form"
+
+    async def extract_order_training_topic(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        slot = "order_training_topic"
+        if not asked(tracker, slot) or not_free_text_answer(tracker):
+            return {}
+        return {slot: text_of(tracker)}
+
+    async def validate_order_training_topic(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        text = re.sub(r"\s+", " ", str(value or "")).strip()
+        if is_payload(text) or len(text) < MIN_TOPIC_CHARS or len(text) > MAX_TOPIC_CHARS \
+                or not HAS_LETTER.search(text):
+            dispatcher.utter_message(response="utter_order_training_topic_invalid", max_chars=MAX_TOPIC_CHARS)
+            return {"order_training_topic": None}
+        return {"order_training_topic": text}
+
+    async def extract_order_training_asset(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        slot = "order_training_asset"
+        if tracker.get_slot(slot):
+            return {}
+        if opening_turn(tracker):  # only a device the first message names; the device is optional
+            if not entity(tracker, "asset_ref"):
+                return {}
+            return await extract_asset(tracker, dispatcher, slot, "order_training_asset_label")
+        if not asked(tracker, slot):
+            return {}
+        text = text_of(tracker)
+        if intent_of(tracker) == "deny" or (not is_payload(text) and NO_DEVICE_WORDS.search(normalize(text))):
+            return {slot: "none", "order_training_asset_label": None}
+        return await extract_asset(tracker, dispatcher, slot, "order_training_asset_label")
+
+    async def extract_order_training_attendees(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        slot = "order_training_attendees"
+        if not asked(tracker, slot):
+            return {}
+        text, value = text_of(tracker), entity(tracker, "quantity")
+        if ONLY_ME_WORDS.search(normalize(text)):
+            return {slot: 1}
+        if value is None and parse_count(text) is None and not_an_answer(tracker):
+            return {}
+        return {slot: value if value is not None else text}
+
+    async def validate_order_training_attendees(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        count = value if isinstance(value, int) else parse_count(str(value or ""), entity(tracker, "quantity"))
+        if count is None or not 1 <= count <= MAX_ATTENDEES:
+            dispatcher.utter_message(response="utter_order_training_attendees_invalid", max_attendees=MAX_ATTENDEES)
+            return {"order_training_attendees": None}
+        return {"order_training_attendees": count}
+
+    async def extract_order_training_date(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        slot = "order_training_date"
+        if not asked(tracker, slot):
+            return {}
+        text = text_of(tracker)
+        if intent_of(tracker) == "deny" or (not is_payload(text) and NO_PREFERENCE_WORDS.search(normalize(text))):
+            return {slot: "none"}
+        try:
+            found = parse_date(text, date.today())
+        except DateError:
+            return {slot: text}  # an impossible date (31/02): the validation says so
+        if found is None and not_an_answer(tracker):
+            return {}
+        return {slot: found.isoformat() if found else text}
+
+    async def validate_order_training_date(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        if value == "none":
+            return {"order_training_date": "none"}
+        today = date.today()
+        try:
+            found = parse_date(str(value or ""), today)
+        except DateError:
+            found = None
+        if found is None:
+            dispatcher.utter_message(response="utter_order_training_date_invalid")
+            return {"order_training_date": None}
+        if found < today:
+            dispatcher.utter_message(response="utter_order_training_date_past",
+                                     date=long_day_text(found, language(tracker)))
+            return {"order_training_date": None}
+        return {"order_training_date": found.isoformat()}
+
+    async def extract_order_training_confirm(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        return yes_no_answer(tracker, dispatcher, "order_training_confirm")
+
+
+class ActionAskOrderTrainingAsset(Action):
+    """The user's devices as buttons, plus "no particular device" (the device is optional)."""
+
+    def name(self) -> Text:
+        return "action_ask_order_training_asset"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        words = WORDS[language(tracker)]
+        try:
+            assets = await backend(tracker).assets()
+        except BackendError as error:
+            log.warning("assets unavailable for the training question: %s", error)
+            assets = []
+        buttons = asset_buttons(assets)[:MAX_BUTTONS - 1] + [{"title": words["no_device_button"], "payload": "/deny"}]
+        dispatcher.utter_message(response="utter_ask_order_training_asset", buttons=buttons)
+        return []
+
+
+def training_date_text(value: Optional[str], lang: str) -> str:
+    if not value or value == "none":
+        return WORDS[lang]["no_preference"]
+    try:
+        return long_day_text(date.fromisoformat(value), lang)
+    except ValueError:
+        return value
+
+
+class ActionAskOrderTrainingConfirm(Action):
+    def name(self) -> Text:
+        return "action_ask_order_training_confirm"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        lang, slot = language(tracker), tracker.get_slot
+        device = slot("order_training_asset_label") if slot("order_training_asset") not in (None, "none") \
+            else WORDS[lang]["none_device"]
+        dispatcher.utter_message(response="utter_ask_order_training_confirm", topic=slot("order_training_topic"),
+                                 asset_label=device, attendees=slot("order_training_attendees"),
+                                 date=training_date_text(slot("order_training_date"), lang))
+        return []
+
+
+class ActionSubmitOrderTraining(SubmitAction):
+    """'Commander une formation': a training request (TRN number), not a case."""
+
+    action_name = "action_submit_order_training"
+    form = TRAINING_FORM
+    extra_slots = TRAINING_EXTRA
+
+    async def submit(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
+                     key: str) -> List[EventType]:
+        slot = tracker.get_slot
+        if slot("order_training_confirm") is not True:
+            dispatcher.utter_message(response="utter_order_training_not_submitted")
+            return []
+        body: Dict[str, Any] = {"topic": slot("order_training_topic"),
+                                "attendees": int(slot("order_training_attendees")), "description": ""}
+        if slot("order_training_asset") not in (None, "none"):
+            body["asset"] = slot("order_training_asset")
+        if slot("order_training_date") not in (None, "none"):
+            body["preferred_date"] = slot("order_training_date")
+        training = await backend(tracker).training_request(body, idempotency_key=key)
+        dispatcher.utter_message(response="utter_order_training_created", training_number=training["number"],
+                                 topic=training.get("topic", slot("order_training_topic")))
+        return []
+
+
+# --- last orders of a device ------------------------------------------------------------------------------------
+class ActionViewOrders(Action):
+    """"Afficher les commandes de consommables": the last 5 orders of a device (number, date, status, lines,
+    total). One action, so it also answers inside any form (data/rules/switching.yml): the device comes from
+    the message (asset number, serial or alias), or is the user's only device; otherwise the devices are
+    offered as buttons that ask again with the device (`/view_orders{"asset_ref": …}`), and a typed answer
+    comes back here through the rule on `order_history_asked`."""
+
+    def name(self) -> Text:
+        return "action_view_orders"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        client = backend(tracker)
+        text = text_of(tracker)
+        reference = entity(tracker, "asset_ref") or ("" if is_payload(text) else text)
+        try:
+            resolution = await client.resolve_assets(reference) if reference \
+                else {"matches": [], "unknown_references": []}
+            matches, unknown = resolution["matches"], resolution["unknown_references"]
+            if len(matches) > 1:
+                dispatcher.utter_message(response="utter_asset_ambiguous", reference=reference[:60])
+                return self._ask(dispatcher, tracker, matches)
+            if not matches and (unknown or intent_of(tracker) == "inform"):
+                dispatcher.utter_message(response="utter_asset_not_found",
+                                         reference=unknown[0] if unknown else reference[:60])
+                return self._ask(dispatcher, tracker, await client.assets())
+            if matches:
+                asset = matches[0]
+            else:
+                assets = await client.assets()
+                if len(assets) != 1:
+                    return self._ask(dispatcher, tracker, assets)
+                asset = assets[0]  # exactly one device: never ask which
+            await self._show(dispatcher, tracker, client, asset)
+        except BackendError as error:
+            report_backend_error(dispatcher, error)
+        return [SlotSet(HISTORY_ASKED, False)] if tracker.get_slot(HISTORY_ASKED) else []
+
+    @staticmethod
+    def _ask(dispatcher: CollectingDispatcher, tracker: Tracker, assets: List[Dict[str, Any]]) -> List[EventType]:
+        if not assets:
+            dispatcher.utter_message(response="utter_no_assets")
+            return [SlotSet(HISTORY_ASKED, False)] if tracker.get_slot(HISTORY_ASKED) else []
+        buttons = [{"title": asset_label(a), "payload": f'/view_orders{{"asset_ref":"{a["asset_number"]}"}}'}
+                   for a in assets[:MAX_BUTTONS]]
+        dispatcher.utter_message(response="utter_ask_order_history_asset", buttons=buttons)
+        return [SlotSet(HISTORY_ASKED, True)]
+
+    @staticmethod
+    async def _show(dispatcher: CollectingDispatcher, tracker: Tracker, client: BackendClient,
+                    asset: Dict[str, Any]) -> None:
+        lang, label = language(tracker), asset_label(asset)
+        try:
+            orders = await client.asset_orders(asset["asset_number"])
+        except BackendRejected as error:
+            if error.code != "emaintenance_asset":
+                raise
+            dispatcher.utter_message(response="utter_order_history_refused", reason=error.message)
+            return
+        if not orders:
+            dispatcher.utter_message(response="utter_order_history_empty", asset_label=label)
+            return
+        dispatcher.utter_message(response="utter_order_history_intro", asset_label=label, count=len(orders))
+        for order in orders[:MAX_RECENT_ORDERS]:
+            dispatcher.utter_message(
+                response="utter_order_history_entry", order_number=order["number"],
+                order_date=day_text(order.get("created_at"), lang), status=status_text(order.get("status", ""), lang),
+                lines=order_lines_summary(order), total=money(order.get("total", 0), order.get("currency", ""), lang))

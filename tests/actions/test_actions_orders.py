@@ -1,0 +1,1233 @@
+"""Orders: the consumables order form (device, eMaintenance refusal, consumables as buttons, quantity within
+the limit, "another item?" loop, delivery address, contact, price and confirmation, the order), the order
+enquiry form, the training request form and the last orders of a device — against a fake portal mirroring
+the backend (tests/actions/fakes_orders.py): each validator's good and bad input, portal down / refused,
+the exact payloads (with Idempotency-Key), French and English texts."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any, Dict, List
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.forms import asset_label
+from actions.orders import (
+    CONSUMABLES_EXTRA,
+    ENQUIRY_EXTRA,
+    TRAINING_EXTRA,
+    ActionAskOrderAsset,
+    ActionAskOrderConfirm,
+    ActionAskOrderContact,
+    ActionAskOrderDelivery,
+    ActionAskOrderEnquiryConfirm,
+    ActionAskOrderEnquiryKind,
+    ActionAskOrderEnquiryNumber,
+    ActionAskOrderItem,
+    ActionAskOrderMore,
+    ActionAskOrderQuantity,
+    ActionAskOrderTrainingAsset,
+    ActionAskOrderTrainingConfirm,
+    ActionViewOrders,
+    ActionSubmitOrder,
+    ActionSubmitOrderEnquiry,
+    ActionSubmitOrderTraining,
+    AddressError,
+    DateError,
+    ValidateOrderConsumablesForm,
+    ValidateOrderEnquiryForm,
+    ValidateOrderTrainingForm,
+    day_text,
+    match_items,
+    money,
+    parse_address,
+    parse_count,
+    parse_date,
+    parse_person,
+)
+from actions.roles import ROLE_GUARDS
+from actions.submission import ActionCancelForm, ActionRetrySubmit
+from actions_fakes import ASSET_C5030, ASSET_C5560, ASSET_C5560B, FakePortal, responses, slot_values
+from fakes_orders import OrdersBackend, install
+
+pytestmark = pytest.mark.asyncio
+
+CONSUMABLES = "order_consumables_form"
+ENQUIRY = "order_enquiry_form"
+TRAINING = "order_training_form"
+LABEL_C5030 = asset_label(ASSET_C5030)
+LABEL_C5560 = asset_label(ASSET_C5560)
+SHIP_TO = {"account_name": "CANON UK LTD", "street": "4 Roundwood Avenue", "city": "Uxbridge",
+           "postcode": "UB11 1AF", "country": "Royaume-Uni"}
+REASON_FR = ("L'appareil 80145861 est sous eMaintenance : ses consommables sont envoyés automatiquement et ne se "
+             "commandent pas sur le portail.")
+
+
+@pytest.fixture
+def orders(portal: FakePortal) -> OrdersBackend:
+    return install(portal)
+
+
+async def run(action: Any, tracker: Any, domain: Dict[str, Any]) -> tuple:
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, tracker, domain)
+    return dispatcher, events
+
+
+def message(dispatcher: CollectingDispatcher, response: str) -> Dict[str, Any]:
+    found = [m for m in dispatcher.messages if m["response"] == response]
+    assert found, f"{response} not uttered; got {responses(dispatcher)}"
+    return found[0]
+
+
+def next_slot(domain: Dict[str, Any], form: str, tracker: Any, events: List[Dict[str, Any]]) -> Any:
+    """The slot the form asks next: the validation action's choice when it makes one (required_slots
+    overridden), else Rasa's (the first required slot still empty)."""
+    slots = slot_values(events)
+    if "requested_slot" in slots:
+        return slots["requested_slot"]
+    values = {**tracker.slots, **slots}
+    return next((s for s in domain["forms"][form]["required_slots"] if values.get(s) is None), None)
+
+
+def catalogue_c5030(portal_orders: OrdersBackend) -> List[Dict[str, Any]]:
+    keep = ("part_number", "description", "category", "unit_price", "currency", "max_quantity", "covered_by_contract")
+    return [{k: c[k] for k in keep} for c in portal_orders._catalogue(ASSET_C5030)]
+
+
+def line(part: str, description: str, quantity: int) -> Dict[str, Any]:
+    return {"part_number": part, "description": description, "quantity": quantity}
+
+
+@pytest.fixture
+def chosen(orders: OrdersBackend) -> Dict[str, Any]:
+    """The consumables form once the device (the C5030i, not covered by its contract) is chosen."""
+    return {"order_asset": "53463252", "order_asset_label": LABEL_C5030, "order_catalogue": catalogue_c5030(orders),
+            "order_ship_to": SHIP_TO, "order_lines": []}
+
+
+# --- parsers -------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("text", "value"), [
+    ("2", 2), ("2 svp", 2), ("deux", 2), ("two", 2), ("x3", 3), ("trois cartouches", 3), ("twenty five", 25),
+    ("vingt-cinq", 25), ("un seul", 1), ("four please", 4), ("2 ou 3", None), ("beaucoup", None), ("", None),
+])
+async def test_parse_count(text, value):
+    assert parse_count(text) == value
+
+
+async def test_parse_count_prefers_the_entity():
+    assert parse_count("/inform", "3") == 3
+    assert parse_count("", "deux") == 2
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("15/01/2027", date(2027, 1, 15)), ("2027-01-15", date(2027, 1, 15)), ("15.01.27", date(2027, 1, 15)),
+    ("le 15 janvier 2027", date(2027, 1, 15)), ("January 15, 2027", date(2027, 1, 15)),
+    ("15th of January 2027", date(2027, 1, 15)), ("le 1er février", date(2027, 2, 1)), ("Feb 1", date(2027, 2, 1)),
+    ("le 30 décembre", date(2026, 12, 30)), ("dans deux semaines", None), ("rien", None),
+])
+async def test_parse_date(text, expected):
+    assert parse_date(text, today=date(2026, 11, 28)) == expected
+
+
+async def test_parse_date_impossible_day():
+    with pytest.raises(DateError):
+        parse_date("31/02/2027", today=date(2026, 11, 28))
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Service courrier, 12 rue des Presses, 69002 Lyon, France",
+     {"recipient": "Service courrier", "street": "12 rue des Presses", "city": "Lyon", "postcode": "69002",
+      "country": "France"}),
+    ("4 Roundwood Avenue, Uxbridge UB11 1AF, United Kingdom",
+     {"recipient": "", "street": "4 Roundwood Avenue", "city": "Uxbridge", "postcode": "UB11 1AF",
+      "country": "United Kingdom"}),
+    ("Jane Doe, Reception, 1 High Street, Uxbridge, UB8 1JX, UK",
+     {"recipient": "Jane Doe, Reception", "street": "1 High Street", "city": "Uxbridge", "postcode": "UB8 1JX",
+      "country": "UK"}),
+    ("12 rue des Presses, 69002, Lyon, France",
+     {"recipient": "", "street": "12 rue des Presses", "city": "Lyon", "postcode": "69002", "country": "France"}),
+])
+async def test_parse_address(text, expected):
+    assert parse_address(text) == expected
+
+
+@pytest.mark.parametrize(("text", "code"), [
+    ("12 rue des Presses, 69002 Lyon", "format"),  # two parts only
+    ("Service courrier, 12 rue des Presses, 69002 Lyon", "country"),
+    ("12 rue des Presses, Lyon, France", "postcode"),
+    ("12 rue des Presses, 69002, France", "street"),
+    ("x" * 210 + ", 12 rue des Presses, 69002 Lyon, France", "too_long"),
+])
+async def test_parse_address_names_what_is_missing(text, code):
+    with pytest.raises(AddressError) as raised:
+        parse_address(text)
+    assert raised.value.code == code
+
+
+@pytest.mark.parametrize(("text", "person", "problem"), [
+    ("Jane Facilities, jane.facilities@example.com", {"full_name": "Jane Facilities",
+                                                      "email": "jane.facilities@example.com"}, None),
+    ("c'est Paul Martin paul.martin@canon.fr", {"full_name": "Paul Martin", "email": "paul.martin@canon.fr"}, None),
+    ("Jane Facilities", {"full_name": "Jane Facilities"}, None),
+    ("Jane, jane@", None, "email"),
+    ("jane@example.com", None, "name"),
+    ("R2D2", None, "name"),
+])
+async def test_parse_person(text, person, problem):
+    assert parse_person(text) == (person, problem)
+
+
+async def test_match_items(orders):
+    catalogue = catalogue_c5030(orders)
+    parts = lambda text: [c["part_number"] for c in match_items(text, catalogue)]  # noqa: E731
+    assert parts("le toner noir svp") == ["2790B002"]
+    assert parts("black toner") == ["2790B002"]
+    assert parts("fm3 5945 010") == ["FM3-5945-010"]
+    assert parts("les agrafes") == ["0250A013"]
+    assert parts("bac de récupération") == ["FM3-5945-010"]
+    assert parts("tambour couleur") == ["2779B003"]
+    assert len(parts("toner")) > 1  # ambiguous
+    assert parts("du papier A4") == []
+
+
+async def test_money_and_dates_per_language():
+    assert money("1234.5", "GBP", "fr") == "1 234,50 £"
+    assert money("1234.5", "GBP", "en") == "£1,234.50"
+    assert money("0", "EUR", "fr") == "0,00 €"
+    assert day_text("2026-10-22T09:00:00Z", "fr") == "22/10/2026"
+    assert day_text("2026-10-22T09:00:00+00:00", "en") == "22 Oct 2026"
+
+
+async def test_both_roles_may_order():
+    # the seed's role table: "Passer des commandes de consommables ou de formation" for both roles
+    assert not {"order_consumables", "order_enquiry", "order_training", "view_orders"} & set(ROLE_GUARDS)
+
+
+async def test_every_orders_response_exists_in_french_and_english(domain):
+    names = [n for n in domain["responses"] if n.startswith(("utter_order_", "utter_ask_order_"))]
+    assert len(names) > 40
+    for name in names:
+        variants = domain["responses"][name]
+        english = [v for v in variants if v.get("condition") == [{"type": "slot", "name": "language", "value": "en"}]]
+        french = [v for v in variants if not v.get("condition")]
+        assert len(english) == 1 and len(french) == 1, name
+        assert english[0]["text"] != french[0]["text"], name
+
+
+# --- consumables: the device --------------------------------------------------------------------------------------
+async def test_opening_single_device_is_selected_with_its_catalogue_and_address(portal, orders, make_tracker, domain):
+    portal.assets = [ASSET_C5030]
+    tracker = make_tracker("I'd like to order toner", intent="order_consumables", active_loop=CONSUMABLES)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["order_asset"] == "53463252"
+    assert slots["order_asset_label"] == LABEL_C5030
+    assert [c["part_number"] for c in slots["order_catalogue"]][:2] == ["2790B002", "2794B002"]
+    assert slots["order_ship_to"] == SHIP_TO
+    assert slots["order_lines"] == []
+    assert slots["requested_slot"] == "order_item"
+    assert responses(dispatcher) == ["utter_asset_selected"]
+    assert portal.calls("GET", "/assets/53463252/consumables") and portal.calls("GET", "/assets/53463252")
+
+
+async def test_opening_several_devices_none_named_asks_which(portal, orders, make_tracker, domain):
+    tracker = make_tracker("je voudrais commander du toner", intent="order_consumables", active_loop=CONSUMABLES)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    assert slot_values(events) == {"requested_slot": "order_asset"}
+    assert dispatcher.messages == []
+
+
+async def test_opening_emaintenance_device_is_refused_with_the_portal_reason(portal, orders, make_tracker, domain):
+    tracker = make_tracker("j'ai besoin de toner noir pour la 80145861", intent="order_consumables",
+                           entities=[("asset_ref", "80145861")], active_loop=CONSUMABLES)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["order_asset"] == "80145861"
+    assert slots["order_refusal"] == REASON_FR
+    assert slots["requested_slot"] is None  # the form ends: nothing else is asked
+    assert message(dispatcher, "utter_order_refused")["reason"] == REASON_FR
+    assert not [r for r in portal.requests if r["method"] == "POST" and r["path"] != "/assets/resolve"]
+
+
+async def test_emaintenance_device_picked_is_refused_in_english(portal, orders, make_tracker, domain):
+    tracker = make_tracker('/inform{"asset_ref":"80145861"}', entities=[("asset_ref", "80145861")],
+                           requested_slot="order_asset", active_loop=CONSUMABLES, slots={"language": "en"})
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    assert message(dispatcher, "utter_order_refused")["reason"].startswith("Device 80145861 is under eMaintenance")
+    assert slot_values(events)["requested_slot"] is None
+    assert portal.calls("GET", "/assets/80145861/consumables")[0]["headers"]["accept-language"] == "en"
+
+
+async def test_submit_after_a_refusal_writes_nothing_and_forgets_the_form(portal, orders, make_tracker, domain):
+    tracker = make_tracker(slots={"order_asset": "80145861", "order_refusal": REASON_FR}, active_loop=None)
+    dispatcher, events = await run(ActionSubmitOrder(), tracker, domain)
+    assert dispatcher.messages == []  # the reason was already given
+    assert not portal.calls("POST", "/orders")
+    slots = slot_values(events)
+    assert slots["order_asset"] is None and slots["order_refusal"] is None
+
+
+async def test_device_portal_down_asks_again(portal, orders, make_tracker, domain):
+    portal.fail("down", "GET", "/assets/53463252/consumables")
+    tracker = make_tracker("53463252", entities=[("asset_ref", "53463252")], requested_slot="order_asset",
+                           active_loop=CONSUMABLES)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    assert "utter_backend_unavailable" in responses(dispatcher)
+    slots = slot_values(events)
+    assert slots["order_asset"] is None and slots["requested_slot"] == "order_asset"
+
+
+async def test_unknown_device(portal, orders, make_tracker, domain):
+    tracker = make_tracker("XYZ99999", requested_slot="order_asset", active_loop=CONSUMABLES)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    assert message(dispatcher, "utter_asset_not_found")["reference"] == "XYZ99999"
+    assert slot_values(events)["order_asset"] is None
+
+
+async def test_ask_asset_lists_the_devices(portal, orders, make_tracker, domain):
+    dispatcher, events = await run(ActionAskOrderAsset(), make_tracker(requested_slot="order_asset",
+                                                                       active_loop=CONSUMABLES), domain)
+    (msg,) = dispatcher.messages
+    assert msg["response"] == "utter_ask_order_asset"
+    assert msg["buttons"][1] == {"title": LABEL_C5030, "payload": '/inform{"asset_ref":"53463252"}'}
+    assert events == []
+
+
+# --- consumables: the item ------------------------------------------------------------------------------------------
+async def test_ask_item_buttons_show_description_part_number_and_price(portal, orders, make_tracker, domain, chosen):
+    tracker = make_tracker(requested_slot="order_item", active_loop=CONSUMABLES, slots=chosen)
+    dispatcher, _ = await run(ActionAskOrderItem(), tracker, domain)
+    (msg,) = dispatcher.messages
+    assert msg["response"] == "utter_ask_order_item"
+    assert msg["asset_label"] == LABEL_C5030
+    assert len(msg["buttons"]) == 8
+    assert msg["buttons"][0] == {"title": "C-EXV29 Toner Black (2790B002) — 89,50 £",
+                                 "payload": '/inform{"order_part":"2790B002"}'}
+
+
+async def test_ask_item_marks_contract_coverage_and_leaves_out_the_lines_taken(portal, orders, make_tracker, domain):
+    catalogue = [{k: c[k] for k in ("part_number", "description", "category", "unit_price", "currency",
+                                    "max_quantity", "covered_by_contract")} for c in orders._catalogue(ASSET_C5560)]
+    tracker = make_tracker(requested_slot="order_item", active_loop=CONSUMABLES, slots={
+        "language": "en", "order_asset": "77996101", "order_catalogue": catalogue,
+        "order_lines": [line("0481C002", "C-EXV51 Toner Black", 2)]})
+    dispatcher, _ = await run(ActionAskOrderItem(), tracker, domain)
+    (msg,) = dispatcher.messages
+    assert msg["response"] == "utter_ask_order_next_item"
+    titles = [b["title"] for b in msg["buttons"]]
+    assert not any("0481C002" in t for t in titles)
+    assert titles[0] == "C-EXV51 Toner Cyan (0482C002) — £159.00 — covered by your contract"
+    assert titles[-1] == "Staple Cartridge-X1 (1725B001) — £54.00"
+
+
+@pytest.mark.parametrize(("text", "entities", "part"), [
+    ('/inform{"order_part":"2790B002"}', [("order_part", "2790B002")], "2790B002"),
+    ("le toner noir", [], "2790B002"),
+    ("2794b002", [], "2794B002"),
+    ("the staples", [], "0250A013"),
+])
+async def test_item_chosen(portal, orders, make_tracker, domain, chosen, text, entities, part):
+    tracker = make_tracker(text, entities=entities, requested_slot="order_item", active_loop=CONSUMABLES,
+                           slots=chosen)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["order_item"] == part
+    assert slots["requested_slot"] == "order_quantity"
+    assert dispatcher.messages == []
+
+
+async def test_item_ambiguous(portal, orders, make_tracker, domain, chosen):
+    tracker = make_tracker("du toner", requested_slot="order_item", active_loop=CONSUMABLES, slots=chosen)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    assert "C-EXV29 Toner Black (2790B002)" in message(dispatcher, "utter_order_item_ambiguous")["choices"]
+    assert slot_values(events)["order_item"] is None
+
+
+async def test_item_unknown(portal, orders, make_tracker, domain, chosen):
+    tracker = make_tracker("du papier A4", requested_slot="order_item", active_loop=CONSUMABLES, slots=chosen)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    assert responses(dispatcher) == ["utter_order_item_unknown"]
+    assert slot_values(events)["order_item"] is None
+
+
+async def test_item_of_another_model_is_unknown(portal, orders, make_tracker, domain, chosen):
+    tracker = make_tracker('/inform{"order_part":"0481C002"}', entities=[("order_part", "0481C002")],
+                           requested_slot="order_item", active_loop=CONSUMABLES, slots=chosen)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    assert responses(dispatcher) == ["utter_order_item_unknown"]
+
+
+async def test_item_already_in_the_order(portal, orders, make_tracker, domain, chosen):
+    chosen["order_lines"] = [line("2790B002", "C-EXV29 Toner Black", 2)]
+    tracker = make_tracker("toner noir", requested_slot="order_item", active_loop=CONSUMABLES, slots=chosen)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    msg = message(dispatcher, "utter_order_item_already")
+    assert (msg["item"], msg["quantity"]) == ("C-EXV29 Toner Black (2790B002)", 2)
+    assert slot_values(events)["order_item"] is None
+
+
+@pytest.mark.parametrize("intent", ["help", "cancel", "greet", "case_status"])
+async def test_item_digression_extracts_nothing(portal, orders, make_tracker, domain, chosen, intent):
+    tracker = make_tracker("aide", intent=intent, requested_slot="order_item", active_loop=CONSUMABLES,
+                           slots=chosen)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    assert "order_item" not in slot_values(events)
+    assert dispatcher.messages == []
+
+
+async def test_another_request_inside_the_order_is_left_to_the_switch_offer(portal, orders, make_tracker, domain,
+                                                                            chosen):
+    tracker = make_tracker("je veux signaler une panne", intent="report_fault", requested_slot="order_item",
+                           active_loop=CONSUMABLES, slots=chosen)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    # nothing extracted (the pending question is only repeated), so Rasa rejects the form and
+    # data/rules/switching.yml offers to switch
+    assert slot_values(events) == {"requested_slot": "order_item"} and dispatcher.messages == []
+
+
+# --- consumables: the quantity and the "another item?" loop ----------------------------------------------------------
+@pytest.mark.parametrize(("text", "entities", "quantity"), [
+    ('/inform{"quantity":"2"}', [("quantity", "2")], 2), ("deux", [], 2), ("two please", [], 2),
+    ("3", [], 3), ("le maximum", [], 4),
+])
+async def test_quantity_adds_the_line(portal, orders, make_tracker, domain, chosen, text, entities, quantity):
+    chosen["order_item"] = "2790B002"
+    tracker = make_tracker(text, entities=entities, requested_slot="order_quantity", active_loop=CONSUMABLES,
+                           slots=chosen)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["order_quantity"] == quantity
+    assert slots["order_lines"] == [line("2790B002", "C-EXV29 Toner Black", quantity)]
+    assert slots["requested_slot"] == "order_more"
+    assert dispatcher.messages == []
+
+
+async def test_quantity_above_the_limit_names_it(portal, orders, make_tracker, domain, chosen):
+    chosen["order_item"] = "2778B003"  # drum unit: at most 2
+    tracker = make_tracker('/inform{"quantity":"9"}', entities=[("quantity", "9")], requested_slot="order_quantity",
+                           active_loop=CONSUMABLES, slots=chosen)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    msg = message(dispatcher, "utter_order_quantity_above_max")
+    assert (msg["max_quantity"], msg["item"]) == (2, "C-EXV29 Drum Unit Black (2778B003)")
+    slots = slot_values(events)
+    assert slots["order_quantity"] is None and slots["requested_slot"] == "order_quantity"
+    assert "order_lines" not in slots
+
+
+@pytest.mark.parametrize("text", ["0", "beaucoup", "2 ou 3", "-1"])
+async def test_quantity_not_a_valid_number(portal, orders, make_tracker, domain, chosen, text):
+    chosen["order_item"] = "2790B002"
+    tracker = make_tracker(text, requested_slot="order_quantity", active_loop=CONSUMABLES, slots=chosen)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    assert message(dispatcher, "utter_order_quantity_invalid")["max_quantity"] == 4
+    assert slot_values(events)["order_quantity"] is None
+
+
+async def test_ask_quantity_offers_one_button_per_allowed_quantity(portal, orders, make_tracker, domain, chosen):
+    chosen["order_item"] = "FM3-5945-010"
+    tracker = make_tracker(requested_slot="order_quantity", active_loop=CONSUMABLES, slots=chosen)
+    dispatcher, _ = await run(ActionAskOrderQuantity(), tracker, domain)
+    (msg,) = dispatcher.messages
+    assert (msg["item"], msg["max_quantity"]) == ("Waste Toner Container (FM3-5945-010)", 3)
+    assert [b["payload"] for b in msg["buttons"]] == [f'/inform{{"quantity":"{n}"}}' for n in (1, 2, 3)]
+
+
+async def test_another_item_yes_asks_the_next_consumable(portal, orders, make_tracker, domain, chosen):
+    chosen.update(order_item="2790B002", order_quantity=2, order_lines=[line("2790B002", "C-EXV29 Toner Black", 2)])
+    tracker = make_tracker("oui", intent="affirm", requested_slot="order_more", active_loop=CONSUMABLES,
+                           slots=chosen)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    slots = slot_values(events)
+    assert (slots["order_more"], slots["order_item"], slots["order_quantity"]) == (None, None, None)
+    assert slots["requested_slot"] == "order_item"
+
+
+async def test_another_item_no_goes_on_to_the_delivery(portal, orders, make_tracker, domain, chosen):
+    chosen.update(order_item="2790B002", order_quantity=2, order_lines=[line("2790B002", "C-EXV29 Toner Black", 2)])
+    tracker = make_tracker("non", intent="deny", requested_slot="order_more", active_loop=CONSUMABLES, slots=chosen)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["order_more"] is False and slots["requested_slot"] == "order_delivery"
+
+
+async def test_another_item_unclear(portal, orders, make_tracker, domain, chosen):
+    chosen.update(order_item="2790B002", order_quantity=2, order_lines=[line("2790B002", "C-EXV29 Toner Black", 2)])
+    tracker = make_tracker("peut-être", requested_slot="order_more", active_loop=CONSUMABLES, slots=chosen)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    assert responses(dispatcher) == ["utter_answer_yes_no"]
+    assert slot_values(events)["order_more"] is None
+
+
+async def test_nothing_left_to_add_skips_the_question(portal, orders, make_tracker, domain, chosen):
+    chosen["order_catalogue"] = chosen["order_catalogue"][:2]
+    chosen.update(order_item="2794B002", order_lines=[line("2790B002", "C-EXV29 Toner Black", 1)])
+    tracker = make_tracker("1", requested_slot="order_quantity", active_loop=CONSUMABLES, slots=chosen)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["order_more"] is False and slots["requested_slot"] == "order_delivery"
+
+
+async def test_ask_more_lists_the_lines(portal, orders, make_tracker, domain, chosen):
+    chosen["order_lines"] = [line("2790B002", "C-EXV29 Toner Black", 2), line("0250A013", "Cartridge-D3-NONE-", 1)]
+    dispatcher, _ = await run(ActionAskOrderMore(), make_tracker(requested_slot="order_more", slots=chosen), domain)
+    assert dispatcher.messages[0]["lines"] == ("• 2 × C-EXV29 Toner Black (2790B002)\n"
+                                               "• 1 × Cartridge-D3-NONE- (0250A013)")
+
+
+# --- consumables: delivery and contact ------------------------------------------------------------------------------
+@pytest.fixture
+def lines_done(chosen) -> Dict[str, Any]:
+    chosen.update(order_item="2790B002", order_quantity=2, order_more=False,
+                  order_lines=[line("2790B002", "C-EXV29 Toner Black", 2)])
+    return chosen
+
+
+async def test_ask_delivery_shows_the_account_address(portal, orders, make_tracker, domain, lines_done):
+    tracker = make_tracker(requested_slot="order_delivery", slots=lines_done)
+    dispatcher, _ = await run(ActionAskOrderDelivery(), tracker, domain)
+    (msg,) = dispatcher.messages
+    assert msg["address"] == "CANON UK LTD, 4 Roundwood Avenue, UB11 1AF Uxbridge, Royaume-Uni"
+    assert [b["payload"] for b in msg["buttons"]] == ['/inform{"order_delivery":"account"}',
+                                                      '/inform{"order_delivery":"new"}']
+
+
+@pytest.mark.parametrize(("text", "intent", "entities", "delivery", "next_slot"), [
+    ('/inform{"order_delivery":"account"}', "inform", [("order_delivery", "account")], "account", "order_contact"),
+    ("oui", "affirm", [], "account", "order_contact"),
+    ("à l'adresse du compte", "inform", [], "account", "order_contact"),
+    ('/inform{"order_delivery":"new"}', "inform", [("order_delivery", "new")], "new", "order_address"),
+    ("non", "deny", [], "new", "order_address"),
+    ("a new location", "inform", [], "new", "order_address"),
+])
+async def test_delivery_choice(portal, orders, make_tracker, domain, lines_done, text, intent, entities, delivery,
+                               next_slot):
+    tracker = make_tracker(text, intent=intent, entities=entities, requested_slot="order_delivery",
+                           active_loop=CONSUMABLES, slots=lines_done)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["order_delivery"] == delivery and slots["requested_slot"] == next_slot
+
+
+async def test_delivery_answered_with_the_address_itself(portal, orders, make_tracker, domain, lines_done):
+    tracker = make_tracker("Mail room, 1 High Street, Uxbridge UB8 1JX, United Kingdom",
+                           requested_slot="order_delivery", active_loop=CONSUMABLES, slots=lines_done)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["order_delivery"] == "new"
+    assert slots["order_address"] == {"recipient": "Mail room", "street": "1 High Street", "city": "Uxbridge",
+                                      "postcode": "UB8 1JX", "country": "United Kingdom"}
+    assert slots["requested_slot"] == "order_contact"
+
+
+async def test_delivery_unclear(portal, orders, make_tracker, domain, lines_done):
+    tracker = make_tracker("je sais pas", requested_slot="order_delivery", active_loop=CONSUMABLES, slots=lines_done)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    assert responses(dispatcher) == ["utter_order_delivery_unclear"]
+    assert slot_values(events)["order_delivery"] is None
+
+
+@pytest.mark.parametrize(("text", "response"), [
+    ("12 rue des Presses, 69002 Lyon", "utter_order_address_invalid"),
+    ("Service courrier, 12 rue des Presses, 69002 Lyon", "utter_order_address_no_country"),
+    ("Service courrier, 12 rue des Presses, Lyon, France", "utter_order_address_no_postcode"),
+    ("x" * 210 + ", 12 rue des Presses, 69002 Lyon, France", "utter_order_address_too_long"),
+])
+async def test_new_address_refused_with_a_specific_reason(portal, orders, make_tracker, domain, lines_done, text,
+                                                         response):
+    lines_done["order_delivery"] = "new"
+    tracker = make_tracker(text, requested_slot="order_address", active_loop=CONSUMABLES, slots=lines_done)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    assert responses(dispatcher) == [response]
+    slots = slot_values(events)
+    assert slots["order_address"] is None and slots["requested_slot"] == "order_address"
+
+
+async def test_new_address_accepted_even_when_the_nlu_is_unsure(portal, orders, make_tracker, domain, lines_done):
+    lines_done["order_delivery"] = "new"
+    tracker = make_tracker("Service courrier, 12 rue des Presses, 69002 Lyon, France", intent="nlu_fallback",
+                           requested_slot="order_address", active_loop=CONSUMABLES, slots=lines_done)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    assert slot_values(events)["order_address"]["city"] == "Lyon"
+
+
+async def test_help_while_the_address_is_asked_is_a_digression(portal, orders, make_tracker, domain, lines_done):
+    lines_done["order_delivery"] = "new"
+    tracker = make_tracker("aide", intent="help", requested_slot="order_address", active_loop=CONSUMABLES,
+                           slots=lines_done)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    assert "order_address" not in slot_values(events) and dispatcher.messages == []
+
+
+async def test_ask_contact_offers_me_or_someone_else(portal, orders, make_tracker, domain, lines_done):
+    tracker = make_tracker(requested_slot="order_contact", slots={**lines_done, "language": "en"})
+    dispatcher, _ = await run(ActionAskOrderContact(), tracker, domain)
+    (msg,) = dispatcher.messages
+    assert msg["person"] == "SNTestDM DemoPortal (sntestdm@canon-uk-demo.example)"
+    assert msg["buttons"] == [{"title": "Me (SNTestDM DemoPortal)", "payload": '/inform{"order_contact":"me"}'},
+                              {"title": "Someone else", "payload": '/inform{"order_contact":"other"}'}]
+
+
+@pytest.mark.parametrize(("text", "intent", "entities", "contact", "next_slot"), [
+    ('/inform{"order_contact":"me"}', "inform", [("order_contact", "me")], "me", "order_confirm"),
+    ("moi", "inform", [], "me", "order_confirm"),
+    ("yes", "affirm", [], "me", "order_confirm"),
+    ("someone else", "inform", [], "other", "order_contact_person"),
+    ('/inform{"order_contact":"other"}', "inform", [("order_contact", "other")], "other", "order_contact_person"),
+])
+async def test_contact_choice(portal, orders, make_tracker, domain, lines_done, text, intent, entities, contact,
+                              next_slot):
+    lines_done["order_delivery"] = "account"
+    tracker = make_tracker(text, intent=intent, entities=entities, requested_slot="order_contact",
+                           active_loop=CONSUMABLES, slots=lines_done)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["order_contact"] == contact and slots["requested_slot"] == next_slot
+
+
+async def test_contact_answered_with_the_person(portal, orders, make_tracker, domain, lines_done):
+    lines_done["order_delivery"] = "account"
+    tracker = make_tracker("Jane Facilities, jane.facilities@example.com",
+                           entities=[("email", "jane.facilities@example.com")], requested_slot="order_contact",
+                           active_loop=CONSUMABLES, slots=lines_done)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["order_contact"] == "other"
+    assert slots["order_contact_person"] == {"full_name": "Jane Facilities", "email": "jane.facilities@example.com"}
+    assert slots["requested_slot"] == "order_confirm"
+
+
+@pytest.mark.parametrize(("text", "response"), [
+    ("Jane, jane@facilities", "utter_order_contact_email_invalid"),
+    ("12345", "utter_order_contact_name_invalid"),
+])
+async def test_contact_person_refused(portal, orders, make_tracker, domain, lines_done, text, response):
+    lines_done.update(order_delivery="account", order_contact="other")
+    tracker = make_tracker(text, requested_slot="order_contact_person", active_loop=CONSUMABLES, slots=lines_done)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    assert responses(dispatcher) == [response]
+    assert slot_values(events)["order_contact_person"] is None
+
+
+async def test_contact_person_name_only(portal, orders, make_tracker, domain, lines_done):
+    lines_done.update(order_delivery="account", order_contact="other")
+    tracker = make_tracker("John Smith", requested_slot="order_contact_person", active_loop=CONSUMABLES,
+                           slots=lines_done)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    assert slot_values(events)["order_contact_person"] == {"full_name": "John Smith"}
+
+
+# --- consumables: price, confirmation, order ------------------------------------------------------------------------
+@pytest.fixture
+def complete(lines_done) -> Dict[str, Any]:
+    lines_done["order_lines"] = [line("2790B002", "C-EXV29 Toner Black", 2), line("0250A013", "Cartridge-D3-NONE-", 1)]
+    lines_done.update(order_delivery="account", order_contact="me", order_confirm=True, submission_key="ord-key-1")
+    return lines_done
+
+
+async def test_confirmation_shows_the_portal_price(portal, orders, make_tracker, domain, complete):
+    tracker = make_tracker(requested_slot="order_confirm", slots=complete)
+    dispatcher, _ = await run(ActionAskOrderConfirm(), tracker, domain)
+    assert portal.calls("POST", "/orders/price")[0]["json"] == {
+        "asset": "53463252", "lines": [{"part_number": "2790B002", "quantity": 2},
+                                       {"part_number": "0250A013", "quantity": 1}]}
+    (msg,) = dispatcher.messages
+    assert msg["response"] == "utter_ask_order_confirm"
+    assert msg["lines"] == ("• 2 × C-EXV29 Toner Black (2790B002) — 179,00 £ (89,50 £ l'unité)\n"
+                            "• 1 × Cartridge-D3-NONE- (0250A013) — 62,00 £")
+    assert msg["total"] == "241,00 £"
+    assert msg["delivery"] == "CANON UK LTD, 4 Roundwood Avenue, UB11 1AF Uxbridge, Royaume-Uni"
+    assert msg["contact"] == "SNTestDM DemoPortal (sntestdm@canon-uk-demo.example)"
+    assert msg["asset_label"] == LABEL_C5030
+
+
+async def test_confirmation_in_english_with_contract_coverage(portal, orders, make_tracker, domain):
+    catalogue = [{k: c[k] for k in ("part_number", "description", "category", "unit_price", "currency",
+                                    "max_quantity", "covered_by_contract")} for c in orders._catalogue(ASSET_C5560)]
+    tracker = make_tracker(requested_slot="order_confirm", slots={
+        "language": "en", "order_asset": "77996101", "order_asset_label": LABEL_C5560, "order_catalogue": catalogue,
+        "order_lines": [line("0481C002", "C-EXV51 Toner Black", 2), line("1725B001", "Staple Cartridge-X1", 1)],
+        "order_delivery": "new", "order_address": {"recipient": "", "street": "1 High Street", "city": "Uxbridge",
+                                                   "postcode": "UB8 1JX", "country": "United Kingdom"},
+        "order_contact": "other", "order_contact_person": {"full_name": "Jane Facilities"}})
+    dispatcher, _ = await run(ActionAskOrderConfirm(), tracker, domain)
+    msg = dispatcher.messages[0]
+    assert msg["lines"] == ("• 2 × C-EXV51 Toner Black (0481C002) — covered by your contract\n"
+                            "• 1 × Staple Cartridge-X1 (1725B001) — £54.00")
+    assert msg["total"] == "£54.00"
+    # the recipient of a new location defaults to the contact
+    assert msg["delivery"] == "Jane Facilities, 1 High Street, UB8 1JX Uxbridge, United Kingdom"
+    assert msg["contact"] == "Jane Facilities"
+
+
+async def test_confirmation_without_price_when_the_portal_is_down(portal, orders, make_tracker, domain, complete):
+    portal.fail("down", "POST", "/orders/price")
+    dispatcher, _ = await run(ActionAskOrderConfirm(), make_tracker(requested_slot="order_confirm", slots=complete),
+                              domain)
+    assert responses(dispatcher) == ["utter_backend_unavailable", "utter_ask_order_confirm_unpriced"]
+    assert dispatcher.messages[1]["lines"].startswith("• 2 × C-EXV29 Toner Black (2790B002)")
+
+
+@pytest.mark.parametrize(("text", "intent", "value"), [("oui", "affirm", True), ("no", "deny", False)])
+async def test_confirm_answer(portal, orders, make_tracker, domain, complete, text, intent, value):
+    complete.pop("order_confirm")
+    tracker = make_tracker(text, intent=intent, requested_slot="order_confirm", active_loop=CONSUMABLES,
+                           slots=complete)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["order_confirm"] is value and slots["requested_slot"] is None
+
+
+async def test_order_placed_to_the_account_address_for_me(portal, orders, make_tracker, domain, complete):
+    dispatcher, events = await run(ActionSubmitOrder(), make_tracker(slots=complete, active_loop=None), domain)
+    (call,) = portal.calls("POST", "/orders")
+    assert call["json"] == {"asset": "53463252", "lines": [{"part_number": "2790B002", "quantity": 2},
+                                                           {"part_number": "0250A013", "quantity": 1}]}
+    assert call["headers"]["idempotency-key"] == "ord-key-1"
+    msg = message(dispatcher, "utter_order_created")
+    assert (msg["order_number"], msg["total"], msg["asset_label"]) == ("ORD0001234", "241,00 £", LABEL_C5030)
+    slots = slot_values(events)
+    for name in ("order_asset", "order_lines", "order_catalogue", "order_confirm", "submission_key"):
+        assert slots[name] is None, name
+    assert slots["pending_submit"] is False
+
+
+async def test_order_placed_to_a_new_location_for_another_person(portal, orders, make_tracker, domain, complete):
+    complete.update(order_delivery="new", order_contact="other")
+    complete["order_address"] = {"recipient": "", "street": "12 rue des Presses", "city": "Lyon",
+                                 "postcode": "69002", "country": "France"}
+    complete["order_contact_person"] = {"full_name": "Jane Facilities", "email": "jane.facilities@example.com"}
+    complete["language"] = "en"
+    dispatcher, _ = await run(ActionSubmitOrder(), make_tracker(slots=complete, active_loop=None), domain)
+    body = portal.calls("POST", "/orders")[0]["json"]
+    assert body["contact"] == {"full_name": "Jane Facilities", "email": "jane.facilities@example.com"}
+    assert body["shipping_address"] == {"recipient": "Jane Facilities", "street": "12 rue des Presses",
+                                        "city": "Lyon", "postcode": "69002", "country": "France"}
+    assert orders.orders["ORD0001234"]["shipping_address"]["city"] == "Lyon"
+    assert message(dispatcher, "utter_order_created")["total"] == "£241.00"
+
+
+async def test_order_declined_writes_nothing(portal, orders, make_tracker, domain, complete):
+    complete["order_confirm"] = False
+    dispatcher, events = await run(ActionSubmitOrder(), make_tracker(slots=complete, active_loop=None), domain)
+    assert responses(dispatcher) == ["utter_order_not_submitted"]
+    assert not portal.calls("POST", "/orders")
+    assert slot_values(events)["order_lines"] is None
+
+
+async def test_order_portal_down_keeps_the_answers_and_the_retry_orders_once(portal, orders, make_tracker, domain,
+                                                                             complete):
+    portal.fail("down", "POST", "/orders")
+    dispatcher, events = await run(ActionSubmitOrder(), make_tracker(slots=complete, active_loop=None), domain)
+    assert responses(dispatcher) == ["utter_submit_failed"]
+    assert slot_values(events) == {"submission_key": "ord-key-1", "pending_submit": True,
+                                   "pending_action": "action_submit_order"}
+    portal.recover()
+    retry = make_tracker("oui", intent="affirm", active_loop=None, slots={
+        **complete, "pending_submit": True, "pending_action": "action_submit_order"})
+    dispatcher, events = await run(ActionRetrySubmit(), retry, domain)
+    assert message(dispatcher, "utter_order_created")["order_number"] == "ORD0001234"
+    dispatcher, _ = await run(ActionRetrySubmit(), retry, domain)  # a second retry with the same key
+    assert message(dispatcher, "utter_order_created")["order_number"] == "ORD0001234"
+    assert [c["headers"]["idempotency-key"] for c in portal.calls("POST", "/orders")] == ["ord-key-1"] * 3
+    assert [n for n in orders.orders if n >= "ORD0001234"] == ["ORD0001234"]
+
+
+async def test_order_refused_by_the_portal(portal, orders, make_tracker, domain, complete):
+    complete["order_lines"] = [line("2790B002", "C-EXV29 Toner Black", 9)]
+    dispatcher, events = await run(ActionSubmitOrder(), make_tracker(slots=complete, active_loop=None), domain)
+    assert message(dispatcher, "utter_portal_refused")["reason"] == "Maximum quantity for 2790B002 " \
+                                                                    "(C-EXV29 Toner Black): 4."
+    assert slot_values(events)["order_lines"] is None  # refused: forgotten, no retry offered
+    assert slot_values(events)["pending_submit"] is False
+
+
+async def test_order_refused_for_the_role(portal, orders, make_tracker, domain, complete):
+    portal.fail((403, {"code": "forbidden", "message": "Your role does not allow this action."}), "POST", "/orders")
+    dispatcher, _ = await run(ActionSubmitOrder(), make_tracker(slots=complete, active_loop=None), domain)
+    assert message(dispatcher, "utter_portal_refused")["reason"] == "Your role does not allow this action."
+
+
+async def test_order_session_expired(portal, orders, make_tracker, domain, complete):
+    dispatcher, _ = await run(ActionSubmitOrder(), make_tracker(slots=complete, active_loop=None, token="old"), domain)
+    assert responses(dispatcher) == ["utter_login_required"]
+
+
+async def test_cancel_forgets_the_order(portal, orders, make_tracker, domain, complete):
+    tracker = make_tracker("annuler", intent="cancel", active_loop=None, slots=complete,
+                           history=[{"event": "active_loop", "name": CONSUMABLES}])
+    dispatcher, events = await run(ActionCancelForm(), tracker, domain)
+    assert responses(dispatcher) == ["utter_cancelled"]
+    slots = slot_values(events)
+    for name in ("order_asset", "order_lines", "order_ship_to", "order_catalogue", "order_address", "submission_key",
+                 *CONSUMABLES_EXTRA):
+        assert slots[name] is None, name
+    assert not portal.calls("POST", "/orders")
+
+
+# --- order enquiry --------------------------------------------------------------------------------------------------
+async def test_enquiry_opening_reuses_the_number_and_the_kind(portal, orders, make_tracker, domain):
+    tracker = make_tracker("il manque un article dans ma commande ORD0001233", intent="order_enquiry",
+                           entities=[("order_number", "ORD0001233")], active_loop=ENQUIRY)
+    dispatcher, events = await run(ValidateOrderEnquiryForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["order_enquiry_number"] == "ORD0001233"
+    assert slots["order_enquiry_kind"] == "missing_items"
+    assert slots["order_enquiry_order"]["lines"] == [
+        {"part_number": "2790B002", "description": "C-EXV29 Toner Black", "quantity": 1},
+        {"part_number": "FM3-5945-010", "description": "Waste Toner Container", "quantity": 1}]
+    assert next_slot(domain, ENQUIRY, tracker, events) == "order_enquiry_description"
+    assert portal.calls("GET", "/orders/ORD0001233")
+
+
+async def test_enquiry_opening_without_details_asks_the_order(portal, orders, make_tracker, domain):
+    tracker = make_tracker("problème de livraison", intent="order_enquiry", active_loop=ENQUIRY)
+    dispatcher, events = await run(ValidateOrderEnquiryForm(), tracker, domain)
+    assert slot_values(events) == {} and next_slot(domain, ENQUIRY, tracker, events) == "order_enquiry_number"
+
+
+@pytest.mark.parametrize(("text", "entities"), [
+    ('/inform{"order_number":"ORD0001229"}', [("order_number", "ORD0001229")]),
+    ("c'est la ord 1229", []),
+    ("1229", []),
+])
+async def test_enquiry_number_typed_or_picked(portal, orders, make_tracker, domain, text, entities):
+    tracker = make_tracker(text, entities=entities, requested_slot="order_enquiry_number", active_loop=ENQUIRY)
+    dispatcher, events = await run(ValidateOrderEnquiryForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["order_enquiry_number"] == "ORD0001229"
+    assert next_slot(domain, ENQUIRY, tracker, events) == "order_enquiry_kind"
+
+
+async def test_enquiry_number_not_an_order_number(portal, orders, make_tracker, domain):
+    tracker = make_tracker("la dernière", requested_slot="order_enquiry_number", active_loop=ENQUIRY)
+    dispatcher, events = await run(ValidateOrderEnquiryForm(), tracker, domain)
+    assert message(dispatcher, "utter_order_number_invalid")["reference"] == "la dernière"
+    assert slot_values(events)["order_enquiry_number"] is None
+    assert not portal.calls("GET")
+
+
+async def test_enquiry_order_not_found(portal, orders, make_tracker, domain):
+    tracker = make_tracker("order ORD0009999", entities=[("order_number", "ORD0009999")],
+                           requested_slot="order_enquiry_number", active_loop=ENQUIRY)
+    dispatcher, events = await run(ValidateOrderEnquiryForm(), tracker, domain)
+    assert message(dispatcher, "utter_order_not_found")["order_number"] == "ORD0009999"
+    assert slot_values(events)["order_enquiry_number"] is None
+
+
+async def test_enquiry_order_portal_down(portal, orders, make_tracker, domain):
+    portal.fail("down")
+    tracker = make_tracker("ORD0001229", requested_slot="order_enquiry_number", active_loop=ENQUIRY)
+    dispatcher, events = await run(ValidateOrderEnquiryForm(), tracker, domain)
+    assert responses(dispatcher) == ["utter_backend_unavailable"]
+    assert slot_values(events)["order_enquiry_number"] is None
+
+
+async def test_ask_enquiry_number_offers_the_last_orders(portal, orders, make_tracker, domain):
+    dispatcher, _ = await run(ActionAskOrderEnquiryNumber(), make_tracker(requested_slot="order_enquiry_number",
+                                                                          active_loop=ENQUIRY), domain)
+    (msg,) = dispatcher.messages
+    assert msg["response"] == "utter_ask_order_enquiry_number"
+    assert [b["payload"] for b in msg["buttons"]] == [f'/inform{{"order_number":"ORD000{n}"}}'
+                                                      for n in (1233, 1231, 1230, 1229, 1228)]
+    assert msg["buttons"][0]["title"] == ("ORD0001233 — 22/10/2026 — 1 × C-EXV29 Toner Black, "
+                                          "1 × Waste Toner Container")
+    # the device under eMaintenance has no order history on the portal: not asked
+    assert not portal.calls("GET", "/assets/80145861/orders")
+
+
+async def test_ask_enquiry_number_without_orders_asks_to_type_it(portal, orders, make_tracker, domain):
+    portal.assets = [ASSET_C5560B]
+    dispatcher, _ = await run(ActionAskOrderEnquiryNumber(), make_tracker(requested_slot="order_enquiry_number"),
+                              domain)
+    assert responses(dispatcher) == ["utter_ask_order_enquiry_number_typed"]
+
+
+@pytest.mark.parametrize(("text", "entities", "kind"), [
+    ('/inform{"order_enquiry_kind":"wrong_items"}', [("order_enquiry_kind", "wrong_items")], "wrong_items"),
+    ("il en manque un", [], "missing_items"),
+    ("wrong item received", [], "wrong_items"),
+])
+async def test_enquiry_kind(portal, orders, make_tracker, domain, text, entities, kind):
+    tracker = make_tracker(text, entities=entities, requested_slot="order_enquiry_kind", active_loop=ENQUIRY,
+                           slots={"order_enquiry_number": "ORD0001229"})
+    dispatcher, events = await run(ValidateOrderEnquiryForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["order_enquiry_kind"] == kind
+    assert next_slot(domain, ENQUIRY, tracker, events) == "order_enquiry_description"
+
+
+async def test_enquiry_kind_unclear(portal, orders, make_tracker, domain):
+    tracker = make_tracker("bof", requested_slot="order_enquiry_kind", active_loop=ENQUIRY,
+                           slots={"order_enquiry_number": "ORD0001229"})
+    dispatcher, events = await run(ValidateOrderEnquiryForm(), tracker, domain)
+    assert responses(dispatcher) == ["utter_choose_an_option"]
+    assert slot_values(events)["order_enquiry_kind"] is None
+
+
+async def test_ask_enquiry_kind_shows_the_order(portal, orders, make_tracker, domain):
+    tracker = make_tracker(requested_slot="order_enquiry_kind", slots={
+        "language": "en", "order_enquiry_number": "ORD0001229",
+        "order_enquiry_order": {"lines": [{"quantity": 1, "description": "C-EXV29 Toner Cyan"}]}})
+    dispatcher, _ = await run(ActionAskOrderEnquiryKind(), tracker, domain)
+    (msg,) = dispatcher.messages
+    assert (msg["order_number"], msg["lines"]) == ("ORD0001229", "1 × C-EXV29 Toner Cyan")
+    assert msg["buttons"] == [
+        {"title": "Wrong item(s) received", "payload": '/inform{"order_enquiry_kind":"wrong_items"}'},
+        {"title": "Item(s) missing from delivery", "payload": '/inform{"order_enquiry_kind":"missing_items"}'}]
+
+
+@pytest.mark.parametrize(("text", "intent", "response"), [
+    ("ok", "inform", "utter_description_too_short"),
+    ("x" * 4000, "inform", "utter_description_too_long"),
+])
+async def test_enquiry_description_refused(portal, orders, make_tracker, domain, text, intent, response):
+    tracker = make_tracker(text, intent=intent, requested_slot="order_enquiry_description", active_loop=ENQUIRY,
+                           slots={"order_enquiry_number": "ORD0001229", "order_enquiry_kind": "wrong_items"})
+    dispatcher, events = await run(ValidateOrderEnquiryForm(), tracker, domain)
+    assert responses(dispatcher) == [response]
+    assert slot_values(events)["order_enquiry_description"] is None
+
+
+async def test_enquiry_description_of_any_intent_is_taken(portal, orders, make_tracker, domain):
+    tracker = make_tracker("you sent cyan toner instead of black", intent="order_enquiry",
+                           requested_slot="order_enquiry_description", active_loop=ENQUIRY,
+                           slots={"order_enquiry_number": "ORD0001229", "order_enquiry_kind": "wrong_items"})
+    dispatcher, events = await run(ValidateOrderEnquiryForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["order_enquiry_description"] == "you sent cyan toner instead of black"
+    assert next_slot(domain, ENQUIRY, tracker, events) == "order_enquiry_confirm"
+
+
+async def test_enquiry_description_that_starts_another_request_is_not_taken(portal, orders, make_tracker, domain):
+    tracker = make_tracker("je veux signaler une panne", intent="report_fault",
+                           requested_slot="order_enquiry_description", active_loop=ENQUIRY,
+                           slots={"order_enquiry_number": "ORD0001229", "order_enquiry_kind": "wrong_items"})
+    dispatcher, events = await run(ValidateOrderEnquiryForm(), tracker, domain)
+    assert events == [] and dispatcher.messages == []
+
+
+ENQUIRY_DONE = {"order_enquiry_number": "ORD0001233", "order_enquiry_kind": "missing_items",
+                "order_enquiry_order": {"number": "ORD0001233", "created_at": "2026-10-22T09:00:00Z",
+                                        "lines": [{"part_number": "FM3-5945-010", "quantity": 1,
+                                                   "description": "Waste Toner Container"}]},
+                "order_enquiry_description": "Le bac de récupération du toner manque.",
+                "order_enquiry_confirm": True, "submission_key": "enq-key-1"}
+
+
+async def test_enquiry_confirmation_summary(portal, orders, make_tracker, domain):
+    tracker = make_tracker(requested_slot="order_enquiry_confirm", slots=ENQUIRY_DONE)
+    dispatcher, _ = await run(ActionAskOrderEnquiryConfirm(), tracker, domain)
+    msg = dispatcher.messages[0]
+    assert (msg["order_number"], msg["order_date"], msg["lines"], msg["kind"], msg["description"]) == (
+        "ORD0001233", "22/10/2026", "1 × Waste Toner Container", "Article(s) manquant(s) à la livraison",
+        "Le bac de récupération du toner manque.")
+
+
+async def test_enquiry_submitted_as_a_case(portal, orders, make_tracker, domain):
+    history = [{"event": "user", "text": "il manque un article", "input_channel": "rest"},
+               {"event": "bot", "text": "De quelle commande s'agit-il ?"}]
+    tracker = make_tracker("oui", intent="affirm", active_loop=None, slots=ENQUIRY_DONE, history=history)
+    dispatcher, events = await run(ActionSubmitOrderEnquiry(), tracker, domain)
+    (call,) = portal.calls("POST", "/orders/enquiries")
+    body = call["json"]
+    assert {k: body[k] for k in ("order_number", "subcategory", "description", "channel")} == {
+        "order_number": "ORD0001233", "subcategory": "missing_items",
+        "description": "Le bac de récupération du toner manque.", "channel": "rest"}
+    assert body["transcript"].startswith("user: il manque un article\nbot: De quelle commande s'agit-il ?")
+    assert call["headers"]["idempotency-key"] == "enq-key-1"
+    msg = message(dispatcher, "utter_order_enquiry_created")
+    assert (msg["case_number"], msg["order_number"]) == ("CS0032601", "ORD0001233")
+    slots = slot_values(events)
+    assert slots["order_enquiry_number"] is None and slots[ENQUIRY_EXTRA[0]] is None
+
+
+async def test_enquiry_declined(portal, orders, make_tracker, domain):
+    dispatcher, _ = await run(ActionSubmitOrderEnquiry(), make_tracker(
+        active_loop=None, slots={**ENQUIRY_DONE, "order_enquiry_confirm": False}), domain)
+    assert responses(dispatcher) == ["utter_case_not_submitted"]
+    assert not portal.calls("POST", "/orders/enquiries")
+
+
+async def test_enquiry_portal_down_keeps_the_answers(portal, orders, make_tracker, domain):
+    portal.fail("down", "POST", "/orders/enquiries")
+    dispatcher, events = await run(ActionSubmitOrderEnquiry(), make_tracker(active_loop=None, slots=ENQUIRY_DONE),
+                                   domain)
+    assert responses(dispatcher) == ["utter_submit_failed"]
+    assert slot_values(events)["pending_action"] == "action_submit_order_enquiry"
+
+
+# --- training request -----------------------------------------------------------------------------------------------
+async def test_training_opening_asks_the_topic(portal, orders, make_tracker, domain):
+    tracker = make_tracker("je voudrais une formation", intent="order_training", active_loop=TRAINING)
+    dispatcher, events = await run(ValidateOrderTrainingForm(), tracker, domain)
+    assert slot_values(events) == {} and next_slot(domain, TRAINING, tracker, events) == "order_training_topic"
+    assert not portal.calls("GET", "/assets")  # the device is optional: never chosen silently
+
+
+async def test_training_opening_reuses_a_named_device(portal, orders, make_tracker, domain):
+    tracker = make_tracker("formation pour la WHJ01481", intent="order_training",
+                           entities=[("asset_ref", "WHJ01481")], active_loop=TRAINING)
+    dispatcher, events = await run(ValidateOrderTrainingForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["order_training_asset"] == "77996101"
+    assert slots["order_training_asset_label"] == LABEL_C5560
+
+
+@pytest.mark.parametrize(("text", "intent", "ok"), [
+    ("prise en main du copieur", "inform", True),
+    ("how to configure scan to email", "search_knowledge", True),
+    ("ok", "inform", False),
+    ("1234", "inform", False),
+    ("x" * 201, "inform", False),
+])
+async def test_training_topic(portal, orders, make_tracker, domain, text, intent, ok):
+    tracker = make_tracker(text, intent=intent, requested_slot="order_training_topic", active_loop=TRAINING)
+    dispatcher, events = await run(ValidateOrderTrainingForm(), tracker, domain)
+    slots = slot_values(events)
+    if ok:
+        assert slots["order_training_topic"] == text
+        assert next_slot(domain, TRAINING, tracker, events) == "order_training_asset"
+    else:
+        assert message(dispatcher, "utter_order_training_topic_invalid")["max_chars"] == 200
+        assert slots["order_training_topic"] is None
+
+
+@pytest.mark.parametrize(("text", "intent", "entities", "asset"), [
+    ("/deny", "deny", [], "none"),
+    ("aucun en particulier", "inform", [], "none"),
+    ("no device", "inform", [], "none"),
+    ('/inform{"asset_ref":"77996101"}', "inform", [("asset_ref", "77996101")], "77996101"),
+    ("la WHJ01481", "inform", [], "77996101"),
+])
+async def test_training_device_optional(portal, orders, make_tracker, domain, text, intent, entities, asset):
+    tracker = make_tracker(text, intent=intent, entities=entities, requested_slot="order_training_asset",
+                           active_loop=TRAINING, slots={"order_training_topic": "prise en main"})
+    dispatcher, events = await run(ValidateOrderTrainingForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["order_training_asset"] == asset
+    assert next_slot(domain, TRAINING, tracker, events) == "order_training_attendees"
+
+
+async def test_ask_training_device_offers_no_particular_device(portal, orders, make_tracker, domain):
+    tracker = make_tracker(requested_slot="order_training_asset", slots={"language": "en"})
+    dispatcher, _ = await run(ActionAskOrderTrainingAsset(), tracker, domain)
+    buttons = dispatcher.messages[0]["buttons"]
+    assert buttons[0]["payload"] == '/inform{"asset_ref":"77996101"}'
+    assert buttons[-1] == {"title": "No particular device", "payload": "/deny"}
+
+
+@pytest.mark.parametrize(("text", "entities", "count"), [
+    ('/inform{"quantity":"4"}', [("quantity", "4")], 4), ("quatre", [], 4), ("12 people", [], 12),
+    ("juste moi", [], 1),
+])
+async def test_training_attendees(portal, orders, make_tracker, domain, text, entities, count):
+    tracker = make_tracker(text, entities=entities, requested_slot="order_training_attendees", active_loop=TRAINING,
+                           slots={"order_training_topic": "prise en main", "order_training_asset": "none"})
+    dispatcher, events = await run(ValidateOrderTrainingForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["order_training_attendees"] == count
+    assert next_slot(domain, TRAINING, tracker, events) == "order_training_date"
+
+
+@pytest.mark.parametrize("text", ["150", "0", "plein", "/inform"])
+async def test_training_attendees_refused(portal, orders, make_tracker, domain, text):
+    tracker = make_tracker(text, requested_slot="order_training_attendees", active_loop=TRAINING,
+                           slots={"order_training_topic": "prise en main", "order_training_asset": "none"})
+    dispatcher, events = await run(ValidateOrderTrainingForm(), tracker, domain)
+    assert message(dispatcher, "utter_order_training_attendees_invalid")["max_attendees"] == 100
+    assert slot_values(events)["order_training_attendees"] is None
+
+
+async def test_training_attendees_digression(portal, orders, make_tracker, domain):
+    tracker = make_tracker("quel temps fait-il demain", intent="out_of_scope",
+                           requested_slot="order_training_attendees", active_loop=TRAINING,
+                           slots={"order_training_topic": "prise en main", "order_training_asset": "none"})
+    dispatcher, events = await run(ValidateOrderTrainingForm(), tracker, domain)
+    assert events == [] and dispatcher.messages == []
+
+
+TRAINING_SO_FAR = {"order_training_topic": "prise en main", "order_training_asset": "none",
+                   "order_training_attendees": 4}
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("{future_fr}", "inform"), ("{future_iso}", "inform"), ("/deny", "deny"), ("pas de préférence", "inform"),
+    ("no preference", "inform"),
+])
+async def test_training_date_accepted(portal, orders, make_tracker, domain, text, intent):
+    future = date.today() + timedelta(days=30)
+    text = text.format(future_fr=future.strftime("%d/%m/%Y"), future_iso=future.isoformat())
+    tracker = make_tracker(text, intent=intent, requested_slot="order_training_date", active_loop=TRAINING,
+                           slots=TRAINING_SO_FAR)
+    dispatcher, events = await run(ValidateOrderTrainingForm(), tracker, domain)
+    slots = slot_values(events)
+    expected = "none" if intent == "deny" or "pr" in text else future.isoformat()
+    assert slots["order_training_date"] == expected
+    assert next_slot(domain, TRAINING, tracker, events) == "order_training_confirm"
+    assert dispatcher.messages == []
+
+
+async def test_training_date_in_the_past_is_refused(portal, orders, make_tracker, domain):
+    past = date.today() - timedelta(days=3)
+    tracker = make_tracker(past.strftime("%d/%m/%Y"), requested_slot="order_training_date", active_loop=TRAINING,
+                           slots={**TRAINING_SO_FAR, "language": "en"})
+    dispatcher, events = await run(ValidateOrderTrainingForm(), tracker, domain)
+    assert str(past.year) in message(dispatcher, "utter_order_training_date_past")["date"]
+    assert slot_values(events)["order_training_date"] is None
+
+
+@pytest.mark.parametrize("text", ["31/02/2030", "bientôt", "next week"])
+async def test_training_date_unreadable(portal, orders, make_tracker, domain, text):
+    tracker = make_tracker(text, requested_slot="order_training_date", active_loop=TRAINING, slots=TRAINING_SO_FAR)
+    dispatcher, events = await run(ValidateOrderTrainingForm(), tracker, domain)
+    assert responses(dispatcher) == ["utter_order_training_date_invalid"]
+    assert slot_values(events)["order_training_date"] is None
+
+
+async def test_training_confirmation_summary_in_both_languages(portal, orders, make_tracker, domain):
+    slots = {**TRAINING_SO_FAR, "order_training_date": "2027-01-15"}
+    dispatcher, _ = await run(ActionAskOrderTrainingConfirm(), make_tracker(slots=slots), domain)
+    msg = dispatcher.messages[0]
+    assert (msg["topic"], msg["asset_label"], msg["attendees"], msg["date"]) == (
+        "prise en main", "aucun appareil en particulier", 4, "15 janvier 2027 (15/01/2027)")
+    slots.update(language="en", order_training_date="none", order_training_asset="77996101",
+                 order_training_asset_label=LABEL_C5560)
+    dispatcher, _ = await run(ActionAskOrderTrainingConfirm(), make_tracker(slots=slots), domain)
+    msg = dispatcher.messages[0]
+    assert (msg["asset_label"], msg["date"]) == (LABEL_C5560, "no preference")
+
+
+async def test_training_request_sent(portal, orders, make_tracker, domain):
+    future = (date.today() + timedelta(days=40)).isoformat()
+    slots = {"order_training_topic": "Prise en main du copieur", "order_training_asset": "77996101",
+             "order_training_asset_label": LABEL_C5560, "order_training_attendees": 4,
+             "order_training_date": future, "order_training_confirm": True, "submission_key": "trn-key-1"}
+    dispatcher, events = await run(ActionSubmitOrderTraining(), make_tracker(slots=slots, active_loop=None), domain)
+    (call,) = portal.calls("POST", "/training-requests")
+    assert call["json"] == {"topic": "Prise en main du copieur", "attendees": 4, "description": "",
+                            "asset": "77996101", "preferred_date": future}
+    assert call["headers"]["idempotency-key"] == "trn-key-1"
+    msg = message(dispatcher, "utter_order_training_created")
+    assert (msg["training_number"], msg["topic"]) == ("TRN0000102", "Prise en main du copieur")
+    assert slot_values(events)["order_training_topic"] is None
+    assert slot_values(events)[TRAINING_EXTRA[0]] is None
+
+
+async def test_training_request_without_device_nor_date(portal, orders, make_tracker, domain):
+    slots = {"order_training_topic": "scan to email", "order_training_asset": "none", "order_training_attendees": 6,
+             "order_training_date": "none", "order_training_confirm": True, "language": "en"}
+    dispatcher, _ = await run(ActionSubmitOrderTraining(), make_tracker(slots=slots, active_loop=None), domain)
+    assert portal.calls("POST", "/training-requests")[0]["json"] == {"topic": "scan to email", "attendees": 6,
+                                                                     "description": ""}
+    assert responses(dispatcher) == ["utter_order_training_created"]
+
+
+async def test_training_request_declined(portal, orders, make_tracker, domain):
+    slots = {"order_training_topic": "scan", "order_training_asset": "none", "order_training_attendees": 2,
+             "order_training_date": "none", "order_training_confirm": False}
+    dispatcher, _ = await run(ActionSubmitOrderTraining(), make_tracker(slots=slots, active_loop=None), domain)
+    assert responses(dispatcher) == ["utter_order_training_not_submitted"]
+    assert not portal.calls("POST", "/training-requests")
+
+
+# --- last orders of a device ----------------------------------------------------------------------------------------
+async def test_last_orders_of_the_only_device_at_once(portal, orders, make_tracker, domain):
+    portal.assets = [ASSET_C5030]
+    tracker = make_tracker("show my orders", intent="view_orders", active_loop=None, slots={"language": "en"})
+    dispatcher, events = await run(ActionViewOrders(), tracker, domain)
+    assert responses(dispatcher) == ["utter_order_history_intro"] + ["utter_order_history_entry"] * 5
+    assert dispatcher.messages[0]["asset_label"] == LABEL_C5030
+    first = dispatcher.messages[1]
+    assert (first["order_number"], first["order_date"], first["status"], first["lines"], first["total"]) == (
+        "ORD0001233", "22 Oct 2026", "delivered", "1 × C-EXV29 Toner Black, 1 × Waste Toner Container", "£114.00")
+    assert [m["order_number"] for m in dispatcher.messages[1:]] == [
+        "ORD0001233", "ORD0001231", "ORD0001229", "ORD0001228", "ORD0001227"]
+    assert events == []
+    assert portal.calls("GET", "/assets/53463252/orders")
+
+
+async def test_last_orders_of_a_named_device_in_french(portal, orders, make_tracker, domain):
+    tracker = make_tracker("historique conso de la WHJ01481", intent="view_orders", active_loop=None,
+                           entities=[("asset_ref", "WHJ01481")])
+    dispatcher, _ = await run(ActionViewOrders(), tracker, domain)
+    entry = message(dispatcher, "utter_order_history_entry")
+    assert (entry["order_number"], entry["order_date"], entry["status"], entry["total"]) == (
+        "ORD0001230", "20/07/2026", "livrée", "54,00 £")
+    assert entry["lines"] == "2 × C-EXV51 Toner Black, 1 × Staple Cartridge-X1"
+
+
+async def test_last_orders_several_devices_asks_which_with_buttons(portal, orders, make_tracker, domain):
+    tracker = make_tracker("afficher mes commandes", intent="view_orders", active_loop=None)
+    dispatcher, events = await run(ActionViewOrders(), tracker, domain)
+    (msg,) = dispatcher.messages
+    assert msg["response"] == "utter_ask_order_history_asset"
+    assert msg["buttons"][1] == {"title": LABEL_C5030, "payload": '/view_orders{"asset_ref":"53463252"}'}
+    assert events == [{"event": "slot", "timestamp": None, "name": "order_history_asked", "value": True}]
+    assert not portal.calls("GET", "/assets/53463252/orders")
+
+
+async def test_last_orders_device_typed_after_the_question(portal, orders, make_tracker, domain):
+    tracker = make_tracker("c'est le 53463252", intent="inform", active_loop=None,
+                           slots={"order_history_asked": True})
+    dispatcher, events = await run(ActionViewOrders(), tracker, domain)
+    assert responses(dispatcher)[0] == "utter_order_history_intro"
+    assert slot_values(events) == {"order_history_asked": False}
+
+
+async def test_last_orders_unknown_device_typed_asks_again(portal, orders, make_tracker, domain):
+    tracker = make_tracker("la ZZZ99999", intent="inform", active_loop=None, slots={"order_history_asked": True})
+    dispatcher, events = await run(ActionViewOrders(), tracker, domain)
+    assert responses(dispatcher) == ["utter_asset_not_found", "utter_ask_order_history_asset"]
+    assert message(dispatcher, "utter_asset_not_found")["reference"] == "ZZZ99999"
+    assert slot_values(events) == {"order_history_asked": True}
+
+
+async def test_last_orders_of_an_emaintenance_device_are_refused_with_the_reason(portal, orders, make_tracker,
+                                                                                  domain):
+    tracker = make_tracker('/view_orders{"asset_ref":"80145861"}', intent="view_orders", active_loop=None,
+                           entities=[("asset_ref", "80145861")], slots={"order_history_asked": True})
+    dispatcher, events = await run(ActionViewOrders(), tracker, domain)
+    assert responses(dispatcher) == ["utter_order_history_refused"]
+    assert dispatcher.messages[0]["reason"] == REASON_FR
+    assert slot_values(events) == {"order_history_asked": False}
+
+
+async def test_last_orders_none_yet(portal, orders, make_tracker, domain):
+    orders.orders.clear()
+    tracker = make_tracker("orders of 77996101", intent="view_orders", active_loop=None,
+                           entities=[("asset_ref", "77996101")])
+    dispatcher, _ = await run(ActionViewOrders(), tracker, domain)
+    assert message(dispatcher, "utter_order_history_empty")["asset_label"] == LABEL_C5560
+
+
+async def test_last_orders_without_any_device(portal, orders, make_tracker, domain):
+    portal.assets = []
+    dispatcher, events = await run(ActionViewOrders(), make_tracker("mes commandes", intent="view_orders",
+                                                                    active_loop=None), domain)
+    assert responses(dispatcher) == ["utter_no_assets"]
+    assert events == []
+
+
+async def test_last_orders_inside_another_form_leave_it_untouched(portal, orders, make_tracker, domain, chosen):
+    tracker = make_tracker("orders of 53463252", intent="view_orders", entities=[("asset_ref", "53463252")],
+                           requested_slot="order_item", active_loop=CONSUMABLES, slots=chosen)
+    dispatcher, events = await run(ActionViewOrders(), tracker, domain)
+    assert responses(dispatcher)[0] == "utter_order_history_intro"
+    assert events == []  # the form's answers are kept; the form asks its question again
+
+
+@pytest.mark.parametrize("failure", ["down", 500])
+async def test_last_orders_portal_down(portal, orders, make_tracker, domain, failure):
+    portal.fail(failure)
+    tracker = make_tracker("orders of 77996101", intent="view_orders", active_loop=None,
+                           entities=[("asset_ref", "77996101")], slots={"order_history_asked": True})
+    dispatcher, events = await run(ActionViewOrders(), tracker, domain)
+    assert responses(dispatcher) == ["utter_backend_unavailable"]
+    assert slot_values(events) == {"order_history_asked": False}
+
+
+async def test_last_orders_session_expired(portal, orders, make_tracker, domain):
+    tracker = make_tracker("orders of 77996101", intent="view_orders", active_loop=None, token="old")
+    dispatcher, _ = await run(ActionViewOrders(), tracker, domain)
+    assert responses(dispatcher) == ["utter_login_required"]
