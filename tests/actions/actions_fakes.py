@@ -249,3 +249,19 @@ def slot_values(events: List[Dict[str, Any]]) -> Dict[str, Any]:
 
 def responses(dispatcher: Any) -> List[str]:
     return [m["response"] for m in dispatcher.messages]
+
+
+async def run(action: Any, tracker: Any, domain: Dict[str, Any]) -> tuple:
+    """Runs an action as the action server would: (dispatcher with its messages, events)."""
+    from rasa_sdk.executor import CollectingDispatcher
+
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, tracker, domain)
+    return dispatcher, events
+
+
+def message(dispatcher: Any, response: str) -> Dict[str, Any]:
+    """The first message the action sent with this response (fails, listing what was sent, if none)."""
+    found = [m for m in dispatcher.messages if m["response"] == response]
+    assert found, f"{response} not uttered; got {responses(dispatcher)}"
+    return found[0]

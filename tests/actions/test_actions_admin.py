@@ -25,7 +25,7 @@ from actions.admin import (
     phone_in,
 )
 from actions.submission import ActionCancelForm, ActionRetrySubmit
-from actions_fakes import TOKEN, FakePortal, responses, slot_values
+from actions_fakes import run, message, TOKEN, FakePortal, responses, slot_values
 from fakes_admin import (
     ADMIN_PROFILE,
     ADMIN_TOKEN,
@@ -72,16 +72,8 @@ def admin_tracker(make_tracker, admin_backend):
     return make
 
 
-async def run(action: Any, tracker: Any, domain: Dict[str, Any]) -> tuple:
-    dispatcher = CollectingDispatcher()
-    events = await action.run(dispatcher, tracker, domain)
-    return dispatcher, events
 
 
-def message(dispatcher: CollectingDispatcher, response: str) -> Dict[str, Any]:
-    found = [m for m in dispatcher.messages if m["response"] == response]
-    assert found, f"{response} not uttered; got {responses(dispatcher)}"
-    return found[0]
 
 
 def ended(events: List[Dict[str, Any]]) -> bool:

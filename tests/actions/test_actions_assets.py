@@ -29,7 +29,7 @@ from actions.assets import (
 )
 from actions.roles import ActionCheckRole
 from actions.submission import ActionCancelForm, ActionRetrySubmit
-from actions_fakes import ASSET_C5030, ASSET_C5560, ROOT, USER_PROFILE, FakePortal, responses, slot_values
+from actions_fakes import run, message, ASSET_C5030, ASSET_C5560, ROOT, USER_PROFILE, FakePortal, responses, slot_values
 from fakes_assets import ADMIN_PROFILE, ADMIN_TOKEN, AssetsBackend, all_assets
 
 pytestmark = pytest.mark.asyncio
@@ -79,16 +79,8 @@ def admin_tracker(make_tracker):
     return make
 
 
-async def run(action: Any, tracker: Any, domain: Dict[str, Any]) -> tuple:
-    dispatcher = CollectingDispatcher()
-    events = await action.run(dispatcher, tracker, domain)
-    return dispatcher, events
 
 
-def message(dispatcher: CollectingDispatcher, response: str) -> Dict[str, Any]:
-    found = [m for m in dispatcher.messages if m["response"] == response]
-    assert found, f"{response} not uttered; got {responses(dispatcher)}"
-    return found[0]
 
 
 def render(domain: Dict[str, Any], response: str, lang: str, **values: Any) -> str:

@@ -28,7 +28,7 @@ from actions.cases import (
     normalize_case_number,
 )
 from actions.submission import ActionCancelForm, ActionRetrySubmit
-from actions_fakes import ROOT, TOKEN, USER_PROFILE, FakePortal, responses, slot_values
+from actions_fakes import run, message, ROOT, TOKEN, USER_PROFILE, FakePortal, responses, slot_values
 from fakes_cases import ADMIN_PROFILE, ADMIN_TOKEN, FakeCases, install_cases
 
 COMMENT_SLOTS = ("case_comment_number", "case_comment_text", "case_comment_confirm", *COMMENT_EXTRA_SLOTS)
@@ -54,16 +54,8 @@ def as_admin(**kwargs: Any) -> Dict[str, Any]:
     return dict(token=ADMIN_TOKEN, portal_user=ADMIN_PROFILE, **kwargs)
 
 
-async def run(action: Any, tracker: Any, domain: Dict[str, Any]) -> tuple:
-    dispatcher = CollectingDispatcher()
-    events = await action.run(dispatcher, tracker, domain)
-    return dispatcher, events
 
 
-def message(dispatcher: CollectingDispatcher, response: str) -> Dict[str, Any]:
-    found = [m for m in dispatcher.messages if m["response"] == response]
-    assert found, f"{response} not uttered; got {responses(dispatcher)}"
-    return found[0]
 
 
 def of(dispatcher: CollectingDispatcher, response: str) -> List[Dict[str, Any]]:

@@ -17,7 +17,7 @@ from actions.fault_report import (
 )
 from actions.forms import MAX_BUTTONS as MAX_ASSET_BUTTONS, asset_label
 from actions.submission import ActionCancelForm, ActionDropPending, ActionRetrySubmit
-from actions_fakes import ALL_ASSETS, ASSET_C5560, KB_HITS, TOKEN, FakePortal, responses, slot_values
+from actions_fakes import run, ALL_ASSETS, ASSET_C5560, KB_HITS, TOKEN, FakePortal, responses, slot_values
 
 pytestmark = pytest.mark.asyncio
 
@@ -44,10 +44,6 @@ HISTORY = [
 ]
 
 
-async def run(action: Any, tracker: Any, domain: Dict[str, Any]) -> tuple:
-    dispatcher = CollectingDispatcher()
-    events = await action.run(dispatcher, tracker, domain)
-    return dispatcher, events
 
 
 def of(dispatcher: CollectingDispatcher, response: str) -> List[Dict[str, Any]]:

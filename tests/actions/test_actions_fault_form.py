@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.fault_report import ValidateFaultReportForm
 from actions.forms import asset_label
 from actions_fakes import (
+    message,
     ASSET_C5030,
     ASSET_C5560,
     ASSET_C5560B,
@@ -40,10 +41,6 @@ def slot_names(events: List[Dict[str, Any]]) -> List[str]:
     return [e["name"] for e in events if e.get("event") == "slot"]
 
 
-def message(dispatcher: CollectingDispatcher, response: str) -> Dict[str, Any]:
-    found = [m for m in dispatcher.messages if m["response"] == response]
-    assert found, f"{response} not uttered; got {responses(dispatcher)}"
-    return found[0]
 
 
 # --- the opening turn ------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from actions.general import (
     ActionSubmitHandoff, ActionSuggestIntents, ValidateHandoffForm, glossary_terms,
 )
 from actions.submission import ActionCancelForm, ActionRetrySubmit
-from actions_fakes import FakePortal, responses, slot_values
+from actions_fakes import run, FakePortal, responses, slot_values
 from fakes_admin import ADMIN_PROFILE, USER_PROFILE_SEED
 from fakes_general import ADMIN_TOKEN, GeneralBackend
 
@@ -41,10 +41,6 @@ def general(portal: FakePortal) -> GeneralBackend:
     return GeneralBackend(portal)
 
 
-async def run(action: Any, tracker: Any, domain: Dict[str, Any]) -> tuple:
-    dispatcher = CollectingDispatcher()
-    events = await action.run(dispatcher, tracker, domain)
-    return dispatcher, events
 
 
 def as_admin(make_tracker, text: str = "aide", intent: str = "help", **kwargs):

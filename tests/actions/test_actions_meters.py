@@ -17,7 +17,7 @@ from actions.meters import (
     compact_meter, fmt_date, fmt_number, implausible, parse_pairs, parse_value,
 )
 from actions.submission import ActionCancelForm, ActionRetrySubmit
-from actions_fakes import ASSET_C5030, ASSET_C5560, ASSET_C5560B, ROOT, FakePortal, responses, slot_values
+from actions_fakes import run, message, ASSET_C5030, ASSET_C5560, ASSET_C5560B, ROOT, FakePortal, responses, slot_values
 from fakes_meters import MeterBackend, install
 
 pytestmark = pytest.mark.asyncio
@@ -50,16 +50,8 @@ def submit_slots(meters: MeterBackend, asset: str = "77996101", **extra: Any) ->
             "meter_values": {}, **extra}
 
 
-async def run(action: Any, tracker: Any, domain: Dict[str, Any]) -> tuple:
-    dispatcher = CollectingDispatcher()
-    events = await action.run(dispatcher, tracker, domain)
-    return dispatcher, events
 
 
-def message(dispatcher: CollectingDispatcher, response: str) -> Dict[str, Any]:
-    found = [m for m in dispatcher.messages if m["response"] == response]
-    assert found, f"{response} not uttered; got {responses(dispatcher)}"
-    return found[0]
 
 
 # --- reading numbers ------------------------------------------------------------------------------------------

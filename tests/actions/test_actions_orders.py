@@ -47,7 +47,7 @@ from actions.orders import (
 )
 from actions.roles import ROLE_GUARDS
 from actions.submission import ActionCancelForm, ActionRetrySubmit
-from actions_fakes import ASSET_C5030, ASSET_C5560, ASSET_C5560B, FakePortal, responses, slot_values
+from actions_fakes import run, message, ASSET_C5030, ASSET_C5560, ASSET_C5560B, FakePortal, responses, slot_values
 from fakes_orders import OrdersBackend, install
 
 pytestmark = pytest.mark.asyncio
@@ -68,16 +68,8 @@ def orders(portal: FakePortal) -> OrdersBackend:
     return install(portal)
 
 
-async def run(action: Any, tracker: Any, domain: Dict[str, Any]) -> tuple:
-    dispatcher = CollectingDispatcher()
-    events = await action.run(dispatcher, tracker, domain)
-    return dispatcher, events
 
 
-def message(dispatcher: CollectingDispatcher, response: str) -> Dict[str, Any]:
-    found = [m for m in dispatcher.messages if m["response"] == response]
-    assert found, f"{response} not uttered; got {responses(dispatcher)}"
-    return found[0]
 
 
 def next_slot(domain: Dict[str, Any], form: str, tracker: Any, events: List[Dict[str, Any]]) -> Any:

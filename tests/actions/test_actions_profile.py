@@ -12,7 +12,7 @@ from actions.profile import (
     ActionChangeLanguage, ActionChangePassword, ActionSetNotifications, language_choice, notification_choice,
     render_response,
 )
-from actions_fakes import BASE_URL, FakePortal, responses, slot_values
+from actions_fakes import run, BASE_URL, FakePortal, responses, slot_values
 from fakes_admin import ADMIN_PROFILE, USER_PROFILE_SEED
 from fakes_general import ADMIN_TOKEN, GeneralBackend
 
@@ -24,10 +24,6 @@ def general(portal: FakePortal) -> GeneralBackend:
     return GeneralBackend(portal)
 
 
-async def run(action: Any, tracker: Any, domain: Dict[str, Any]) -> tuple:
-    dispatcher = CollectingDispatcher()
-    events = await action.run(dispatcher, tracker, domain)
-    return dispatcher, events
 
 
 def variation(domain: Dict[str, Any], name: str, lang: str) -> Dict[str, Any]:

@@ -23,7 +23,7 @@ from actions.requests import (
 )
 from actions.roles import ActionCheckRole
 from actions.submission import ActionCancelForm, ActionRetrySubmit
-from actions_fakes import ALL_ASSETS, ASSET_C5030, ASSET_C5560, TOKEN, FakePortal, responses, slot_values
+from actions_fakes import run, message, ALL_ASSETS, ASSET_C5030, ASSET_C5560, TOKEN, FakePortal, responses, slot_values
 from fakes_requests import RequestsBackend
 
 pytestmark = pytest.mark.asyncio
@@ -60,10 +60,6 @@ def admin_backend(portal: FakePortal) -> RequestsBackend:
     return RequestsBackend(portal, role="admin")
 
 
-async def run(action: Any, tracker: Any, domain: Dict[str, Any]) -> tuple:
-    dispatcher = CollectingDispatcher()
-    events = await action.run(dispatcher, tracker, domain)
-    return dispatcher, events
 
 
 async def run_form(tracker: Any, domain: Dict[str, Any]) -> tuple:
@@ -74,10 +70,6 @@ def form_tracker(make_tracker, text: str = "", intent: str = "inform", **kwargs:
     return make_tracker(text, intent=intent, active_loop=FORM, **kwargs)
 
 
-def message(dispatcher: CollectingDispatcher, response: str) -> Dict[str, Any]:
-    found = [m for m in dispatcher.messages if m["response"] == response]
-    assert found, f"{response} not uttered; got {responses(dispatcher)}"
-    return found[0]
 
 
 def slot_names(events: List[Dict[str, Any]]) -> List[str]:

@@ -1,0 +1,116 @@
+"""Start the whole stack (the project's Procfile under honcho) on free local ports with a fresh demo database,
+and talk to it: REST channel conversations and backend API calls as a logged-in portal user.
+
+Used by the end-to-end tests (tests/e2e/conftest.py) and the conversation benchmark (benchmarks/).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+from wait_ready import wait_until_ready  # noqa: E402
+
+PASSWORD = "e2e-password"
+ADMIN = "sntestportaldemo@outlook.com"
+USER = "sntestdemoportaldm@yopmail.com"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    backend_url: str
+    rasa_url: str
+    log_path: Path
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def token(self, email: str) -> str:
+        if email not in self.tokens:
+            response = httpx.post(f"{self.backend_url}/auth/token", data={"username": email, "password": PASSWORD})
+            response.raise_for_status()
+            self.tokens[email] = response.json()["access_token"]
+        return self.tokens[email]
+
+    def say(self, sender: str, text: str, email: Optional[str] = None, metadata: Optional[dict] = None) -> list[dict]:
+        if metadata is None:
+            metadata = {"token": self.token(email)} if email else {}
+        response = httpx.post(
+            f"{self.rasa_url}/webhooks/rest/webhook",
+            json={"sender": sender, "message": text, "metadata": metadata},
+            timeout=60,
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def api(self, email: str, path: str, method: str = "GET", **kwargs: Any) -> httpx.Response:
+        return httpx.request(method, f"{self.backend_url}{path}",
+                             headers={"Authorization": f"Bearer {self.token(email)}"}, timeout=30, **kwargs)
+
+
+@contextlib.contextmanager
+def running_stack(workdir: Path, timeout: float = 420) -> Iterator[Stack]:
+    """Seeds a fresh SQLite demo database in `workdir`, starts the Procfile on free ports, yields a Stack once
+    every service answers, and stops everything it started on exit."""
+    from knowledge_index import build_index, is_stale
+
+    model = ROOT / "models" / "portal.tar.gz"
+    if not model.exists():
+        raise RuntimeError("no trained model: run `make test` or `make model` (they train it when stale)")
+    index_dir = ROOT / "var" / "knowledge_index"
+    if is_stale(ROOT / "data" / "knowledge", index_dir):
+        index_dir = workdir / "knowledge_index"
+        build_index(ROOT / "data" / "knowledge", index_dir, progress=False)
+    ports = {"BACKEND_PORT": free_port(), "RASA_PORT": free_port(), "ACTION_PORT": free_port()}
+    env = {
+        **os.environ,
+        **{name: str(port) for name, port in ports.items()},
+        "BACKEND_URL": f"http://localhost:{ports['BACKEND_PORT']}",
+        "RASA_PUBLIC_URL": f"http://localhost:{ports['RASA_PORT']}",
+        "ACTION_ENDPOINT_URL": f"http://localhost:{ports['ACTION_PORT']}/webhook",
+        "RASA_API_TOKEN": secrets.token_urlsafe(16),
+        "DATABASE_URL": f"sqlite:///{workdir / 'portal.db'}",
+        "SECRET_KEY": secrets.token_urlsafe(32),
+        "DEMO_PASSWORD": PASSWORD,
+        "KNOWLEDGE_INDEX_DIR": str(index_dir),
+        "HF_HUB_OFFLINE": "1",
+        "RASA_TELEMETRY_ENABLED": "false",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
+    python = str(ROOT / ".venv-app" / "bin" / "python")
+    subprocess.run([python, "-m", "backend.seed"], cwd=ROOT, env=env, check=True, capture_output=True)
+    log_path = workdir / "stack.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [str(ROOT / ".venv-app" / "bin" / "honcho"), "start", "-f", "Procfile"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        try:
+            wait_until_ready(env, timeout=timeout, alive=lambda: process.poll() is None)
+        except TimeoutError as exc:
+            raise RuntimeError(f"stack did not start: {exc}\n{log_path.read_text()[-6000:]}") from exc
+        yield Stack(env["BACKEND_URL"], env["RASA_PUBLIC_URL"], log_path)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)  # honcho forwards it to every service it started
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
