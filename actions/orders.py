@@ -1251,13 +1251,14 @@ class ActionViewOrders(Action):
             await self._show(dispatcher, tracker, client, asset)
         except BackendError as error:
             report_backend_error(dispatcher, error)
-        return [SlotSet(HISTORY_ASKED, False)] if tracker.get_slot(HISTORY_ASKED) else []
+        # always set, asked or not: the rules branch on it (one rule per outcome)
+        return [SlotSet(HISTORY_ASKED, False)]
 
     @staticmethod
     def _ask(dispatcher: CollectingDispatcher, tracker: Tracker, assets: List[Dict[str, Any]]) -> List[EventType]:
         if not assets:
             dispatcher.utter_message(response="utter_no_assets")
-            return [SlotSet(HISTORY_ASKED, False)] if tracker.get_slot(HISTORY_ASKED) else []
+            return [SlotSet(HISTORY_ASKED, False)]
         buttons = [{"title": asset_label(a), "payload": f'/view_orders{{"asset_ref":"{a["asset_number"]}"}}'}
                    for a in assets[:MAX_BUTTONS]]
         dispatcher.utter_message(response="utter_ask_order_history_asset", buttons=buttons)

@@ -72,12 +72,19 @@ def form_starters(rules_dir: Path = RULES_DIR) -> Dict[str, Starter]:
 @functools.lru_cache(maxsize=1)
 def inline_answers(rules_dir: Path = RULES_DIR) -> Dict[str, str]:
     """question intent -> the one action that answers it (from its own rule)."""
-    answers: Dict[str, str] = {}
+    return {intent: steps[0]["action"] for intent, steps in inline_answer_steps(rules_dir).items()}
+
+
+@functools.lru_cache(maxsize=1)
+def inline_answer_steps(rules_dir: Path = RULES_DIR) -> Dict[str, List[Dict[str, Any]]]:
+    """question intent -> the steps after the intent in its one-action rule (the action and the slots it sets,
+    which every rule using that action must repeat)."""
+    answers: Dict[str, List[Dict[str, Any]]] = {}
     for rule in _hand_written_rules(rules_dir):
         opening = _opening(rule)
         if opening and opening[0] in INLINE_QUESTIONS and len(opening[1]) == 1 and opening[0] not in answers:
             if not opening[1][0].endswith("_form"):
-                answers[opening[0]] = opening[1][0]
+                answers[opening[0]] = list(rule["steps"][1:])
     return answers
 
 

@@ -10,7 +10,7 @@ from rasa_sdk.events import FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.switching import (
-    ActionOfferSwitch, ActionStayInForm, ActionSwitchForm, Starter, form_starters, inline_answers,
+    ActionOfferSwitch, ActionStayInForm, ActionSwitchForm, Starter, form_starters, inline_answer_steps, inline_answers,
 )
 from actions_fakes import ROOT, TOKEN, FakePortal, responses, slot_values
 
@@ -47,13 +47,13 @@ def test_starters_and_answers_are_read_from_the_rules(tmp_path: Path):
     (tmp_path / "x.yml").write_text(RULES)
     (tmp_path / "switching.yml").write_text("version: '3.1'\nrules:\n  - rule: r\n    steps:\n      - intent: greet\n"
                                             "      - action: nope_form\n")
-    form_starters.cache_clear(), inline_answers.cache_clear()
+    form_starters.cache_clear(), inline_answers.cache_clear(), inline_answer_steps.cache_clear()
     try:
         assert form_starters(tmp_path) == {"order_consumables": Starter("order_form", False),
                                            "invite_user": Starter("admin_invite_form", True)}
         assert inline_answers(tmp_path) == {"case_status": "action_case_status"}
     finally:
-        form_starters.cache_clear(), inline_answers.cache_clear()
+        form_starters.cache_clear(), inline_answers.cache_clear(), inline_answer_steps.cache_clear()
 
 
 def test_generated_rules_are_up_to_date():
