@@ -10,6 +10,7 @@ before asking the pending question again.
 from __future__ import annotations
 
 import logging
+from abc import abstractmethod
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import FormValidationAction, Tracker
@@ -166,8 +167,9 @@ class PortalFormValidation(FormValidationAction):
     (an asset's label, a proposal, a list of choices, ...). Keep those, unless a validator already decided.
     """
 
-    def name(self) -> Text:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def name(self) -> Text:  # abstract: the action server registers only concrete subclasses
+        ...
 
     async def get_validation_events(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -2,8 +2,8 @@
 
 `action_follow_language` is the `language` slot's custom mapping action, so Rasa runs it after every user
 message, before predicting the answer: when the message is clearly in the other language, the slot switches
-at once (every response has a FR and an EN variation) and, once per conversation, the user is offered to save
-that language in their profile (the button sends /change_language, handled by actions/profile.py).
+at once (every response has a FR and an EN variation). The input channel offers, once per conversation, to
+save that language in the profile (bot/channels.py; the button sends /change_language, actions/profile.py).
 
 Which language a chat message is written in: French, English, or "can't tell".
 
@@ -84,12 +84,6 @@ class ActionFollowLanguage(Action):
         written = detect_language(((tracker.latest_message or {}).get("text") or "").strip())
         if written is None or written == tracker.get_slot("language"):
             return []
-        events: List[EventType] = [SlotSet("language", written)]
-        profile = (((tracker.latest_message or {}).get("metadata") or {}).get("portal_user") or {}).get("language")
-        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
-        if profile in ("fr", "en") and profile != written and not tracker.get_slot("language_offered") \
-                and intent != "change_language":  # that request saves it anyway
-            # named per language: responses are rendered with the slots as they were before this action
-            dispatcher.utter_message(response=f"utter_offer_save_language_{written}")
-            events.append(SlotSet("language_offered", True))
-        return events
+        # The offer to save it in the profile comes from the input channel (bot/channels.py): Rasa drops the
+        # messages of a slot-mapping action.
+        return [SlotSet("language", written)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Dict, List, Optional, Text, Tuple, Type
 
 from rasa_sdk import Action, Tracker
@@ -50,7 +51,7 @@ def reset_events(domain: DomainDict, form: Optional[str]) -> List[EventType]:
             SlotSet("pending_submit", False), SlotSet("pending_action", None)]
 
 
-class SubmitAction(Action):
+class SubmitAction(Action, ABC):
     """Base of the submit actions; subclasses set `action_name`, `form`, `extra_slots` and `submit()`."""
 
     action_name: ClassVar[str] = ""
@@ -67,10 +68,10 @@ class SubmitAction(Action):
     def name(self) -> Text:
         return self.action_name
 
+    @abstractmethod
     async def submit(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
                      key: str) -> List[EventType]:
         """Write to the portal with `key` as Idempotency-Key and tell the user the outcome."""
-        raise NotImplementedError
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         key = submission_key(tracker, self.name())

@@ -15,6 +15,7 @@ from rasa.core.channels.rest import RestInput
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
+from actions.language import detect_language
 from bot.identity import IdentityVerifier, PortalUnavailable
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,42 @@ MESSAGES = {
 }
 
 
+# Sent once per conversation when the user writes in the other language than their profile's: the assistant
+# already answers in that language (actions/language.py); this offers to save it.
+LANGUAGE_OFFER = {
+    "en": ("I'll continue in English. Would you like English to be your portal language from now on?",
+           "Save English as my language"),
+    "fr": ("Je continue en français. Voulez-vous que le français devienne la langue de votre portail ?",
+           "Enregistrer le français comme langue"),
+}
+
+
+class LanguageOffer:
+    """Remembers, per conversation, that the offer was made (in memory: after a restart it may come once more)."""
+
+    def __init__(self, verifier: IdentityVerifier, capacity: int = 10_000) -> None:
+        self.verifier = verifier
+        self.capacity = capacity
+        self._offered: Dict[str, None] = {}
+
+    async def after_reply(self, message: UserMessage, user: Dict[str, Any], token: str) -> None:
+        written = detect_language(message.text or "")
+        if written is None or written == user.get("language") or message.sender_id in self._offered:
+            return
+        try:  # the message may have just saved that language ("passe en anglais")
+            current = await self.verifier.verify(token, fresh=True)
+        except PortalUnavailable:
+            return
+        if current is None or current.get("language") == written:
+            return
+        if len(self._offered) >= self.capacity:
+            self._offered.pop(next(iter(self._offered)))
+        self._offered[message.sender_id] = None
+        text, title = LANGUAGE_OFFER[written]
+        await message.output_channel.send_text_with_buttons(
+            message.sender_id, text, [{"title": title, "payload": f'/change_language{{"language_choice":"{written}"}}'}])
+
+
 def _message(key: str, metadata: Dict[str, Any]) -> str:
     lang = metadata.get("lang")
     if lang in ("fr", "en"):
@@ -44,7 +81,9 @@ def authenticated(
     verifier: IdentityVerifier,
     rebind: Callable[[UserMessage, Dict[str, Any]], UserMessage],
 ) -> Handler:
-    """Wraps Rasa's message handler: verify the token, attach the verified user, or answer with a prompt."""
+    """Wraps Rasa's message handler: verify the token, attach the verified user, or answer with a prompt;
+    after the answer, offer once to save the language the user writes in if it is not their profile's."""
+    offer = LanguageOffer(verifier)
 
     async def handler(message: UserMessage) -> None:
         metadata = dict(message.metadata or {})
@@ -57,7 +96,9 @@ def authenticated(
             await message.output_channel.send_text_message(message.sender_id, _message("login_required", metadata))
             return
         metadata["portal_user"] = user
-        await on_new_message(rebind(message, metadata))
+        rebound = rebind(message, metadata)
+        await on_new_message(rebound)
+        await offer.after_reply(rebound, user, metadata["token"])
 
     return handler
 

@@ -29,13 +29,13 @@ class IdentityVerifier:
         self.transport = transport or httpx.AsyncHTTPTransport(retries=2)
         self._cache: Dict[str, Tuple[float, Optional[Dict[str, Any]]]] = {}
 
-    async def verify(self, token: Optional[str]) -> Optional[Dict[str, Any]]:
-        """The user profile for a valid token, None for a missing or invalid one."""
+    async def verify(self, token: Optional[str], fresh: bool = False) -> Optional[Dict[str, Any]]:
+        """The user profile for a valid token, None for a missing or invalid one (`fresh`: not from cache)."""
         if not token or not isinstance(token, str):
             return None
         key = hashlib.sha256(token.encode()).hexdigest()  # never keep raw tokens as dict keys in memory dumps
         cached = self._cache.get(key)
-        if cached and cached[0] > time.monotonic():
+        if cached and cached[0] > time.monotonic() and not fresh:
             return cached[1]
         try:
             async with httpx.AsyncClient(timeout=self.timeout, transport=self.transport) as client:

@@ -6,7 +6,7 @@ export BACKEND_URL="${BACKEND_URL:-http://localhost:$BACKEND_PORT}"
 export RASA_PUBLIC_URL="${RASA_PUBLIC_URL:-http://localhost:$RASA_PORT}"
 export ACTION_ENDPOINT_URL="${ACTION_ENDPOINT_URL:-http://localhost:$ACTION_PORT/webhook}"
 mkdir -p var
-[ -s var/rasa_api_token ] || python3 -c "import secrets; print(secrets.token_urlsafe(24))" > var/rasa_api_token
+[ -s var/rasa_api_token ] || python3 -c "import secrets; print(secrets.token_hex(24))" > var/rasa_api_token
 export RASA_API_TOKEN="${RASA_API_TOKEN:-$(cat var/rasa_api_token)}"
 # Offline and quiet: models come from local wheels, no telemetry, readable logs.
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 RASA_TELEMETRY_ENABLED=false

@@ -84,7 +84,7 @@ def running_stack(workdir: Path, timeout: float = 420) -> Iterator[Stack]:
         "BACKEND_URL": f"http://localhost:{ports['BACKEND_PORT']}",
         "RASA_PUBLIC_URL": f"http://localhost:{ports['RASA_PORT']}",
         "ACTION_ENDPOINT_URL": f"http://localhost:{ports['ACTION_PORT']}/webhook",
-        "RASA_API_TOKEN": secrets.token_urlsafe(16),
+        "RASA_API_TOKEN": secrets.token_hex(16),  # never starts with "-" (an option to rasa run)
         "DATABASE_URL": f"sqlite:///{workdir / 'portal.db'}",
         "SECRET_KEY": secrets.token_urlsafe(32),
         "DEMO_PASSWORD": PASSWORD,

@@ -32,8 +32,9 @@ def keep(message: UserMessage, metadata: Dict[str, Any]) -> UserMessage:
                        input_channel=message.input_channel, metadata=metadata)
 
 
-def user_message(metadata: Optional[Dict[str, Any]], sender: str = "browser-1") -> UserMessage:
-    return UserMessage("bonjour", CollectingOutputChannel(), sender, input_channel="rest", metadata=metadata)
+def user_message(metadata: Optional[Dict[str, Any]], sender: str = "browser-1", text: str = "hello") -> UserMessage:
+    # PROFILE's language is English: an English message gets no offer to switch language
+    return UserMessage(text, CollectingOutputChannel(), sender, input_channel="rest", metadata=metadata)
 
 
 def texts(message: UserMessage) -> List[str]:
@@ -103,7 +104,7 @@ async def test_valid_token_passes_with_the_verified_user(verifier, on_new_messag
     assert passed.metadata["portal_user"] == PROFILE  # the client's forged identity is replaced
     assert passed.metadata["token"] == "good-token"  # the actions act with the user's own token
     assert passed.metadata["lang"] == "fr"
-    assert passed.text == "bonjour"
+    assert passed.text == "hello"
     assert texts(message) == []  # no prompt
     assert original["portal_user"] == FORGED_USER  # the client's dict is not mutated
 
@@ -118,6 +119,49 @@ async def test_rebind_receives_the_verified_metadata(verifier, on_new_message: R
 
     await authenticated(on_new_message, verifier, rebind)(user_message({"token": "good-token"}))
     assert seen == [{"token": "good-token", "portal_user": PROFILE}]
+
+
+# --- the offer to save the language the user writes in ------------------------------------------------------------
+def buttons(message: UserMessage) -> List[Dict[str, Any]]:
+    return [b for m in message.output_channel.messages for b in m.get("buttons", [])]
+
+
+@pytest.mark.asyncio
+async def test_writing_in_the_other_language_offers_to_save_it_once(verifier, on_new_message: Recorder):
+    wrapped = authenticated(on_new_message, verifier, keep)
+    first = user_message({"token": "good-token"}, text="bonjour, je voudrais commander du toner")
+    await wrapped(first)
+    assert texts(first) == ["Je continue en français. Voulez-vous que le français devienne la langue de votre "
+                            "portail ?"]
+    assert buttons(first) == [{"title": "Enregistrer le français comme langue",
+                               "payload": '/change_language{"language_choice":"fr"}'}]
+    again = user_message({"token": "good-token"}, text="merci beaucoup")
+    await wrapped(again)
+    assert texts(again) == []  # once per conversation
+    other_conversation = user_message({"token": "good-token"}, sender="browser-2", text="merci beaucoup")
+    await wrapped(other_conversation)
+    assert len(texts(other_conversation)) == 1
+
+
+@pytest.mark.asyncio
+async def test_no_offer_for_the_profile_language_or_unclear_messages(verifier, on_new_message: Recorder):
+    wrapped = authenticated(on_new_message, verifier, keep)
+    for text in ("I want to order toner", "WHJ01481", "ok", "45300", '/change_language{"language_choice":"fr"}'):
+        message = user_message({"token": "good-token"}, text=text)
+        await wrapped(message)
+        assert texts(message) == [], text
+
+
+@pytest.mark.asyncio
+async def test_no_offer_when_the_message_just_saved_that_language(verifier, on_new_message: Recorder,
+                                                                  users_backend: FakeUsersBackend):
+    async def saves_french(message: UserMessage) -> None:  # what action_change_language does meanwhile
+        await on_new_message(message)
+        users_backend.users["good-token"] = dict(users_backend.users["good-token"], language="fr")
+
+    message = user_message({"token": "good-token"}, text="je veux parler en français s'il vous plaît")
+    await authenticated(saves_french, verifier, keep)(message)
+    assert texts(message) == []
 
 
 # --- PortalRestInput through a real Sanic app (ASGI, no sanic-testing needed) -----------------------------------
@@ -154,7 +198,7 @@ async def test_rest_webhook_binds_the_conversation_to_the_user(verifier, users_b
     on_new_message = Recorder(reply="Bonjour !")
     async with rest_app(verifier, on_new_message) as client:
         response = await client.post("/webhooks/rest/webhook", json={
-            "sender": "abc", "message": "bonjour", "metadata": {"token": "good-token", "portal_user": FORGED_USER}})
+            "sender": "abc", "message": "hello", "metadata": {"token": "good-token", "portal_user": FORGED_USER}})
     assert response.status_code == 200
     assert response.json() == [{"recipient_id": "u2:abc", "text": "Bonjour !"}]
     (passed,) = on_new_message.messages
@@ -239,7 +283,7 @@ def test_socketio_from_credentials():
 async def test_socketio_valid_token_binds_user_and_replies_to_the_browser_room(verifier, monkeypatch):
     on_new_message = Recorder(reply="Bonjour !")
     channel, handle, emit = socket_channel(verifier, on_new_message, monkeypatch)
-    await handle("sid-1", {"message": "bonjour", "session_id": "sess-1",
+    await handle("sid-1", {"message": "hello", "session_id": "sess-1",
                            "customData": {"token": "good-token", "portal_user": FORGED_USER}})
     (passed,) = on_new_message.messages
     assert passed.sender_id == "u2:sess-1"
