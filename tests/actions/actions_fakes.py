@@ -232,6 +232,10 @@ def load_domain() -> Dict[str, Any]:
                 merged.setdefault(key, {}).update(value)
             elif isinstance(value, list):
                 merged.setdefault(key, []).extend(value)
+    # `- action_x: {send_domain: true}` entries: names in "actions", the flag in "send_domain"
+    merged["send_domain"] = [name for a in merged["actions"] if isinstance(a, dict)
+                             for name, spec in a.items() if (spec or {}).get("send_domain")]
+    merged["actions"] = [name for a in merged["actions"] for name in (a if isinstance(a, dict) else [a])]
     return merged
 
 

@@ -106,7 +106,8 @@ async def test_every_assets_response_exists_in_french_and_english():
         fields = [{f for _, f, _, _ in string.Formatter().parse(v["text"]) if f} for v in (english[0], default[0])]
         assert fields[0] == fields[1], f"{name}: placeholders differ between EN and FR"
         assert len(english[0].get("buttons") or []) == len(default[0].get("buttons") or []), name
-    names = set(raw["responses"]) | set(raw["slots"]) | set(raw["actions"]) | set(raw["forms"])
+    actions = {name for a in raw["actions"] for name in (a if isinstance(a, dict) else [a])}  # `- x: {send_domain}`
+    names = set(raw["responses"]) | set(raw["slots"]) | actions | set(raw["forms"])
     assert all(n.startswith(("utter_assets_", "utter_ask_assets_", "assets_", "action_assets_",
                              "action_ask_assets_", "validate_assets_")) for n in names)
 

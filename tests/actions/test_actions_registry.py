@@ -2,7 +2,15 @@
 action and form validator the domain names exists exactly once."""
 from __future__ import annotations
 
+import importlib
+import inspect
+import pkgutil
+import re
+
+import actions
+from rasa_sdk import Action
 from rasa_sdk.executor import ActionExecutor
+from rasa_sdk.forms import FormValidationAction
 
 RASA_BUILT_IN = {"action_listen", "action_restart", "action_default_fallback", "action_deactivate_loop",
                  "action_revert_fallback_events", "action_default_ask_affirmation", "action_default_ask_rephrase",
@@ -19,3 +27,39 @@ def test_every_domain_action_is_served(domain):
     validators = {f"validate_{form}" for form in domain["forms"]}
     assert validators <= served
     assert len(domain["actions"]) == len(set(domain["actions"])), "an action is declared twice"
+
+
+def _uses_domain(cls: type) -> bool:
+    """Whether the action's run (or submit) body mentions its `domain` argument."""
+    for method in ("run", "submit"):
+        function = getattr(cls, method, None)
+        if function is None:
+            continue
+        lines = inspect.getsource(function).splitlines()
+        signature_end = next(i for i, line in enumerate(lines) if line.rstrip().endswith(":"))
+        if re.search(r"\bdomain\b", "\n".join(lines[signature_end + 1:])):
+            return True
+    return False
+
+
+def _concrete_actions() -> list:
+    for module in pkgutil.iter_modules(actions.__path__):
+        importlib.import_module(f"actions.{module.name}")
+    found, pending = [], list(Action.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending += cls.__subclasses__()
+        if cls.__module__.startswith("actions.") and not inspect.isabstract(cls):
+            found.append(cls)
+    return found
+
+
+def test_actions_that_use_the_domain_receive_it(domain):
+    """endpoints.yml enables Rasa's selective domain: only actions declared `send_domain: true` (and form
+    validators) get the domain. Every action whose code reads it must be declared so; the others must not, as
+    sending the whole domain costs tens of milliseconds per call."""
+    uses = {cls().name() for cls in _concrete_actions()
+            if not issubclass(cls, FormValidationAction) and _uses_domain(cls)}
+    assert uses, "the check found no action at all?"
+    assert uses - set(domain["send_domain"]) == set(), "uses the domain but does not receive it"
+    assert set(domain["send_domain"]) - uses == set(), "receives the domain without using it"
