@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
@@ -23,6 +22,7 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.text import fold_accents
 from actions.backend_client import BackendError
 from actions.forms import (
     MAX_BUTTONS, PortalFormValidation, asked, entities, entity, intent_of, is_payload, not_an_answer,
@@ -78,9 +78,7 @@ STOP_WORDS = {
 # --- helpers ------------------------------------------------------------------------------------------------------
 def normalize(text: str) -> str:
     """Lower case, accents removed, everything but letters and digits turned into spaces."""
-    text = unicodedata.normalize("NFKD", (text or "").lower())
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return re.sub(r"[^a-z0-9]+", " ", text).strip()
+    return re.sub(r"[^a-z0-9]+", " ", fold_accents(text)).strip()
 
 
 def user_label(user: Dict[str, Any]) -> str:

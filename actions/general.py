@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -18,6 +17,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.text import fold_accents
 from actions.forms import PortalFormValidation, entities, intent_of, is_payload, opening_turn, text_of, yes_no_answer
 from actions.roles import my_permissions
 from actions.session import backend, channel_code, language, portal_user, transcript
@@ -211,10 +211,6 @@ _GLOSSARY_WORDS = [
 ]
 
 
-def _plain(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
-
-
 def glossary_terms(tracker: Tracker) -> List[str]:
     """The glossary terms the user asked about, in order, from the entities or else from the words."""
     found: List[str] = []
@@ -224,7 +220,7 @@ def glossary_terms(tracker: Tracker) -> List[str]:
             found.append(term)
     if found or is_payload(text_of(tracker)):
         return found
-    text = _plain(text_of(tracker))
+    text = fold_accents(text_of(tracker))
     hits = []
     for term, pattern in _GLOSSARY_WORDS:
         match = re.search(rf"\b(?:{pattern})\b", text)
@@ -235,11 +231,11 @@ def glossary_terms(tracker: Tracker) -> List[str]:
 
 
 def normalise_term(value: str) -> Optional[str]:
-    plain = _plain(value).strip().replace(" ", "_")
+    plain = fold_accents(value).strip().replace(" ", "_")
     if plain in GLOSSARY_TERMS:
         return plain
     for term, pattern in _GLOSSARY_WORDS:
-        if re.fullmatch(pattern, _plain(value).strip()):
+        if re.fullmatch(pattern, fold_accents(value).strip()):
             return term
     return None
 

@@ -15,12 +15,13 @@ leaves the conversation's language unchanged.
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+
+from actions.text import fold_accents
 
 # Words that greet, thank or answer on their own: one is enough.
 STRONG = {
@@ -51,16 +52,11 @@ ACCENTED = re.compile(r"[éèêëàâçùûôîïœ]")
 TOKEN = re.compile(r"[a-z]+")
 
 
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
 def detect_language(text: str) -> Optional[str]:
     """"fr", "en" or None when the message does not clearly belong to one language."""
     if not text or text.startswith("/"):  # button payloads are not the user's words
         return None
-    tokens = TOKEN.findall(_fold(text).replace("'", " ").replace("’", " "))
+    tokens = TOKEN.findall(fold_accents(text).replace("'", " ").replace("’", " "))
     scores = {lang: 0 for lang in WORDS}
     for token in tokens:
         for lang in WORDS:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 
@@ -40,6 +39,7 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.text import fold_accents
 from actions.backend_client import BackendError
 from actions.forms import (
     PortalFormValidation, ask_asset, asked, asset_label, entity, extract_asset, intent_of, is_payload,
@@ -87,8 +87,7 @@ SKIP_WORDS = re.compile(
 
 
 def normalize(text: str) -> str:
-    text = unicodedata.normalize("NFKD", (text or "").lower().replace("\u2019", "'"))
-    return "".join(ch for ch in text if not unicodedata.combining(ch))
+    return fold_accents((text or "").replace("\u2019", "'"))
 
 
 def _digits(token: str) -> int:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
@@ -31,6 +30,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.text import fold_accents
 from actions.backend_client import BackendClient, BackendError, BackendRejected
 from actions.forms import (
     MAX_BUTTONS, PortalFormValidation, ask_asset, asked, asset_buttons, asset_label, entity, extract_asset, intent_of,
@@ -98,8 +98,7 @@ MONTHS_EN = ["January", "February", "March", "April", "May", "June", "July", "Au
 
 # --- small parsers -----------------------------------------------------------------------------------------------
 def normalize(text: str) -> str:
-    text = unicodedata.normalize("NFKD", (text or "").lower())
-    return "".join(ch for ch in text if not unicodedata.combining(ch)).replace("’", "'")
+    return fold_accents(text).replace("’", "'")
 
 
 NUMBER_WORDS = {

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -18,6 +17,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.text import fold_accents
 from actions.backend_client import BackendError, BackendRejected, NotAuthenticated, public_backend_url
 from actions.forms import entity, is_payload, text_of
 from actions.roles import require_permission
@@ -26,10 +26,6 @@ from actions.session import LANGUAGES, backend, language, report_backend_error
 log = logging.getLogger(__name__)
 
 PASSWORD_PAGE = "/account/password"
-
-
-def _plain(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
 
 
 def render_response(domain: DomainDict, name: str, lang: str, **values: Any) -> Optional[Dict[str, Any]]:
@@ -79,7 +75,7 @@ def language_choice(tracker: Tracker) -> Optional[str]:
     """fr | en from the entity (a button or the NLU), else from the user's words; None if not said."""
     value = entity(tracker, "language_choice")
     if value:
-        plain = _plain(value).strip()
+        plain = fold_accents(value).strip()
         if plain in LANGUAGES:
             return plain
         for code, words in _LANGUAGE_WORDS:
@@ -92,7 +88,7 @@ def language_choice(tracker: Tracker) -> Optional[str]:
     text = text_of(tracker)
     if is_payload(text):
         return None
-    found = [code for code, words in _LANGUAGE_WORDS if words.search(_plain(text))]
+    found = [code for code, words in _LANGUAGE_WORDS if words.search(fold_accents(text))]
     return found[0] if len(found) == 1 else None
 
 
@@ -145,7 +141,7 @@ def notification_choice(tracker: Tracker) -> Optional[bool]:
     text = text_of(tracker)
     if is_payload(text):
         return None
-    plain = _plain(text)
+    plain = fold_accents(text)
     if "?" in plain and _QUESTION.search(plain) and not _REQUEST.search(plain):
         return None  # "are my notifications on?": show the state and ask
     if _OFF.search(plain):

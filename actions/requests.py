@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 
 from rasa_sdk import Action, Tracker
@@ -22,6 +21,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.text import fold_accents
 from actions.backend_client import BackendClient, BackendError
 from actions.forms import (
     PortalFormValidation, ask_asset, asked, asset_buttons, asset_label, entities, entity, extract_asset, intent_of,
@@ -156,9 +156,7 @@ _DEVICE_NOUN = re.compile(r"(imprimantes?|copieurs?|photocopieurs?|photocopieuse
 
 def normalize(text: str) -> str:
     """Lower case, without accents, with straight apostrophes and single spaces."""
-    text = unicodedata.normalize("NFKD", text.lower().replace("’", "'").replace("`", "'"))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return re.sub(r"\s+", " ", text).strip()
+    return re.sub(r"\s+", " ", fold_accents(text.replace("’", "'").replace("`", "'"))).strip()
 
 
 def asset_policy(category: Optional[str], subcategory: Optional[str]) -> str:
