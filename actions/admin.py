@@ -26,7 +26,7 @@ from actions.text import fold_accents
 from actions.backend_client import BackendError
 from actions.forms import (
     MAX_BUTTONS, PortalFormValidation, asked, entities, entity, intent_of, is_payload, not_an_answer,
-    opening_turn, text_of, yes_no_answer,
+    opening_message, opening_turn, text_of, yes_no_answer,
 )
 from actions.session import backend, language, portal_user, report_backend_error
 from actions.submission import SubmitAction, reset_events
@@ -169,22 +169,14 @@ def not_a_name(tracker: Tracker) -> bool:
     return intent_of(tracker) != "nlu_fallback" and not_an_answer(tracker)
 
 
-def previous_intent(tracker: Tracker) -> str:
-    """The intent of the user message before the latest one ("" if none)."""
-    messages = [e for e in tracker.events if e.get("event") == "user"]
-    if len(messages) < 2:
-        return ""
-    return (((messages[-2].get("parse_data") or {}).get("intent")) or {}).get("name") or ""
-
-
 def operation_of(tracker: Tracker) -> Optional[str]:
-    """The form's operation: the slot, or on the opening message the intent that opened the form."""
+    """The form's operation: the slot, or on the opening turn the intent of the request that opened the form
+    (also when it was started by a "yes" to a switch offered inside another form)."""
     value = tracker.get_slot("admin_user_operation")
     if value:
         return value
     if opening_turn(tracker):
-        intent = intent_of(tracker) or ""
-        return OPERATIONS.get(intent if intent in OPERATIONS else previous_intent(tracker))
+        return OPERATIONS.get(opening_message(tracker).intent or "")
     return None
 
 
@@ -259,11 +251,10 @@ class ValidateAdminUserForm(PortalFormValidation):
     ) -> Dict[Text, Any]:
         if tracker.get_slot("admin_user_operation"):
             return {}
-        intent = intent_of(tracker) or ""
         if opening_turn(tracker):
-            # the request itself, or — when the form was started after "yes" to a switch offer — the one before
-            intent = intent if intent in OPERATIONS else previous_intent(tracker)
-            return {"admin_user_operation": OPERATIONS[intent]} if intent in OPERATIONS else {}
+            operation = operation_of(tracker)
+            return {"admin_user_operation": operation} if operation else {}
+        intent = intent_of(tracker) or ""
         if not asked(tracker, "admin_user_operation") or not_an_answer(tracker):
             return {}
         chosen = entity(tracker, "admin_operation") or OPERATIONS.get(intent)

@@ -19,7 +19,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.backend_client import BackendClient, BackendError
 from actions.forms import (
-    NOT_AN_ANSWER, PortalFormValidation, ask_asset, asked, entity, extract_asset, intent_of, is_payload,
+    PortalFormValidation, ask_asset, asked, entity, extract_asset, intent_of, is_payload, not_an_answer,
     opening_turn, text_of, yes_no_answer,
 )
 from actions.knowledge import utter_articles
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 FORM = "fault_report_form"
 # Helper slots of the form, forgotten with its answers.
 EXTRA_SLOTS = ("fault_asset_label", "fault_proposal", "kb_articles")
-# Intents that are not an answer to the form's question: let the rules answer them.
+# "No article was shown", typed instead of clicking the third button of the knowledge question.
 NO_ARTICLE_SHOWN = re.compile(r"\b(aucun article|pas d'article|no articles?|none shown|nothing shown)\b", re.I)
 MIN_DESCRIPTION_CHARS = 5
 MAX_DESCRIPTION_CHARS = 4000  # the backend's limit for a case description
@@ -124,7 +124,7 @@ class ValidateFaultReportForm(PortalFormValidation):
             return slots
         if intent == "deny" and proposal.get("category"):
             return {"fault_proposal": {}, "fault_category": None}  # show every type instead
-        if intent in NOT_AN_ANSWER:
+        if not_an_answer(tracker):  # a digression or another conversation's request: the rules handle it
             return {}
         return await self._typed_fault_type(dispatcher, tracker, "fault_category", None)
 
@@ -136,7 +136,7 @@ class ValidateFaultReportForm(PortalFormValidation):
         chosen = entity(tracker, "fault_subcategory")
         if chosen:
             return {"fault_subcategory": chosen}
-        if intent_of(tracker) in NOT_AN_ANSWER:
+        if not_an_answer(tracker):
             return {}
         return await self._typed_fault_type(dispatcher, tracker, "fault_subcategory", tracker.get_slot("fault_category"))
 
@@ -224,7 +224,7 @@ class ValidateFaultReportForm(PortalFormValidation):
             return {"kb_feedback": "yes"}
         if intent == "deny":
             return {"kb_feedback": "no"}
-        if intent in NOT_AN_ANSWER:
+        if not_an_answer(tracker):  # a digression or another conversation's request: the rules handle it
             return {}
         if NO_ARTICLE_SHOWN.search(text_of(tracker)):  # the third option, typed instead of clicked
             return {"kb_feedback": "none_shown"}

@@ -1,6 +1,6 @@
-"""What every form of the assistant shares: reading the latest message, the "is this an answer to the
-question?" test, yes/no confirmation, the device question, and a FormValidationAction base that keeps the
-helper slots its `extract_*` methods set.
+"""What every form of the assistant shares: reading the latest message and the message that opened the
+request, the "is this an answer to the question?" test, yes/no confirmation, the device question, and a
+FormValidationAction base that keeps the helper slots its `extract_*` methods set.
 
 Extraction rule followed by every form: an `extract_*` acts only when its slot is the one asked (or on the
 message that opened the form, to reuse what the user already said). A message that is not an answer (help,
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 from abc import abstractmethod
-from typing import Any, Dict, List, Optional, Text
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -30,6 +31,9 @@ NOT_AN_ANSWER = {
     "view_orders", "list_assets", "change_password", "list_users",
 }
 MAX_BUTTONS = 10
+# The message that asked for a request offered as a switch inside another form (actions/switching.py): its
+# text, intent and entities, kept until the new form's opening turn has read it.
+SWITCH_REQUEST = "switch_request"
 
 
 def intent_of(tracker: Tracker) -> Optional[str]:
@@ -60,6 +64,38 @@ def opening_turn(tracker: Tracker) -> bool:
 
 def is_payload(text: str) -> bool:
     return text.startswith("/")
+
+
+@dataclass(frozen=True)
+class OpeningMessage:
+    """The user message that asked for the current request."""
+
+    text: str
+    intent: Optional[str]
+    entities: Tuple[Dict[str, Any], ...] = ()
+
+    def entity_values(self, name: str) -> List[str]:
+        return [str(e["value"]) for e in self.entities if e.get("entity") == name and e.get("value") is not None]
+
+
+def switch_request_record(tracker: Tracker) -> Dict[str, Any]:
+    """The latest message as the switch offer records it (the slot `switch_request`)."""
+    latest = tracker.latest_message or {}
+    return {"text": text_of(tracker), "intent": intent_of(tracker),
+            "entities": [{"entity": e.get("entity"), "value": e.get("value")} for e in latest.get("entities") or []]}
+
+
+def opening_message(tracker: Tracker) -> OpeningMessage:
+    """The message that opened the current request. When the form was started by a "yes" to a switch offered
+    inside another form, the latest message is that "yes": the request is the one the offer recorded. Else it
+    is the latest message (on a form's opening turn, the one that started it)."""
+    recorded = tracker.get_slot(SWITCH_REQUEST)
+    # a record is read only once the switch was accepted (a pending offer may still be declined or abandoned)
+    if isinstance(recorded, dict) and recorded.get("intent") and not tracker.get_slot("switch_pending"):
+        return OpeningMessage((recorded.get("text") or "").strip(), recorded["intent"],
+                              tuple(recorded.get("entities") or ()))
+    latest = tracker.latest_message or {}
+    return OpeningMessage(text_of(tracker), intent_of(tracker), tuple(latest.get("entities") or ()))
 
 
 def not_an_answer(tracker: Tracker) -> bool:
@@ -180,4 +216,7 @@ class PortalFormValidation(FormValidationAction):
         events += [SlotSet(name, value) for name, value in extracted.items() if name not in decided]
         if tracker.get_slot("switch_pending"):  # the user answered the form instead of the switch offer
             events += [SlotSet("switch_pending", False), SlotSet("switch_to", None)]
+        if tracker.get_slot(SWITCH_REQUEST) is not None:
+            # this opening turn has read it, or the user went on with this form: never for a later request
+            events.append(SlotSet(SWITCH_REQUEST, None))
         return events

@@ -18,7 +18,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.text import fold_accents
-from actions.forms import PortalFormValidation, entities, intent_of, is_payload, opening_turn, text_of, yes_no_answer
+from actions.forms import (
+    PortalFormValidation, entities, intent_of, is_payload, opening_message, opening_turn, text_of, yes_no_answer,
+)
 from actions.roles import my_permissions
 from actions.session import backend, channel_code, language, portal_user, transcript
 from actions.submission import SubmitAction
@@ -291,19 +293,6 @@ def handoff_description(tracker: Tracker, reason: str, lang: str) -> str:
     return "\n\n".join(parts)[:MAX_DESCRIPTION_CHARS]
 
 
-def handoff_request_text(tracker: Tracker) -> str:
-    """The words of the latest message asking for a person: this one, or the one before a "yes" that accepted
-    to leave another form for the handoff (data/rules/switching.yml). Empty for a button's payload."""
-    for event in reversed(tracker.events):
-        if event.get("event") != "user":
-            continue
-        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
-        if intent == "human_handoff":
-            text = (event.get("text") or "").strip()
-            return "" if is_payload(text) else text
-    return ""
-
-
 class ValidateHandoffForm(PortalFormValidation):
     def name(self) -> Text:
         return "validate_handoff_form"
@@ -312,9 +301,12 @@ class ValidateHandoffForm(PortalFormValidation):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         if opening_turn(tracker):
-            # keep the user's own words (not a button's payload) for the callback case
-            text = handoff_request_text(tracker)
-            return {"handoff_reason": text[:MAX_REASON_CHARS]} if text else {}
+            # keep the user's own words asking for a person (not a button's payload) for the callback case, also
+            # when they asked inside another form and left it with a "yes"
+            opening = opening_message(tracker)
+            if opening.intent != "human_handoff" or not opening.text or is_payload(opening.text):
+                return {}
+            return {"handoff_reason": opening.text[:MAX_REASON_CHARS]}
         if intent_of(tracker) == "human_handoff" and tracker.get_slot("requested_slot") == "handoff_confirm":
             return {"handoff_confirm": True}  # asked again for a person while asked to confirm: that is a yes
         return yes_no_answer(tracker, dispatcher, "handoff_confirm")

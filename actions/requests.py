@@ -24,8 +24,8 @@ from rasa_sdk.types import DomainDict
 from actions.text import fold_accents
 from actions.backend_client import BackendClient, BackendError
 from actions.forms import (
-    PortalFormValidation, ask_asset, asked, asset_buttons, asset_label, entities, entity, extract_asset, intent_of,
-    is_payload, not_an_answer, opening_turn, text_of, yes_no_answer,
+    PortalFormValidation, ask_asset, asked, asset_buttons, asset_label, entity, extract_asset, intent_of,
+    is_payload, not_an_answer, opening_message, opening_turn, text_of, yes_no_answer,
 )
 from actions.roles import ROLE_GUARDS, refuse_admin_only, restricted_categories
 from actions.session import backend, channel_code, language, report_backend_error, transcript
@@ -213,26 +213,6 @@ def _move_size(norm: str) -> Optional[str]:
     return None
 
 
-def opening_request(tracker: Tracker) -> Tuple[Optional[str], str]:
-    """(intent, text) of the message that asked for this request: the latest one, or — when the form was started
-    by a "yes" to a switch offered inside another form (actions/switching.py) — the message that asked for it."""
-    intent = intent_of(tracker)
-    if intent in INTENT_CATEGORIES:
-        return intent, text_of(tracker)
-    wanted, users = None, 0
-    for event in reversed(tracker.events):
-        if event.get("event") == "slot" and event.get("name") == "switch_to" and event.get("value"):
-            wanted = wanted or event["value"]
-        elif event.get("event") == "user":
-            users += 1
-            parsed = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
-            if users > 1 and wanted in INTENT_CATEGORIES and parsed == wanted:
-                return wanted, (event.get("text") or "").strip()
-            if users > 2:  # the offer is answered on the very next turn
-                break
-    return (wanted, "") if wanted in INTENT_CATEGORIES else (intent, text_of(tracker))
-
-
 async def request_categories(client: BackendClient) -> Dict[str, Dict[str, Any]]:
     return {c["code"]: c for c in await client.taxonomy() if c["section"] == SECTION}
 
@@ -267,7 +247,7 @@ class ValidateRequestForm(PortalFormValidation):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         if opening_turn(tracker) and not tracker.get_slot("request_category"):
-            category = INTENT_CATEGORIES.get(opening_request(tracker)[0] or "")
+            category = INTENT_CATEGORIES.get(opening_message(tracker).intent or "")
             return {"request_category": category} if category else {}
         if not asked(tracker, "request_category"):
             return {}
@@ -332,10 +312,12 @@ class ValidateRequestForm(PortalFormValidation):
             return {"request_subcategory": cat["subcategories"][0]["code"]}
         if asked(tracker, "request_category") and cat.get("admin_only"):
             return {}  # the role is checked first (validate_request_category); the sub-type is asked after
-        text = opening_request(tracker)[1] if opening_turn(tracker) else text_of(tracker)
+        # on the opening turn, the words that asked for the request (also after a switch from another form)
+        opening = opening_message(tracker) if opening_turn(tracker) else None
+        text = opening.text if opening else text_of(tracker)
         found = None if is_payload(text) else match_subcategory(text, cat)
-        if found is None and opening_turn(tracker) and category == "product_move":
-            named = entities(tracker, "asset_ref")  # "déplacer la WHJ01481": one device named
+        if found is None and opening and category == "product_move":
+            named = opening.entity_values("asset_ref")  # "déplacer la WHJ01481": one device named
             if 1 <= len(named) <= 5:
                 found = "one_to_five"
         if found:

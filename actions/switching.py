@@ -2,6 +2,9 @@
 is answered and the form asks its pending question again; a new request (order toner while sending meter
 readings) is offered as a switch — "yes" forgets the current form and starts the new one, "no" goes on.
 
+The offer records the message that asked for the new request (slot `switch_request`): after the "yes", the new
+form's opening turn reads it through actions/forms.py `opening_message`, then forgets it.
+
 Which intent starts which form is read from the hand-written rules (data/rules/*.yml), so the generated
 rules (data/rules/switching.yml, `python scripts/generate_switch_rules.py`) and these actions never drift
 from them.
@@ -20,6 +23,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.forms import SWITCH_REQUEST, switch_request_record
 from actions.session import language
 
 log = logging.getLogger(__name__)
@@ -99,7 +103,8 @@ def _form_intent(form: Optional[str]) -> Optional[str]:
 
 
 class ActionOfferSwitch(Action):
-    """A new request inside a form: ask before dropping the current one."""
+    """A new request inside a form: ask before dropping the current one, and record the message that asked for
+    it (its words, intent and entities), which the new form reads if the user accepts."""
 
     def name(self) -> Text:
         return "action_offer_switch"
@@ -114,7 +119,8 @@ class ActionOfferSwitch(Action):
             current=_label(current_intent, lang) if current_intent else current or "",
             wanted=_label(wanted, lang),
         )
-        return [SlotSet("switch_to", wanted), SlotSet("switch_pending", True)]
+        return [SlotSet("switch_to", wanted), SlotSet("switch_pending", True),
+                SlotSet(SWITCH_REQUEST, switch_request_record(tracker))]
 
 
 class ActionSwitchForm(Action):
@@ -133,9 +139,10 @@ class ActionSwitchForm(Action):
         starter = form_starters().get(wanted or "")
         if starter is None:
             dispatcher.utter_message(response="utter_cancelled")
-            return events
+            return [*events, SlotSet(SWITCH_REQUEST, None)]
         if starter.guarded and not await intent_allowed(dispatcher, tracker, wanted):
-            return events
+            return [*events, SlotSet(SWITCH_REQUEST, None)]
+        # the recorded request stays: the new form's opening turn reads it (actions/forms.py opening_message)
         return [*events, FollowupAction(starter.form)]
 
 
@@ -147,7 +154,8 @@ class ActionStayInForm(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         dispatcher.utter_message(response="utter_continue_form")
-        events: List[EventType] = [SlotSet("switch_to", None), SlotSet("switch_pending", False)]
+        events: List[EventType] = [SlotSet("switch_to", None), SlotSet("switch_pending", False),
+                                   SlotSet(SWITCH_REQUEST, None)]
         # A from_text mapping may have taken the new request as the answer to the pending question: forget it.
         requested = tracker.get_slot("requested_slot")
         if requested:

@@ -269,3 +269,24 @@ def message(dispatcher: Any, response: str) -> Dict[str, Any]:
     found = [m for m in dispatcher.messages if m["response"] == response]
     assert found, f"{response} not uttered; got {responses(dispatcher)}"
     return found[0]
+
+
+async def accepted_switch(make_tracker: Callable[..., Any], domain: Dict[str, Any], text: str, intent: str,
+                          entities: Iterable[Tuple[str, str]] = (), current: str = FORM,
+                          **tracker_kwargs: Any) -> Dict[str, Any]:
+    """The slots the new form's opening turn sees after `text` (a new request) was said inside the form
+    `current`, offered as a switch (action_offer_switch) and accepted with "oui" (action_switch_form).
+    `tracker_kwargs` go to both trackers (token, portal_user, slots such as the language)."""
+    from actions.switching import ActionOfferSwitch, ActionSwitchForm
+
+    slots = dict(tracker_kwargs.pop("slots", None) or {})
+    offer = make_tracker(text, intent=intent, entities=list(entities), active_loop=current, slots=slots,
+                         **tracker_kwargs)
+    _, events = await run(ActionOfferSwitch(), offer, domain)
+    slots.update(slot_values(events))
+    accept = make_tracker("oui", intent="affirm", active_loop=None, slots=slots, **tracker_kwargs,
+                          history=[{"event": "active_loop", "name": current}, {"event": "active_loop", "name": None}])
+    _, events = await run(ActionSwitchForm(), accept, domain)
+    assert any(e.get("event") == "followup" for e in events), f"the switch did not start a form: {events}"
+    slots.update(slot_values(events))
+    return slots

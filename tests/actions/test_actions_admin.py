@@ -25,7 +25,7 @@ from actions.admin import (
     phone_in,
 )
 from actions.submission import ActionCancelForm, ActionRetrySubmit
-from actions_fakes import run, message, TOKEN, FakePortal, responses, slot_values
+from actions_fakes import run, message, TOKEN, FakePortal, accepted_switch, responses, slot_values
 from fakes_admin import (
     ADMIN_PROFILE,
     ADMIN_TOKEN,
@@ -809,13 +809,16 @@ async def test_user_token_cannot_reach_the_users(make_tracker, admin_backend, po
     assert admin_backend.user(2)["role"] == "user"
 
 
-async def test_form_started_after_a_switch_offer_takes_the_operation_of_the_request(admin_tracker, domain):
-    history = [{"event": "user", "text": "désactive Alan", "parse_data": {"intent": {"name": "deactivate_user"}}},
-               {"event": "bot", "text": "Passer à cette demande ?"}]
-    _, events = await run(ValidateAdminUserForm(), admin_tracker("oui", "affirm", history=history), domain)
+async def test_form_started_after_a_switch_offer_takes_the_operation_of_the_request(make_tracker, admin_tracker,
+                                                                                   domain):
+    # "désactive Alan" inside a fault report was offered as a switch; "oui" left that form and opened this one
+    switched = await accepted_switch(make_tracker, domain, "désactive Alan", "deactivate_user",
+                                     token=ADMIN_TOKEN, portal_user=ADMIN_PROFILE, slots={"language": "fr"})
+    _, events = await run(ValidateAdminUserForm(), admin_tracker("oui", "affirm", slots=switched), domain)
     slots = slot_values(events)
     assert slots["admin_user_operation"] == "deactivate"
     assert slots["requested_slot"] == "admin_user_target"
+    assert slots["switch_request"] is None  # read by this opening turn: never by a later request
 
 
 async def test_form_started_without_an_operation_asks_it(admin_tracker, domain):

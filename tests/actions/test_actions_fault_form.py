@@ -426,6 +426,31 @@ async def test_kb_feedback_help_extracts_nothing(portal: FakePortal, make_tracke
     assert events == [] and dispatcher.messages == []
 
 
+# --- another conversation's request at any question: left to the switch offer (data/rules/switching.yml) -----------
+@pytest.mark.parametrize("text, intent", [("je voudrais commander du toner noir", "order_consumables"),
+                                          ("je veux saisir mes relevés de compteur", "submit_meter_reading"),
+                                          ("rappelez-moi", "human_handoff")])
+@pytest.mark.parametrize("at", [
+    lambda make_tracker, text, intent: at_category(make_tracker, text, intent=intent, proposal={}),
+    lambda make_tracker, text, intent: at_subcategory(make_tracker, text, intent=intent),
+    lambda make_tracker, text, intent: at_feedback(make_tracker, text, intent),
+], ids=["fault_category", "fault_subcategory", "kb_feedback"])
+async def test_another_request_is_not_an_answer(portal: FakePortal, make_tracker, domain, at, text, intent):
+    """As in every form (actions/forms.py not_an_answer): nothing extracted, nothing said, so the form rejects
+    and the rules offer to switch — instead of "please choose an option"."""
+    dispatcher, events = await run_form(at(make_tracker, text, intent), domain)
+    assert events == [] and dispatcher.messages == []
+    assert portal.calls("POST", "/faults/classify") == []
+
+
+async def test_this_forms_own_request_typed_at_the_type_question_is_still_an_answer(portal: FakePortal, make_tracker,
+                                                                                   domain):
+    # "bourrage papier" may be understood as report_fault: it is this form's own request, so it is classified
+    tracker = at_category(make_tracker, "bourrage papier dans le tiroir", intent="report_fault", proposal={})
+    _, events = await run_form(tracker, domain)
+    assert slot_values(events)["fault_category"] == "paper_jam"
+
+
 async def test_required_slots_drop_confirmation_only_when_an_article_helped(make_tracker, domain):
     form = ValidateFaultReportForm()
     all_slots = form.domain_slots(domain)

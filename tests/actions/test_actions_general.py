@@ -13,7 +13,7 @@ from actions.general import (
     ActionSubmitHandoff, ActionSuggestIntents, ValidateHandoffForm, glossary_terms,
 )
 from actions.submission import ActionCancelForm, ActionRetrySubmit
-from actions_fakes import run, FakePortal, responses, slot_values
+from actions_fakes import run, FakePortal, accepted_switch, responses, slot_values
 from fakes_admin import ADMIN_PROFILE, USER_PROFILE_SEED
 from fakes_general import ADMIN_TOKEN, GeneralBackend
 
@@ -239,12 +239,26 @@ async def test_a_button_payload_is_not_a_reason(make_tracker, domain):
 
 async def test_after_leaving_another_form_the_request_is_still_the_reason(make_tracker, domain):
     # "rappelez-moi" inside a meter form was offered as a switch; "oui" left that form and opened this one
-    history = [{"event": "user", "text": "rappelez-moi, je n'y arrive pas", "input_channel": "rest",
-                "parse_data": {"intent": {"name": "human_handoff", "confidence": 0.9}}},
-               {"event": "bot", "text": "Voulez-vous abandonner le relevé pour parler à un conseiller ?"}]
-    tracker = make_tracker("oui", intent="affirm", active_loop=HANDOFF, history=history)
+    switched = await accepted_switch(make_tracker, domain, "rappelez-moi, je n'y arrive pas", "human_handoff",
+                                     current="meter_reading_form")
+    _, events = await validate(make_tracker("oui", intent="affirm", active_loop=HANDOFF, slots=switched), domain)
+    # the reason is the request; the recorded request is forgotten once read
+    assert slot_values(events) == {"handoff_reason": "rappelez-moi, je n'y arrive pas", "switch_request": None}
+
+
+async def test_after_leaving_another_form_by_the_button_there_is_no_reason(make_tracker, domain):
+    switched = await accepted_switch(make_tracker, domain, "/human_handoff", "human_handoff")
+    _, events = await validate(make_tracker("oui", intent="affirm", active_loop=HANDOFF, slots=switched), domain)
+    assert slot_values(events) == {"switch_request": None}
+
+
+async def test_an_earlier_request_for_a_person_is_not_this_ones_reason(make_tracker, domain):
+    """Only the message that opened this request counts, never an older one in the conversation."""
+    history = [{"event": "user", "text": "rappelez-moi pour ma facture", "input_channel": "rest",
+                "parse_data": {"intent": {"name": "human_handoff", "confidence": 0.9}}}]
+    tracker = make_tracker("/human_handoff", intent="human_handoff", active_loop=HANDOFF, history=history)
     _, events = await validate(tracker, domain)
-    assert slot_values(events) == {"handoff_reason": "rappelez-moi, je n'y arrive pas"}
+    assert slot_values(events) == {}
 
 
 @pytest.mark.parametrize("intent, expected", [("affirm", True), ("deny", False), ("human_handoff", True)])

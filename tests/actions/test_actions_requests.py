@@ -23,7 +23,9 @@ from actions.requests import (
 )
 from actions.roles import ActionCheckRole
 from actions.submission import ActionCancelForm, ActionRetrySubmit
-from actions_fakes import run, message, ALL_ASSETS, ASSET_C5030, ASSET_C5560, TOKEN, FakePortal, responses, slot_values
+from actions_fakes import (
+    run, message, accepted_switch, ALL_ASSETS, ASSET_C5030, ASSET_C5560, TOKEN, FakePortal, responses, slot_values,
+)
 from fakes_requests import RequestsBackend
 
 pytestmark = pytest.mark.asyncio
@@ -689,25 +691,38 @@ async def test_user_refusal_when_the_portal_cannot_list_administrators(requests_
 
 
 # --- started by a "yes" to a switch offered inside another form (actions/switching.py) ------------------------------
-SWITCH_HISTORY = [
-    {"event": "user", "text": "en fait j'ai une question sur la date de fin de notre contrat", "input_channel": "rest",
-     "parse_data": {"intent": {"name": "contract_question", "confidence": 0.9}, "entities": []}},
-    {"event": "action", "name": "action_offer_switch"},
-    {"event": "slot", "name": "switch_to", "value": "contract_question"},
-    {"event": "slot", "name": "switch_pending", "value": True},
-    {"event": "action", "name": "action_listen"},
-]
-
-
 async def test_opening_after_a_switch_uses_the_words_that_asked_for_it(admin_backend, make_tracker, domain):
-    tracker = form_tracker(make_tracker, "oui", intent="affirm", history=SWITCH_HISTORY)
-    # after the "oui": action_switch_form forgot the offer, then started this form
-    tracker.events.extend([{"event": "action", "name": "action_switch_form"},
-                           {"event": "slot", "name": "switch_to", "value": None}])
-    dispatcher, events = await run_form(tracker, domain)
+    switched = await accepted_switch(make_tracker, domain, "en fait j'ai une question sur la date de fin de notre "
+                                     "contrat", "contract_question")
+    dispatcher, events = await run_form(form_tracker(make_tracker, "oui", intent="affirm", slots=switched), domain)
     slots = slot_values(events)
     assert (slots["request_category"], slots["request_subcategory"]) == ("contract_question", "contract_end_date")
     assert responses(dispatcher) == ["utter_request_type_selected"]
+    assert slots["switch_request"] is None  # read by this opening turn: never by a later request
+
+
+async def test_move_after_a_switch_takes_the_sub_type_from_the_device_named(admin_backend, make_tracker, domain):
+    switched = await accepted_switch(make_tracker, domain, "je veux faire une demande de déménagement pour la "
+                                     "WHJ01481", "product_move", entities=[("asset_ref", "WHJ01481")])
+    dispatcher, events = await run_form(form_tracker(make_tracker, "oui", intent="affirm", slots=switched), domain)
+    slots = slot_values(events)
+    assert (slots["request_category"], slots["request_subcategory"]) == ("product_move", "one_to_five")
+    assert message(dispatcher, "utter_request_type_selected")["request_label"] == \
+        "Demande de transfert de produit › 1 à 5 produits"
+    assert slots["switch_request"] is None
+
+
+async def test_a_request_started_directly_reads_its_own_words_not_an_earlier_request(admin_backend, make_tracker,
+                                                                                     domain):
+    # an earlier switch was declined (ActionStayInForm forgot its recorded request); this one is asked directly
+    history = [{"event": "user", "text": "question sur la fin de notre contrat", "input_channel": "rest",
+                "parse_data": {"intent": {"name": "contract_question"}, "entities": []}},
+               {"event": "slot", "name": "switch_request", "value": None}]
+    tracker = form_tracker(make_tracker, "il faut déplacer 12 copieurs", intent="product_move", history=history)
+    _, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert (slots["request_category"], slots["request_subcategory"]) == ("product_move", "more_than_five")
+    assert "switch_request" not in slots
 
 
 async def test_opening_with_an_unrelated_intent_asks_the_type(requests_backend, make_tracker, domain):
