@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import weakref
 from typing import Any, Dict, List, Optional
 
 import httpx
@@ -49,9 +50,29 @@ def public_backend_url() -> str:
     return os.environ.get("BACKEND_PUBLIC_URL", backend_url()).rstrip("/")
 
 
+# Idle connections are dropped after 2 s, before the backend's server closes them (uvicorn: 5 s); a request
+# sent on a connection the server is closing at that very moment fails ("server disconnected").
+KEEP_ALIVE = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=2.0)
+_transport: Optional[httpx.AsyncBaseTransport] = None
+_clients: "weakref.WeakKeyDictionary[httpx.AsyncBaseTransport, httpx.AsyncClient]" = weakref.WeakKeyDictionary()
+
+
 def default_transport() -> httpx.AsyncBaseTransport:
-    """The transport of every client; connection failures are retried. Tests replace this function."""
-    return httpx.AsyncHTTPTransport(retries=2)
+    """The transport of every client: one connection pool for the whole action server, so connections to the
+    backend are kept alive (and building a transport costs an SSL context, about 20 ms of CPU: once, not per
+    call). Connection failures are retried. Tests replace this function."""
+    global _transport
+    if _transport is None:
+        _transport = httpx.AsyncHTTPTransport(retries=2, limits=KEEP_ALIVE)
+    return _transport
+
+
+def shared_client(transport: httpx.AsyncBaseTransport) -> httpx.AsyncClient:
+    """One long-lived client per transport: closing a client would close its transport's pooled connections."""
+    client = _clients.get(transport)
+    if client is None:
+        client = _clients[transport] = httpx.AsyncClient(transport=transport)
+    return client
 
 
 class BackendClient:
@@ -68,8 +89,8 @@ class BackendClient:
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
         try:
-            async with httpx.AsyncClient(base_url=self.base_url, transport=self.transport, timeout=self.timeout) as c:
-                response = await c.request(method, path, params=params, json=json, headers=headers)
+            response = await shared_client(self.transport).request(
+                method, f"{self.base_url}{path}", params=params, json=json, headers=headers, timeout=self.timeout)
         except httpx.HTTPError as exc:
             log.error("backend %s %s failed: %r", method, path, exc)
             raise BackendUnavailable(str(exc)) from exc

@@ -1,26 +1,31 @@
 """50 concurrent scripted conversations over the REST channel against the running stack.
 
-Starts its own stack (scripts/stack.py: the Procfile on free ports, a fresh seeded SQLite database), then runs
-`--conversations` conversations at once, each a script of turns sent one after the other as a user would
-(the next message only after the bot's answer and a think time, 1-3 s by default). Every turn is timed and
+Starts its own stack (scripts/stack.py: the Procfile on free ports, a fresh seeded SQLite database). Then
+`--conversations` simulated users (50 by default) chat at the same time for `--duration` seconds: each user runs
+one scripted conversation after another (a new conversation id each time), sending the next message only after
+the bot's answer and a think time (1-3 s by default), as a person reads and types. Users join over the first
+`--ramp` seconds (default 3: the longest think time), so the 50 conversations overlap from then on without all
+first messages landing in the same millisecond; `--ramp 0` measures that burst instead. Every turn is timed and
 labelled:
 
 - `nlu`: answered by a rule with a response only (greeting, thanks, help text, a form question re-asked);
 - `action`: the answer runs a custom action that calls the backend (lists, forms, submissions);
 - `kb`: the answer searches the knowledge base (knowledge question, fault triage with articles).
 
-Afterwards it checks, in the benchmark's own database, that every case, order and meter reading the
-conversations submitted exists exactly once (no loss, no duplicate), and prints p50/p95/max per turn type.
+It reports p50/p95/max per turn type, the CPU time each service used per turn (from /proc), and afterwards checks,
+in the benchmark's own database, that every case, order and meter reading the conversations submitted exists
+exactly once (no loss, no duplicate).
 
-    .venv-app/bin/python benchmarks/conversations.py [--conversations 50] [--rounds 1] [--json out.json]
+    .venv-app/bin/python benchmarks/conversations.py [--conversations 50] [--duration 60] [--ramp 3] [--json out.json]
 
-Not a test: figures depend on the machine; the README quotes one run.
+Not a test: figures depend on the machine; benchmarks/README.md quotes runs.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import os
 import random
 import re
 import sqlite3
@@ -174,6 +179,52 @@ def count_rows(db: Path, table: str, column: str, values: List[str]) -> Dict[str
                 for v in values}
 
 
+async def simulated_user(client: httpx.AsyncClient, stack: Stack, mix: List[Script], user: int,
+                         args: argparse.Namespace, deadline: float) -> List[Result]:
+    """One person: joins after their share of the ramp, then chats, one conversation after another, until the
+    deadline (the conversation under way is finished)."""
+    await asyncio.sleep(args.ramp * user / max(1, args.conversations))
+    order = random.Random(user)
+    results = []
+    conversation = 0
+    while time.perf_counter() < deadline:
+        script = mix[(user + order.randrange(len(mix))) % len(mix)]
+        while script.meter_asset and _meter_locks.setdefault(script.meter_asset, asyncio.Lock()).locked():
+            script = mix[order.randrange(len(mix))]  # someone is reading that device: do something else
+        index = user * 100 + conversation  # distinct meter values per conversation (rises stay plausible)
+        results.append(await run_conversation(client, stack, script, Context(index, think=tuple(args.think))))
+        conversation += 1
+    return results
+
+
+SERVICES = {"rasa": "rasa run --interface", "actions": "rasa run actions", "backend": "uvicorn backend.main"}
+
+
+def service_cpu_seconds(supervisor_pid: int) -> Dict[str, float]:
+    """User + system CPU seconds used so far by each service the stack's honcho started (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    processes = {}  # pid -> (parent pid, cpu seconds, command line)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after the command name: state, ppid, ...
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        processes[int(stat.parent.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks, cmdline)
+
+    def started_by_stack(pid: int) -> bool:
+        while pid in processes and pid != supervisor_pid:
+            pid = processes[pid][0]
+        return pid == supervisor_pid
+
+    used = {name: 0.0 for name in SERVICES}
+    for pid, (_, cpu, cmdline) in processes.items():
+        for name, marker in SERVICES.items():
+            if marker in cmdline and not cmdline.startswith("/bin/sh") and started_by_stack(pid):
+                used[name] += cpu
+    return used
+
+
 async def main_async(args: argparse.Namespace) -> int:
     mix = scripts()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp, running_stack(Path(tmp)) as stack:
@@ -186,15 +237,18 @@ async def main_async(args: argparse.Namespace) -> int:
             await asyncio.gather(*(run_conversation(client, stack, s, Context(-1)) for s in mix))
             with sqlite3.connect(db) as conn:
                 before = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("cases", "orders")}
-            results: List[Result] = []
+            cpu_before = service_cpu_seconds(stack.supervisor_pid)
             started = time.perf_counter()
-            for _ in range(args.rounds):
-                jobs = [run_conversation(client, stack, mix[i % len(mix)], Context(i, think=tuple(args.think)))
-                        for i in range(args.conversations)]
-                random.Random(42).shuffle(jobs)
-                results += await asyncio.gather(*jobs)
+            deadline = started + args.duration
+            per_user = await asyncio.gather(*(simulated_user(client, stack, mix, user, args, deadline)
+                                              for user in range(args.conversations)))
             wall = time.perf_counter() - started
+            cpu_after = service_cpu_seconds(stack.supervisor_pid)
+        results = [result for user_results in per_user for result in user_results]
         report = summarise(results, wall, args)
+        turns = max(1, report["turns"])
+        report["cpu_ms_per_turn"] = {name: round((cpu_after[name] - cpu_before[name]) * 1000 / turns, 1)
+                                     for name in SERVICES}
         report["integrity"] = check_integrity(db, results, before, mix)
     print_report(report)
     if args.json:
@@ -210,7 +264,7 @@ def summarise(results: List[Result], wall: float, args: argparse.Namespace) -> D
             by_kind.setdefault(kind, []).append(seconds * 1000)
     return {
         "conversations": len(results), "concurrency": args.conversations, "wall_seconds": round(wall, 1),
-        "think_seconds": list(args.think),
+        "think_seconds": list(args.think), "ramp_seconds": args.ramp,
         "turns": sum(len(r.latencies) for r in results),
         "latency_ms": {kind: {"n": len(v), "p50": round(percentile(v, .5), 1), "p95": round(percentile(v, .95), 1),
                               "max": round(max(v), 1), "mean": round(statistics.fmean(v), 1)}
@@ -255,12 +309,14 @@ def check_integrity(db: Path, results: List[Result], before: Dict[str, int], mix
 
 
 def print_report(report: Dict) -> None:
-    print(f"{report['conversations']} conversations ({report['concurrency']} at once, think time "
-          f"{report['think_seconds'][0]:g}-{report['think_seconds'][1]:g} s), {report['turns']} turns "
-          f"in {report['wall_seconds']} s")
+    print(f"{report['concurrency']} users chatting at once (joining over {report['ramp_seconds']:g} s, think time "
+          f"{report['think_seconds'][0]:g}-{report['think_seconds'][1]:g} s): {report['conversations']} conversations, "
+          f"{report['turns']} turns in {report['wall_seconds']} s "
+          f"({report['turns'] / max(report['wall_seconds'], 1e-9):.1f} turns/s)")
     print(f"{'turn type':<10} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
     for kind, s in report["latency_ms"].items():
         print(f"{kind:<10} {s['n']:>5} {s['p50']:>8} {s['p95']:>8} {s['max']:>8}")
+    print("CPU per turn: " + ", ".join(f"{name} {ms} ms" for name, ms in report["cpu_ms_per_turn"].items()))
     print(f"errors: {len(report['errors'])}")
     for error in report["errors"][:20]:
         print(f"  {error}")
@@ -273,7 +329,10 @@ def print_report(report: Dict) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--conversations", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--duration", type=float, default=60,
+                        help="seconds during which users start new conversations (default 60)")
+    parser.add_argument("--ramp", type=float, default=3,
+                        help="seconds over which the users join (default 3; 0: all first messages at once)")
     parser.add_argument("--think", type=float, nargs=2, default=(1.0, 3.0), metavar=("MIN", "MAX"),
                         help="seconds each user waits between an answer and their next message (default 1 3; "
                              "0 0 sends the next message at once: a stress test, not a conversation)")

@@ -15,8 +15,11 @@ from rasa.core.channels.rest import RestInput
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
-from actions.language import detect_language
+from bot.language import detect_language
+from bot import rasa_speedups
 from bot.identity import IdentityVerifier, PortalUnavailable
+
+rasa_speedups.install()  # Rasa imports this module at start-up, before it handles any message
 
 log = logging.getLogger(__name__)
 Handler = Callable[[UserMessage], Awaitable[Any]]

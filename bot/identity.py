@@ -13,6 +13,8 @@ from typing import Any, Dict, Optional, Tuple
 
 import httpx
 
+from actions.backend_client import KEEP_ALIVE
+
 log = logging.getLogger(__name__)
 
 
@@ -26,7 +28,9 @@ class IdentityVerifier:
         self.backend_url = (backend_url or os.environ.get("BACKEND_URL", "http://localhost:8000")).rstrip("/")
         self.ttl = ttl
         self.timeout = timeout
-        self.transport = transport or httpx.AsyncHTTPTransport(retries=2)
+        self.transport = transport or httpx.AsyncHTTPTransport(retries=2, limits=KEEP_ALIVE)
+        # kept open for the process: connections to the backend stay alive between messages
+        self.client = httpx.AsyncClient(timeout=timeout, transport=self.transport)
         self._cache: Dict[str, Tuple[float, Optional[Dict[str, Any]]]] = {}
 
     async def verify(self, token: Optional[str], fresh: bool = False) -> Optional[Dict[str, Any]]:
@@ -38,10 +42,7 @@ class IdentityVerifier:
         if cached and cached[0] > time.monotonic() and not fresh:
             return cached[1]
         try:
-            async with httpx.AsyncClient(timeout=self.timeout, transport=self.transport) as client:
-                response = await client.get(
-                    f"{self.backend_url}/users/me", headers={"Authorization": f"Bearer {token}"}
-                )
+            response = await self.client.get(f"{self.backend_url}/users/me", headers={"Authorization": f"Bearer {token}"})
         except httpx.HTTPError as exc:
             log.error("identity check failed, backend unreachable: %s", exc)
             raise PortalUnavailable() from exc

@@ -39,6 +39,7 @@ class Stack:
     backend_url: str
     rasa_url: str
     log_path: Path
+    supervisor_pid: int = 0  # honcho, parent of every service of this stack (for CPU accounting)
     tokens: dict[str, str] = field(default_factory=dict)
 
     def token(self, email: str) -> str:
@@ -106,7 +107,7 @@ def running_stack(workdir: Path, timeout: float = 420) -> Iterator[Stack]:
             wait_until_ready(env, timeout=timeout, alive=lambda: process.poll() is None)
         except TimeoutError as exc:
             raise RuntimeError(f"stack did not start: {exc}\n{log_path.read_text()[-6000:]}") from exc
-        yield Stack(env["BACKEND_URL"], env["RASA_PUBLIC_URL"], log_path)
+        yield Stack(env["BACKEND_URL"], env["RASA_PUBLIC_URL"], log_path, supervisor_pid=process.pid)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)  # honcho forwards it to every service it started

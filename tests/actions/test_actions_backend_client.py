@@ -167,3 +167,36 @@ def test_urls_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
     assert BackendClient("t").base_url == "http://backend:8000"
     monkeypatch.setenv("BACKEND_PUBLIC_URL", "https://portal.example/")
     assert public_backend_url() == "https://portal.example"
+
+
+REAL_DEFAULT_TRANSPORT = backend_client.default_transport  # captured before the fixtures replace it
+
+
+def test_the_action_server_builds_one_transport_for_all_its_calls() -> None:
+    assert REAL_DEFAULT_TRANSPORT() is REAL_DEFAULT_TRANSPORT()  # one SSL context and connection pool
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    def __init__(self) -> None:
+        self.requests = 0
+        self.closed = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        return httpx.Response(200, json=[{"asset_number": "77996101"}])
+
+    async def aclose(self) -> None:
+        self.closed += 1
+
+
+@pytest.mark.asyncio
+async def test_calls_share_one_client_and_never_close_the_pooled_connections() -> None:
+    transport = CountingTransport()
+    first = BackendClient(token=TOKEN, base_url=BASE_URL, transport=transport)
+    second = BackendClient(token="other", lang="en", base_url=BASE_URL, transport=transport)
+    assert (await first.assets())[0]["asset_number"] == "77996101"
+    await second.assets()
+    await first.assets()
+    assert transport.requests == 3
+    assert transport.closed == 0
+    assert backend_client.shared_client(transport) is backend_client.shared_client(transport)

@@ -106,3 +106,17 @@ async def test_timeout_raises_portal_unavailable():
 
     with pytest.raises(PortalUnavailable):
         await IdentityVerifier(BACKEND, transport=httpx.MockTransport(slow)).verify("t")
+
+
+async def test_checks_reuse_one_open_connection_pool(users_backend: FakeUsersBackend, monkeypatch):
+    closed = []
+
+    async def record_close() -> None:
+        closed.append(True)
+
+    monkeypatch.setattr(users_backend.transport, "aclose", record_close, raising=False)
+    verifier = IdentityVerifier(backend_url=BACKEND, transport=users_backend.transport, ttl=0)
+    for _ in range(3):
+        assert (await verifier.verify("good-token"))["id"] == PROFILE["id"]
+    assert len(users_backend.requests) == 3
+    assert closed == []  # an `async with` client per check used to close the pool every time

@@ -1,0 +1,146 @@
+"""bot/rasa_speedups.py removes repeated work from two Rasa hot spots; results must stay exactly Rasa's."""
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+from jsonschema import ValidationError
+from rasa.core.actions.action import RemoteAction
+from rasa.core.policies.rule_policy import RulePolicy
+from rasa.shared.core.constants import PREVIOUS_ACTION
+
+from bot import rasa_speedups
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = ROOT / "models" / "portal.tar.gz"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def installed():
+    rasa_speedups.install()
+
+
+def test_install_is_idempotent_and_patches_both_hot_spots():
+    rasa_speedups.install()
+    assert RemoteAction._validate_action_result is rasa_speedups._validate_action_result
+    assert RulePolicy._get_possible_keys is rasa_speedups._get_possible_keys
+    assert RulePolicy._rule_key_to_state("[{\"a\": 1}]") == [{"a": 1}]
+
+
+VALID = [
+    {"events": [], "responses": []},
+    {"events": [{"event": "slot", "name": "language", "value": "en"}], "responses": [{"text": "hi"}]},
+    {"events": [{"event": "action", "name": "action_listen"}], "responses": [{"response": "utter_greet"}]},
+    {},
+]
+INVALID = [
+    {"events": "not a list"},
+    {"events": [{"no_event_key": 1}]},
+    {"events": [{"event": 3}]},
+    {"responses": "text"},
+]
+
+
+@pytest.mark.parametrize("result", VALID)
+def test_valid_action_responses_pass_as_with_rasa(result):
+    action = RemoteAction("action_x", None)
+    assert rasa_speedups.ORIGINALS["_validate_action_result"](action, result) is True
+    assert action._validate_action_result(result) is True
+
+
+@pytest.mark.parametrize("result", INVALID)
+def test_invalid_action_responses_are_refused_as_with_rasa(result):
+    action = RemoteAction("action_x", None)
+    with pytest.raises(ValidationError) as rasa_error:
+        rasa_speedups.ORIGINALS["_validate_action_result"](action, result)
+    with pytest.raises(ValidationError) as ours:
+        action._validate_action_result(result)
+    assert ours.value.message == rasa_error.value.message
+    assert "Failed to validate Action server response" in ours.value.message
+
+
+def _model_lookups() -> dict:
+    assert MODEL.exists(), "no trained model: `make test` trains it before running the tests"
+    with tarfile.open(MODEL) as archive:
+        member = next(m for m in archive.getmembers() if m.name.endswith("train_RulePolicy1/rule_policy.json"))
+        return json.load(archive.extractfile(member))["lookup"]
+
+
+def _conversations(lookup: dict) -> list:
+    """Realistic conversation states: every rule's own turns, each prefix of them, and variants whose last
+    previous action or intent differs (so that most rules must be rejected)."""
+    conversations = []
+    for key in lookup:
+        states = json.loads(key)
+        for end in range(1, len(states) + 1):
+            conversations.append(states[:end])
+        last = dict(states[-1])
+        last[PREVIOUS_ACTION] = {"action_name": "action_listen"}
+        conversations.append(states[:-1] + [last])
+        if "user" in last:
+            conversations.append(states[:-1] + [dict(last, user={"intent": "greet"})])
+    conversations.append([{}])
+    conversations.append([])
+    return conversations
+
+
+def test_rule_lookup_finds_exactly_rasas_keys_on_the_trained_model():
+    lookups = _model_lookups()
+    policy = RulePolicy.__new__(RulePolicy)  # the lookup code only uses static helpers
+    compared = 0
+    for table in ("rules", "rules_for_loop_unhappy_path"):
+        lookup = lookups[table]
+        assert len(lookup) > 100
+        for states in _conversations(lookup):
+            expected = rasa_speedups.ORIGINALS["_get_possible_keys"](policy, lookup, states)
+            assert policy._get_possible_keys(lookup, states) == expected, states
+            compared += 1
+    assert compared > 2000
+
+
+def test_a_lookup_table_that_grows_is_indexed_again():
+    policy = RulePolicy.__new__(RulePolicy)
+    state = {PREVIOUS_ACTION: {"action_name": "action_listen"}, "user": {"intent": "greet"}}
+    lookup = {json.dumps([state]): "utter_greet"}
+    assert policy._get_possible_keys(lookup, [state]) == set(lookup)
+    other = dict(state, user={"intent": "goodbye"})
+    lookup[json.dumps([other])] = "utter_goodbye"
+    assert policy._get_possible_keys(lookup, [other]) == {json.dumps([other])}
+
+
+@pytest.mark.asyncio
+async def test_endpoint_calls_reuse_one_open_session_per_endpoint():
+    from aiohttp import web
+
+    received = []
+
+    async def webhook(request):
+        received.append((await request.json(), request.headers.get("X-Test")))
+        return web.json_response({"events": [], "responses": []})
+
+    app = web.Application()
+    app.router.add_post("/webhook", webhook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        from rasa.utils.endpoints import EndpointConfig
+        endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook", headers={"X-Test": "yes"})
+        payload = {"next_action": "action_x", "tracker": {"events": [{"event": "user", "text": "é/ü"}]}}
+        for _ in range(3):
+            assert await endpoint.request(json=payload, method="post") == {"events": [], "responses": []}
+        assert received == [(payload, "yes")] * 3  # Rasa's headers kept, payload intact (accents, slashes)
+        async with endpoint.session() as first:
+            pass
+        async with endpoint.session() as second:
+            pass
+        assert first is second and not first.closed  # one pooled session, never closed after a call
+        other = EndpointConfig(f"http://127.0.0.1:{port}/webhook")
+        async with other.session() as third:
+            assert third is not first
+    finally:
+        await runner.cleanup()
