@@ -1,15 +1,14 @@
 """Issue 5 proof: the trained model classifies a held-out test set (tests/nlu/heldout_fr.yml, heldout_en.yml), written
 independently of the training data, with intent accuracy >= 0.95 in each language; and that test set stays honest
-(it covers the whole intent catalogue in both languages and shares no utterance with data/nlu).
+(it covers the whole intent catalogue in both languages and shares no utterance with data/nlu). The blind set
+(tests/nlu/blind_*.yml, never used for any decision) is scored too, against a regression floor: on it the 0.95
+target is not met in French (see BLIND_REGRESSION_FLOOR).
 
 The evaluation runs `rasa test nlu` through scripts/nlu_eval.py and refreshes results/nlu/heldout.md."""
 from __future__ import annotations
 
-import difflib
 import importlib.util
-import re
 import sys
-import unicodedata
 from collections import Counter
 from pathlib import Path
 
@@ -18,9 +17,7 @@ from rasa.shared.nlu.training_data.loading import load_data
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "portal.tar.gz"
-TRAINING_DATA = ROOT / "data" / "nlu"
 MIN_PER_LANGUAGE = 4
-NEAR_DUPLICATE = 0.95  # difflib ratio of the normalised texts
 
 # issue 5's intent catalogue (+ set_asset_alias, "Assets: ... set an alias")
 CATALOGUE = """
@@ -44,31 +41,29 @@ def _load_script():
 nlu_eval = _load_script()
 
 
-def normalise(text: str) -> str:
-    """Case, accents, punctuation and spacing do not make an utterance new."""
-    text = unicodedata.normalize("NFKD", text.casefold())
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    return " ".join(re.sub(r"[^\w]+", " ", text).split())
+normalise = nlu_eval.normalise
 
 
-def heldout_examples(lang: str):
-    return load_data(str(nlu_eval.heldout_file(lang))).intent_examples
+def heldout_examples(lang: str, test_set: str = "heldout"):
+    return load_data(str(nlu_eval.heldout_file(lang, test_set))).intent_examples
 
 
 # ------------------------------------------------------------------------------------------ the test set is honest
+@pytest.mark.parametrize("test_set", nlu_eval.TEST_SETS)
 @pytest.mark.parametrize("lang", nlu_eval.LANGUAGES)
-def test_heldout_set_covers_every_intent_of_the_catalogue(lang):
-    counts = Counter(example.get("intent") for example in heldout_examples(lang))
+def test_heldout_set_covers_every_intent_of_the_catalogue(lang, test_set):
+    counts = Counter(example.get("intent") for example in heldout_examples(lang, test_set))
     missing = {intent: counts.get(intent, 0) for intent in CATALOGUE if counts.get(intent, 0) < MIN_PER_LANGUAGE}
     unknown = sorted(set(counts) - set(CATALOGUE))
-    assert not missing, f"heldout_{lang}.yml needs >= {MIN_PER_LANGUAGE} examples for: {missing}"
-    assert not unknown, f"heldout_{lang}.yml has intents outside the catalogue: {unknown}"
+    assert not missing, f"{test_set}_{lang}.yml needs >= {MIN_PER_LANGUAGE} examples for: {missing}"
+    assert not unknown, f"{test_set}_{lang}.yml has intents outside the catalogue: {unknown}"
 
 
-def test_heldout_set_has_no_duplicates():
+@pytest.mark.parametrize("test_set", nlu_eval.TEST_SETS)
+def test_heldout_set_has_no_duplicates(test_set):
     seen, duplicates = {}, []
     for lang in nlu_eval.LANGUAGES:
-        for example in heldout_examples(lang):
+        for example in heldout_examples(lang, test_set):
             key = normalise(example.get("text"))
             if key in seen:
                 duplicates.append(f"{lang}: {example.get('text')!r} (also {seen[key]})")
@@ -76,27 +71,16 @@ def test_heldout_set_has_no_duplicates():
     assert not duplicates, "duplicated held-out utterances:\n" + "\n".join(duplicates)
 
 
-def _near_duplicate(text: str, training: list) -> bool:
-    """A training utterance equal to `text` up to a character or two (a typo, a dropped letter)."""
-    matcher = difflib.SequenceMatcher(None, b=text)
-    for other in training:
-        matcher.set_seq1(other)
-        if (matcher.real_quick_ratio() >= NEAR_DUPLICATE and matcher.quick_ratio() >= NEAR_DUPLICATE
-                and matcher.ratio() >= NEAR_DUPLICATE):
-            return True
-    return False
-
-
+# Only the first set: the blind one was written as customers type, without seeing data/nlu, so common phrases
+# ("bonjour", "change my password") occur in both; its report scores the other utterances apart.
 def test_heldout_set_shares_no_utterance_with_the_training_data():
-    assert TRAINING_DATA.exists(), f"no training data at {TRAINING_DATA}"
-    training = sorted({normalise(example.get("text"))
-                       for example in load_data(str(TRAINING_DATA)).intent_examples})
-    exact = set(training)
+    assert nlu_eval.TRAINING_DATA.exists(), f"no training data at {nlu_eval.TRAINING_DATA}"
+    training = nlu_eval.training_texts()
     leaked = []
     for lang in nlu_eval.LANGUAGES:
         for example in heldout_examples(lang):
             text = normalise(example.get("text"))
-            if text in exact or _near_duplicate(text, training):
+            if nlu_eval.in_training_data(text, training):
                 leaked.append(f"[{lang}] {example.get('text')!r}")
     assert not leaked, ("these held-out utterances are (almost) identical to data/nlu examples: the test set must "
                         "stay unseen, remove them from data/nlu or rephrase them in tests/nlu:\n" + "\n".join(leaked))
@@ -120,3 +104,28 @@ def test_heldout_intent_accuracy_reaches_the_target(heldout_results, lang):
         f"held-out intent accuracy {lang}={result.accuracy:.3f} < {nlu_eval.TARGET} "
         f"({len(result.errors)}/{result.total} misclassified, report results/nlu/heldout.md):\n"
         + nlu_eval.format_errors({lang: result}))
+
+
+# The blind set (tests/nlu/blind_*.yml) is the unbiased figure: it was never used for any decision. Its first
+# measurement (2026-11-28) was fr 0.935, en 0.951, i.e. the 0.95 target is NOT met in French (README, "Measured").
+# This floor only catches a regression; it is not the target.
+BLIND_REGRESSION_FLOOR = 0.92
+
+
+@pytest.fixture(scope="module")
+def blind_results():
+    assert MODEL.exists(), f"no trained model at {MODEL}: train first (make model, or make test which trains when stale)"
+    try:
+        return nlu_eval.run_heldout(MODEL, nlu_eval.LANGUAGES, nlu_eval.RESULTS_DIR, test_set="blind")
+    except nlu_eval.EvaluationError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.mark.parametrize("lang", nlu_eval.LANGUAGES)
+def test_blind_intent_accuracy_does_not_regress(blind_results, lang):
+    result = blind_results[lang]
+    print(nlu_eval.summary_line(blind_results, "blind"),
+          f"(on the utterances not in the training data: {result.unseen_accuracy:.3f}, {result.seen} seen)")
+    assert result.accuracy >= BLIND_REGRESSION_FLOOR, (
+        f"blind intent accuracy {lang}={result.accuracy:.3f} < {BLIND_REGRESSION_FLOOR} "
+        f"({len(result.errors)}/{result.total} misclassified; report results/nlu/blind.md)")
