@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import re
 import sqlite3
@@ -197,32 +196,9 @@ async def simulated_user(client: httpx.AsyncClient, stack: Stack, mix: List[Scri
     return results
 
 
-SERVICES = {"rasa": "rasa run --interface", "actions": "rasa run actions", "backend": "uvicorn backend.main"}
-
-
-def service_cpu_seconds(supervisor_pid: int) -> Dict[str, float]:
-    """User + system CPU seconds used so far by each service the stack's honcho started (Linux /proc)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    processes = {}  # pid -> (parent pid, cpu seconds, command line)
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()  # after the command name: state, ppid, ...
-            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        processes[int(stat.parent.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks, cmdline)
-
-    def started_by_stack(pid: int) -> bool:
-        while pid in processes and pid != supervisor_pid:
-            pid = processes[pid][0]
-        return pid == supervisor_pid
-
-    used = {name: 0.0 for name in SERVICES}
-    for pid, (_, cpu, cmdline) in processes.items():
-        for name, marker in SERVICES.items():
-            if marker in cmdline and not cmdline.startswith("/bin/sh") and started_by_stack(pid):
-                used[name] += cpu
-    return used
+def service_cpu_seconds(stack: Stack) -> Dict[str, float]:
+    """User + system CPU seconds used so far by each service of the stack."""
+    return {name: sum(cpu for _, cpu in found) for name, found in stack.processes().items()}
 
 
 async def main_async(args: argparse.Namespace) -> int:
@@ -237,18 +213,18 @@ async def main_async(args: argparse.Namespace) -> int:
             await asyncio.gather(*(run_conversation(client, stack, s, Context(-1)) for s in mix))
             with sqlite3.connect(db) as conn:
                 before = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("cases", "orders")}
-            cpu_before = service_cpu_seconds(stack.supervisor_pid)
+            cpu_before = service_cpu_seconds(stack)
             started = time.perf_counter()
             deadline = started + args.duration
             per_user = await asyncio.gather(*(simulated_user(client, stack, mix, user, args, deadline)
                                               for user in range(args.conversations)))
             wall = time.perf_counter() - started
-            cpu_after = service_cpu_seconds(stack.supervisor_pid)
+            cpu_after = service_cpu_seconds(stack)
         results = [result for user_results in per_user for result in user_results]
         report = summarise(results, wall, args)
         turns = max(1, report["turns"])
         report["cpu_ms_per_turn"] = {name: round((cpu_after[name] - cpu_before[name]) * 1000 / turns, 1)
-                                     for name in SERVICES}
+                                     for name in cpu_after}
         report["integrity"] = check_integrity(db, results, before, mix)
     print_report(report)
     if args.json:

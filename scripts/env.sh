@@ -2,6 +2,7 @@
 export BACKEND_PORT="${BACKEND_PORT:-8000}"
 export RASA_PORT="${RASA_PORT:-5005}"
 export ACTION_PORT="${ACTION_PORT:-5055}"
+export REDIS_PORT="${REDIS_PORT:-6390}"  # the stack's private Redis (not a system one on 6379)
 export BACKEND_URL="${BACKEND_URL:-http://localhost:$BACKEND_PORT}"
 export RASA_PUBLIC_URL="${RASA_PUBLIC_URL:-http://localhost:$RASA_PORT}"
 export ACTION_ENDPOINT_URL="${ACTION_ENDPOINT_URL:-http://localhost:$ACTION_PORT/webhook}"

@@ -8,4 +8,5 @@ bash scripts/make_venv.sh .venv-rasa 3.10 requirements/rasa.txt requirements/ras
 status=0
 wait $app || status=1
 wait $rasa || status=1
+bash scripts/ensure_redis.sh
 exit $status

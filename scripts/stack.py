@@ -34,6 +34,37 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# What identifies each service's processes in its command line (Rasa: the main process and its workers).
+SERVICES = {"rasa": "rasa run --interface", "actions": "rasa run actions", "backend": "uvicorn backend.main",
+            "redis": "redis-server"}
+
+
+def service_processes(supervisor_pid: int) -> dict[str, list[tuple[int, float]]]:
+    """(pid, CPU seconds used so far) of every process of each service that `supervisor_pid` (honcho) started,
+    read from Linux /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    processes = {}  # pid -> (parent pid, cpu seconds, command line)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after the command name: state, ppid, ...
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        processes[int(stat.parent.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks, cmdline)
+
+    def started_by_stack(pid: int) -> bool:
+        while pid in processes and pid != supervisor_pid:
+            pid = processes[pid][0]
+        return pid == supervisor_pid
+
+    found: dict[str, list[tuple[int, float]]] = {name: [] for name in SERVICES}
+    for pid, (_, cpu, cmdline) in processes.items():
+        for name, marker in SERVICES.items():
+            if marker in cmdline and not cmdline.startswith(("/bin/sh", "bash ")) and started_by_stack(pid):
+                found[name].append((pid, cpu))
+    return found
+
+
 @dataclass
 class Stack:
     backend_url: str
@@ -41,6 +72,9 @@ class Stack:
     log_path: Path
     supervisor_pid: int = 0  # honcho, parent of every service of this stack (for CPU accounting)
     tokens: dict[str, str] = field(default_factory=dict)
+
+    def processes(self) -> dict[str, list[tuple[int, float]]]:
+        return service_processes(self.supervisor_pid)
 
     def token(self, email: str) -> str:
         if email not in self.tokens:
@@ -78,7 +112,8 @@ def running_stack(workdir: Path, timeout: float = 420) -> Iterator[Stack]:
     if is_stale(ROOT / "data" / "knowledge", index_dir):
         index_dir = workdir / "knowledge_index"
         build_index(ROOT / "data" / "knowledge", index_dir, progress=False)
-    ports = {"BACKEND_PORT": free_port(), "RASA_PORT": free_port(), "ACTION_PORT": free_port()}
+    ports = {"BACKEND_PORT": free_port(), "RASA_PORT": free_port(), "ACTION_PORT": free_port(),
+             "REDIS_PORT": free_port()}
     env = {
         **os.environ,
         **{name: str(port) for name, port in ports.items()},

@@ -185,7 +185,9 @@
       if (socket || !user) return;
       socket = window.io(cfg.rasa_url, {
         path: cfg.socket_path,
-        transports: ["websocket", "polling"],
+        // one connection, hence one Rasa worker process, for the whole conversation (long-polling would spread
+        // a session's requests over the workers, which do not share socket.io sessions)
+        transports: ["websocket"],
         auth: { token: load(TOKEN_KEY) } // only checked if Rasa has a jwt_key
       });
       socket.on("connect", function () {

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import uuid
 
+import pytest
+
 from conftest import ADMIN, USER, Stack
 
 CASE_NUMBER = re.compile(r"\bCS\d{7}\b")
@@ -113,3 +115,22 @@ def test_bot_follows_the_language_the_user_writes_in(stack: Stack):
     assert "English" in texts(english) and any(b["payload"].startswith("/change_language")
                                                for r in english for b in r.get("buttons", []))
     assert stack.api(ADMIN, "/users/me/profile").json()["language"] == "fr"  # only saved when asked
+
+
+def test_rasa_runs_one_worker_per_core_sharing_conversations_through_redis(stack: Stack):
+    """scripts/run_rasa.sh: with redis-server, two Rasa workers share trackers and locks through the stack's Redis
+    (each REST call opens a new connection, so a conversation's turns land on either worker)."""
+    import shutil
+
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server not installed: Rasa runs one process (scripts/run_rasa.sh)")
+    processes = stack.processes()
+    assert len(processes["redis"]) == 1
+    assert len(processes["rasa"]) >= 3  # Sanic's main process and its two workers
+    sender = f"e2e-workers-{uuid.uuid4().hex}"
+    replies = [" ".join(m.get("text", "") for m in stack.say(sender, text, USER))
+               for text in ("hello", "show my cases", "thanks", "show my cases", "bye")]
+    assert "CS" in replies[1] and "CS" in replies[3]
+    assert "Goodbye" in replies[4]
+    worker_cpu = sorted(cpu for _, cpu in processes["rasa"])[-2:]
+    assert all(cpu > 1 for cpu in worker_cpu)  # two processes loaded the model (seconds of CPU each)
