@@ -143,4 +143,7 @@ async def test_endpoint_calls_reuse_one_open_session_per_endpoint():
         async with other.session() as third:
             assert third is not first
     finally:
+        for _, session in list(rasa_speedups._sessions.values()):
+            await session.close()  # a server process keeps them for its lifetime; this test's loop ends here
+        rasa_speedups._sessions.clear()
         await runner.cleanup()
