@@ -79,7 +79,8 @@ class BackendClient:
     def __init__(self, token: str, lang: str = "fr", base_url: Optional[str] = None,
                  transport: Optional[httpx.AsyncBaseTransport] = None, timeout: float = 10.0) -> None:
         self.base_url = (base_url or backend_url()).rstrip("/")
-        self.headers = {"Authorization": f"Bearer {token}", "Accept-Language": lang}
+        # X-Display-Language: labels and messages in the conversation's language, even when the profile's differs
+        self.headers = {"Authorization": f"Bearer {token}", "Accept-Language": lang, "X-Display-Language": lang}
         self.transport = transport or default_transport()
         self.timeout = timeout
 

@@ -22,8 +22,17 @@ def not_found(what_fr: str, what_en: str) -> ApiError:
     return ApiError(404, "not_found", f"{what_fr} introuvable.", f"{what_en} not found.")
 
 
+# Sent by a client that shows the answer in another language than the profile's for now: the assistant follows
+# the language the user writes in (a user with a French profile chatting in English gets English labels).
+DISPLAY_LANGUAGE_HEADER = "X-Display-Language"
+
+
 def request_language(request: Request) -> str:
-    """The authenticated user's language when known, otherwise the first supported Accept-Language."""
+    """The client's display language (X-Display-Language) when given, else the authenticated user's language,
+    else the first supported Accept-Language."""
+    shown = request.headers.get(DISPLAY_LANGUAGE_HEADER, "").strip().lower()
+    if shown in LANGUAGES:
+        return shown
     lang = getattr(request.state, "lang", None)
     if lang in LANGUAGES:
         return lang

@@ -87,6 +87,7 @@ async def test_authorization_and_accept_language_headers(portal: FakePortal) -> 
     headers = portal.requests[0]["headers"]
     assert headers["authorization"] == f"Bearer {TOKEN}"
     assert headers["accept-language"] == "en"
+    assert headers["x-display-language"] == "en"  # the backend's labels follow the conversation, not the profile
     assert "idempotency-key" not in headers  # reads carry no key
 
 

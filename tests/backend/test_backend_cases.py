@@ -319,6 +319,22 @@ def test_validation_language_is_the_users_profile_not_accept_language(client, ad
     assert user.json()["message"] == "The field 'description' must have at least 3 characters."
 
 
+def test_a_display_language_header_overrides_the_profile(client, admin_headers):
+    # The assistant sends the language the conversation is in: a French profile chatting in English.
+    english = {**admin_headers, "X-Display-Language": "en"}
+    created = client.post("/cases", json=_fault(), headers=english)
+    assert created.status_code == 201, created.text
+    assert created.json()["status_label"] == "New"
+    shown = client.get(f"/cases/{created.json()['number']}", headers=english).json()
+    assert (shown["status_label"], shown["category_label"]) == ("New", created.json()["category_label"])
+    assert client.get(f"/cases/{created.json()['number']}", headers=admin_headers).json()["status_label"] == "Nouveau"
+    invalid = client.post("/cases", json=_fault(description="ab"), headers=english)
+    assert invalid.json()["message"] == "The field 'description' must have at least 3 characters."
+    # an unsupported value is ignored: the profile's language again
+    other = client.post("/cases", json=_fault(description="ab"), headers={**admin_headers, "X-Display-Language": "de"})
+    assert other.json()["message"] == "Le champ « description » doit contenir au moins 3 caractères."
+
+
 def test_business_errors_use_the_users_language(client, admin_headers, user_headers):
     body = _fault()
     del body["asset"]
