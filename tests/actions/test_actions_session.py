@@ -78,7 +78,7 @@ def test_portal_user_only_from_metadata_dict(make_tracker):
 def test_backend_uses_the_message_token_and_language(make_tracker, monkeypatch):
     monkeypatch.setenv("BACKEND_URL", "http://backend:8000/")
     client = session.backend(make_tracker(token="abc", slots={"language": "en"}))
-    assert client.headers == {"Authorization": "Bearer abc", "Accept-Language": "en"}
+    assert client.headers == {"Authorization": "Bearer abc", "Accept-Language": "en", "X-Display-Language": "en"}
     assert client.base_url == "http://backend:8000"
     assert session.backend(make_tracker(token=None)).headers["Authorization"] == "Bearer "
 
