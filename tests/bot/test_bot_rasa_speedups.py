@@ -147,3 +147,75 @@ async def test_endpoint_calls_reuse_one_open_session_per_endpoint():
             await session.close()  # a server process keeps them for its lifetime; this test's loop ends here
         rasa_speedups._sessions.clear()
         await runner.cleanup()
+
+
+class FakeRedis:
+    def __init__(self) -> None:
+        self.data = {}
+
+    def get(self, key):
+        return self.data.get(key)
+
+    def set(self, key, value, ex=None):
+        self.data[key] = value
+
+
+def _redis_store():
+    from rasa.core.tracker_store import RedisTrackerStore
+    from rasa.shared.core.domain import Domain
+
+    store = RedisTrackerStore.__new__(RedisTrackerStore)
+    store.red, store.key_prefix, store.record_exp, store.event_broker = FakeRedis(), "tracker:", None, None
+    store.max_event_history = None
+    store.domain = Domain.empty()
+    return store
+
+
+def _conversations_to_save():
+    """(stored events, events saved next): a conversation going on, a new session after an old one, a restart
+    with fewer events, an out-of-order timestamp and duplicates."""
+    from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, UserUttered
+
+    def turn(text, at):
+        return [UserUttered(text, {"name": "greet", "confidence": 0.9}, timestamp=at),
+                ActionExecuted("utter_greet", timestamp=at + 0.1), ActionExecuted("action_listen", timestamp=at + 0.2)]
+
+    start = [ActionExecuted("action_session_start", timestamp=1.0), SessionStarted(timestamp=1.0),
+             SlotSet("language", "en", timestamp=1.0), ActionExecuted("action_listen", timestamp=1.0)]
+    first = start + turn("hello", 2.0)
+    going_on = first + turn("thanks", 3.0)
+    new_session = [ActionExecuted("action_session_start", timestamp=9.0), SessionStarted(timestamp=9.0),
+                   ActionExecuted("action_listen", timestamp=9.0)] + turn("back again", 10.0)
+    return [
+        (None, first),
+        (first, going_on),
+        (first, new_session),  # retrieve() only gives the last session: the older one must be kept
+        (going_on, first),  # fewer events than stored
+        (first, going_on[:4] + turn("late", 1.5) + going_on[4:]),
+        (first, going_on + turn("thanks", 3.0)),
+    ]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("case", range(6))
+async def test_redis_save_stores_exactly_what_rasa_would(case):
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    stored_events, new_events = _conversations_to_save()[case]
+    ours, rasas = _redis_store(), _redis_store()
+    for store, save in ((ours, rasa_speedups._redis_save), (rasas, rasa_speedups.ORIGINALS["redis_save"])):
+        if stored_events is not None:
+            store.red.set("tracker:c1", store.serialise_tracker(DialogueStateTracker.from_events("c1", stored_events)))
+        await save(store, DialogueStateTracker.from_events("c1", new_events))
+    assert json.loads(ours.red.data["tracker:c1"]) == json.loads(rasas.red.data["tracker:c1"])
+
+
+def test_a_conversation_going_on_is_saved_without_rebuilding_the_stored_tracker():
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    stored_events, new_events = _conversations_to_save()[1]
+    store = _redis_store()
+    stored = store.serialise_tracker(DialogueStateTracker.from_events("c1", stored_events))
+    assert rasa_speedups._extends_stored(stored, DialogueStateTracker.from_events("c1", new_events))
+    _, other_session = _conversations_to_save()[2]
+    assert not rasa_speedups._extends_stored(stored, DialogueStateTracker.from_events("c1", other_session))
