@@ -25,8 +25,8 @@ from rasa_sdk.types import DomainDict
 from actions.text import fold_accents
 from actions.backend_client import BackendError
 from actions.forms import (
-    MAX_BUTTONS, PortalFormValidation, asked, entities, entity, intent_of, is_payload, not_an_answer,
-    opening_message, opening_turn, text_of, yes_no_answer,
+    MAX_BUTTONS, PortalFormValidation, asked, entity, intent_of, is_payload, not_an_answer,
+    opening_message, opening_turn, text_of, turn_message, yes_no_answer,
 )
 from actions.session import backend, language, portal_user, report_backend_error
 from actions.submission import SubmitAction, reset_events
@@ -283,9 +283,10 @@ class ValidateAdminUserForm(PortalFormValidation):
             return {}
         if not opening and not_a_name(tracker):
             return {}
-        text = text_of(tracker)
-        emails = entities(tracker, "email") or ([] if is_payload(text) else EMAIL_RE.findall(text))
-        person = entity(tracker, "person")
+        message = turn_message(tracker)  # on the opening turn, the words that asked for the operation
+        text = message.text
+        emails = message.entity_values("email") or ([] if is_payload(text) else EMAIL_RE.findall(text))
+        person = message.entity("person")
         said = "" if is_payload(text) else text
         try:
             users = await backend(tracker).users()
@@ -332,7 +333,8 @@ class ValidateAdminUserForm(PortalFormValidation):
         opening = opening_turn(tracker)
         if not (opening or asked(tracker, "admin_user_decision")):
             return {}
-        chosen, intent, text = entity(tracker, "admin_decision"), intent_of(tracker), text_of(tracker)
+        message = turn_message(tracker)
+        chosen, intent, text = message.entity("admin_decision"), message.intent, message.text
         if chosen in DECISIONS:
             return {"admin_user_decision": chosen}
         said = decision_in(text) if not is_payload(text) else None
@@ -467,8 +469,9 @@ class ValidateAdminInviteForm(PortalFormValidation):
         opening = opening_turn(tracker)
         if not (opening or asked(tracker, "admin_invite_email")) or (not opening and not_a_name(tracker)):
             return {}
-        text = text_of(tracker)
-        found = entities(tracker, "email") or EMAIL_RE.findall(text)
+        message = turn_message(tracker)
+        text = message.text
+        found = message.entity_values("email") or EMAIL_RE.findall(text)
         if found:
             return {"admin_invite_email": found[0].strip().lower()}
         if opening:
@@ -501,7 +504,7 @@ class ValidateAdminInviteForm(PortalFormValidation):
     ) -> Dict[Text, Any]:
         if tracker.get_slot("admin_invite_name"):
             return {}
-        person = entity(tracker, "person")
+        person = turn_message(tracker).entity("person")
         if opening_turn(tracker):
             return {"admin_invite_name": person.strip()} if person else {}
         if not asked(tracker, "admin_invite_name") or not_a_name(tracker):
@@ -529,7 +532,8 @@ class ValidateAdminInviteForm(PortalFormValidation):
     ) -> Dict[Text, Any]:
         if tracker.get_slot("admin_invite_phone") is not None:
             return {}
-        text, intent = text_of(tracker), intent_of(tracker)
+        message = turn_message(tracker)
+        text, intent = message.text, message.intent
         if opening_turn(tracker):
             phone = None if is_payload(text) else phone_in(text)
             return {"admin_invite_phone": phone} if phone else {}

@@ -28,7 +28,7 @@ from actions.text import fold_accents
 from actions.backend_client import BackendClient, BackendError, BackendRejected
 from actions.forms import (
     MAX_BUTTONS, PortalFormValidation, asked, asset_buttons, asset_label, entity, extract_asset, intent_of,
-    is_payload, not_an_answer, opening_turn, text_of, yes_no_answer,
+    is_payload, not_an_answer, opening_message, opening_turn, text_of, turn_message, yes_no_answer,
 )
 from actions.session import backend, language, portal_user, report_backend_error
 from actions.submission import SubmitAction, reset_events
@@ -289,10 +289,12 @@ class ValidateAssetsAliasForm(PortalFormValidation):
         slot = "assets_alias_value"
         if tracker.get_slot(slot):
             return {}
-        text = text_of(tracker)
-        if opening_turn(tracker):
-            found = alias_in_request(text) if intent_of(tracker) == "set_asset_alias" and not is_payload(text) else None
+        if opening_turn(tracker):  # the words that asked for the alias (also after a switch from another form)
+            opening = opening_message(tracker)
+            text = opening.text
+            found = alias_in_request(text) if opening.intent == "set_asset_alias" and not is_payload(text) else None
             return {slot: found} if found else {}
+        text = text_of(tracker)
         if not asked(tracker, slot):
             return {}
         if entity(tracker, "assets_alias_action") == "remove" or REMOVE_ANSWER.match(text):
@@ -517,10 +519,11 @@ class ValidateAssetsContactsForm(PortalFormValidation):
     ) -> Dict[Text, Any]:
         if tracker.get_slot(ACTION):
             return {}
-        text = text_of(tracker)
-        if opening_turn(tracker):
-            found = action_keyword(text) if intent_of(tracker) == "manage_asset_contacts" else None
+        if opening_turn(tracker):  # the words that asked for the change (also after a switch from another form)
+            opening = opening_message(tracker)
+            found = action_keyword(opening.text) if opening.intent == "manage_asset_contacts" else None
             return {ACTION: found} if found else {}
+        text = text_of(tracker)
         if not asked(tracker, ACTION):
             return {}
         chosen = entity(tracker, "assets_contact_action") or (None if is_payload(text) else action_keyword(text))
@@ -560,7 +563,8 @@ class ValidateAssetsContactsForm(PortalFormValidation):
     ) -> Dict[Text, Any]:
         if tracker.get_slot(PERSON) or tracker.get_slot(ACTION) == "remove":
             return {}
-        named = entity(tracker, "email") or entity(tracker, "person")
+        message = turn_message(tracker)
+        named = message.entity("email") or message.entity("person")
         if opening_turn(tracker):
             # "ajoute jane.doe@x.com sur la WHJ01481": reuse the person when the message names exactly one
             if not (named and tracker.get_slot(ASSET) and tracker.get_slot(ACTION) == "add"):
@@ -691,7 +695,8 @@ class ValidateAssetsContactsForm(PortalFormValidation):
     ) -> Dict[Text, Any]:
         if tracker.get_slot(LINK) or tracker.get_slot(ACTION) != "remove":
             return {}
-        named = entity(tracker, "email") or entity(tracker, "person")
+        message = turn_message(tracker)
+        named = message.entity("email") or message.entity("person")
         if opening_turn(tracker):
             if not (named and tracker.get_slot(ASSET)):
                 return {}

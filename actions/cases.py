@@ -32,7 +32,8 @@ from rasa_sdk.types import DomainDict
 
 from actions.backend_client import BackendClient, BackendError, BackendRejected
 from actions.forms import (
-    NOT_AN_ANSWER, PortalFormValidation, asked, entity, intent_of, is_payload, opening_turn, text_of, yes_no_answer,
+    NOT_AN_ANSWER, OpeningMessage, PortalFormValidation, asked, entity, intent_of, is_payload, latest_user_message,
+    opening_turn, text_of, turn_message, yes_no_answer,
 )
 from actions.session import backend, language, report_backend_error
 from actions.submission import SubmitAction, form_slots
@@ -103,12 +104,13 @@ def normalize_case_number(value: Optional[str]) -> Optional[str]:
     return None
 
 
-def case_number_in(tracker: Tracker, text: Optional[str] = None) -> Optional[str]:
-    """The case number of the latest message: the entity first (buttons, regex), else the text."""
-    number = normalize_case_number(entity(tracker, "case_number"))
+def case_number_in(message: OpeningMessage, text: Optional[str] = None) -> Optional[str]:
+    """The case number of a user message: the entity first (buttons, regex), else its text (or `text`, a part
+    of it)."""
+    number = normalize_case_number(message.entity("case_number"))
     if number:
         return number
-    text = text_of(tracker) if text is None else text
+    text = message.text if text is None else text
     return None if is_payload(text) else normalize_case_number(text)
 
 
@@ -326,7 +328,7 @@ class ActionCaseStatus(Action):
             if number is None:  # the form ended without a case (the portal was down when asking): told already
                 return done
         else:
-            number = case_number_in(tracker)
+            number = case_number_in(latest_user_message(tracker))
         try:
             if number is None and asks_for_last(tracker):
                 number = await newest_case(client, dispatcher)
@@ -378,19 +380,20 @@ async def extract_case_number(tracker: Tracker, dispatcher: CollectingDispatcher
     longer question ("what's the status of CS0032498?") is a digression the rules answer."""
     if tracker.get_slot(slot) or not (opening_turn(tracker) or asked(tracker, slot)):
         return {}
-    text, intent = text_of(tracker), intent_of(tracker)
+    message = turn_message(tracker)  # on the opening turn, the words that asked (also after a switch)
+    text, intent = message.text, message.intent
     if opening_turn(tracker):
         if intent != opening_intent:
             return {}
         before_comment = COLON_COMMENT.split(text)[0] if not is_payload(text) else text
-        number = case_number_in(tracker, before_comment)
+        number = case_number_in(message, before_comment)
         if number is None and LAST_CASE.search(before_comment):
             try:
                 number = await newest_case(backend(tracker), dispatcher)
             except BackendError:
                 return {}  # the question will simply be asked
         return {slot: number} if number else {}
-    number = case_number_in(tracker)
+    number = case_number_in(message)
     meant_as_answer = intent not in NOT_AN_ANSWER or intent == opening_intent
     if is_payload(text):  # a button: only one meant as an answer (inform / the form's own intent) answers
         answers = meant_as_answer
@@ -476,11 +479,12 @@ class ValidateCaseCommentForm(PortalFormValidation):
     async def extract_case_comment_text(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        text = text_of(tracker)
+        message = turn_message(tracker)  # on the opening turn, the words that asked (also after a switch)
+        text = message.text
         if tracker.get_slot("case_comment_text") or is_payload(text):
             return {}
         if opening_turn(tracker):
-            comment = inline_comment(text) if intent_of(tracker) == "add_case_comment" else None
+            comment = inline_comment(text) if message.intent == "add_case_comment" else None
             return {"case_comment_text": comment} if comment else {}
         if not asked(tracker, "case_comment_text"):
             return {}

@@ -20,7 +20,7 @@ from rasa_sdk.types import DomainDict
 from actions.backend_client import BackendClient, BackendError
 from actions.forms import (
     PortalFormValidation, ask_asset, asked, entity, extract_asset, intent_of, is_payload, not_an_answer,
-    opening_turn, text_of, yes_no_answer,
+    opening_message, opening_turn, text_of, yes_no_answer,
 )
 from actions.knowledge import utter_articles
 from actions.session import backend, channel_code, language, report_backend_error, transcript
@@ -72,11 +72,15 @@ class ValidateFaultReportForm(PortalFormValidation):
     async def extract_fault_description(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        # When asked, the from_text mapping fills it. On the opening message, reuse the user's own words
-        # when they already describe a fault ("bourrage dans le tiroir 2"), not a bare "report a fault".
-        if not opening_turn(tracker) or tracker.get_slot("fault_description") or intent_of(tracker) != "report_fault":
+        # When asked, the from_text mapping fills it. On the opening turn, reuse the user's own words when they
+        # already describe a fault ("bourrage dans le tiroir 2"), not a bare "report a fault" — also when they
+        # were said inside another form and accepted with a "yes" (then the "yes" is no description).
+        if not opening_turn(tracker) or tracker.get_slot("fault_description"):
             return {}
-        text = text_of(tracker)
+        opening = opening_message(tracker)
+        if opening.intent != "report_fault":
+            return {}
+        text = opening.text
         if is_payload(text) or len(text) < MIN_DESCRIPTION_CHARS:
             return {}
         try:

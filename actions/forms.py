@@ -5,7 +5,9 @@ FormValidationAction base that keeps the helper slots its `extract_*` methods se
 Extraction rule followed by every form: an `extract_*` acts only when its slot is the one asked (or on the
 message that opened the form, to reuse what the user already said). A message that is not an answer (help,
 greet, cancel, a question about a case, ...) extracts nothing, so the form rejects it and the rules answer it
-before asking the pending question again.
+before asking the pending question again. The words, intent and entities an `extract_*` reads come from
+`turn_message`: on the opening turn the message that asked for the request — after a "yes" to a switch offered
+inside another form, the recorded request, not the "yes".
 """
 from __future__ import annotations
 
@@ -68,14 +70,21 @@ def is_payload(text: str) -> bool:
 
 @dataclass(frozen=True)
 class OpeningMessage:
-    """The user message that asked for the current request."""
+    """A user message as the extractions read it: its words, intent and entities (the message that asked for
+    the current request, see `opening_message`, or the latest one, see `turn_message`)."""
 
     text: str
     intent: Optional[str]
     entities: Tuple[Dict[str, Any], ...] = ()
 
     def entity_values(self, name: str) -> List[str]:
-        return [str(e["value"]) for e in self.entities if e.get("entity") == name and e.get("value") is not None]
+        # entities with a role or group are left out, as Tracker.get_latest_entity_values does
+        return [str(e["value"]) for e in self.entities if e.get("entity") == name and e.get("value") is not None
+                and e.get("role") is None and e.get("group") is None]
+
+    def entity(self, name: str) -> Optional[str]:
+        """The first value of this entity, or None (as `entity(tracker, name)` for the latest message)."""
+        return next(iter(self.entity_values(name)), None)
 
 
 def switch_request_record(tracker: Tracker) -> Dict[str, Any]:
@@ -94,8 +103,20 @@ def opening_message(tracker: Tracker) -> OpeningMessage:
     if isinstance(recorded, dict) and recorded.get("intent") and not tracker.get_slot("switch_pending"):
         return OpeningMessage((recorded.get("text") or "").strip(), recorded["intent"],
                               tuple(recorded.get("entities") or ()))
+    return latest_user_message(tracker)
+
+
+def latest_user_message(tracker: Tracker) -> OpeningMessage:
+    """The latest user message (on a form's turn, the answer to its question)."""
     latest = tracker.latest_message or {}
     return OpeningMessage(text_of(tracker), intent_of(tracker), tuple(latest.get("entities") or ()))
+
+
+def turn_message(tracker: Tracker) -> OpeningMessage:
+    """The message an `extract_*` reads on this turn: on the form's opening turn the message that opened the
+    request (after a "yes" to a switch offer, the request it recorded, not the "yes"), else the latest message
+    (the answer to the question asked)."""
+    return opening_message(tracker) if opening_turn(tracker) else latest_user_message(tracker)
 
 
 def not_an_answer(tracker: Tracker) -> bool:
@@ -140,13 +161,15 @@ async def extract_asset(
     tracker: Tracker, dispatcher: CollectingDispatcher, slot: str, label_slot: Optional[str] = None,
 ) -> Dict[Text, Any]:
     """The device question shared by every form: a serial, asset number or alias the backend resolves
-    among the user's own devices. On the opening message a user with exactly one device is never asked."""
+    among the user's own devices. On the opening turn the words that asked for the request are read (also
+    after a switch from another form); a user with exactly one device is then never asked."""
     if tracker.get_slot(slot) or not (opening_turn(tracker) or asked(tracker, slot)):
         return {}
     if asked(tracker, slot) and not_an_answer(tracker):
         return {}
     client = backend(tracker)
-    reference = entity(tracker, "asset_ref") or text_of(tracker)
+    said = turn_message(tracker)
+    reference = said.entity("asset_ref") or said.text
     try:
         resolution = await client.resolve_assets(reference) if reference and not is_payload(reference) \
             else {"matches": [], "unknown_references": []}
@@ -217,6 +240,7 @@ class PortalFormValidation(FormValidationAction):
         if tracker.get_slot("switch_pending"):  # the user answered the form instead of the switch offer
             events += [SlotSet("switch_pending", False), SlotSet("switch_to", None)]
         if tracker.get_slot(SWITCH_REQUEST) is not None:
-            # this opening turn has read it, or the user went on with this form: never for a later request
+            # this opening turn has read it, or the user went on with this form: never for a later request.
+            # rasa-sdk applies these events after every extract_* and validate_* of this run has read it.
             events.append(SlotSet(SWITCH_REQUEST, None))
         return events

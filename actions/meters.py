@@ -43,7 +43,7 @@ from actions.text import fold_accents
 from actions.backend_client import BackendError
 from actions.forms import (
     PortalFormValidation, ask_asset, asked, asset_label, entity, extract_asset, intent_of, is_payload,
-    not_an_answer, opening_turn, text_of, yes_no_answer,
+    not_an_answer, opening_turn, text_of, turn_message, yes_no_answer,
 )
 from actions.session import backend, channel_code, language, report_backend_error, transcript
 from actions.submission import SubmitAction, reset_events
@@ -319,7 +319,8 @@ class ValidateMeterReadingForm(PortalFormValidation):
         intent = intent_of(tracker)
         if not_an_answer(tracker):
             return {}
-        lang, text = language(tracker), text_of(tracker)
+        # on the opening turn, the words that asked for the readings (also after a switch from another form)
+        lang, text = language(tracker), turn_message(tracker).text
         values = dict(tracker.get_slot("meter_values") or {})
         pending = dict(tracker.get_slot("meter_pending") or {})
         if first:  # only values named per meter ("112: 45300"), never a bare number (a serial, a floor...)
@@ -582,8 +583,9 @@ class ValidateMeterQueryForm(PortalFormValidation):
             return {}
         if not_an_answer(tracker):
             return {}
-        text = text_of(tracker)
-        code = entity(tracker, "meter_code") or (None if is_payload(text) else find_meter_code(text, meters))
+        message = turn_message(tracker)  # on the opening turn, the words that asked (also after a switch)
+        text = message.text
+        code = message.entity("meter_code") or (None if is_payload(text) else find_meter_code(text, meters))
         if code in {m["code"] for m in meters}:
             return await self._choose(tracker, tracker.get_slot("meter_query_asset"), code)
         if opening:

@@ -34,7 +34,7 @@ from actions.text import fold_accents
 from actions.backend_client import BackendClient, BackendError, BackendRejected
 from actions.forms import (
     MAX_BUTTONS, PortalFormValidation, ask_asset, asked, asset_buttons, asset_label, entity, extract_asset, intent_of,
-    is_payload, not_an_answer, opening_turn, text_of, yes_no_answer,
+    is_payload, not_an_answer, opening_message, opening_turn, text_of, turn_message, yes_no_answer,
 )
 from actions.session import backend, channel_code, language, portal_user, report_backend_error, transcript
 from actions.submission import SubmitAction, reset_events
@@ -864,8 +864,9 @@ class ValidateOrderEnquiryForm(PortalFormValidation):
         slot = "order_enquiry_number"
         if tracker.get_slot(slot) or not (opening_turn(tracker) or asked(tracker, slot)):
             return {}
-        text = text_of(tracker)
-        number = entity(tracker, "order_number") or order_number_in(text, whole_answer=asked(tracker, slot))
+        message = turn_message(tracker)  # on the opening turn, the words that asked (also after a switch)
+        text = message.text
+        number = message.entity("order_number") or order_number_in(text, whole_answer=asked(tracker, slot))
         if number:
             return {slot: number}
         if opening_turn(tracker) or not_an_answer(tracker):
@@ -902,10 +903,12 @@ class ValidateOrderEnquiryForm(PortalFormValidation):
         slot = "order_enquiry_kind"
         if tracker.get_slot(slot):
             return {}
-        text = text_of(tracker)
         if opening_turn(tracker):  # "il manque un article dans ma commande" already says which
-            kind = enquiry_kind_in(text) if intent_of(tracker) == "order_enquiry" and not is_payload(text) else None
+            opening = opening_message(tracker)  # also when said inside another form and accepted with a "yes"
+            text = opening.text
+            kind = enquiry_kind_in(text) if opening.intent == "order_enquiry" and not is_payload(text) else None
             return {slot: kind} if kind else {}
+        text = text_of(tracker)
         if not asked(tracker, slot):
             return {}
         chosen = entity(tracker, slot)
@@ -1074,7 +1077,7 @@ class ValidateOrderTrainingForm(PortalFormValidation):
         if tracker.get_slot(slot):
             return {}
         if opening_turn(tracker):  # only a device the first message names; the device is optional
-            if not entity(tracker, "asset_ref"):
+            if not opening_message(tracker).entity("asset_ref"):
                 return {}
             return await extract_asset(tracker, dispatcher, slot, "order_training_asset_label")
         if not asked(tracker, slot):

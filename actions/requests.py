@@ -369,8 +369,9 @@ class ValidateRequestForm(PortalFormValidation):
                 return {"request_asset": NO_ASSET, "request_asset_label": None}
             return await extract_asset(tracker, dispatcher, "request_asset", "request_asset_label")
         if opening_turn(tracker):
-            # A device the user named is reused; with a device required, a user with one device is not asked.
-            if policy == "required" or entity(tracker, "asset_ref"):
+            # A device the user named is reused (also when named inside another form, before a "yes" to the
+            # switch); with a device required, a user with one device is not asked.
+            if policy == "required" or opening_message(tracker).entity("asset_ref"):
                 return await extract_asset(tracker, dispatcher, "request_asset", "request_asset_label")
             return {}
         if policy == "required" and subcategory and asked(tracker, "request_subcategory"):

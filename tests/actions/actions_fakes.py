@@ -290,3 +290,32 @@ async def accepted_switch(make_tracker: Callable[..., Any], domain: Dict[str, An
     assert any(e.get("event") == "followup" for e in events), f"the switch did not start a form: {events}"
     slots.update(slot_values(events))
     return slots
+
+
+# How a form's opening turn is reached: the request asked directly, or asked inside another form, offered as a
+# switch and accepted with "oui". Both must behave alike.
+STARTS = ("directly", "after_a_switch")
+
+
+async def opening_tracker(make_tracker: Callable[..., Any], domain: Dict[str, Any], started: str, text: str,
+                          intent: str, form: str, entities: Iterable[Tuple[str, str]] = (),
+                          current: Optional[str] = None, **tracker_kwargs: Any) -> Any:
+    """The tracker of `form`'s opening turn for the request `text`. "directly": its validation sees that message.
+    "after_a_switch": `text` was said inside the form `current` (another form), the offer was accepted and the
+    validation sees the "oui", with the slots accepted_switch leaves. `tracker_kwargs` go to every tracker."""
+    if started == "directly":
+        return make_tracker(text, intent=intent, entities=list(entities), active_loop=form, **tracker_kwargs)
+    assert started == "after_a_switch", started
+    current = current or ("order_consumables_form" if form == FORM else FORM)
+    slots = await accepted_switch(make_tracker, domain, text, intent, entities, current=current, **tracker_kwargs)
+    tracker_kwargs.pop("slots", None)
+    return make_tracker("oui", intent="affirm", active_loop=form, slots=slots, **tracker_kwargs)
+
+
+def assert_switch_request_forgotten(events: List[Dict[str, Any]], started: str) -> None:
+    """After a switch the opening turn forgets the recorded request; a form started directly sets nothing more."""
+    slots = slot_values(events)
+    if started == "after_a_switch":
+        assert "switch_request" in slots and slots["switch_request"] is None
+    else:
+        assert "switch_request" not in slots

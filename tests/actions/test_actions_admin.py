@@ -25,7 +25,10 @@ from actions.admin import (
     phone_in,
 )
 from actions.submission import ActionCancelForm, ActionRetrySubmit
-from actions_fakes import run, message, TOKEN, FakePortal, accepted_switch, responses, slot_values
+from actions_fakes import (
+    run, message, STARTS, TOKEN, FakePortal, accepted_switch, assert_switch_request_forgotten, opening_tracker,
+    responses, slot_values,
+)
 from fakes_admin import (
     ADMIN_PROFILE,
     ADMIN_TOKEN,
@@ -832,3 +835,45 @@ async def test_opening_approve_naming_an_unknown_person_does_not_pick_the_pendin
     dispatcher, events = await run(ValidateAdminUserForm(), tracker, domain)
     assert message(dispatcher, "utter_admin_user_not_found")["reference"] == "Bob"
     assert slot_values(events).get("admin_user_target") is None
+
+
+UPGRADE_SNTESTDM = {"admin_user_operation": "upgrade", "admin_user_target": target(SNTESTDM),
+                    "requested_slot": "admin_user_confirm"}
+
+
+@pytest.mark.parametrize("started", STARTS)
+@pytest.mark.parametrize("text, intent, entities_, expected", [
+    ("passer sntestdemoportaldm@yopmail.com admin", "upgrade_user", [("email", "sntestdemoportaldm@yopmail.com")],
+     UPGRADE_SNTESTDM),
+    ("passer SNTestDM DemoPortal administrateur", "upgrade_user", [], UPGRADE_SNTESTDM),  # a name, no entity
+    ("approuve la demande d'accès de Priya", "approve_access_request", [("person", "Priya")],
+     {"admin_user_operation": "approve", "admin_user_target": target(PRIYA), "admin_user_decision": "approve"}),
+    ("refuser la demande d'accès de priya.pending@canon-uk-demo.example", "approve_access_request",
+     [("email", "priya.pending@canon-uk-demo.example")],
+     {"admin_user_operation": "approve", "admin_user_target": target(PRIYA), "admin_user_decision": "reject"}),
+])
+async def test_person_and_decision_named_in_the_request_are_taken_however_the_form_started(
+        make_tracker, admin_backend, domain, started, text, intent, entities_, expected):
+    tracker = await opening_tracker(make_tracker, domain, started, text, intent, USER_FORM, entities=entities_,
+                                    token=ADMIN_TOKEN, portal_user=ADMIN_PROFILE, slots={"language": "fr"})
+    dispatcher, events = await run(ValidateAdminUserForm(), tracker, domain)
+    slots = slot_values(events)
+    assert {name: slots.get(name) for name in expected} == expected  # nobody asked again
+    assert dispatcher.messages == []
+    assert_switch_request_forgotten(events, started)
+
+
+@pytest.mark.parametrize("started", STARTS)
+async def test_invitation_details_of_the_request_are_taken_however_the_form_started(make_tracker, admin_backend,
+                                                                                   domain, started):
+    tracker = await opening_tracker(make_tracker, domain, started,
+                                    "invite Karim Benali Karim.Benali@Acme.fr +33 6 12 34 56 78", "invite_user",
+                                    INVITE_FORM,
+                                    entities=[("person", "Karim Benali"), ("email", "Karim.Benali@Acme.fr")],
+                                    token=ADMIN_TOKEN, portal_user=ADMIN_PROFILE, slots={"language": "fr"})
+    dispatcher, events = await run(ValidateAdminInviteForm(), tracker, domain)
+    slots = slot_values(events)
+    assert (slots["admin_invite_email"], slots["admin_invite_name"], slots["admin_invite_phone"]) == \
+        ("karim.benali@acme.fr", "Karim Benali", "+33 6 12 34 56 78")
+    assert dispatcher.messages == []
+    assert_switch_request_forgotten(events, started)

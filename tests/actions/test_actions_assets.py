@@ -29,7 +29,10 @@ from actions.assets import (
 )
 from actions.roles import ActionCheckRole
 from actions.submission import ActionCancelForm, ActionRetrySubmit
-from actions_fakes import run, message, ASSET_C5030, ASSET_C5560, ROOT, USER_PROFILE, FakePortal, responses, slot_values
+from actions_fakes import (
+    run, message, assert_switch_request_forgotten, opening_tracker, ASSET_C5030, ASSET_C5560, ROOT, STARTS,
+    USER_PROFILE, FakePortal, responses, slot_values,
+)
 from fakes_assets import ADMIN_PROFILE, ADMIN_TOKEN, AssetsBackend, all_assets
 
 pytestmark = pytest.mark.asyncio
@@ -1044,3 +1047,37 @@ async def test_rules_guard_the_contacts_form_and_cancel_every_form():
         cancel = [r for r in rules if r.get("condition") == [{"active_loop": form}]
                   and r["steps"][0].get("intent") == "cancel"]
         assert cancel and cancel[0]["steps"][-1] == {"action": "action_cancel_form"}
+
+
+# --- the opening turn after a "yes" to a switch offered inside another form (actions/switching.py) ------------------
+@pytest.mark.parametrize("started", STARTS)
+async def test_alias_device_and_name_of_the_request_are_taken_however_the_form_started(fake, portal, make_tracker,
+                                                                                      domain, started):
+    tracker = await opening_tracker(make_tracker, domain, started, "renomme la WHJ01481 en « Copieur compta »",
+                                    "set_asset_alias", ALIAS_FORM, entities=[("asset_ref", "WHJ01481")],
+                                    token=ADMIN_TOKEN, portal_user=ADMIN_PROFILE)
+    dispatcher, events = await run(ValidateAssetsAliasForm(), tracker, domain)
+    slots = slot_values(events)
+    assert (slots["assets_alias_asset"], slots["assets_alias_value"]) == ("77996101", "Copieur compta")
+    assert responses(dispatcher) == ["utter_asset_selected"]
+    assert_switch_request_forgotten(events, started)
+
+
+@pytest.mark.parametrize("started", STARTS)
+@pytest.mark.parametrize("text, entities_, expected", [
+    ("ajoute sntestdemoportaldm@yopmail.com sur la WHJ01481",
+     [("email", "sntestdemoportaldm@yopmail.com"), ("asset_ref", "WHJ01481")],
+     {"assets_contact_action": "add", "assets_contact_person": "user:2"}),
+    ("retire Jane Facilities des contacts de la WHJ01481", [("person", "Jane Facilities"), ("asset_ref", "WHJ01481")],
+     {"assets_contact_action": "remove", "assets_contact_link": "3"}),
+])
+async def test_contact_change_of_the_request_is_taken_however_the_form_started(fake, make_tracker, domain, started,
+                                                                              text, entities_, expected):
+    tracker = await opening_tracker(make_tracker, domain, started, text, "manage_asset_contacts", CONTACTS_FORM,
+                                    entities=entities_, token=ADMIN_TOKEN, portal_user=ADMIN_PROFILE)
+    _, events = await run(ValidateAssetsContactsForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["assets_contact_asset"] == "77996101"
+    assert {name: slots.get(name) for name in expected} == expected
+    assert slots["requested_slot"] == "assets_contact_confirm"  # nothing asked again
+    assert_switch_request_forgotten(events, started)

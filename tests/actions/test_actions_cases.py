@@ -28,7 +28,10 @@ from actions.cases import (
     normalize_case_number,
 )
 from actions.submission import ActionCancelForm, ActionRetrySubmit
-from actions_fakes import run, message, ROOT, TOKEN, USER_PROFILE, FakePortal, responses, slot_values
+from actions_fakes import (
+    run, message, assert_switch_request_forgotten, opening_tracker, ROOT, STARTS, TOKEN, USER_PROFILE, FakePortal,
+    responses, slot_values,
+)
 from fakes_cases import ADMIN_PROFILE, ADMIN_TOKEN, FakeCases, install_cases
 
 COMMENT_SLOTS = ("case_comment_number", "case_comment_text", "case_comment_confirm", *COMMENT_EXTRA_SLOTS)
@@ -882,3 +885,23 @@ async def test_rasa_renders_the_users_language(lang, expected):
     awaiting = await nlg.generate("utter_case_awaiting_you", tracker, OutputChannel.name(), case_number="CS0032499")
     assert awaiting["buttons"][0]["payload"] == '/add_case_comment{"case_number":"CS0032499"}'
     assert awaiting["buttons"][0]["title"] == {"fr": "Ajouter un commentaire", "en": "Add a comment"}[lang]
+
+
+# --- the opening turn after a "yes" to a switch offered inside another form (actions/switching.py) ------------------
+@pytest.mark.parametrize("started", STARTS)
+@pytest.mark.parametrize("text, entities_, number, comment", [
+    ("ajoute un commentaire au CS0032499 : page de test envoyée ce matin", [("case_number", "CS0032499")],
+     "CS0032499", "page de test envoyée ce matin"),
+    ("commenter mon dernier dossier", [], "CS0032500", None),
+])
+@pytest.mark.asyncio
+async def test_case_and_comment_of_the_request_are_taken_however_the_form_started(
+        cases, portal, make_tracker, domain, started, text, entities_, number, comment):
+    tracker = await opening_tracker(make_tracker, domain, started, text, "add_case_comment", "case_comment_form",
+                                    entities=entities_, slots={"language": "fr"})
+    dispatcher, events = await run(ValidateCaseCommentForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["case_comment_number"] == number  # not asked again
+    assert slots.get("case_comment_text") == comment  # the request's words, never the "oui"
+    assert "utter_case_selected" in responses(dispatcher)
+    assert_switch_request_forgotten(events, started)

@@ -15,7 +15,10 @@ from actions_fakes import (
     ASSET_C5560,
     ASSET_C5560B,
     KB_HITS,
+    STARTS,
     FakePortal,
+    assert_switch_request_forgotten,
+    opening_tracker,
     responses,
     slot_values,
 )
@@ -528,3 +531,36 @@ async def test_opening_naming_someone_elses_device_asks_even_with_one_device(por
                                                      requested_slot=None), domain)
     assert "utter_asset_not_found" in responses(dispatcher)
     assert slot_values(events).get("fault_asset") is None
+
+
+# --- the opening turn after a "yes" to a switch offered inside another form (actions/switching.py) ------------------
+JAM_ON_THE_C5560 = "bourrage papier dans le tiroir 2 de la WHJ01481"
+
+
+@pytest.mark.parametrize("started", STARTS)
+async def test_opening_words_give_the_device_and_the_description_however_the_form_started(
+        portal: FakePortal, make_tracker, domain, started):
+    tracker = await opening_tracker(make_tracker, domain, started, JAM_ON_THE_C5560, "report_fault",
+                                    "fault_report_form", entities=[("asset_ref", "WHJ01481")])
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert slots["fault_asset"] == "77996101"  # named in the request: not asked again
+    assert message(dispatcher, "utter_asset_selected")["asset_label"] == LABEL_C5560
+    assert slots["fault_description"] == JAM_ON_THE_C5560  # the request's words, never the "oui"
+    assert slots["fault_proposal"] == PAPER_JAM_DRAWER
+    assert [c["json"]["text"] for c in portal.calls("POST", "/assets/resolve")] == ["WHJ01481"]
+    assert [c["json"]["text"] for c in portal.calls("POST", "/faults/classify")] == [JAM_ON_THE_C5560]
+    assert_switch_request_forgotten(events, started)
+
+
+@pytest.mark.parametrize("started", STARTS)
+async def test_a_bare_fault_request_asks_everything_however_the_form_started(portal: FakePortal, make_tracker,
+                                                                            domain, started):
+    tracker = await opening_tracker(make_tracker, domain, started, "je veux signaler une panne", "report_fault",
+                                    "fault_report_form")
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert "fault_description" not in slots and "fault_asset" not in slots  # "oui" is no description either
+    assert dispatcher.messages == []
+    assert [c["json"]["text"] for c in portal.calls("POST", "/assets/resolve")] == ["je veux signaler une panne"]
+    assert_switch_request_forgotten(events, started)

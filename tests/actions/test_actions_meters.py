@@ -17,7 +17,10 @@ from actions.meters import (
     compact_meter, fmt_date, fmt_number, implausible, parse_pairs, parse_value,
 )
 from actions.submission import ActionCancelForm, ActionRetrySubmit
-from actions_fakes import run, message, ASSET_C5030, ASSET_C5560, ASSET_C5560B, ROOT, FakePortal, responses, slot_values
+from actions_fakes import (
+    run, message, assert_switch_request_forgotten, opening_tracker, ASSET_C5030, ASSET_C5560, ASSET_C5560B, ROOT,
+    STARTS, FakePortal, responses, slot_values,
+)
 from fakes_meters import MeterBackend, install
 
 pytestmark = pytest.mark.asyncio
@@ -780,3 +783,31 @@ async def test_every_meter_response_has_french_and_english(domain):
         en, fr = variants
         assert set(re.findall(r"{(\w+)}", en["text"])) == set(re.findall(r"{(\w+)}", fr["text"])), name
         assert len(en.get("buttons", [])) == len(fr.get("buttons", [])), name
+
+
+# --- the opening turn after a "yes" to a switch offered inside another form (actions/switching.py) ------------------
+@pytest.mark.parametrize("started", STARTS)
+async def test_device_and_readings_of_the_request_are_taken_however_the_form_started(portal, meters, make_tracker,
+                                                                                    domain, started):
+    said = "relevé compteur de la WHJ01481 : 112 = 2450, 113 = 41 300, 122 = 1600, 123 = 19000"
+    tracker = await opening_tracker(make_tracker, domain, started, said, "submit_meter_reading", FORM,
+                                    entities=[("asset_ref", "WHJ01481")])
+    _, events = await run(ValidateMeterReadingForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["meter_asset"] == "77996101"  # not asked again
+    assert slots["meter_values"] == {"112": 2450, "113": 41300, "122": 1600, "123": 19000}
+    assert slots["meter_current"] == "done"
+    assert_switch_request_forgotten(events, started)
+
+
+@pytest.mark.parametrize("started", STARTS)
+async def test_device_and_meter_of_the_question_are_taken_however_the_form_started(portal, meters, make_tracker,
+                                                                                  domain, started):
+    tracker = await opening_tracker(make_tracker, domain, started,
+                                    "question sur le relevé du compteur 112 de la WHJ02153", "query_meter_reading",
+                                    QUERY_FORM, entities=[("asset_ref", "WHJ02153")])
+    _, events = await run(ValidateMeterQueryForm(), tracker, domain)
+    slots = slot_values(events)
+    assert (slots["meter_query_asset"], slots["meter_query_code"]) == ("80145861", "112")  # not asked again
+    assert "meter_query_description" not in slots
+    assert_switch_request_forgotten(events, started)

@@ -47,7 +47,10 @@ from actions.orders import (
 )
 from actions.roles import ROLE_GUARDS
 from actions.submission import ActionCancelForm, ActionRetrySubmit
-from actions_fakes import run, message, ASSET_C5030, ASSET_C5560, ASSET_C5560B, FakePortal, responses, slot_values
+from actions_fakes import (
+    run, message, assert_switch_request_forgotten, opening_tracker, ASSET_C5030, ASSET_C5560, ASSET_C5560B, STARTS,
+    FakePortal, responses, slot_values,
+)
 from fakes_orders import OrdersBackend, install
 
 pytestmark = pytest.mark.asyncio
@@ -1223,3 +1226,40 @@ async def test_last_orders_session_expired(portal, orders, make_tracker, domain)
     tracker = make_tracker("orders of 77996101", intent="view_orders", active_loop=None, token="old")
     dispatcher, _ = await run(ActionViewOrders(), tracker, domain)
     assert responses(dispatcher) == ["utter_login_required"]
+
+
+# --- the opening turn after a "yes" to a switch offered inside another form (actions/switching.py) ------------------
+@pytest.mark.parametrize("started", STARTS)
+async def test_enquiry_number_and_kind_of_the_request_are_taken_however_the_form_started(portal, orders,
+                                                                                        make_tracker, domain, started):
+    tracker = await opening_tracker(make_tracker, domain, started, "il manque un article dans ma commande ORD0001233",
+                                    "order_enquiry", ENQUIRY, entities=[("order_number", "ORD0001233")])
+    _, events = await run(ValidateOrderEnquiryForm(), tracker, domain)
+    slots = slot_values(events)
+    assert (slots["order_enquiry_number"], slots["order_enquiry_kind"]) == ("ORD0001233", "missing_items")
+    assert next_slot(domain, ENQUIRY, tracker, events) == "order_enquiry_description"
+    assert_switch_request_forgotten(events, started)
+
+
+@pytest.mark.parametrize("started", STARTS)
+async def test_training_device_of_the_request_is_taken_however_the_form_started(portal, orders, make_tracker, domain,
+                                                                               started):
+    tracker = await opening_tracker(make_tracker, domain, started, "formation pour la WHJ01481", "order_training",
+                                    TRAINING, entities=[("asset_ref", "WHJ01481")])
+    dispatcher, events = await run(ValidateOrderTrainingForm(), tracker, domain)
+    slots = slot_values(events)
+    assert (slots["order_training_asset"], slots["order_training_asset_label"]) == ("77996101", LABEL_C5560)
+    assert responses(dispatcher) == ["utter_asset_selected"]
+    assert_switch_request_forgotten(events, started)
+
+
+@pytest.mark.parametrize("started", STARTS)
+async def test_consumables_device_of_the_request_is_taken_however_the_form_started(portal, orders, make_tracker,
+                                                                                  domain, started):
+    tracker = await opening_tracker(make_tracker, domain, started, "j'ai besoin de toner noir pour la 80145861",
+                                    "order_consumables", CONSUMABLES, entities=[("asset_ref", "80145861")])
+    _, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    slots = slot_values(events)
+    assert (slots["order_asset"], slots["order_refusal"]) == ("80145861", REASON_FR)  # eMaintenance: refused at once
+    assert [c["json"]["text"] for c in portal.calls("POST", "/assets/resolve")] == ["80145861"]
+    assert_switch_request_forgotten(events, started)

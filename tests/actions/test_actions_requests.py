@@ -24,7 +24,8 @@ from actions.requests import (
 from actions.roles import ActionCheckRole
 from actions.submission import ActionCancelForm, ActionRetrySubmit
 from actions_fakes import (
-    run, message, accepted_switch, ALL_ASSETS, ASSET_C5030, ASSET_C5560, TOKEN, FakePortal, responses, slot_values,
+    run, message, accepted_switch, assert_switch_request_forgotten, opening_tracker, ALL_ASSETS, ASSET_C5030,
+    ASSET_C5560, STARTS, TOKEN, FakePortal, responses, slot_values,
 )
 from fakes_requests import RequestsBackend
 
@@ -723,6 +724,37 @@ async def test_a_request_started_directly_reads_its_own_words_not_an_earlier_req
     slots = slot_values(events)
     assert (slots["request_category"], slots["request_subcategory"]) == ("product_move", "more_than_five")
     assert "switch_request" not in slots
+
+
+@pytest.mark.parametrize("started", STARTS)
+@pytest.mark.parametrize("text, intent, subcategory", [
+    # a move needs a device (asked unless named or the only one)
+    ("je veux faire une demande de déménagement pour la WHJ01481", "product_move", "one_to_five"),
+    # an optional device: only one named in the request is taken
+    ("information sur la maintenance planifiée de la WHJ01481", "product_information", "planned_maintenance"),
+])
+async def test_the_device_named_in_the_request_is_taken_however_the_form_started(
+        admin_backend, portal, make_tracker, domain, started, text, intent, subcategory):
+    tracker = await opening_tracker(make_tracker, domain, started, text, intent, FORM,
+                                    entities=[("asset_ref", "WHJ01481")])
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert (slots["request_subcategory"], slots["request_asset"]) == (subcategory, "77996101")  # not asked again
+    assert message(dispatcher, "utter_asset_selected")["asset_label"] == LABEL_C5560
+    assert [c["json"]["text"] for c in portal.calls("POST", "/assets/resolve")] == ["WHJ01481"]
+    assert_switch_request_forgotten(events, started)
+
+
+@pytest.mark.parametrize("started", STARTS)
+async def test_an_optional_device_not_named_is_asked_however_the_form_started(requests_backend, portal,
+                                                                             make_tracker, domain, started):
+    portal.assets = [ASSET_C5560]
+    tracker = await opening_tracker(make_tracker, domain, started, "information sur la maintenance planifiée",
+                                    "product_information", FORM)
+    _, events = await run_form(tracker, domain)
+    assert "request_asset" not in slot_values(events)
+    assert not portal.calls("POST", "/assets/resolve") and not portal.calls("GET", "/assets")
+    assert_switch_request_forgotten(events, started)
 
 
 async def test_opening_with_an_unrelated_intent_asks_the_type(requests_backend, make_tracker, domain):
