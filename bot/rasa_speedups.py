@@ -1,4 +1,4 @@
-"""Two fixes to Rasa 3.6 hot spots that cost most of a turn's CPU here (profiled with py-spy, see
+"""Fixes to Rasa 3.6 hot spots that cost most of a turn's CPU here (profiled with py-spy, see
 benchmarks/README.md). Behaviour is unchanged; only repeated work is removed.
 
 1. Every custom-action response is checked against Rasa's response schema with `jsonschema.validate()`, which
@@ -11,9 +11,9 @@ benchmarks/README.md). Behaviour is unchanged; only repeated work is removed.
    merged): 30 % of the CPU went to `json.loads`. The cache here is unbounded: it holds one decoded copy per rule
    key of the loaded model (a few MB at most).
 3. Even decoded, RulePolicy tests every one of those keys against the current state on each prediction, though
-   a rule can only apply if its last turn's previous action matches the conversation's. The keys are grouped
-   once per lookup table by that previous action; only the groups compatible with the current state are then
-   tested by Rasa's own `_is_rule_applicable`, so the result is the same set of keys.
+   a rule can only apply if its last turn's previous action and user intent/entities match the conversation's.
+   The keys are grouped once per lookup table by those two; only the groups compatible with the current state
+   are then tested by Rasa's own `_is_rule_applicable`, so the result is the same set of keys.
 
 4. Every request Rasa sends to the action server opens a new aiohttp session, i.e. a new TCP connection, and
    closes it after the answer. Here each endpoint keeps one session per event loop (a pool of kept-alive
@@ -22,31 +22,43 @@ benchmarks/README.md). Behaviour is unchanged; only repeated work is removed.
    standard json module on these payloads.
 
 5. RedisTrackerStore.save re-reads the stored tracker, rebuilds it event by event, rebuilds the new tracker up to
-   the stored one's last event, and compares, so as to merge older conversation sessions: three replays of the
-   conversation on every save. When the stored events are exactly the first events of the tracker being saved (a
-   conversation going on), the merge returns the new tracker unchanged: that is checked on the stored JSON and the
-   replays are skipped; any other case takes Rasa's merge.
+   the stored one's last event, compares, and when they differ (always here: the channel's metadata slot is set
+   before the session starts, so the stored conversation has one event more than the session Rasa retrieves)
+   rebuilds a third tracker and tests every new event against every stored one (as dicts): several replays and a
+   quadratic comparison on every save. Here the same decisions are taken on the event lists themselves (the same
+   Event comparisons, the duplicate test bucketed by event type and timestamp) and the same JSON is stored.
+6. Event.resolve_by_type walks every Event subclass, checking each is not abstract, for every event it
+   deserialises (tracker loads, action results); the class found for a type name is remembered.
+7. Every tracker built (loads, copies, form checks, rule featurisation) copies every slot of the domain with
+   `copy.copy`; Slot gets a `__copy__` that does what the generic protocol does for such plain objects, directly.
+8. After the model is loaded, `gc.freeze()` takes the ≈ 770,000 objects then alive out of the garbage collector's
+   reach: each full collection walked all of them and stopped the worker for ≈ 360 ms.
 
-`install()` is idempotent; it is called when Rasa imports our channels (bot/channels.py) and our NLU component
-(bot/language_detector.py), i.e. before any message is handled.
+`install()` is idempotent; it is called when Rasa imports our channels (bot/channels.py), i.e. at start-up,
+before any message is handled.
 """
 from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import json
-from typing import Any, Dict, List, Optional, Set, Text, Tuple
+from typing import Any, Dict, List, Optional, Set, Text, Tuple, Type
 
 import aiohttp
 import ujson
 from jsonschema.exceptions import best_match
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
+from rasa.core.agent import Agent
 from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
 from rasa.core.policies.rule_policy import RulePolicy
 from rasa.core.tracker_store import RedisTrackerStore
 from rasa.shared.constants import DOCS_BASE_URL
-from rasa.shared.core.constants import PREVIOUS_ACTION
+from rasa.shared.core.constants import PREVIOUS_ACTION, USER
+from rasa.shared.core.conversation import Dialogue
+from rasa.shared.core.events import Event
+from rasa.shared.core.slots import Slot
 from rasa.utils.endpoints import EndpointConfig
 
 _INSTALLED = "_portal_speedups_installed"
@@ -55,6 +67,8 @@ ORIGINALS = {
     "_validate_action_result": RemoteAction._validate_action_result,
     "_get_possible_keys": RulePolicy._get_possible_keys,
     "redis_save": RedisTrackerStore.save,
+    "resolve_by_type": Event.resolve_by_type,
+    "load_model": Agent.load_model,
 }
 
 
@@ -83,58 +97,125 @@ def _rule_key_to_state(rule_key: Text) -> List[Dict[Text, Any]]:
     return json.loads(rule_key)
 
 
-class _KeysByPreviousAction:
-    """A lookup table's rule keys grouped by the previous action of the rule's last turn."""
+class _KeysByLastTurn:
+    """A lookup table's rule keys grouped by the previous action, then by the user sub-state (intent, entities) of
+    the rule's last turn."""
 
     def __init__(self, lookup: Dict[Text, Any]) -> None:
         self.lookup = lookup  # held so that id(lookup) cannot be reused while this index exists
         self.size = len(lookup)  # a table still being filled (training) is indexed again
         self.always: Set[Text] = set()  # rules with no turn at all: applicable at any state
-        self.groups: Dict[Text, Tuple[Dict[Text, Any], Set[Text]]] = {}
+        self.groups: Dict[Text, Tuple[Dict[Text, Any], Dict[Text, Tuple[Dict[Text, Any], Set[Text]]]]] = {}
         for key in lookup:
             states = _rule_key_to_state(key)
             if not states:
                 self.always.add(key)
                 continue
             previous = states[-1].get(PREVIOUS_ACTION) or {}
-            group = json.dumps(previous, sort_keys=True)
-            self.groups.setdefault(group, (previous, set()))[1].add(key)
+            user = states[-1].get(USER) or {}
+            by_user = self.groups.setdefault(json.dumps(previous, sort_keys=True), (previous, {}))[1]
+            by_user.setdefault(json.dumps(user, sort_keys=True), ({USER: user} if user else {}, set()))[1].add(key)
 
     def candidates(self, state: Dict[Text, Any]) -> Set[Text]:
-        """A superset of the keys Rasa's turn-0 test accepts for `state` (the same starter rules apply)."""
+        """A superset of the keys Rasa's turn-0 test accepts for `state`: the same starter rules, and the rules
+        whose last turn's previous action and user sub-state both match the state (a part of Rasa's test)."""
         current = state.get(PREVIOUS_ACTION)
         found = set(self.always)
-        for previous, keys in self.groups.values():
+        for previous, by_user in self.groups.values():
             if not previous or not current:
                 if not previous and not current:
-                    found |= keys
+                    for _, keys in by_user.values():
+                        found |= keys
                 continue
-            if RulePolicy._does_rule_match_state({PREVIOUS_ACTION: previous}, state):
-                found |= keys
+            if not RulePolicy._does_rule_match_state({PREVIOUS_ACTION: previous}, state):
+                continue
+            for user, keys in by_user.values():
+                if RulePolicy._does_rule_match_state(user, state):
+                    found |= keys
         return found
 
 
-_indexes: Dict[int, _KeysByPreviousAction] = {}
+_indexes: Dict[int, _KeysByLastTurn] = {}
 
 
-def _extends_stored(stored: Any, tracker: Any) -> bool:
-    """The stored tracker's events are the first events of `tracker` (merging them would give `tracker`)."""
-    prior = json.loads(stored).get("events") or []
-    events = tracker.events
-    return len(prior) <= len(events) and all(
-        stored_event == events[i].as_dict() for i, stored_event in enumerate(prior))
+def _event_key(event: Dict[Text, Any]) -> Tuple[Any, Any]:
+    """Equal event dicts have equal keys (buckets for the duplicate test of Rasa's merge)."""
+    return event.get("event"), event.get("timestamp")
+
+
+def _merged_tracker_json(self: RedisTrackerStore, stored: Any, tracker: Any) -> Optional[Text]:
+    """What Rasa's `_merge_trackers(deserialise_tracker(stored), tracker)` then `serialise_tracker` give, without
+    building either tracker: None when the merge returns `tracker` itself, else the JSON to store."""
+    prior = Dialogue.from_parameters(json.loads(stored)).events  # the events deserialise_tracker replays
+    if not prior:
+        return None
+    last_timestamp = prior[-1].timestamp
+    past = []  # travel_back_in_time(last_timestamp).events
+    for event in tracker.events:
+        if event.timestamp > last_timestamp:
+            break
+        past.append(event)
+    if past == prior:  # Rasa compares the two event lists with Event.__eq__
+        return None
+    merged = [event.as_dict() for event in prior]
+    seen: Dict[Tuple[Any, Any], List[Dict[Text, Any]]] = {}
+    for event in merged:
+        seen.setdefault(_event_key(event), []).append(event)
+    for new_event in tracker.events:  # appended unless equal (as dicts) to an event already there
+        event = new_event.as_dict()
+        same_key = seen.setdefault(_event_key(event), [])
+        if event not in same_key:
+            same_key.append(event)
+            merged.append(event)
+    return json.dumps({"events": merged, "name": tracker.sender_id})
 
 
 async def _redis_save(self: RedisTrackerStore, tracker: Any, timeout: Optional[float] = None) -> None:
-    """Rasa's RedisTrackerStore.save, without rebuilding the trackers when nothing needs merging."""
+    """Rasa's RedisTrackerStore.save, with the merge done on event lists instead of replayed trackers."""
     await self.stream_events(tracker)
     if not timeout and self.record_exp:
         timeout = self.record_exp
     stored = self.red.get(self.key_prefix + tracker.sender_id)
-    if stored is not None and not _extends_stored(stored, tracker):
-        prior_tracker = self.deserialise_tracker(tracker.sender_id, stored)
-        tracker = self._merge_trackers(prior_tracker, tracker)
-    self.red.set(self.key_prefix + tracker.sender_id, self.serialise_tracker(tracker), ex=timeout)
+    merged = None
+    if stored is not None:
+        if self.max_event_history or tracker._max_event_history:  # truncated histories: Rasa's own merge
+            tracker = self._merge_trackers(self.deserialise_tracker(tracker.sender_id, stored), tracker)
+        else:
+            merged = _merged_tracker_json(self, stored, tracker)
+    self.red.set(self.key_prefix + tracker.sender_id, merged or self.serialise_tracker(tracker), ex=timeout)
+
+
+_event_classes: Dict[Text, Type[Event]] = {}
+
+
+def _resolve_event_type(type_name: Text, default: Optional[Type[Event]] = None) -> Optional[Type[Event]]:
+    """Rasa's `Event.resolve_by_type`, which walks every Event subclass (and checks each is not abstract) for every
+    event it deserialises: the class found for a name is remembered."""
+    found = _event_classes.get(type_name)
+    if found is None:
+        found = ORIGINALS["resolve_by_type"](type_name, default)
+        if found is not None and found is not default:
+            _event_classes[type_name] = found
+    return found
+
+
+def _copy_slot(self: Slot) -> Slot:
+    """`copy.copy(slot)` as Python does it for a plain object (a new instance sharing the attribute values), without
+    the generic reduce/reconstruct protocol: every tracker copies every slot of the domain when it is built."""
+    clone = self.__class__.__new__(self.__class__)
+    clone.__dict__.update(self.__dict__)
+    return clone
+
+
+def _load_model_then_freeze(self: Agent, *args: Any, **kwargs: Any) -> None:
+    """Loads the model, then moves every object alive at that point out of the garbage collector's reach: a full
+    collection walks the ≈ 770,000 objects of the loaded model (TensorFlow, rules, domain) and stopped the worker
+    for ≈ 360 ms each time; afterwards it only walks what conversations create. A model loaded later lets the
+    previous one be collected first."""
+    gc.unfreeze()
+    ORIGINALS["load_model"](self, *args, **kwargs)
+    gc.collect()
+    gc.freeze()
 
 
 class _KeptOpen:
@@ -172,7 +253,7 @@ def _get_possible_keys(self: RulePolicy, lookup: Dict[Text, Text], states: List[
         return set(lookup.keys())
     index = _indexes.get(id(lookup))
     if index is None or index.lookup is not lookup or index.size != len(lookup):
-        index = _indexes[id(lookup)] = _KeysByPreviousAction(lookup)
+        index = _indexes[id(lookup)] = _KeysByLastTurn(lookup)
     possible_keys = index.candidates(states[-1])
     for i, state in enumerate(reversed(states)):
         if not possible_keys:
@@ -189,4 +270,7 @@ def install() -> None:
     RulePolicy._get_possible_keys = _get_possible_keys
     EndpointConfig.session = _endpoint_session
     RedisTrackerStore.save = _redis_save
+    Event.resolve_by_type = staticmethod(_resolve_event_type)
+    Slot.__copy__ = _copy_slot
+    Agent.load_model = _load_model_then_freeze
     setattr(RemoteAction, _INSTALLED, True)

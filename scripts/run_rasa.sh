@@ -23,5 +23,9 @@ for store in ("tracker_store", "lock_store"):
 yaml.safe_dump(config, open(sys.argv[1], "w"))
 PY
 fi
+# One TensorFlow thread per worker: a message is a tiny inference, and TensorFlow's default pools (one thread per
+# core in each worker) only make the workers and the other services preempt each other.
+export TF_INTRA_OP_PARALLELISM_THREADS="${TF_INTRA_OP_PARALLELISM_THREADS:-1}"
+export TF_INTER_OP_PARALLELISM_THREADS="${TF_INTER_OP_PARALLELISM_THREADS:-1}"
 exec .venv-rasa/bin/rasa run --interface 127.0.0.1 --port "$RASA_PORT" --enable-api --auth-token "$RASA_API_TOKEN" \
   --cors "*" --model models/portal.tar.gz --credentials credentials.yml --endpoints "$endpoints"
