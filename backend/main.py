@@ -1,6 +1,7 @@
 """FastAPI application factory: `uvicorn backend.main:app`."""
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +24,11 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         get_searcher()
     except ApiError:
         log.warning("starting without a knowledge index: run `python -m knowledge_index build`")
+    # What is loaded now (torch, the embedding model, the index: ≈ 520,000 objects) lives as long as the process;
+    # frozen, the garbage collector stops walking it, and a full collection no longer stalls every request in
+    # flight (≈ 300 ms each on our machines).
+    gc.collect()
+    gc.freeze()
     yield
 
 

@@ -17,6 +17,7 @@ in the benchmark's own database, that every case, order and meter reading the co
 exactly once (no loss, no duplicate).
 
     .venv-app/bin/python benchmarks/conversations.py [--conversations 50] [--duration 60] [--ramp 3] [--json out.json]
+        [--py-spy /path/to/py-spy --profile-dir var/profiles]
 
 Not a test: figures depend on the machine; benchmarks/README.md quotes runs.
 """
@@ -27,8 +28,10 @@ import asyncio
 import json
 import random
 import re
+import signal
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -201,6 +204,27 @@ def service_cpu_seconds(stack: Stack) -> Dict[str, float]:
     return {name: sum(cpu for _, cpu in found) for name, found in stack.processes().items()}
 
 
+def start_profilers(stack: Stack, args: argparse.Namespace) -> List[subprocess.Popen]:
+    """py-spy on every process of every service (except Redis) while the users chat: collapsed stacks, one file
+    per process, in --profile-dir (e.g. for flamegraph.pl or `sort | uniq`)."""
+    out = Path(args.profile_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    profilers = []
+    for name, found in stack.processes().items():
+        for pid, _ in found if name != "redis" else []:
+            profilers.append(subprocess.Popen(
+                [args.py_spy, "record", "--pid", str(pid), "--rate", "50", "--format", "raw", "--nonblocking",
+                 "--output", str(out / f"{name}-{pid}.txt")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    return profilers
+
+
+def stop_profilers(profilers: List[subprocess.Popen]) -> None:
+    for profiler in profilers:
+        profiler.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+    for profiler in profilers:
+        profiler.wait(timeout=60)
+
+
 async def main_async(args: argparse.Namespace) -> int:
     mix = scripts()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp, running_stack(Path(tmp)) as stack:
@@ -214,6 +238,7 @@ async def main_async(args: argparse.Namespace) -> int:
             with sqlite3.connect(db) as conn:
                 before = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("cases", "orders")}
             cpu_before = service_cpu_seconds(stack)
+            profilers = start_profilers(stack, args) if args.py_spy else []
             own_before = time.process_time()  # the load generator shares the machine: its CPU is reported too
             started = time.perf_counter()
             deadline = started + args.duration
@@ -221,6 +246,7 @@ async def main_async(args: argparse.Namespace) -> int:
                                               for user in range(args.conversations)))
             wall = time.perf_counter() - started
             cpu_after = service_cpu_seconds(stack)
+            stop_profilers(profilers)
             cpu_after["load generator"] = time.process_time() - own_before
             cpu_before["load generator"] = 0.0
         results = [result for user_results in per_user for result in user_results]
@@ -316,6 +342,9 @@ def main() -> int:
                         help="seconds each user waits between an answer and their next message (default 1 3; "
                              "0 0 sends the next message at once: a stress test, not a conversation)")
     parser.add_argument("--json", help="also write the report to this file")
+    parser.add_argument("--py-spy", metavar="PATH", help="profile every service during the run with this py-spy "
+                        "executable (not a project dependency: `pip install py-spy` anywhere)")
+    parser.add_argument("--profile-dir", default="var/profiles", help="where --py-spy writes (default var/profiles)")
     return asyncio.run(main_async(parser.parse_args()))
 
 

@@ -64,3 +64,10 @@ def test_openapi_lists_the_api(client):
     # Internal pages stay out of the schema.
     assert "/" not in paths and "/health" not in paths and "/kb/{number}" not in paths
     assert "Idempotency-Key" in [p["name"] for p in paths["/cases"]["post"].get("parameters", [])]
+
+
+def test_startup_takes_what_it_loaded_out_of_the_garbage_collectors_walks(client):
+    import gc
+
+    # the embedding model and index were loaded by the lifespan, then frozen
+    assert gc.get_freeze_count() > 100_000

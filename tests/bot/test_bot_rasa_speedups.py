@@ -31,12 +31,22 @@ def test_install_is_idempotent_and_patches_both_hot_spots():
 
 VALID = [
     {"events": [], "responses": []},
+    {"events": [{"event": "active_loop", "name": "meter_reading_form"}, {"event": "slot", "name": "x", "value": [1]},
+                {"event": "followup", "name": "action_x"}, {"event": "bot", "text": "hi", "data": {}}],
+     "responses": [{"text": "a", "buttons": []}]},
     {"events": [{"event": "slot", "name": "language", "value": "en"}], "responses": [{"text": "hi"}]},
     {"events": [{"event": "action", "name": "action_listen"}], "responses": [{"response": "utter_greet"}]},
     {},
 ]
 INVALID = [
     {"events": "not a list"},
+    {"events": [{"event": "no_such_event"}]},
+    {"events": [{"event": "slot", "name": 3}]},
+    {"events": [{"event": "active_loop", "name": "f"}, {"event": "user", "text": 5}]},
+    {"events": [{"event": "slot", "name": "x", "timestamp": "yesterday"}]},
+    {"events": [["event", "slot"]]},
+    "not an object",
+    {"events": None},
     {"events": [{"no_event_key": 1}]},
     {"events": [{"event": 3}]},
     {"responses": "text"},
@@ -48,6 +58,7 @@ def test_valid_action_responses_pass_as_with_rasa(result):
     action = RemoteAction("action_x", None)
     assert rasa_speedups.ORIGINALS["_validate_action_result"](action, result) is True
     assert action._validate_action_result(result) is True
+    assert rasa_speedups._is_valid_by_event_type(result)  # recognised without the full oneOf walk
 
 
 @pytest.mark.parametrize("result", INVALID)
