@@ -292,3 +292,121 @@ def test_the_loaded_model_is_kept_out_of_the_garbage_collectors_walks(monkeypatc
         assert gc.get_freeze_count() > 1000
     finally:
         gc.unfreeze()
+
+
+def _runner(needs_by_node, calls, failing=None):
+    """A DaskGraphRunner over plain callables that record their calls and return what a GraphNode returns."""
+    from rasa.engine.graph import GraphSchema, SchemaNode
+    from rasa.engine.runner.dask import DaskGraphRunner
+
+    def node(name):
+        def run(*inputs):
+            calls.append(name)
+            if name == failing:
+                raise RuntimeError("node failed")
+            return name, (name, sorted(map(str, inputs)))
+        return run
+
+    runner = DaskGraphRunner.__new__(DaskGraphRunner)
+    runner._graph_schema = GraphSchema(
+        {name: SchemaNode(needs=needs, uses=object, constructor_name="load", fn="run", config={},
+                          is_target=name.startswith("target")) for name, needs in needs_by_node.items()})
+    runner._instantiated_nodes = {name: node(name) for name in needs_by_node}
+    runner._execution_context = None
+    return runner
+
+
+GRAPH = {  # a diamond fed by an input, a node needing a literal (no such node or input), an unrelated branch
+    "tokens": {"messages": "__message__"},
+    "counts": {"messages": "tokens"},
+    "regex": {"messages": "tokens", "extra": "not_a_node"},
+    "target_intent": {"a": "counts", "b": "regex"},
+    "target_other": {"messages": "unrelated"},
+    "unrelated": {},
+}
+
+
+@pytest.mark.parametrize("inputs, targets", [
+    ({"__message__": "hello"}, ["target_intent"]),
+    ({"__message__": "hello"}, None),
+    ({"__message__": ["a", "b"]}, ["counts", "__message__"]),  # a target that is an input, an unhashable input
+    ({}, ["target_other"]),
+])
+def test_graphs_run_without_dask_as_dask_runs_them(inputs, targets):
+    from rasa.engine.runner.dask import DaskGraphRunner
+
+    dask_calls, our_calls = [], []
+    expected = rasa_speedups.ORIGINALS["graph_run"](_runner(GRAPH, dask_calls), dict(inputs), targets)
+    runner = _runner(GRAPH, our_calls)
+    assert DaskGraphRunner.run is rasa_speedups._run_graph
+    assert runner.run(dict(inputs), targets) == expected
+    assert runner.run(dict(inputs), targets) == expected  # the cached plan
+    assert sorted(our_calls) == sorted(dask_calls * 2)  # each node once per run, only the needed ones
+    for name, needs in GRAPH.items():  # every node after the nodes it needs
+        for need in needs.values():
+            if name in our_calls and need in GRAPH:
+                assert our_calls.index(need) < our_calls.index(name)
+
+
+def test_graph_errors_are_rasas():
+    from rasa.engine.exceptions import GraphRunError
+
+    with pytest.raises(GraphRunError, match="Error running runner"):
+        _runner(GRAPH, [], failing="counts").run({"__message__": "x"}, ["target_intent"])
+    with pytest.raises(GraphRunError, match="clashes with a node name"):
+        _runner(GRAPH, []).run({"__message__": "tokens"}, ["target_intent"])
+    cyclic = {"target_a": {"x": "b"}, "b": {"x": "target_a"}}
+    with pytest.raises(Exception) as ours:
+        _runner(cyclic, []).run({}, ["target_a"])
+    with pytest.raises(Exception) as dasks:
+        rasa_speedups.ORIGINALS["graph_run"](_runner(cyclic, []), {}, ["target_a"])
+    assert type(ours.value) is type(dasks.value)
+
+
+def test_a_traced_function_is_called_directly_only_with_matching_arrays():
+    import numpy as np
+    import tensorflow as tf
+
+    signature = [[tf.TensorSpec([None, 3], tf.float32), tf.TensorSpec([None], tf.int64)]]
+    traced = tf.function(lambda batch: {"sum": tf.reduce_sum(batch[0], axis=1) + tf.cast(batch[1], tf.float32)},
+                         input_signature=signature)
+    direct = rasa_speedups._DirectCall(traced)
+    batch = (np.arange(6, dtype=np.float32).reshape(2, 3), np.array([1, 2], dtype=np.int64))
+    assert direct.matches(batch)
+    np.testing.assert_array_equal(direct(batch)["sum"].numpy(), traced(batch)["sum"].numpy())
+    for other in [(batch[0].astype(np.float64), batch[1]),  # castable: the usual path casts it
+                  (batch[0].reshape(6), batch[1]),  # wrong rank: the usual path's error
+                  (batch[0],)]:
+        assert not direct.matches(other)
+    np.testing.assert_array_equal(direct((batch[0].astype(np.float64), batch[1]))["sum"].numpy(), [4.0, 14.0])
+    with pytest.raises((TypeError, ValueError)):
+        direct((batch[0].reshape(6), batch[1]))
+
+
+@pytest.mark.skipif(not MODEL.exists(), reason="needs the trained model (make model)")
+@pytest.mark.asyncio
+async def test_the_trained_model_parses_exactly_as_without_the_speedups(monkeypatch):
+    import re
+
+    from rasa.core.agent import Agent
+    from rasa.engine.runner.dask import DaskGraphRunner
+    from rasa.utils.tensorflow.models import RasaModel
+
+    texts = [re.sub(r"\[([^\]]*)\][({][^)}]*[)}]", r"\1", line.strip()[2:])
+             for name in ("heldout_fr.yml", "heldout_en.yml")
+             for line in (ROOT / "tests" / "nlu" / name).read_text(encoding="utf-8").splitlines()
+             if line.strip().startswith("- ") and "intent:" not in line][::15]
+    assert len(texts) > 20
+    agent = Agent.load(str(MODEL))
+    ours = [await agent.parse_message(text) for text in texts]
+
+    diet_models = [node._component.model for node in agent.processor.graph_runner._instantiated_nodes.values()
+                   if isinstance(getattr(node._component, "model", None), RasaModel)]
+    assert diet_models and all(isinstance(m._tf_predict_step, rasa_speedups._DirectCall) for m in diet_models)
+    for model in diet_models:
+        model._tf_predict_step = model._tf_predict_step.traced
+    monkeypatch.setattr(DaskGraphRunner, "run", rasa_speedups.ORIGINALS["graph_run"])
+    monkeypatch.setattr(RasaModel, "_rasa_predict", rasa_speedups.ORIGINALS["rasa_predict"])
+    rasas = [await agent.parse_message(text) for text in texts]
+    assert ours == rasas
+    assert {parsed["intent"]["name"] for parsed in ours} != {None}
