@@ -10,7 +10,7 @@ Typical backend use::
 from .analysis import analyze
 from .base import VectorIndex
 from .corpus import Article, CorpusError, corpus_fingerprint, load_corpus
-from .embedder import DEFAULT_MODEL, embed, load_embedder
+from .embedder import DEFAULT_MODEL, embed, load_embedder, set_encoder_threads
 from .faiss_index import FaissVectorIndex
 from .fusion import FusionParams
 from .lexical import BM25Params, LexicalIndex
@@ -49,4 +49,5 @@ __all__ = [
     "is_stale",
     "load_corpus",
     "load_embedder",
+    "set_encoder_threads",
 ]

