@@ -262,17 +262,17 @@ class ActionGlossary(Action):
 HANDOFF_FORM = "handoff_form"
 HANDOFF_EXTRA_SLOTS = ("handoff_reason",)
 MAX_REASON_CHARS = 1000
-MAX_DESCRIPTION_CHARS = 4000  # the backend's limits for a case description and transcript
-MAX_TRANSCRIPT_CHARS = 20000
+MAX_DESCRIPTION_CHARS = 4000  # the backend's limit for a case description
 SUMMARY = {
     "fr": {"default": "Demande à parler à un conseiller.",
            "summary": "Résumé : {who} a demandé à être rappelé(e) par un conseiller depuis l'assistant "
-                      "(canal {channel}, {count} message(s) de l'utilisateur). La transcription complète est jointe "
-                      "au dossier.",
+                      "(canal {channel}, {count} message(s) de l'utilisateur). La transcription de la "
+                      "conversation est jointe au dossier.",
            "recent": "Derniers messages : {messages}."},
     "en": {"default": "Asked to talk to an agent.",
            "summary": "Summary: {who} asked the assistant for a call back by an agent (channel {channel}, "
-                      "{count} message(s) from the user). The full transcript is attached to the case.",
+                      "{count} message(s) from the user). The conversation transcript is attached to the "
+                      "case.",
            "recent": "Last messages: {messages}."},
 }
 
@@ -341,7 +341,7 @@ class ActionSubmitHandoff(SubmitAction):
         case = await backend(tracker).create_case(
             {"category": "assistant_handoff", "subcategory": "callback",
              "description": handoff_description(tracker, tracker.get_slot("handoff_reason") or "", lang),
-             "channel": channel_code(tracker), "transcript": transcript(tracker)[-MAX_TRANSCRIPT_CHARS:]},
+             "channel": channel_code(tracker), "transcript": transcript(tracker)},
             idempotency_key=key,
         )
         dispatcher.utter_message(response="utter_handoff_created", case_number=case["number"])

@@ -39,7 +39,6 @@ SECTION = "requests"
 NO_ASSET = "none"
 MIN_DESCRIPTION_CHARS = 10
 MAX_DESCRIPTION_CHARS = 4000  # RequestCreate.description
-MAX_TRANSCRIPT_CHARS = 20000  # RequestCreate.transcript: the end of a very long conversation is kept
 # A description is free text: one the NLU found unclear or off-topic is still the user's description.
 DESCRIPTION_ANYWAY = {"nlu_fallback", "out_of_scope"}
 
@@ -558,7 +557,7 @@ class ActionSubmitRequest(SubmitAction):
                                     language(tracker))
         body: Dict[str, Any] = {"category": slot("request_category"), "subcategory": slot("request_subcategory"),
                                 "description": slot("request_description"), "channel": channel_code(tracker),
-                                "transcript": transcript(tracker)[-MAX_TRANSCRIPT_CHARS:]}
+                                "transcript": transcript(tracker)}
         if slot("request_asset") not in (None, NO_ASSET):
             body["asset"] = slot("request_asset")
         case = await client.create_request(body, idempotency_key=key)

@@ -60,15 +60,20 @@ def report_backend_error(dispatcher: CollectingDispatcher, error: BackendError) 
 MAX_TRANSCRIPT_CHARS = 20000  # the backend's limit
 
 
-def transcript(tracker: Tracker, limit: int = 60) -> str:
-    """The conversation so far (its end, within the backend's limit), as attached to cases the assistant creates."""
+def transcript(tracker: Tracker) -> str:
+    """The whole conversation, as attached to the cases the assistant creates; beyond the backend's limit, its end
+    (from the start of a line)."""
     lines: List[str] = []
     for event in tracker.events:
         if event.get("event") == "user" and event.get("text"):
             lines.append(f"user: {event['text']}")
         elif event.get("event") == "bot" and event.get("text"):
             lines.append(f"bot: {event['text']}")
-    return "\n".join(lines[-limit:])[-MAX_TRANSCRIPT_CHARS:]
+    text = "\n".join(lines)
+    if len(text) <= MAX_TRANSCRIPT_CHARS:
+        return text
+    end = text[-MAX_TRANSCRIPT_CHARS:]
+    return end[end.index("\n") + 1:] if "\n" in end else end
 
 
 class ActionSessionStart(Action):

@@ -16,6 +16,9 @@ Language = Literal["fr", "en"]
 EmailStr = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
                      AfterValidator(lambda v: v.strip().lower())]
 
+# The assistant attaches its conversation to what it creates; the end of a longer one is kept (actions/session.py).
+MAX_TRANSCRIPT_CHARS = 20000
+
 
 class Token(BaseModel):
     access_token: str
@@ -84,7 +87,7 @@ class CaseCreate(BaseModel):
     priority: int = Field(default=3, ge=1, le=5)
     kb_articles_shown: list[str] = Field(default_factory=list, max_length=20)
     kb_feedback: KbFeedback | None = None
-    transcript: str = Field(default="", max_length=20000)
+    transcript: str = Field(default="", max_length=MAX_TRANSCRIPT_CHARS)
 
 
 class ActivityOut(BaseModel):
@@ -376,7 +379,7 @@ class MeterQueryCreate(BaseModel):
     code: str = Field(min_length=1, max_length=10, description="Meter code, e.g. 112")
     description: str = Field(min_length=3, max_length=4000)
     channel: Channel = Channel.api
-    transcript: str = Field(default="", max_length=20000, description="The assistant's conversation, if any")
+    transcript: str = Field(default="", max_length=MAX_TRANSCRIPT_CHARS, description="The assistant's conversation, if any")
 
 
 # --- orders -------------------------------------------------------------------------------------------------------
@@ -470,7 +473,7 @@ class OrderEnquiryCreate(BaseModel):
     subcategory: Literal["wrong_items", "missing_items"]
     description: str = Field(min_length=3, max_length=4000)
     channel: Channel = Channel.api
-    transcript: str = Field(default="", max_length=20000, description="The assistant's conversation, if any")
+    transcript: str = Field(default="", max_length=MAX_TRANSCRIPT_CHARS, description="The assistant's conversation, if any")
 
 
 class TrainingRequestCreate(BaseModel):
@@ -502,7 +505,7 @@ class RequestCreate(BaseModel):
     asset: str | None = Field(default=None, max_length=40)
     description: str = Field(min_length=3, max_length=4000)
     channel: Channel = Channel.api
-    transcript: str = Field(default="", max_length=20000, description="The assistant's conversation, if any")
+    transcript: str = Field(default="", max_length=MAX_TRANSCRIPT_CHARS, description="The assistant's conversation, if any")
 
 
 class CommentCreate(BaseModel):

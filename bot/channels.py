@@ -8,6 +8,7 @@ never reaches the assistant (so no account data either).
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import UserMessage
@@ -37,7 +38,7 @@ MESSAGES = {
 
 
 # Sent once per conversation when the user writes in the other language than their profile's: the assistant
-# already answers in that language (actions/language.py); this offers to save it.
+# already answers in that language (bot/language.py, the `language` slot); this offers to save it.
 LANGUAGE_OFFER = {
     "en": ("I'll continue in English. Would you like English to be your portal language from now on?",
            "Save English as my language"),
@@ -46,13 +47,46 @@ LANGUAGE_OFFER = {
 }
 
 
-class LanguageOffer:
-    """Remembers, per conversation, that the offer was made (in memory: after a restart it may come once more)."""
+OFFER_MEMORY_SECONDS = 30 * 24 * 3600
 
-    def __init__(self, verifier: IdentityVerifier, capacity: int = 10_000) -> None:
+
+def shared_offer_store() -> Any:
+    """The Redis that Rasa's worker processes share (scripts/run_rasa.sh sets the URL when it starts several),
+    else None: one process remembers the offers itself."""
+    url = os.environ.get("LANGUAGE_OFFER_REDIS_URL")
+    if not url:
+        return None
+    import redis.asyncio  # Rasa's own dependency
+
+    return redis.asyncio.Redis.from_url(url)
+
+
+class LanguageOffer:
+    """Remembers, per conversation, that the offer was made. With several Rasa workers a conversation's messages
+    reach any of them, so the mark is set in their shared Redis (an atomic set-if-absent: exactly one worker makes
+    the offer); each worker also keeps the marks it has seen, to skip the backend check after that."""
+
+    def __init__(self, verifier: IdentityVerifier, shared: Any = None, capacity: int = 10_000) -> None:
         self.verifier = verifier
+        self.shared = shared
         self.capacity = capacity
         self._offered: Dict[str, None] = {}
+
+    def _remember(self, sender_id: str) -> None:
+        if len(self._offered) >= self.capacity:
+            self._offered.pop(next(iter(self._offered)))
+        self._offered[sender_id] = None
+
+    async def _claim(self, sender_id: str) -> bool:
+        """True for the first offer in this conversation, across workers."""
+        self._remember(sender_id)
+        if self.shared is None:
+            return True
+        try:
+            return bool(await self.shared.set(f"language_offer:{sender_id}", 1, nx=True, ex=OFFER_MEMORY_SECONDS))
+        except Exception:  # Redis down: an offer made twice is better than a failed turn
+            log.exception("language offer: shared store unavailable, remembering in this process only")
+            return True
 
     async def after_reply(self, message: UserMessage, user: Dict[str, Any], token: str) -> None:
         written = detect_language(message.text or "")
@@ -64,9 +98,8 @@ class LanguageOffer:
             return
         if current is None or current.get("language") == written:
             return
-        if len(self._offered) >= self.capacity:
-            self._offered.pop(next(iter(self._offered)))
-        self._offered[message.sender_id] = None
+        if not await self._claim(message.sender_id):
+            return
         text, title = LANGUAGE_OFFER[written]
         await message.output_channel.send_text_with_buttons(
             message.sender_id, text, [{"title": title, "payload": f'/change_language{{"language_choice":"{written}"}}'}])
@@ -83,10 +116,11 @@ def authenticated(
     on_new_message: Handler,
     verifier: IdentityVerifier,
     rebind: Callable[[UserMessage, Dict[str, Any]], UserMessage],
+    offer_store: Any = None,
 ) -> Handler:
     """Wraps Rasa's message handler: verify the token, attach the verified user, or answer with a prompt;
     after the answer, offer once to save the language the user writes in if it is not their profile's."""
-    offer = LanguageOffer(verifier)
+    offer = LanguageOffer(verifier, offer_store if offer_store is not None else shared_offer_store())
 
     async def handler(message: UserMessage) -> None:
         metadata = dict(message.metadata or {})

@@ -13,6 +13,8 @@ if command -v redis-server >/dev/null 2>&1 && [ "${RASA_WORKERS:-2}" != 1 ]; the
     sleep 0.1
   done
   export SANIC_WORKERS="${RASA_WORKERS:-2}"
+  # The channel's "save this language?" offer, made once per conversation whichever worker gets the message
+  export LANGUAGE_OFFER_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/2"
 else
   endpoints=var/endpoints-single-process.yml
   .venv-rasa/bin/python - "$endpoints" <<'PY'

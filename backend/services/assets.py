@@ -11,7 +11,7 @@ from backend.models import Asset, AssetContact, Contact, Role, User, UserStatus
 from backend.schemas import (
     AddressOut, AssetContactCreate, AssetContactOut, AssetDetailOut, AssetOut, ContactCreate, ContractOut,
 )
-from backend.services.text import contains_phrase, normalize
+from backend.services.text import canonical_words, contains_phrase, normalize
 
 
 def visible_assets_query(user: User) -> Select[tuple[Asset]]:
@@ -67,11 +67,11 @@ GENERIC_WORDS = frozenset(
 )
 
 
-def _alias_named(normalized_text: str, alias: str) -> bool:
-    distinctive = [word for word in re.findall(r"\w+", normalize(alias)) if word not in GENERIC_WORDS]
+def _alias_named(text_words: set[str], normalized_text: str, alias: str) -> bool:
+    distinctive = [word for word in canonical_words(alias) if word not in GENERIC_WORDS]
     if not distinctive:
         return contains_phrase(normalized_text, alias)
-    return all(contains_phrase(normalized_text, word) for word in distinctive)
+    return all(word in text_words for word in distinctive)
 
 
 def resolve_assets_in_text(session: Session, user: User, text: str) -> tuple[list[Asset], list[str]]:
@@ -81,11 +81,12 @@ def resolve_assets_in_text(session: Session, user: User, text: str) -> tuple[lis
     things that look like an asset number or serial but name no visible asset.
     """
     normalized = normalize(text)
+    text_words = set(canonical_words(text))
     references = {ref.lower() for ref in ASSET_REFERENCE.findall(text)}
     matches: list[Asset] = []
     for asset in list_visible_assets(session, user):
         by_reference = asset.asset_number.lower() in references or asset.serial.lower() in references
-        by_alias = bool(asset.alias) and _alias_named(normalized, asset.alias)
+        by_alias = bool(asset.alias) and _alias_named(text_words, normalized, asset.alias)
         if by_reference or by_alias:
             matches.append(asset)
     known = {a.asset_number.lower() for a in matches} | {a.serial.lower() for a in matches}

@@ -16,3 +16,28 @@ def normalize(text: str) -> str:
 def contains_phrase(normalized_text: str, phrase: str) -> bool:
     """Whole-word match of a (normalised) phrase, so "bac" does not match "backup"."""
     return re.search(rf"(?<![\w]){re.escape(normalize(phrase))}(?![\w])", normalized_text) is not None
+
+
+# Words that mean the same thing in a device's alias, in French or English: "the printer on the 2nd floor" names
+# the alias "Copieur 2e étage". Ordinals become "<n>e", floor words "etage", ground floor "rdc".
+_ORDINAL_WORDS = {
+    "premier": 1, "premiere": 1, "first": 1, "deuxieme": 2, "second": 2, "seconde": 2, "troisieme": 3, "third": 3,
+    "quatrieme": 4, "fourth": 4, "cinquieme": 5, "fifth": 5, "sixieme": 6, "sixth": 6, "septieme": 7,
+    "seventh": 7, "huitieme": 8, "eighth": 8, "neuvieme": 9, "ninth": 9, "dixieme": 10, "tenth": 10,
+}
+_NUMERIC_ORDINAL = re.compile(r"(\d+)(?:e|er|ere|eme|em|nd|st|rd|th)")
+_SAME_WORD = {"floor": "etage", "level": "etage", "niveau": "etage", "storey": "etage", "story": "etage"}
+_GROUND_FLOOR = re.compile(r"\b(?:rez de chaussee|ground floor)\b")
+
+
+def canonical_words(text: str) -> list[str]:
+    """The words of a text, normalised, with ordinals and floor words in one form for both languages."""
+    words = []
+    for word in re.findall(r"\w+", _GROUND_FLOOR.sub("rdc", normalize(text).replace("-", " "))):
+        ordinal = _NUMERIC_ORDINAL.fullmatch(word)
+        if ordinal:
+            word = f"{int(ordinal.group(1))}e"
+        elif word in _ORDINAL_WORDS:
+            word = f"{_ORDINAL_WORDS[word]}e"
+        words.append(_SAME_WORD.get(word, word))
+    return words

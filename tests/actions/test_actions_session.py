@@ -101,10 +101,17 @@ def test_transcript_keeps_user_and_bot_texts_in_order(make_tracker):
     assert text.splitlines() == ["user: bonjour", "bot: Bonjour !", "user: bourrage", "user: oui"]
 
 
-def test_transcript_is_limited_to_the_last_lines(make_tracker):
+def test_transcript_keeps_the_whole_conversation(make_tracker):
     history = [{"event": "user", "text": f"m{i}"} for i in range(100)]
-    lines = session.transcript(make_tracker("last", history=history, active_loop=None), limit=60).splitlines()
-    assert len(lines) == 60 and lines[-1] == "user: last" and lines[0] == "user: m41"
+    lines = session.transcript(make_tracker("last", history=history, active_loop=None)).splitlines()
+    assert len(lines) == 101 and lines[0] == "user: m0" and lines[-1] == "user: last"
+
+
+def test_transcript_beyond_the_backend_limit_keeps_the_end_from_a_line_start(make_tracker):
+    history = [{"event": "user", "text": f"message {i:04d} " + "x" * 90} for i in range(400)]
+    text = session.transcript(make_tracker("last", history=history, active_loop=None))
+    assert 19_900 < len(text) <= session.MAX_TRANSCRIPT_CHARS == 20_000
+    assert text.startswith("user: message ") and text.endswith("user: last")
 
 
 @pytest.mark.parametrize("error, expected", [

@@ -105,6 +105,20 @@ def test_resolve_names_77996101(client, admin_headers, text):
     assert _resolve(client, admin_headers, text) == (["77996101"], [])
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["the printer on the 2nd floor", "the copier on the second floor", "la machine du deuxième étage",
+     "l'imprimante du 2ème étage", "2nd-floor copier is jammed"],
+)
+def test_resolve_alias_through_ordinals_and_floor_words_in_both_languages(client, admin_headers, text):
+    assert _resolve(client, admin_headers, text) == (["77996101"], [])
+
+
+@pytest.mark.parametrize("text", ["the printer on the 3rd floor", "the 2nd printer", "le copieur de l'étage"])
+def test_resolve_alias_needs_every_distinctive_word(client, admin_headers, text):
+    assert _resolve(client, admin_headers, text) == ([], [])
+
+
 def test_resolve_alias_that_is_a_serial(client, admin_headers):
     assert _resolve(client, admin_headers, "problème sur WHJ02153") == (["80145861"], [])
 

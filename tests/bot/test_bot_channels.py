@@ -4,6 +4,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import shutil
+import socket
+import subprocess
 import uuid
 from typing import Any, AsyncIterator, Dict, List, Optional
 
@@ -141,6 +144,81 @@ async def test_writing_in_the_other_language_offers_to_save_it_once(verifier, on
     other_conversation = user_message({"token": "good-token"}, sender="browser-2", text="merci beaucoup")
     await wrapped(other_conversation)
     assert len(texts(other_conversation)) == 1
+
+
+class SharedStore:
+    """What LanguageOffer needs of redis.asyncio.Redis: SET with NX and EX."""
+
+    def __init__(self, fails: bool = False) -> None:
+        self.keys: Dict[str, Any] = {}
+        self.expiries: List[int] = []
+        self.fails = fails
+
+    async def set(self, key: str, value: Any, nx: bool = False, ex: Optional[int] = None) -> Optional[bool]:
+        if self.fails:
+            raise ConnectionError("redis is down")
+        self.expiries.append(ex)
+        if nx and key in self.keys:
+            return None
+        self.keys[key] = value
+        return True
+
+
+@pytest.mark.asyncio
+async def test_two_workers_sharing_a_store_make_the_offer_once(verifier, on_new_message: Recorder):
+    store = SharedStore()
+    workers = [authenticated(on_new_message, verifier, keep, offer_store=store) for _ in range(2)]
+    offers = 0
+    for turn, text in enumerate(["bonjour, je voudrais commander du toner", "merci beaucoup", "je veux mes tickets",
+                                 "merci encore"]):
+        message = user_message({"token": "good-token"}, text=text)
+        await workers[turn % 2](message)  # a conversation's messages reach either worker
+        offers += len(texts(message))
+    assert offers == 1
+    assert list(store.keys) == ["language_offer:" + user_message({}).sender_id]
+    assert store.expiries and all(ex == 30 * 24 * 3600 for ex in store.expiries)
+
+
+@pytest.mark.asyncio
+async def test_offer_still_made_once_per_worker_when_the_shared_store_is_down(verifier, on_new_message: Recorder):
+    wrapped = authenticated(on_new_message, verifier, keep, offer_store=SharedStore(fails=True))
+    first = user_message({"token": "good-token"}, text="bonjour, je voudrais commander du toner")
+    await wrapped(first)
+    assert len(texts(first)) == 1
+    again = user_message({"token": "good-token"}, text="merci beaucoup")
+    await wrapped(again)
+    assert texts(again) == []
+
+
+@pytest.mark.asyncio
+async def test_offer_marks_live_in_a_real_redis(verifier, on_new_message: Recorder, tmp_path):
+    redis_server = shutil.which("redis-server")
+    if redis_server is None:
+        pytest.skip("redis-server is not installed (scripts/ensure_redis.sh installs it)")
+    import redis.asyncio
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                               "--appendonly", "no", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+    try:
+        client = redis.asyncio.Redis.from_url(f"redis://127.0.0.1:{port}/2")
+        for _ in range(100):
+            with contextlib.suppress(Exception):
+                if await client.ping():
+                    break
+            await asyncio.sleep(0.05)
+        workers = [authenticated(on_new_message, verifier, keep, offer_store=client) for _ in range(2)]
+        messages = [user_message({"token": "good-token"}, text=text) for text in ("bonjour, une question", "merci")]
+        for worker, message in zip(workers, messages):
+            await worker(message)
+        assert [len(texts(m)) for m in messages] == [1, 0]
+        assert 0 < await client.ttl("language_offer:" + messages[0].sender_id) <= 30 * 24 * 3600
+        await client.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 @pytest.mark.asyncio

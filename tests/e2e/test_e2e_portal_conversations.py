@@ -112,8 +112,15 @@ def test_bot_follows_the_language_the_user_writes_in(stack: Stack):
     french = texts(stack.say(sender, "bonjour", ADMIN))  # the admin's profile is French
     assert "Bonjour" in french
     english = stack.say(sender, "hello, what can you do for me?", ADMIN)
-    assert "English" in texts(english) and any(b["payload"].startswith("/change_language")
-                                               for r in english for b in r.get("buttons", []))
+    assert "Here is what I can do for you" in texts(english)  # the assistant's own answer, in English
+    assert "Voici ce que je peux faire" not in texts(english)
+    offers = [b for r in english for b in r.get("buttons", []) if b["payload"].startswith("/change_language")]
+    assert offers and "English" in texts(english)
+    # The next turns stay in English, and the offer is not made again, whichever Rasa worker answers them
+    later = [stack.say(sender, text, ADMIN) for text in ("show my cases", "thanks a lot", "show my cases")]
+    assert "You're welcome" in texts(later[1])
+    assert not [b for reply in later for r in reply for b in r.get("buttons", [])
+                if b["payload"].startswith("/change_language")]
     assert stack.api(ADMIN, "/users/me/profile").json()["language"] == "fr"  # only saved when asked
 
 

@@ -1,8 +1,8 @@
 """Issue 5 proof: the trained model classifies a held-out test set (tests/nlu/heldout_fr.yml, heldout_en.yml), written
 independently of the training data, with intent accuracy >= 0.95 in each language; and that test set stays honest
 (it covers the whole intent catalogue in both languages and shares no utterance with data/nlu). The blind set
-(tests/nlu/blind_*.yml, never used for any decision) is scored too, against a regression floor: on it the 0.95
-target is not met in French (see BLIND_REGRESSION_FLOOR).
+(tests/nlu/blind_*.yml, never used for any decision) is scored too, against a regression floor (see
+BLIND_REGRESSION_FLOOR).
 
 The evaluation runs `rasa test nlu` through scripts/nlu_eval.py and refreshes results/nlu/heldout.md."""
 from __future__ import annotations
@@ -107,8 +107,9 @@ def test_heldout_intent_accuracy_reaches_the_target(heldout_results, lang):
 
 
 # The blind set (tests/nlu/blind_*.yml) is the unbiased figure: it was never used for any decision. Its first
-# measurement (2026-11-28) was fr 0.935, en 0.951, i.e. the 0.95 target is NOT met in French (README, "Measured").
-# This floor only catches a regression; it is not the target.
+# measurement (2026-11-28) was fr 0.935, en 0.951; after training-data additions guided by cross-validation only,
+# fr 0.955, en 0.951 (README, "Measured"): the 0.95 target is met by a margin within retraining noise, so this
+# floor only catches a regression; it is not the target.
 BLIND_REGRESSION_FLOOR = 0.92
 
 
