@@ -256,3 +256,10 @@ async def test_password_when_the_portal_is_down(general, portal, make_tracker, d
     dispatcher, _ = await run(ActionChangePassword(), user_says(make_tracker, "change my password",
                                                                 "change_password"), domain)
     assert responses(dispatcher) == ["utter_backend_unavailable"]
+
+
+@pytest.mark.parametrize("response, undo", [("utter_notifications_on", "off"), ("utter_notifications_off", "on")])
+def test_a_saved_notification_choice_offers_its_undo_in_both_languages(domain, response, undo):
+    for lang in ("fr", "en"):
+        assert [b["payload"] for b in variation(domain, response, lang)["buttons"]] == [
+            f'/set_notifications{{{{"notification_state":"{undo}"}}}}']
