@@ -23,7 +23,9 @@ from actions.forms import (
     opening_message, opening_turn, text_of, yes_no_answer,
 )
 from actions.knowledge import utter_articles
-from actions.session import backend, channel_code, language, report_backend_error, transcript
+from actions.session import (
+    MAX_DESCRIPTION_CHARS, backend, channel_code, language, report_backend_error, transcript,
+)
 from actions.submission import KEY_SLOT, SubmitAction, reset_events
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,6 @@ EXTRA_SLOTS = ("fault_asset_label", "fault_proposal", "kb_articles")
 # "No article was shown", typed instead of clicking the third button of the knowledge question.
 NO_ARTICLE_SHOWN = re.compile(r"\b(aucun article|pas d'article|no articles?|none shown|nothing shown)\b", re.I)
 MIN_DESCRIPTION_CHARS = 5
-MAX_DESCRIPTION_CHARS = 4000  # the backend's limit for a case description
 
 
 async def fault_categories(client: BackendClient) -> Dict[str, Dict[str, Any]]:

@@ -22,7 +22,7 @@ from actions.forms import (
     PortalFormValidation, entities, intent_of, is_payload, opening_message, opening_turn, text_of, yes_no_answer,
 )
 from actions.roles import my_permissions
-from actions.session import backend, channel_code, language, portal_user, transcript
+from actions.session import MAX_DESCRIPTION_CHARS, backend, channel_code, language, portal_user, transcript
 from actions.submission import SubmitAction
 
 log = logging.getLogger(__name__)
@@ -262,7 +262,6 @@ class ActionGlossary(Action):
 HANDOFF_FORM = "handoff_form"
 HANDOFF_EXTRA_SLOTS = ("handoff_reason",)
 MAX_REASON_CHARS = 1000
-MAX_DESCRIPTION_CHARS = 4000  # the backend's limit for a case description
 SUMMARY = {
     "fr": {"default": "Demande à parler à un conseiller.",
            "summary": "Résumé : {who} a demandé à être rappelé(e) par un conseiller depuis l'assistant "

@@ -45,7 +45,9 @@ from actions.forms import (
     PortalFormValidation, ask_asset, asked, asset_label, entity, extract_asset, intent_of, is_payload,
     not_an_answer, opening_turn, text_of, turn_message, yes_no_answer,
 )
-from actions.session import backend, channel_code, language, report_backend_error, transcript
+from actions.session import (
+    MAX_DESCRIPTION_CHARS, backend, channel_code, language, report_backend_error, transcript,
+)
 from actions.submission import SubmitAction, reset_events
 
 log = logging.getLogger(__name__)
@@ -63,7 +65,6 @@ MAX_READING = 10 ** 12  # the backend's limit (MeterReadingLine.value)
 JUMP_MIN, JUMP_FACTOR, JUMP_ABSOLUTE, JUMP_PER_DAY = 10_000, 10, 100_000, 3_000
 HISTORY_SHOWN = 5
 MIN_QUESTION_CHARS = 5
-MAX_QUESTION_CHARS = 4000  # the backend's limit for a description
 
 DONE, NOTHING = "done", "none"  # values of meter_current once every meter has an answer
 
@@ -615,8 +616,8 @@ class ValidateMeterQueryForm(PortalFormValidation):
         if len(text) < MIN_QUESTION_CHARS or is_payload(text):
             dispatcher.utter_message(response="utter_meter_query_description_too_short")
             return {"meter_query_description": None}
-        if len(text) > MAX_QUESTION_CHARS:
-            dispatcher.utter_message(response="utter_meter_query_description_too_long", max_chars=MAX_QUESTION_CHARS)
+        if len(text) > MAX_DESCRIPTION_CHARS:
+            dispatcher.utter_message(response="utter_meter_query_description_too_long", max_chars=MAX_DESCRIPTION_CHARS)
             return {"meter_query_description": None}
         return {"meter_query_description": text}
 

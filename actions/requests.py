@@ -28,7 +28,9 @@ from actions.forms import (
     is_payload, not_an_answer, opening_message, opening_turn, text_of, yes_no_answer,
 )
 from actions.roles import ROLE_GUARDS, refuse_admin_only, restricted_categories
-from actions.session import backend, channel_code, language, report_backend_error, transcript
+from actions.session import (
+    MAX_DESCRIPTION_CHARS, backend, channel_code, language, report_backend_error, transcript,
+)
 from actions.submission import SubmitAction, reset_events
 
 log = logging.getLogger(__name__)
@@ -38,7 +40,6 @@ EXTRA_SLOTS = ("request_asset_label",)
 SECTION = "requests"
 NO_ASSET = "none"
 MIN_DESCRIPTION_CHARS = 10
-MAX_DESCRIPTION_CHARS = 4000  # RequestCreate.description
 # A description is free text: one the NLU found unclear or off-topic is still the user's description.
 DESCRIPTION_ANYWAY = {"nlu_fallback", "out_of_scope"}
 

@@ -58,6 +58,7 @@ def report_backend_error(dispatcher: CollectingDispatcher, error: BackendError) 
 
 
 MAX_TRANSCRIPT_CHARS = 20000  # the backend's limit
+MAX_DESCRIPTION_CHARS = 4000  # the backend's limit for the description of a case (backend/schemas.py)
 
 
 def transcript(tracker: Tracker) -> str:

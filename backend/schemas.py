@@ -18,6 +18,8 @@ EmailStr = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+
 
 # The assistant attaches its conversation to what it creates; the end of a longer one is kept (actions/session.py).
 MAX_TRANSCRIPT_CHARS = 20000
+# A case's description (CaseCreate and the requests that create a case; actions/session.py has the same limit).
+MAX_DESCRIPTION_CHARS = 4000
 
 
 class Token(BaseModel):
@@ -82,7 +84,7 @@ class CaseCreate(BaseModel):
     category: str = Field(min_length=1, max_length=50)
     subcategory: str = Field(min_length=1, max_length=50)
     asset: str | None = Field(default=None, max_length=40, description="Asset number, serial or alias")
-    description: str = Field(min_length=3, max_length=4000)
+    description: str = Field(min_length=3, max_length=MAX_DESCRIPTION_CHARS)
     channel: Channel = Channel.api
     priority: int = Field(default=3, ge=1, le=5)
     kb_articles_shown: list[str] = Field(default_factory=list, max_length=20)
@@ -377,7 +379,7 @@ class MeterSubmissionOut(BaseModel):
 class MeterQueryCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=1, max_length=10, description="Meter code, e.g. 112")
-    description: str = Field(min_length=3, max_length=4000)
+    description: str = Field(min_length=3, max_length=MAX_DESCRIPTION_CHARS)
     channel: Channel = Channel.api
     transcript: str = Field(default="", max_length=MAX_TRANSCRIPT_CHARS, description="The assistant's conversation, if any")
 
@@ -471,7 +473,7 @@ class OrderEnquiryCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     order_number: str = Field(min_length=1, max_length=20)
     subcategory: Literal["wrong_items", "missing_items"]
-    description: str = Field(min_length=3, max_length=4000)
+    description: str = Field(min_length=3, max_length=MAX_DESCRIPTION_CHARS)
     channel: Channel = Channel.api
     transcript: str = Field(default="", max_length=MAX_TRANSCRIPT_CHARS, description="The assistant's conversation, if any")
 
@@ -503,7 +505,7 @@ class RequestCreate(BaseModel):
     category: str = Field(min_length=1, max_length=50)
     subcategory: str = Field(min_length=1, max_length=50)
     asset: str | None = Field(default=None, max_length=40)
-    description: str = Field(min_length=3, max_length=4000)
+    description: str = Field(min_length=3, max_length=MAX_DESCRIPTION_CHARS)
     channel: Channel = Channel.api
     transcript: str = Field(default="", max_length=MAX_TRANSCRIPT_CHARS, description="The assistant's conversation, if any")
 
