@@ -140,10 +140,14 @@ class BackendClient:
         return await self._request("POST", "/faults/classify", json=body)
 
     async def search_knowledge(self, query: str, lang: str, asset: Optional[str] = None,
-                               tag: Optional[str] = None, limit: int = 3) -> List[Dict[str, Any]]:
-        params = {"q": query[:MAX_QUERY_CHARS], "lang": lang, "limit": limit}
+                               tag: Optional[str] = None, limit: int = 3,
+                               my_device: bool = False) -> List[Dict[str, Any]]:
+        """`my_device`: without `asset`, the backend boosts the model of the user's device if they have only one."""
+        params: Dict[str, Any] = {"q": query[:MAX_QUERY_CHARS], "lang": lang, "limit": limit}
         if asset:
             params["asset"] = asset
+        elif my_device:
+            params["my_device"] = "true"
         if tag:
             params["tag"] = tag
         return await self._request("GET", "/knowledge/search", params=params)

@@ -29,10 +29,9 @@ class ActionSearchKnowledge(Action):
                           if e.get("event") == "user" and e.get("text") and not e["text"].startswith("/")), "")
         client = backend(tracker)
         try:
-            # The user's only device, when there is exactly one, makes its model's articles come first.
-            assets = await client.assets()
-            asset = assets[0]["asset_number"] if len(assets) == 1 else None
-            articles = await client.search_knowledge(query, language(tracker), asset=asset)
+            # The user's only device, when there is exactly one, makes its model's articles come first
+            # (the backend knows which: one call instead of listing the devices first).
+            articles = await client.search_knowledge(query, language(tracker), my_device=True)
         except BackendRejected as error:  # e.g. a query too short: the backend's message says why
             dispatcher.utter_message(text=error.message)
             return []

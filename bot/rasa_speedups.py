@@ -43,6 +43,12 @@ benchmarks/README.md). Behaviour is unchanged; only repeated work is removed.
    the function's type from its arguments and re-checks them. The traced (concrete) function is called directly
    with the batch's arrays when they match that signature (dtype and rank); anything else goes the usual way.
 
+11. With `enable_selective_domain`, Rasa sends the whole domain (125 kB of JSON here, 86 % of it the bilingual
+   responses) with every call to a form validator or an action declared `send_domain: true`: encoded by Rasa,
+   decoded by the action server, on most form turns. Our actions read the domain's slots and forms; only the
+   actions listed under the action endpoint's `domain_responses_for` (endpoints.yml) render responses
+   themselves. The others get the same domain without its `responses`. Without that key, Rasa's behaviour.
+
 `install()` is idempotent; it is called when Rasa imports our channels (bot/channels.py), i.e. at start-up,
 before any message is handled.
 """
@@ -87,6 +93,7 @@ ORIGINALS = {
     "load_model": Agent.load_model,
     "graph_run": DaskGraphRunner.run,
     "rasa_predict": RasaModel._rasa_predict,
+    "action_call_format": RemoteAction._action_call_format,
 }
 
 
@@ -384,6 +391,29 @@ def _rasa_predict(self: RasaModel, batch_in: Any) -> Dict[Text, Any]:
     return ORIGINALS["rasa_predict"](self, batch_in)
 
 
+RESPONSES_KEY = "domain_responses_for"  # action endpoint setting: the actions that get the domain's responses
+_domains_without_responses: Dict[int, Tuple[Any, Dict[Text, Any]]] = {}
+
+
+def _domain_without_responses(domain: Any) -> Dict[Text, Any]:
+    """The domain's dict minus `responses`, built once per loaded domain (kept with it: ids are not reused)."""
+    known = _domains_without_responses.get(id(domain))
+    if known is None or known[0] is not domain:
+        if len(_domains_without_responses) > 8:  # a model reloaded many times: drop the old domains
+            _domains_without_responses.clear()
+        slim = {key: value for key, value in domain.as_dict().items() if key != "responses"}
+        known = _domains_without_responses[id(domain)] = (domain, slim)
+    return known[1]
+
+
+def _action_call_format(self: RemoteAction, tracker: Any, domain: Any) -> Dict[Text, Any]:
+    result = ORIGINALS["action_call_format"](self, tracker, domain)
+    needs_responses = self.action_endpoint.kwargs.get(RESPONSES_KEY) if self.action_endpoint else None
+    if "domain" in result and needs_responses is not None and self.name() not in needs_responses:
+        result["domain"] = _domain_without_responses(domain)
+    return result
+
+
 def install() -> None:
     if getattr(RemoteAction, _INSTALLED, False):
         return
@@ -397,4 +427,5 @@ def install() -> None:
     Agent.load_model = _load_model_then_freeze
     DaskGraphRunner.run = _run_graph
     RasaModel._rasa_predict = _rasa_predict
+    RemoteAction._action_call_format = _action_call_format
     setattr(RemoteAction, _INSTALLED, True)

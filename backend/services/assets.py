@@ -39,6 +39,12 @@ def list_visible_assets(session: Session, user: User, search: str | None = None)
     return list(session.scalars(query))
 
 
+def only_visible_asset(session: Session, user: User) -> Asset | None:
+    """The user's device when they see exactly one, else None."""
+    assets = list(session.scalars(visible_assets_query(user).limit(2)))
+    return assets[0] if len(assets) == 1 else None
+
+
 def find_visible_asset(session: Session, user: User, reference: str) -> Asset:
     """Resolve an asset number, serial or alias (exact, case-insensitive) among the user's visible assets.
 

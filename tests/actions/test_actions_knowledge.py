@@ -30,18 +30,12 @@ async def test_articles_with_absolute_links_then_an_offer_to_report(portal: Fake
     assert not portal.calls("POST", "/cases")
 
 
-async def test_the_only_device_of_a_user_boosts_its_model(portal: FakePortal, make_tracker, domain):
-    portal.assets = portal.assets[:1]
+async def test_one_call_asks_the_backend_to_boost_the_users_only_device(portal: FakePortal, make_tracker, domain):
     await ask(make_tracker, domain, "how do I clear a jam?", slots={"language": "en"})
     (search,) = portal.calls("GET", "/knowledge/search")
-    assert search["params"]["asset"] == portal.assets[0]["asset_number"]
+    assert search["params"]["my_device"] == "true" and "asset" not in search["params"]
     assert search["params"]["lang"] == "en"
-
-
-async def test_several_devices_search_without_a_model(portal: FakePortal, make_tracker, domain):
-    await ask(make_tracker, domain, "comment nettoyer la vitre")
-    (search,) = portal.calls("GET", "/knowledge/search")
-    assert "asset" not in search["params"]
+    assert not portal.calls("GET", "/assets")  # the backend knows the user's devices
 
 
 async def test_nothing_found_says_so_with_the_query(portal: FakePortal, make_tracker, domain):

@@ -63,3 +63,31 @@ def test_actions_that_use_the_domain_receive_it(domain):
     assert uses, "the check found no action at all?"
     assert uses - set(domain["send_domain"]) == set(), "uses the domain but does not receive it"
     assert set(domain["send_domain"]) - uses == set(), "receives the domain without using it"
+
+
+def _renders_responses(cls: type) -> bool:
+    """Whether the action renders a domain response itself (actions/profile.py utter_in / render_response)."""
+    source = "\n".join(inspect.getsource(getattr(cls, m)) for m in ("run", "submit") if hasattr(cls, m))
+    return bool(re.search(r"\b(utter_in|render_response)\(|[\"']responses[\"']", source))
+
+
+def test_actions_that_render_responses_receive_the_domains_responses():
+    """endpoints.yml `domain_responses_for`: every other action gets the domain without its responses
+    (bot/rasa_speedups.py), so each action that renders one itself must be listed, and only those."""
+    import yaml
+    from pathlib import Path
+
+    endpoints = yaml.safe_load((Path(actions.__file__).parents[1] / "endpoints.yml").read_text())
+    listed = set(endpoints["action_endpoint"]["domain_responses_for"])
+    renders = {cls().name() for cls in _concrete_actions() if _renders_responses(cls)}
+    assert renders == listed
+    # The helpers are used from those actions' own code only: no other path reaches the domain's responses.
+    for module in pkgutil.iter_modules(actions.__path__):
+        source = inspect.getsource(importlib.import_module(f"actions.{module.name}"))
+        calls = len(re.findall(r"\b(?:utter_in|render_response)\(", source))
+        definitions = len(re.findall(r"\bdef (?:utter_in|render_response)\(", source))
+        in_listed = sum(len(re.findall(r"\b(?:utter_in|render_response)\(", inspect.getsource(cls.run)))
+                        for cls in _concrete_actions() if cls.__module__ == f"actions.{module.name}"
+                        and cls().name() in listed)
+        helper_chain = 1 if module.name == "profile" else 0  # utter_in calls render_response
+        assert calls - definitions - helper_chain == in_listed, f"actions/{module.name}.py"

@@ -106,6 +106,25 @@ def test_asset_of_another_account_is_404(client, admin_headers):
     assert response.status_code == 404
 
 
+def test_my_device_boosts_the_model_of_a_users_only_device(client, user_headers):
+    (device,) = client.get("/assets", headers=user_headers).json()
+    query = {"q": "colours look wrong on prints", "lang": "en", "limit": 5}
+    plain = _search(client, user_headers, **query)
+    mine = _search(client, user_headers, **query, my_device="true")
+    explicit = _search(client, user_headers, **query, asset=device["asset_number"])
+    assert mine == explicit
+    plain_scores = {h["number"]: h["score"] for h in plain}
+    boosted = [h for h in mine if any(m in device["model"] for m in h["models"]) and h["number"] in plain_scores]
+    assert boosted, "no article for the user's device model among the results: pick another query"
+    assert all(h["score"] == pytest.approx(plain_scores[h["number"]] + 0.05, abs=2e-4) for h in boosted)
+
+
+def test_my_device_does_nothing_for_a_user_with_several_devices(client, admin_headers):
+    assert len(client.get("/assets", headers=admin_headers).json()) > 1
+    plain = _search(client, admin_headers, q="colours look wrong on prints", lang="en", limit=5)
+    assert _search(client, admin_headers, q="colours look wrong on prints", lang="en", limit=5, my_device="true") == plain
+
+
 def test_asset_model_boosts_articles_for_that_model(client, admin_headers):
     plain = _search(client, admin_headers, q="grinding noise", lang="en", limit=5)
     boosted = _search(client, admin_headers, q="grinding noise", lang="en", limit=5, asset="WHJ01481")

@@ -125,6 +125,44 @@ def test_a_lookup_table_that_grows_is_indexed_again():
     assert policy._get_possible_keys(lookup, [other]) == {json.dumps([other])}
 
 
+@pytest.fixture(scope="module")
+def portal_domain():
+    from rasa.shared.core.domain import Domain
+    return Domain.load(ROOT / "domain")
+
+
+def _call_format(portal_domain, name, **endpoint_settings):
+    from rasa.shared.core.events import UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.utils.endpoints import EndpointConfig
+
+    tracker = DialogueStateTracker.from_events("someone", [UserUttered("bonjour", {"name": "greet"})],
+                                               slots=portal_domain.slots)
+    endpoint = EndpointConfig("http://127.0.0.1:1/webhook", enable_selective_domain=True, **endpoint_settings)
+    action = RemoteAction(name, endpoint)
+    return rasa_speedups.ORIGINALS["action_call_format"](action, tracker, portal_domain), \
+        action._action_call_format(tracker, portal_domain)
+
+
+def test_the_domain_goes_without_its_responses_to_actions_not_listed(portal_domain):
+    rasa, ours = _call_format(portal_domain, "validate_fault_report_form",
+                              domain_responses_for=["action_change_language"])
+    assert "responses" in rasa["domain"] and "responses" not in ours["domain"]
+    assert ours["domain"] == {k: v for k, v in rasa["domain"].items() if k != "responses"}
+    assert {k: v for k, v in ours.items() if k != "domain"} == {k: v for k, v in rasa.items() if k != "domain"}
+    assert len(json.dumps(ours["domain"])) < len(json.dumps(rasa["domain"])) / 4
+    assert portal_domain.as_dict()["responses"], "the loaded domain itself is left whole"
+
+
+def test_listed_actions_and_endpoints_without_the_setting_get_rasas_call(portal_domain):
+    rasa, ours = _call_format(portal_domain, "action_change_language", domain_responses_for=["action_change_language"])
+    assert ours == rasa and "responses" in ours["domain"]
+    rasa, ours = _call_format(portal_domain, "validate_fault_report_form")
+    assert ours == rasa and "responses" in ours["domain"]
+    rasa, ours = _call_format(portal_domain, "action_search_knowledge", domain_responses_for=[])
+    assert ours == rasa and "domain" not in ours  # selective domain: this action gets none at all
+
+
 @pytest.mark.asyncio
 async def test_endpoint_calls_reuse_one_open_session_per_endpoint():
     from aiohttp import web

@@ -12,7 +12,7 @@ from backend.permissions import Allowed, Permission
 from backend.core.errors import ApiError, not_found, request_language
 from backend.models import Asset, Deflection, KnowledgeArticle
 from backend.schemas import DeflectionCreate, DeflectionOut, KnowledgeArticleOut, KnowledgeHit, Language
-from backend.services.assets import find_visible_asset
+from backend.services.assets import find_visible_asset, only_visible_asset
 from backend.services.knowledge import search_articles
 from backend.taxonomy import get_taxonomy
 
@@ -30,8 +30,13 @@ def search(
     asset: Annotated[str | None, Query(max_length=40, description="Asset number, serial or alias: boosts its model")] = None,
     limit: Annotated[int, Query(ge=1, le=20)] = 3,
     tag: Annotated[str | None, Query(max_length=100, description="Prefer articles with this taxonomy tag")] = None,
+    my_device: Annotated[bool, Query(description="Without `asset`: boost the model of the caller's device when they "
+                                                 "have exactly one (the assistant's questions)")] = False,
 ) -> list[KnowledgeHit]:
-    device: Asset | None = find_visible_asset(session, user, asset) if asset else None
+    if asset:
+        device: Asset | None = find_visible_asset(session, user, asset)
+    else:
+        device = only_visible_asset(session, user) if my_device else None
     return search_articles(session, q, lang, device, limit, tag)
 
 
