@@ -48,6 +48,11 @@ benchmarks/README.md). Behaviour is unchanged; only repeated work is removed.
    decoded by the action server, on most form turns. Our actions read the domain's slots and forms; only the
    actions listed under the action endpoint's `domain_responses_for` (endpoints.yml) render responses
    themselves. The others get the same domain without its `responses`. Without that key, Rasa's behaviour.
+12. Each parsed message's sparse features (four featurizers, sequence and sentence) are joined side by side with
+   `scipy.sparse.hstack`, which goes through the general block-matrix builder (`bmat`) and re-validates every
+   block: ≈ 1 ms per message. Two COO matrices are joined here by concatenating their entries, the right one's
+   columns shifted, into the same COO matrix (same entries in the same order, shape and dtype); any other pair of
+   formats goes to `hstack` as before.
 
 `install()` is idempotent; it is called when Rasa imports our channels (bot/channels.py), i.e. at start-up,
 before any message is handled.
@@ -64,6 +69,7 @@ from typing import Any, Dict, List, Optional, Set, Text, Tuple, Type
 
 import aiohttp
 import numpy as np
+import scipy.sparse
 import tensorflow as tf
 import ujson
 from jsonschema.exceptions import best_match
@@ -80,6 +86,7 @@ from rasa.shared.core.constants import PREVIOUS_ACTION, USER
 from rasa.shared.core.conversation import Dialogue
 from rasa.shared.core.events import Event
 from rasa.shared.core.slots import Slot
+from rasa.shared.nlu.training_data.features import Features
 from rasa.utils.endpoints import EndpointConfig
 from rasa.utils.tensorflow.models import RasaModel
 
@@ -94,6 +101,7 @@ ORIGINALS = {
     "graph_run": DaskGraphRunner.run,
     "rasa_predict": RasaModel._rasa_predict,
     "action_call_format": RemoteAction._action_call_format,
+    "combine_sparse": Features._combine_sparse_features,
 }
 
 
@@ -414,6 +422,24 @@ def _action_call_format(self: RemoteAction, tracker: Any, domain: Any) -> Dict[T
     return result
 
 
+def hstack_coo(left: Any, right: Any) -> Any:
+    """`scipy.sparse.hstack([left, right])` for two COO matrices with as many rows."""
+    dtype = np.result_type(left.dtype, right.dtype)
+    return scipy.sparse.coo_matrix(
+        (np.concatenate((left.data, right.data)).astype(dtype, copy=False),
+         (np.concatenate((left.row, right.row)), np.concatenate((left.col, right.col + left.shape[1])))),
+        shape=(left.shape[0], left.shape[1] + right.shape[1]), dtype=dtype)
+
+
+def _combine_sparse_features(self: Features, additional_features: Features) -> None:
+    left, right = self.features, additional_features.features
+    if not (scipy.sparse.isspmatrix_coo(left) and scipy.sparse.isspmatrix_coo(right)) \
+            or left.shape[0] != right.shape[0]:
+        return ORIGINALS["combine_sparse"](self, additional_features)  # Rasa's error, or another format
+    self.features = hstack_coo(left, right)
+    self._cached_fingerprint = None
+
+
 def install() -> None:
     if getattr(RemoteAction, _INSTALLED, False):
         return
@@ -428,4 +454,5 @@ def install() -> None:
     DaskGraphRunner.run = _run_graph
     RasaModel._rasa_predict = _rasa_predict
     RemoteAction._action_call_format = _action_call_format
+    Features._combine_sparse_features = _combine_sparse_features
     setattr(RemoteAction, _INSTALLED, True)

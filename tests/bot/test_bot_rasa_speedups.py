@@ -5,6 +5,7 @@ import json
 import tarfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
@@ -448,3 +449,36 @@ async def test_the_trained_model_parses_exactly_as_without_the_speedups(monkeypa
     rasas = [await agent.parse_message(text) for text in texts]
     assert ours == rasas
     assert {parsed["intent"]["name"] for parsed in ours} != {None}
+
+
+@pytest.mark.parametrize("left_shape,right_shape,dtypes", [
+    ((7, 40), (7, 3000), (np.float64, np.float32)),
+    ((1, 12), (1, 900), (np.int64, np.float64)),
+    ((0, 5), (0, 6), (np.float64, np.float64)),
+    ((3, 4), (3, 0), (np.float32, np.float32)),
+])
+def test_sparse_features_are_joined_as_scipy_joins_them(left_shape, right_shape, dtypes):
+    import scipy.sparse
+    from rasa.shared.nlu.training_data.features import Features
+
+    left = scipy.sparse.random(*left_shape, density=0.3, format="coo", random_state=1, dtype=dtypes[0])
+    right = scipy.sparse.random(*right_shape, density=0.05, format="coo", random_state=2, dtype=dtypes[1])
+    features = Features(left, "sequence", "text", "a")
+    features.combine_with_features(Features(right, "sequence", "text", "b"))
+    expected = scipy.sparse.hstack([left, right])
+    joined = features.features
+    assert type(joined) is type(expected) and joined.shape == expected.shape and joined.dtype == expected.dtype
+    for part in ("row", "col", "data"):
+        assert np.array_equal(getattr(joined, part), getattr(expected, part))
+
+
+def test_other_sparse_formats_and_mismatched_rows_go_to_rasa():
+    import scipy.sparse
+    from rasa.shared.nlu.training_data.features import Features
+
+    features = Features(scipy.sparse.csr_matrix(np.eye(2)), "sequence", "text", "a")
+    features.combine_with_features(Features(scipy.sparse.coo_matrix(np.ones((2, 1))), "sequence", "text", "b"))
+    assert (features.features.toarray() == [[1, 0, 1], [0, 1, 1]]).all()
+    with pytest.raises(ValueError, match="sequence dimensions do not match"):
+        Features(scipy.sparse.coo_matrix(np.eye(2)), "sequence", "text", "a").combine_with_features(
+            Features(scipy.sparse.coo_matrix(np.ones((3, 1))), "sequence", "text", "b"))
