@@ -53,6 +53,12 @@ benchmarks/README.md). Behaviour is unchanged; only repeated work is removed.
    block: ≈ 1 ms per message. Two COO matrices are joined here by concatenating their entries, the right one's
    columns shifted, into the same COO matrix (same entries in the same order, shape and dtype); any other pair of
    formats goes to `hstack` as before.
+13. Rasa's lock store takes seven Redis round trips per message: issue a ticket (read, write), read the lock
+   again to see whether the ticket is served, then on release remove the ticket (read, write), read again to see
+   whether anyone waits, delete. Each is a blocking call on the worker's event loop. Here the lock just written
+   answers whether the ticket is served (when it is not, Rasa's own waiting loop runs, re-reading as before), and
+   the release reads once, then writes the lock back if someone waits or deletes it: four round trips, the same
+   stored locks at each step.
 
 `install()` is idempotent; it is called when Rasa imports our channels (bot/channels.py), i.e. at start-up,
 before any message is handled.
@@ -60,6 +66,7 @@ before any message is handled.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import functools
 import gc
@@ -77,6 +84,7 @@ from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
 from rasa.core.agent import Agent
 from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
+from rasa.core.lock_store import LOCK_LIFETIME, LockError, LockStore
 from rasa.core.policies.rule_policy import RulePolicy
 from rasa.core.tracker_store import RedisTrackerStore
 from rasa.engine.exceptions import GraphRunError
@@ -102,6 +110,8 @@ ORIGINALS = {
     "rasa_predict": RasaModel._rasa_predict,
     "action_call_format": RemoteAction._action_call_format,
     "combine_sparse": Features._combine_sparse_features,
+    "lock": LockStore.lock,
+    "cleanup": LockStore.cleanup,
 }
 
 
@@ -440,6 +450,34 @@ def _combine_sparse_features(self: Features, additional_features: Features) -> N
     self._cached_fingerprint = None
 
 
+@contextlib.asynccontextmanager
+async def _lock(self: LockStore, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME,
+                wait_time_in_seconds: float = 1) -> Any:
+    try:  # LockStore.issue_ticket, keeping the lock it writes
+        lock = self.get_or_create_lock(conversation_id)
+        ticket = lock.issue_ticket(lock_lifetime)
+        self.save_lock(lock)
+    except Exception as e:
+        raise LockError(f"Error while acquiring lock. Error:\n{e}")
+    try:
+        if lock.is_locked(ticket):  # an earlier message of this conversation is running: Rasa's wait
+            lock = await self._acquire_lock(conversation_id, ticket, wait_time_in_seconds)
+        yield lock
+    finally:
+        self.cleanup(conversation_id, ticket)
+
+
+def _cleanup(self: LockStore, conversation_id: Text, ticket_number: int) -> None:
+    """finish_serving, then delete the lock unless someone is waiting, from one read."""
+    lock = self.get_lock(conversation_id)
+    if lock is not None:
+        lock.remove_ticket_for(ticket_number)
+        if lock.is_someone_waiting():
+            self.save_lock(lock)
+            return
+    self.delete_lock(conversation_id)
+
+
 def install() -> None:
     if getattr(RemoteAction, _INSTALLED, False):
         return
@@ -455,4 +493,6 @@ def install() -> None:
     RasaModel._rasa_predict = _rasa_predict
     RemoteAction._action_call_format = _action_call_format
     Features._combine_sparse_features = _combine_sparse_features
+    LockStore.lock = _lock
+    LockStore.cleanup = _cleanup
     setattr(RemoteAction, _INSTALLED, True)

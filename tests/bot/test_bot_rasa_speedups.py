@@ -482,3 +482,96 @@ def test_other_sparse_formats_and_mismatched_rows_go_to_rasa():
     with pytest.raises(ValueError, match="sequence dimensions do not match"):
         Features(scipy.sparse.coo_matrix(np.eye(2)), "sequence", "text", "a").combine_with_features(
             Features(scipy.sparse.coo_matrix(np.ones((3, 1))), "sequence", "text", "b"))
+
+
+class CountingLockStore:
+    """An in-memory lock store that counts its storage calls (each one a Redis round trip with RedisLockStore)."""
+
+    @staticmethod
+    def make():
+        from rasa.core.lock_store import InMemoryLockStore
+
+        class Counting(InMemoryLockStore):
+            def __init__(self):
+                super().__init__()
+                self.calls = []
+
+            def get_lock(self, conversation_id):
+                self.calls.append("get")
+                return super().get_lock(conversation_id)
+
+            def save_lock(self, lock):
+                self.calls.append("save")
+                super().save_lock(lock)
+
+            def delete_lock(self, conversation_id):
+                self.calls.append("delete")
+                super().delete_lock(conversation_id)
+
+        return Counting()
+
+
+@pytest.mark.asyncio
+async def test_a_message_takes_four_lock_round_trips_and_leaves_no_lock():
+    store = CountingLockStore.make()
+    async with store.lock("c1") as lock:
+        assert not lock.is_locked(lock.last_issued)
+        assert store.get_lock("c1") is not None
+    assert store.get_lock("c1") is None
+    assert store.calls == ["get", "save", "get", "get", "delete", "get"]  # 4 + the two test reads
+
+
+@pytest.mark.asyncio
+async def test_messages_of_one_conversation_still_run_one_at_a_time_in_arrival_order():
+    import asyncio
+
+    store = CountingLockStore.make()
+    order = []
+
+    async def message(name, hold):
+        async with store.lock("c1", wait_time_in_seconds=0.01):
+            order.append(f"{name} in")
+            await asyncio.sleep(hold)
+            order.append(f"{name} out")
+
+    await asyncio.gather(message("first", 0.05), message("second", 0), message("third", 0))
+    assert order == ["first in", "first out", "second in", "second out", "third in", "third out"]
+    assert store.get_lock("c1") is None
+
+
+@pytest.mark.asyncio
+async def test_a_failing_turn_releases_its_ticket_and_keeps_the_waiters_lock():
+    import asyncio
+
+    store = CountingLockStore.make()
+    entered = asyncio.Event()
+
+    async def failing():
+        async with store.lock("c1", wait_time_in_seconds=0.01):
+            entered.set()
+            await asyncio.sleep(0.03)
+            raise RuntimeError("boom")
+
+    async def waiting():
+        await entered.wait()
+        async with store.lock("c1", wait_time_in_seconds=0.01) as lock:
+            return lock.now_serving
+
+    results = await asyncio.gather(failing(), waiting(), return_exceptions=True)
+    assert isinstance(results[0], RuntimeError) and results[1] == 1  # the second ticket got served
+    assert store.get_lock("c1") is None
+
+
+def test_releasing_stores_what_rasas_release_stores():
+    from rasa.core.lock_store import InMemoryLockStore
+
+    for waiting in (0, 2):
+        stores = []
+        for cleanup in (rasa_speedups.ORIGINALS["cleanup"], rasa_speedups._cleanup):
+            store = InMemoryLockStore()
+            tickets = [store.issue_ticket("c1") for _ in range(1 + waiting)]
+            cleanup(store, "c1", tickets[0])
+            stored = store.get_lock("c1")
+            stores.append(None if stored is None else [t.number for t in stored.tickets])
+        assert stores[0] == stores[1]
+        assert (stores[0] is None) == (waiting == 0)
