@@ -110,7 +110,6 @@ ORIGINALS = {
     "rasa_predict": RasaModel._rasa_predict,
     "action_call_format": RemoteAction._action_call_format,
     "combine_sparse": Features._combine_sparse_features,
-    "lock": LockStore.lock,
     "cleanup": LockStore.cleanup,
 }
 
@@ -436,7 +435,7 @@ def hstack_coo(left: Any, right: Any) -> Any:
     """`scipy.sparse.hstack([left, right])` for two COO matrices with as many rows."""
     dtype = np.result_type(left.dtype, right.dtype)
     return scipy.sparse.coo_matrix(
-        (np.concatenate((left.data, right.data)).astype(dtype, copy=False),
+        (np.concatenate((left.data, right.data)),
          (np.concatenate((left.row, right.row)), np.concatenate((left.col, right.col + left.shape[1])))),
         shape=(left.shape[0], left.shape[1] + right.shape[1]), dtype=dtype)
 
