@@ -42,7 +42,7 @@ import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 
 from knowledge_index.corpus import Article, doc_id_for, load_corpus  # noqa: E402
-from knowledge_index.embedder import DEFAULT_MODEL, embed, embedding_dim, load_embedder  # noqa: E402
+from knowledge_index.embedder import DEFAULT_MODEL, embed, load_encoder  # noqa: E402
 from knowledge_index.evaluation import load_queries  # noqa: E402
 from knowledge_index.faiss_index import FaissVectorIndex  # noqa: E402
 from knowledge_index.lexical import LexicalIndex  # noqa: E402
@@ -232,27 +232,33 @@ def main() -> int:
     n_articles_1k, n_docs_10k, vector_scales = (300, 2_000, (2_000, 10_000)) if args.quick else (1_000, 10_000, (10_000, 100_000))
     started = time.perf_counter()
     rng = np.random.default_rng(0)
-    print(f"knowledge search benchmark: {os.cpu_count()} cores, torch threads as in production, "
+    print(f"knowledge search benchmark: {os.cpu_count()} cores, query embeddings on one thread as in production, "
           f"FAISS searches on 1 thread{' (--quick)' if args.quick else ''}")
     rss_start = rss_mb()
 
     # 1. Embedding throughput on the real corpus -----------------------------------------------------
-    encoder = load_embedder(DEFAULT_MODEL)
-    embed(encoder, ["warm-up"])
+    builder = load_encoder(DEFAULT_MODEL)  # as `knowledge_index build`: default runtime and threads
+    encoder = load_encoder(DEFAULT_MODEL, threads=1)  # as the backend embeds queries
+    reference = load_encoder(DEFAULT_MODEL, runtime="torch", threads=1)
+    for warm in (builder, encoder, reference):
+        embed(warm, ["warm-up"])
     rss_model = rss_mb()
     real = load_corpus(CORPUS)
     texts = [t for a in real for t in embedding_texts(a)]
-    embed_s = timed(lambda: embed(encoder, texts))
-    real_vectors = embed(encoder, texts)  # (the timing above is the cold-cache figure; reuse here)
+    embed_s = timed(lambda: embed(builder, texts))
+    real_vectors = embed(builder, texts)  # (the timing above is the cold-cache figure; reuse here)
     queries = [(q.query, q.lang) for q in load_queries(QUERIES)] if QUERIES.is_file() else \
         [(a.title, a.lang) for a in real]
     embed_one = percentiles([timed(lambda: embed(encoder, [text])) for text, _ in queries[:100]])
+    embed_one_torch = percentiles([timed(lambda: embed(reference, [text])) for text, _ in queries[:100]])
     table("Build throughput (real corpus)", ["what", "figure"], [
         ["documents (article x language)", len(real)],
         ["texts embedded (2 per document)", len(texts)],
-        ["embedding time, s", embed_s],
+        [f"embedding time ({builder.runtime}), s", embed_s],
         ["embedding throughput, documents/s", len(real) / embed_s],
-        ["one query embedding p50 / p95, ms", "%.1f / %.1f" % embed_one],
+        [f"one query embedding p50 / p95 ({encoder.runtime}, 1 thread), ms", "%.1f / %.1f" % embed_one],
+        ["one query embedding p50 / p95 (torch, 1 thread), ms", "%.1f / %.1f" % embed_one_torch],
+        [f"{encoder.runtime} / torch p50 ratio", f"x{embed_one[0] / embed_one_torch[0]:.2f}"],
     ])
 
     # 2. ~1k articles: end-to-end search latency, BM25 build, save/load, update --------------------
@@ -275,7 +281,7 @@ def main() -> int:
     # 3. 10k documents: BM25 build and end-to-end search on random vectors ---------------------------
     syn10 = synthetic_articles(real, n_docs_10k // 2, seed=1)
     bm25_10k_s = timed(lambda: LexicalIndex.from_articles(syn10))
-    searcher10 = searcher_for(syn10, random_unit(rng, len(syn10) * VECTORS_PER_DOC, embedding_dim(encoder)), encoder)
+    searcher10 = searcher_for(syn10, random_unit(rng, len(syn10) * VECTORS_PER_DOC, encoder.dim), encoder)
     rss_10k = float(in_fresh_process(searcher_memory, n_docs_10k // 2, real_vectors.shape[1])["mb"])
     lat_10k = search_latencies(searcher10, queries)
     lex_update_10k_s = timed(lambda: searcher10._lexical.add(syn10[:2]))
@@ -295,7 +301,7 @@ def main() -> int:
     ])
 
     # 4. Vector side only: flat vs HNSW --------------------------------------------------------------
-    dim = embedding_dim(encoder)
+    dim = encoder.dim
     del searcher
     no_queries = np.zeros((0, dim), dtype=np.float32)
     grow = [in_fresh_process(vector_growth, "random", n, dim, real_vectors, no_queries) for n in vector_scales]

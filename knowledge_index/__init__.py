@@ -10,7 +10,7 @@ Typical backend use::
 from .analysis import analyze
 from .base import VectorIndex
 from .corpus import Article, CorpusError, corpus_fingerprint, load_corpus
-from .embedder import DEFAULT_MODEL, embed, load_embedder, set_encoder_threads
+from .embedder import DEFAULT_MODEL, Encoder, OnnxEncoder, TorchEncoder, embed, export_onnx, load_embedder, load_encoder
 from .faiss_index import FaissVectorIndex
 from .fusion import FusionParams
 from .lexical import BM25Params, LexicalIndex
@@ -34,20 +34,24 @@ __all__ = [
     "BM25Params",
     "BuildInfo",
     "CorpusError",
+    "Encoder",
     "FaissVectorIndex",
     "FusionParams",
     "IndexedArticle",
     "KnowledgeSearcher",
     "LexicalIndex",
+    "OnnxEncoder",
     "SearchHit",
     "SearchMode",
+    "TorchEncoder",
     "VectorIndex",
     "analyze",
     "build_index",
     "corpus_fingerprint",
     "embed",
+    "export_onnx",
     "is_stale",
     "load_corpus",
     "load_embedder",
-    "set_encoder_threads",
+    "load_encoder",
 ]

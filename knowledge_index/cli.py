@@ -16,6 +16,7 @@ DEFAULT_CORPUS = REPO_ROOT / "data" / "knowledge"
 DEFAULT_INDEX = REPO_ROOT / "var" / "knowledge_index"
 DEFAULT_QUERIES = REPO_ROOT / "data" / "knowledge_eval" / "queries.yml"
 MODES = ("hybrid", "dense", "bm25")  # store.SEARCH_MODES, without importing torch for --help
+RUNTIMES = ("auto", "onnx", "torch")  # embedder.Runtime
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--taxonomy", type=Path, default=None, help="taxonomy.yml (default: data/taxonomy)")
     build.add_argument("--if-stale", action="store_true", help="do nothing if the index is up to date")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
+    build.add_argument("--runtime", choices=RUNTIMES, default="auto",
+                       help="embedding runtime: onnx (exported once, same vectors, faster), torch, or auto (onnx if it can)")
 
     search = commands.add_parser("search", help="query the index")
     search.add_argument("query")
@@ -49,15 +52,21 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _build(args: argparse.Namespace) -> int:
+    from .embedder import load_encoder
     from .store import build_index, is_stale, read_build_info
 
     if args.if_stale and not is_stale(args.corpus, args.out, args.model):
         info = read_build_info(args.out)
         print(f"index up to date: {info.count} documents, model {info.model}, built {info.built_at} ({args.out})")
+        # The servers embed queries with this encoder: make its ONNX export now rather than on the first search.
+        encoder = load_encoder(args.model, args.runtime)
+        print(f"query encoder: {encoder.runtime}")
         return 0
-    info = build_index(args.corpus, args.out, model=args.model, progress=not args.quiet, taxonomy_path=args.taxonomy)
+    info = build_index(args.corpus, args.out, model=args.model, progress=not args.quiet, taxonomy_path=args.taxonomy,
+                       runtime=args.runtime)
     langs = ", ".join(f"{n} {lang}" for lang, n in info.languages.items())
-    print(f"built {info.count} documents ({langs}) in {info.build_seconds:.1f} s with model {info.model} -> {args.out}")
+    print(f"built {info.count} documents ({langs}) in {info.build_seconds:.1f} s with model {info.model} "
+          f"on {info.encoder_runtime} -> {args.out}")
     return 0
 
 

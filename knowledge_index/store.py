@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -37,13 +37,10 @@ from .corpus import (
     parse_corpus_files,
     read_corpus_files,
 )
-from .embedder import DEFAULT_MODEL, embed, embedding_dim, load_embedder
+from .embedder import DEFAULT_MODEL, Encoder, Runtime, load_encoder
 from .faiss_index import INDEX_FILE, META_FILE, FaissVectorIndex
 from .fusion import FusionParams, fuse
 from .lexical import LEXICAL_FILE, BM25Params, LexicalIndex
-
-if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
 
 FORMAT_VERSION = 2  # 2: BM25 files added
 BUILD_FILE = "build.json"
@@ -81,8 +78,8 @@ def _vector_ids(doc_ids: Iterable[int]) -> list[int]:
     return [doc_id * VECTORS_PER_DOC + part for doc_id in doc_ids for part in range(VECTORS_PER_DOC)]
 
 
-def _embed_articles(encoder: SentenceTransformer, articles: Sequence[Article], progress: bool = False) -> np.ndarray:
-    return embed(encoder, [text for a in articles for text in embedding_texts(a)], show_progress=progress)
+def _embed_articles(encoder: Encoder, articles: Sequence[Article], progress: bool = False) -> np.ndarray:
+    return encoder.encode([text for a in articles for text in embedding_texts(a)], show_progress=progress)
 
 
 # Candidates fetched before filtering/boosting/deduplication. A flat index scores every vector
@@ -103,6 +100,7 @@ class BuildInfo:
     build_seconds: float
     updated_at: str | None = None
     analyzer: str | None = None  # analysis.ANALYZER_VERSION of the BM25 tokens
+    encoder_runtime: str | None = None  # "onnx" or "torch": what embedded the documents (same vectors either way)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -212,16 +210,17 @@ def build_index(
     progress: bool = True,
     taxonomy_path: Path | None = None,
     bm25: BM25Params | None = None,
+    runtime: Runtime = "auto",
 ) -> BuildInfo:
     """Embed and BM25-index the whole corpus into ``out_dir``. Raises CorpusError on bad input."""
     started = time.perf_counter()
     # Parse and fingerprint one snapshot of the files: authors may be saving while we build.
     files = read_corpus_files(Path(corpus_dir))
     articles = parse_corpus_files(files, taxonomy_path)  # validate before paying for the model
-    encoder = load_embedder(model)
+    encoder = load_encoder(model, runtime)
     vectors = _embed_articles(encoder, articles, progress)
 
-    index = FaissVectorIndex(embedding_dim(encoder))
+    index = FaissVectorIndex(encoder.dim)
     index.add(_vector_ids(a.doc_id for a in articles), vectors)
     lexical = LexicalIndex.from_articles(articles, bm25)
     info = BuildInfo(
@@ -234,6 +233,7 @@ def build_index(
         languages=_language_counts(articles),
         build_seconds=round(time.perf_counter() - started, 3),
         analyzer=ANALYZER_VERSION,
+        encoder_runtime=encoder.runtime,
     )
     metas = {a.doc_id: IndexedArticle.from_article(a) for a in articles}
     _write_index_dir(Path(out_dir), index, lexical, metas, info)
@@ -272,7 +272,7 @@ class KnowledgeSearcher:
         self,
         index: VectorIndex,
         articles: Mapping[int, IndexedArticle],
-        encoder: SentenceTransformer,
+        encoder: Encoder,
         build_info: BuildInfo,
         index_dir: Path | None = None,
         *,
@@ -283,9 +283,9 @@ class KnowledgeSearcher:
             raise ValueError("vector index and article metadata disagree; rebuild the index")
         if set(lexical.ids()) != set(articles):
             raise ValueError("BM25 index and article metadata disagree; rebuild the index")
-        if embedding_dim(encoder) != index.dim:
+        if encoder.dim != index.dim:
             raise ValueError(
-                f"embedding model produces {embedding_dim(encoder)}-d vectors but the index holds "
+                f"embedding model produces {encoder.dim}-d vectors but the index holds "
                 f"{index.dim}-d vectors (built with model {build_info.model!r})"
             )
         self._index = index
@@ -298,8 +298,12 @@ class KnowledgeSearcher:
         self._lock = threading.RLock()
 
     @classmethod
-    def load(cls, index_dir: Path, model: str | None = None) -> KnowledgeSearcher:
-        """Open an index written by :func:`build_index`; ``model`` defaults to the one it was built with."""
+    def load(
+        cls, index_dir: Path, model: str | None = None, runtime: Runtime = "auto", threads: int | None = None
+    ) -> KnowledgeSearcher:
+        """Open an index written by :func:`build_index`; ``model`` defaults to the one it was built with.
+
+        ``runtime`` and ``threads`` choose how queries are embedded (see :func:`load_encoder`)."""
         index_dir = Path(index_dir)
         missing = [name for name in INDEX_FILES if not (index_dir / name).is_file()]
         if missing:
@@ -311,7 +315,8 @@ class KnowledgeSearcher:
         articles = {int(k): IndexedArticle.from_json(int(k), v) for k, v in raw_articles.items()}
         index = FaissVectorIndex.load(index_dir)
         lexical = LexicalIndex.load(index_dir)
-        return cls(index, articles, load_embedder(model or info.model), info, index_dir, lexical=lexical)
+        encoder = load_encoder(model or info.model, runtime, threads)
+        return cls(index, articles, encoder, info, index_dir, lexical=lexical)
 
     @property
     def build_info(self) -> BuildInfo:
@@ -320,6 +325,10 @@ class KnowledgeSearcher:
     @property
     def model_name(self) -> str:
         return self._info.model
+
+    @property
+    def encoder(self) -> Encoder:
+        return self._encoder
 
     def __len__(self) -> int:
         return len(self._articles)
@@ -360,7 +369,7 @@ class KnowledgeSearcher:
             raise ValueError(f"query too short: at least {MIN_QUERY_CHARS} characters are needed, got {query.strip()!r}")
         if k <= 0:
             return []
-        vector = embed(self._encoder, [query])[0]
+        vector = self._encoder.encode([query])[0]
         pool = max(k * CANDIDATE_FACTOR, MIN_CANDIDATES)
         with self._lock:
             dense: list[tuple[int, float]] = []

@@ -13,7 +13,7 @@ from backend.core.config import get_settings
 from backend.core.errors import ApiError
 from backend.models import Asset, KnowledgeArticle
 from backend.schemas import KnowledgeHit
-from knowledge_index import KnowledgeSearcher, set_encoder_threads
+from knowledge_index import KnowledgeSearcher
 
 log = logging.getLogger(__name__)
 MIN_QUERY_CHARS = 3
@@ -37,8 +37,10 @@ def get_searcher() -> KnowledgeSearcher:
         version = _index_version(settings.knowledge_index_dir)
         if _searcher is None or (version is not None and version != _loaded_version):
             try:
-                _searcher = KnowledgeSearcher.load(settings.knowledge_index_dir, model=settings.knowledge_model or None)
-                set_encoder_threads(settings.knowledge_encoder_threads)
+                _searcher = KnowledgeSearcher.load(
+                    settings.knowledge_index_dir, model=settings.knowledge_model or None,
+                    runtime=settings.knowledge_encoder_runtime, threads=settings.knowledge_encoder_threads,
+                )
                 _loaded_version = version
             except FileNotFoundError as exc:
                 log.error("knowledge index missing: %s", exc)

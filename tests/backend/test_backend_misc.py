@@ -73,10 +73,11 @@ def test_startup_takes_what_it_loaded_out_of_the_garbage_collectors_walks(client
     assert gc.get_freeze_count() > 100_000
 
 
-def test_query_embeddings_use_the_configured_torch_threads(client):
-    import torch
-
+def test_query_embeddings_run_on_onnx_with_the_configured_threads(client):
     from backend.core.config import get_settings
+    from backend.services.knowledge import get_searcher
 
     # the lifespan loaded the searcher: one query per request gains nothing from a second thread
-    assert torch.get_num_threads() == get_settings().knowledge_encoder_threads == 1
+    encoder = get_searcher().encoder
+    assert encoder.runtime == "onnx"
+    assert encoder.threads == get_settings().knowledge_encoder_threads == 1

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from knowledge_index.embedder import load_embedder
+from knowledge_index.embedder import load_encoder
 from knowledge_index.store import build_index
 
 
@@ -115,8 +115,9 @@ def make_corpus(tmp_path: Path) -> Callable[..., Path]:
 
 @pytest.fixture(scope="session")
 def embedder():
-    """The real default model, loaded once (load_embedder's cache then serves every later caller)."""
-    return load_embedder()
+    """The default encoder of the real model (ONNX, exported on first use), loaded once: load_encoder's cache then
+    serves every later caller, index builds and loads included."""
+    return load_encoder()
 
 
 @pytest.fixture(scope="session")
