@@ -60,6 +60,15 @@ benchmarks/README.md). Behaviour is unchanged; only repeated work is removed.
    the release reads once, then writes the lock back if someone waits or deletes it: four round trips, the same
    stored locks at each step.
 
+14. With several workers (scripts/run_rasa.sh), Sanic binds one listening socket and the forked workers share it.
+   Each worker's event loop, when woken for a new connection, accepts every pending one in a loop, and clients
+   keep their connections open (the web widget's socket, the Bot Framework's and any REST client's kept-alive
+   pool), so one worker ended up with nearly all of them: in a 50-user run one worker used 34 s of CPU, the
+   other 1.2 s, and turns queued behind each other on one core while the other idled. Here every worker binds
+   its own socket to the same address with SO_REUSEPORT, and the kernel spreads connections over them (by
+   address hash, at connection time). Sanic 21.12 already passes `reuse_port=True` to each worker's server;
+   it just bound the shared socket first. A socket or Unix path given by the caller keeps Sanic's behaviour.
+
 `install()` is idempotent; it is called when Rasa imports our channels (bot/channels.py), i.e. at start-up,
 before any message is handled.
 """
@@ -72,10 +81,15 @@ import functools
 import gc
 import graphlib
 import json
+import multiprocessing
+import os
+import signal
 from typing import Any, Dict, List, Optional, Set, Text, Tuple, Type
 
 import aiohttp
 import numpy as np
+import sanic.app
+import sanic.server.runners
 import scipy.sparse
 import tensorflow as tf
 import ujson
@@ -111,6 +125,7 @@ ORIGINALS = {
     "action_call_format": RemoteAction._action_call_format,
     "combine_sparse": Features._combine_sparse_features,
     "cleanup": LockStore.cleanup,
+    "serve_multiple": sanic.app.serve_multiple,
 }
 
 
@@ -477,6 +492,42 @@ def _cleanup(self: LockStore, conversation_id: Text, ticket_number: int) -> None
     self.delete_lock(conversation_id)
 
 
+def _serve_multiple(server_settings: Dict[Text, Any], workers: int) -> None:
+    """Sanic 21.12's `serve_multiple`, minus the socket bound before forking: each worker's `serve` then binds
+    its own, with SO_REUSEPORT (`reuse_port=True`, which Sanic sets for multiple workers)."""
+    if server_settings.get("sock") is not None or server_settings.get("unix"):
+        return ORIGINALS["serve_multiple"](server_settings, workers)
+    server_settings["reuse_port"] = True
+    server_settings["run_multiple"] = True
+    main_start = server_settings.pop("main_start", None)
+    main_stop = server_settings.pop("main_stop", None)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    sanic.server.runners.trigger_events(main_start, loop)
+    processes: List[Any] = []
+
+    def stop_workers(signal_number: int, frame: Any) -> None:
+        sanic.server.runners.logger.info("Received signal %s. Shutting down.", signal.Signals(signal_number).name)
+        for process in processes:
+            os.kill(process.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, stop_workers)
+    signal.signal(signal.SIGTERM, stop_workers)
+    context = multiprocessing.get_context("fork")
+    for _ in range(workers):
+        process = context.Process(target=sanic.server.runners.serve, kwargs=server_settings)
+        process.daemon = True
+        process.start()
+        processes.append(process)
+    for process in processes:
+        process.join()
+    for process in processes:
+        process.terminate()
+    sanic.server.runners.trigger_events(main_stop, loop)
+    loop.close()
+    return None
+
+
 def install() -> None:
     if getattr(RemoteAction, _INSTALLED, False):
         return
@@ -494,4 +545,5 @@ def install() -> None:
     Features._combine_sparse_features = _combine_sparse_features
     LockStore.lock = _lock
     LockStore.cleanup = _cleanup
+    sanic.app.serve_multiple = _serve_multiple
     setattr(RemoteAction, _INSTALLED, True)

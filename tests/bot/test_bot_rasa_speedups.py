@@ -575,3 +575,93 @@ def test_releasing_stores_what_rasas_release_stores():
             stores.append(None if stored is None else [t.number for t in stored.tickets])
         assert stores[0] == stores[1]
         assert (stores[0] is None) == (waiting == 0)
+
+
+SERVER = """
+import os, sys
+from sanic import Sanic, response
+from bot import rasa_speedups
+
+rasa_speedups.install()
+app = Sanic("reuse_port_probe")
+
+@app.get("/pid")
+async def pid(request):
+    return response.text(str(os.getpid()))
+
+app.run(host="127.0.0.1", port=int(sys.argv[1]), workers=2, access_log=False)
+"""
+
+
+def _pids_answering(port: int, connections: int) -> list:
+    import http.client
+
+    opened = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(connections)]
+    try:
+        for connection in opened:
+            connection.connect()
+        pids = []
+        for connection in opened:
+            connection.request("GET", "/pid")
+            pids.append(int(connection.getresponse().read()))
+        return pids
+    finally:
+        for connection in opened:
+            connection.close()
+
+
+def test_workers_listen_on_their_own_sockets_so_connections_spread_over_them(tmp_path: Path):
+    import contextlib
+    import http.client
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = tmp_path / "server.py"
+    script.write_text(SERVER)
+    server = subprocess.Popen([sys.executable, str(script), str(port)], cwd=ROOT,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        workers: set = set()
+        deadline = time.monotonic() + 90
+        while len(workers) < 2 and time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                workers |= set(_pids_answering(port, 10))
+            time.sleep(0.3)
+        assert len(workers) == 2, "two workers did not come up"
+        # One listening socket per worker (two LISTEN entries for the port), not one shared by both.
+        listening = [line for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+                     if line.split()[1].endswith(f":{port:04X}") and line.split()[3] == "0A"]
+        assert len(listening) == 2
+        # 40 connections arrive while both workers are busy (stopped), as a client's pool opening at once: with a
+        # shared socket the first worker to resume accepts every pending connection, and keeps them.
+        for pid in workers:
+            os.kill(pid, signal.SIGSTOP)
+        pending = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(40)]
+        for connection in pending:
+            connection.connect()  # the kernel completes the handshake; the connection waits to be accepted
+        for pid in workers:
+            os.kill(pid, signal.SIGCONT)
+        pids = []
+        for connection in pending:
+            connection.request("GET", "/pid")
+            pids.append(int(connection.getresponse().read()))
+        for connection in pending:
+            connection.close()
+        counts = sorted(pids.count(pid) for pid in workers)
+        assert counts[0] >= 6, counts  # a hash split of 40 below 6 is a one-in-a-million event
+    finally:
+        os.kill(server.pid, signal.SIGTERM)  # the main process stops its workers, then exits
+        try:
+            server.wait(timeout=30)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGKILL)  # whatever is left of the group
+    assert server.returncode == 0
