@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import re
@@ -204,6 +205,11 @@ def service_cpu_seconds(stack: Stack) -> Dict[str, float]:
     return {name: sum(cpu for _, cpu in found) for name, found in stack.processes().items()}
 
 
+def rasa_process_cpu_seconds(stack: Stack) -> Dict[int, float]:
+    """CPU seconds so far of each Rasa process (the main one and its workers): shows how evenly the workers share."""
+    return dict(stack.processes().get("rasa", []))
+
+
 def start_profilers(stack: Stack, args: argparse.Namespace) -> List[subprocess.Popen]:
     """py-spy on every process of every service (except Redis) while the users chat: collapsed stacks, one file
     per process, in --profile-dir (e.g. for flamegraph.pl or `sort | uniq`)."""
@@ -232,20 +238,28 @@ async def main_async(args: argparse.Namespace) -> int:
         for email in (ADMIN, USER):
             stack.token(email)
         limits = httpx.Limits(max_connections=args.conversations, max_keepalive_connections=args.conversations)
-        async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        async with contextlib.AsyncExitStack() as clients:
+            client = await clients.enter_async_context(httpx.AsyncClient(timeout=60, limits=limits))
+            # Each person chats from their own client (browser, app), i.e. over their own connection; with
+            # --shared-pool all users go through one pool of kept-alive connections, as behind a gateway.
+            user_clients = [client if args.shared_pool else
+                            await clients.enter_async_context(httpx.AsyncClient(timeout=60))
+                            for _ in range(args.conversations)]
             # warm-up: one conversation of each kind, not measured
             await asyncio.gather(*(run_conversation(client, stack, s, Context(-1)) for s in mix))
             with sqlite3.connect(db) as conn:
                 before = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("cases", "orders")}
             cpu_before = service_cpu_seconds(stack)
+            rasa_before = rasa_process_cpu_seconds(stack)
             profilers = start_profilers(stack, args) if args.py_spy else []
             own_before = time.process_time()  # the load generator shares the machine: its CPU is reported too
             started = time.perf_counter()
             deadline = started + args.duration
-            per_user = await asyncio.gather(*(simulated_user(client, stack, mix, user, args, deadline)
+            per_user = await asyncio.gather(*(simulated_user(user_clients[user], stack, mix, user, args, deadline)
                                               for user in range(args.conversations)))
             wall = time.perf_counter() - started
             cpu_after = service_cpu_seconds(stack)
+            rasa_after = rasa_process_cpu_seconds(stack)
             stop_profilers(profilers)
             cpu_after["load generator"] = time.process_time() - own_before
             cpu_before["load generator"] = 0.0
@@ -254,6 +268,8 @@ async def main_async(args: argparse.Namespace) -> int:
         turns = max(1, report["turns"])
         report["cpu_ms_per_turn"] = {name: round((cpu_after[name] - cpu_before[name]) * 1000 / turns, 1)
                                      for name in cpu_after}
+        used = sorted((rasa_after[pid] - rasa_before.get(pid, 0.0) for pid in rasa_after), reverse=True)
+        report["rasa_cpu_share"] = [round(cpu / max(sum(used), 1e-9), 2) for cpu in used if cpu > 0.05 * sum(used)]
         report["integrity"] = check_integrity(db, results, before, mix)
     print_report(report)
     if args.json:
@@ -269,7 +285,7 @@ def summarise(results: List[Result], wall: float, args: argparse.Namespace) -> D
             by_kind.setdefault(kind, []).append(seconds * 1000)
     return {
         "conversations": len(results), "concurrency": args.conversations, "wall_seconds": round(wall, 1),
-        "think_seconds": list(args.think), "ramp_seconds": args.ramp,
+        "think_seconds": list(args.think), "ramp_seconds": args.ramp, "shared_pool": args.shared_pool,
         "turns": sum(len(r.latencies) for r in results),
         "latency_ms": {kind: {"n": len(v), "p50": round(percentile(v, .5), 1), "p95": round(percentile(v, .95), 1),
                               "max": round(max(v), 1), "mean": round(statistics.fmean(v), 1)}
@@ -315,13 +331,15 @@ def check_integrity(db: Path, results: List[Result], before: Dict[str, int], mix
 
 def print_report(report: Dict) -> None:
     print(f"{report['concurrency']} users chatting at once (joining over {report['ramp_seconds']:g} s, think time "
-          f"{report['think_seconds'][0]:g}-{report['think_seconds'][1]:g} s): {report['conversations']} conversations, "
+          f"{report['think_seconds'][0]:g}-{report['think_seconds'][1]:g} s, "
+          f"{'one shared connection pool' if report['shared_pool'] else 'a connection each'}): {report['conversations']} conversations, "
           f"{report['turns']} turns in {report['wall_seconds']} s "
           f"({report['turns'] / max(report['wall_seconds'], 1e-9):.1f} turns/s)")
     print(f"{'turn type':<10} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
     for kind, s in report["latency_ms"].items():
         print(f"{kind:<10} {s['n']:>5} {s['p50']:>8} {s['p95']:>8} {s['max']:>8}")
     print("CPU per turn: " + ", ".join(f"{name} {ms} ms" for name, ms in report["cpu_ms_per_turn"].items()))
+    print("Rasa CPU per busy process: " + " / ".join(f"{share:.0%}" for share in report["rasa_cpu_share"]))
     print(f"errors: {len(report['errors'])}")
     for error in report["errors"][:20]:
         print(f"  {error}")
@@ -341,6 +359,9 @@ def main() -> int:
     parser.add_argument("--think", type=float, nargs=2, default=(1.0, 3.0), metavar=("MIN", "MAX"),
                         help="seconds each user waits between an answer and their next message (default 1 3; "
                              "0 0 sends the next message at once: a stress test, not a conversation)")
+    parser.add_argument("--shared-pool", action="store_true",
+                        help="all users share one pool of kept-alive connections (as behind a gateway) instead of "
+                             "one connection each")
     parser.add_argument("--json", help="also write the report to this file")
     parser.add_argument("--py-spy", metavar="PATH", help="profile every service during the run with this py-spy "
                         "executable (not a project dependency: `pip install py-spy` anywhere)")
