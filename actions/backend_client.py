@@ -16,6 +16,9 @@ from typing import Any, Dict, List, Optional
 import httpx
 
 log = logging.getLogger(__name__)
+# httpx logs every request at INFO ("HTTP Request: GET ... 200 OK"): 8 % of the action server's CPU under load, for
+# lines the backend's own access log already has. Failures are logged here, with the user-facing outcome.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 _TAXONOMY_TTL = 300.0
 # The backend's input limits: longer texts are cut here rather than refused there.
 MAX_QUERY_CHARS = 500
