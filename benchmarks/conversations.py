@@ -269,7 +269,7 @@ async def main_async(args: argparse.Namespace) -> int:
         report["cpu_ms_per_turn"] = {name: round((cpu_after[name] - cpu_before[name]) * 1000 / turns, 1)
                                      for name in cpu_after}
         used = sorted((rasa_after[pid] - rasa_before.get(pid, 0.0) for pid in rasa_after), reverse=True)
-        report["rasa_cpu_share"] = [round(cpu / max(sum(used), 1e-9), 2) for cpu in used if cpu > 0.05 * sum(used)]
+        report["rasa_cpu_share"] = [round(cpu / max(sum(used), 1e-9), 2) for cpu in used if cpu > 0.005 * sum(used)]
         report["integrity"] = check_integrity(db, results, before, mix)
     print_report(report)
     if args.json:
