@@ -200,14 +200,12 @@ async def simulated_user(client: httpx.AsyncClient, stack: Stack, mix: List[Scri
     return results
 
 
-def service_cpu_seconds(stack: Stack) -> Dict[str, float]:
-    """User + system CPU seconds used so far by each service of the stack."""
-    return {name: sum(cpu for _, cpu in found) for name, found in stack.processes().items()}
-
-
-def rasa_process_cpu_seconds(stack: Stack) -> Dict[int, float]:
-    """CPU seconds so far of each Rasa process (the main one and its workers): shows how evenly the workers share."""
-    return dict(stack.processes().get("rasa", []))
+def cpu_seconds(stack: Stack) -> Tuple[Dict[str, float], Dict[int, float]]:
+    """User + system CPU seconds used so far by each service of the stack, and by each Rasa process (the main one
+    and its workers: shows how evenly the workers share), from one reading of /proc."""
+    processes = stack.processes()
+    return ({name: sum(cpu for _, cpu in found) for name, found in processes.items()},
+            dict(processes.get("rasa", [])))
 
 
 def start_profilers(stack: Stack, args: argparse.Namespace) -> List[subprocess.Popen]:
@@ -249,8 +247,7 @@ async def main_async(args: argparse.Namespace) -> int:
             await asyncio.gather(*(run_conversation(client, stack, s, Context(-1)) for s in mix))
             with sqlite3.connect(db) as conn:
                 before = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("cases", "orders")}
-            cpu_before = service_cpu_seconds(stack)
-            rasa_before = rasa_process_cpu_seconds(stack)
+            cpu_before, rasa_before = cpu_seconds(stack)
             profilers = start_profilers(stack, args) if args.py_spy else []
             own_before = time.process_time()  # the load generator shares the machine: its CPU is reported too
             started = time.perf_counter()
@@ -258,8 +255,7 @@ async def main_async(args: argparse.Namespace) -> int:
             per_user = await asyncio.gather(*(simulated_user(user_clients[user], stack, mix, user, args, deadline)
                                               for user in range(args.conversations)))
             wall = time.perf_counter() - started
-            cpu_after = service_cpu_seconds(stack)
-            rasa_after = rasa_process_cpu_seconds(stack)
+            cpu_after, rasa_after = cpu_seconds(stack)
             stop_profilers(profilers)
             cpu_after["load generator"] = time.process_time() - own_before
             cpu_before["load generator"] = 0.0
@@ -269,7 +265,8 @@ async def main_async(args: argparse.Namespace) -> int:
         report["cpu_ms_per_turn"] = {name: round((cpu_after[name] - cpu_before[name]) * 1000 / turns, 1)
                                      for name in cpu_after}
         used = sorted((rasa_after[pid] - rasa_before.get(pid, 0.0) for pid in rasa_after), reverse=True)
-        report["rasa_cpu_share"] = [round(cpu / max(sum(used), 1e-9), 2) for cpu in used if cpu > 0.005 * sum(used)]
+        total = max(sum(used), 1e-9)
+        report["rasa_cpu_share"] = [round(cpu / total, 2) for cpu in used if cpu > 0.005 * total]
         report["integrity"] = check_integrity(db, results, before, mix)
     print_report(report)
     if args.json:

@@ -9,14 +9,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .corpus import LANGUAGES, REPO_ROOT, CorpusError
-from .embedder import DEFAULT_MODEL
+from .embedder import DEFAULT_MODEL, RUNTIMES
 
 # Defaults are anchored at the repo root so the commands work from any directory.
 DEFAULT_CORPUS = REPO_ROOT / "data" / "knowledge"
 DEFAULT_INDEX = REPO_ROOT / "var" / "knowledge_index"
 DEFAULT_QUERIES = REPO_ROOT / "data" / "knowledge_eval" / "queries.yml"
 MODES = ("hybrid", "dense", "bm25")  # store.SEARCH_MODES, without importing torch for --help
-RUNTIMES = ("auto", "onnx", "torch")  # embedder.Runtime
 
 
 def _parser() -> argparse.ArgumentParser:

