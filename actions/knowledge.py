@@ -12,10 +12,12 @@ from actions.session import backend, language, report_backend_error
 
 
 def utter_articles(dispatcher: CollectingDispatcher, articles: List[Dict[str, Any]]) -> None:
-    """One message per article: title, number, summary and a link the user can open."""
+    """One message per article: the text (title, number, summary, link) for every medium, and the same fields as
+    data (`{"article": ...}`) for the adapters that show a card (bot/channels/render.py)."""
     for article in articles:
-        dispatcher.utter_message(response="utter_kb_article", title=article["title"], number=article["number"],
-                                 summary=article["summary"], url=f"{public_backend_url()}{article['url']}")
+        card = {"title": article["title"], "number": article["number"], "summary": article["summary"],
+                "url": f"{public_backend_url()}{article['url']}"}
+        dispatcher.utter_message(response="utter_kb_article", json_message={"article": card}, **card)
 
 
 class ActionSearchKnowledge(Action):

@@ -1,7 +1,9 @@
 """The seed's "Mon profil": language, e-mail notifications and password.
 
-- Language: switched at once (the `language` slot) and saved in the portal profile (PATCH /users/me/profile);
-  the confirmation is already in the new language.
+- Language: the conversation follows the user's language at once (the `language` slot: the language written in,
+  bot/language.py, or asked for, action_change_language), in the new language already. Saving it in the portal
+  profile (PATCH /users/me/profile) is offered as a question once the bot is about to listen outside a form
+  (bot/policy.py predicts action_offer_language) and done only on "yes" (action_save_language).
 - E-mail notifications: on/off from the buttons or the user's words, after checking the role may change them.
 - Password: never asked in the chat; the user gets the link to the secure page (GET /account/password on the
   backend), where the current and new passwords go straight to POST /users/me/password.
@@ -21,7 +23,7 @@ from actions.text import fold_accents
 from actions.backend_client import BackendError, BackendRejected, NotAuthenticated, public_backend_url
 from actions.forms import entity, is_payload, text_of
 from actions.roles import require_permission
-from actions.session import LANGUAGES, backend, language, report_backend_error
+from actions.session import LANGUAGES, backend, language, portal_user, report_backend_error
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +95,7 @@ def language_choice(tracker: Tracker) -> Optional[str]:
 
 
 class ActionChangeLanguage(Action):
-    """Switches the conversation's language at once and saves it in the portal profile."""
+    """Switches the conversation's language at once; the profile is not touched (see action_offer_language)."""
 
     def name(self) -> Text:
         return "action_change_language"
@@ -103,22 +105,53 @@ class ActionChangeLanguage(Action):
         if target is None:
             dispatcher.utter_message(response="utter_ask_language")
             return []
+        utter_in(dispatcher, domain, "utter_language_changed", target)
+        return [SlotSet("language", target)]
+
+
+def profile_language(tracker: Tracker) -> Optional[str]:
+    return (portal_user(tracker) or {}).get("language")
+
+
+class ActionOfferLanguage(Action):
+    """Asks once per language whether the conversation's language should become the portal profile's."""
+
+    def name(self) -> Text:
+        return "action_offer_language"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        current = language(tracker)
+        dispatcher.utter_message(response="utter_offer_language")
+        return [SlotSet("language_offered", current)]
+
+
+class ActionSaveLanguage(Action):
+    """The user said yes to the offer: the conversation's language is saved in the portal profile."""
+
+    def name(self) -> Text:
+        return "action_save_language"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        target = language(tracker)
+        if profile_language(tracker) == target:
+            dispatcher.utter_message(response="utter_language_saved")
+            return []
         try:
             await backend(tracker).update_profile(language=target)
         except NotAuthenticated as error:
             report_backend_error(dispatcher, error)
             return []
-        except BackendRejected as error:  # e.g. the role may not change its profile: say why, still follow the user
+        except BackendRejected as error:  # e.g. the role may not change its profile: say why
             log.warning("language not saved: %s", error)
-            utter_in(dispatcher, domain, "utter_language_not_saved", target)
+            dispatcher.utter_message(response="utter_language_not_saved")
             dispatcher.utter_message(text=error.message)
-            return [SlotSet("language", target)]
-        except BackendError as error:  # unreachable: follow the user for this conversation anyway
+            return []
+        except BackendError as error:
             log.warning("language not saved: %s", error)
-            utter_in(dispatcher, domain, "utter_language_not_saved", target)
-            return [SlotSet("language", target)]
-        utter_in(dispatcher, domain, "utter_language_changed", target)
-        return [SlotSet("language", target)]
+            dispatcher.utter_message(response="utter_language_not_saved")
+            return []
+        dispatcher.utter_message(response="utter_language_saved")
+        return []
 
 
 # --- e-mail notifications --------------------------------------------------------------------------------------

@@ -1,13 +1,20 @@
 """Who is talking and in which language, plus the conversation start.
 
-Identity comes only from `portal_user` in the latest message's metadata, which the input channel
-(bot/channels.py) sets from the verified token; the token itself is forwarded to the backend, which
-enforces every permission.
+Identity comes only from the reserved `IDENTITY_KEY` of the latest message's metadata, which the channel layer
+(bot/identity.py) sets from credentials it verified and which no client value can set. No bearer token is ever in
+the conversation: to call the backend on the user's behalf the action server mints, per call, a token that lives a
+minute, is addressed to the backend's assistant audience and signed with the key only the backend and the action
+server share (`ASSISTANT_KEY`, or the file `ASSISTANT_KEY_FILE`). The backend still enforces every permission.
 """
 from __future__ import annotations
 
 import logging
+import os
+import time
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
+
+import jwt
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
@@ -17,8 +24,13 @@ from actions.backend_client import BackendClient, BackendError, BackendRejected,
 
 log = logging.getLogger(__name__)
 LANGUAGES = ("fr", "en")
-# Rasa input channel name -> the portal's case channel code
-CHANNELS = {"socketio": "web", "rest": "rest", "botframework": "teams", "twilio_voice": "voice"}
+# The metadata key holding the verified identity. The channel layer builds a message's metadata itself and only
+# ever puts this key in it: nothing a client sends reaches the assistant as metadata.
+IDENTITY_KEY = "verified_identity"
+ASSISTANT_AUDIENCE = "portal-assistant"  # backend/core/security.py
+ASSISTANT_TOKEN_SECONDS = 60
+DEFAULT_KEY_FILE = Path(__file__).resolve().parents[1] / "var" / "assistant.key"
+_key_cache: Dict[str, str] = {}
 
 
 def _metadata(tracker: Tracker) -> Dict[str, Any]:
@@ -26,8 +38,34 @@ def _metadata(tracker: Tracker) -> Dict[str, Any]:
 
 
 def portal_user(tracker: Tracker) -> Optional[Dict[str, Any]]:
-    user = _metadata(tracker).get("portal_user")
-    return user if isinstance(user, dict) else None
+    """The verified identity of who is talking: id, email, full_name, role, language, account, account_id,
+    token_version, channel (the case channel code) and channel_user (the channel's own user key)."""
+    user = _metadata(tracker).get(IDENTITY_KEY)
+    return user if isinstance(user, dict) and isinstance(user.get("id"), int) else None
+
+
+def assistant_key() -> str:
+    """The key shared with the backend; read once (the backend generates the file when it is first needed)."""
+    if "key" not in _key_cache:
+        key = os.environ.get("ASSISTANT_KEY", "")
+        if not key:
+            path = Path(os.environ.get("ASSISTANT_KEY_FILE") or DEFAULT_KEY_FILE)
+            key = path.read_text().strip() if path.is_file() else ""
+        if not key:
+            return ""  # no key yet: calls fail as unauthenticated and the user is asked to log in again
+        _key_cache["key"] = key
+    return _key_cache["key"]
+
+
+def assistant_token(identity: Optional[Dict[str, Any]]) -> str:
+    """A token for one backend call on behalf of the verified user; never stored anywhere."""
+    key = assistant_key()
+    if not identity or not key:
+        return ""
+    now = int(time.time())
+    claims = {"sub": str(identity["id"]), "ver": int(identity.get("token_version") or 0), "aud": ASSISTANT_AUDIENCE,
+              "iat": now, "exp": now + ASSISTANT_TOKEN_SECONDS}
+    return jwt.encode(claims, key, algorithm="HS256")
 
 
 def language(tracker: Tracker) -> str:
@@ -39,12 +77,13 @@ def language(tracker: Tracker) -> str:
 
 
 def backend(tracker: Tracker) -> BackendClient:
-    """A client acting with the user's own token; without one every call fails as unauthenticated."""
-    return BackendClient(token=_metadata(tracker).get("token") or "", lang=language(tracker))
+    """A client acting for the verified user; without an identity every call fails as unauthenticated."""
+    return BackendClient(token=assistant_token(portal_user(tracker)), lang=language(tracker))
 
 
 def channel_code(tracker: Tracker) -> str:
-    return CHANNELS.get(tracker.get_latest_input_channel() or "", "api")
+    """The case channel code the user's adapter declared (credentials.yml)."""
+    return str((portal_user(tracker) or {}).get("channel") or "api")
 
 
 def report_backend_error(dispatcher: CollectingDispatcher, error: BackendError) -> None:
@@ -85,7 +124,7 @@ class ActionSessionStart(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[EventType]:
         metadata = tracker.get_slot("session_started_metadata") or {}
-        user = metadata.get("portal_user") if isinstance(metadata, dict) else None
+        user = metadata.get(IDENTITY_KEY) if isinstance(metadata, dict) else None
         events: List[EventType] = [SessionStarted()]
         # carry_over_slots_to_new_session: a pending, failed submission must survive a session expiry
         if domain.get("session_config", {}).get("carry_over_slots_to_new_session", True):

@@ -36,13 +36,12 @@ class CaseStatus(str, enum.Enum):
     closed = "closed"
 
 
-class Channel(str, enum.Enum):
-    portal = "portal"
-    web = "web"
-    rest = "rest"
-    teams = "teams"
-    voice = "voice"
-    api = "api"
+# Where a case or request came from: "portal", "api", or the code of the assistant's channel it was made in
+# ("web", "rest", "teams", ...). The assistant's channels are listed once, in credentials.yml (each adapter names its
+# code); the backend only checks the shape, so adding a channel needs no change here.
+CHANNEL_PATTERN = r"^[a-z][a-z0-9_]{1,19}$"
+PORTAL_CHANNEL = "portal"
+API_CHANNEL = "api"
 
 
 class KbFeedback(str, enum.Enum):
@@ -85,6 +84,8 @@ class User(Base):
     # How a pending user came in: "invitation" (by an admin) or "access_request" (asked for access).
     origin: Mapped[str | None] = mapped_column(String(20), nullable=True)
     password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Bumped by a password change or reset and a deactivation: every token issued before stops working at once.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     account: Mapped[Account] = relationship(back_populates="users")
@@ -331,7 +332,7 @@ class Case(Base):
     # The portal user named as the case's contact (when the contact is a portal user).
     contact_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True, index=True)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), nullable=True)
-    channel: Mapped[Channel] = mapped_column(Enum(Channel, native_enum=False, length=20), default=Channel.portal)
+    channel: Mapped[str] = mapped_column(String(20), default=PORTAL_CHANNEL)
     kb_articles_shown: Mapped[list[str]] = mapped_column(JSON, default=list)
     kb_feedback: Mapped[KbFeedback | None] = mapped_column(Enum(KbFeedback, native_enum=False, length=20), nullable=True)
     transcript: Mapped[str] = mapped_column(Text, default="")
@@ -393,7 +394,7 @@ class Deflection(Base):
     subcategory: Mapped[str | None] = mapped_column(String(50), nullable=True)
     description: Mapped[str] = mapped_column(Text, default="")
     kb_articles_shown: Mapped[list[str]] = mapped_column(JSON, default=list)
-    channel: Mapped[Channel] = mapped_column(Enum(Channel, native_enum=False, length=20), default=Channel.portal)
+    channel: Mapped[str] = mapped_column(String(20), default=PORTAL_CHANNEL)
     idempotency_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -9,9 +9,10 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from backend.models import CaseStatus, Channel, KbFeedback, Role, UserStatus
+from backend.models import API_CHANNEL, CHANNEL_PATTERN, CaseStatus, KbFeedback, Role, UserStatus
 
 Language = Literal["fr", "en"]
+Channel = Annotated[str, Field(pattern=CHANNEL_PATTERN)]
 # An e-mail address (simple shape check, stored lower-case).
 EmailStr = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
                      AfterValidator(lambda v: v.strip().lower())]
@@ -48,6 +49,9 @@ class UserOut(BaseModel):
     language: str
     email_notifications: bool
     account: AccountOut
+    # Bumped when the user's tokens are revoked (password change or reset, deactivation); the assistant's
+    # per-call tokens carry it, so they stop working together with the user's portal token.
+    token_version: int = 0
 
 
 class AssetOut(BaseModel):
@@ -85,7 +89,7 @@ class CaseCreate(BaseModel):
     subcategory: str = Field(min_length=1, max_length=50)
     asset: str | None = Field(default=None, max_length=40, description="Asset number, serial or alias")
     description: str = Field(min_length=3, max_length=MAX_DESCRIPTION_CHARS)
-    channel: Channel = Channel.api
+    channel: Channel = API_CHANNEL
     priority: int = Field(default=3, ge=1, le=5)
     kb_articles_shown: list[str] = Field(default_factory=list, max_length=20)
     kb_feedback: KbFeedback | None = None
@@ -136,7 +140,7 @@ class DeflectionCreate(BaseModel):
     subcategory: str | None = Field(default=None, max_length=50)
     description: str = Field(default="", max_length=4000)
     kb_articles_shown: list[str] = Field(min_length=1, max_length=20)
-    channel: Channel = Channel.api
+    channel: Channel = API_CHANNEL
 
 
 class DeflectionOut(BaseModel):
@@ -380,7 +384,7 @@ class MeterQueryCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=1, max_length=10, description="Meter code, e.g. 112")
     description: str = Field(min_length=3, max_length=MAX_DESCRIPTION_CHARS)
-    channel: Channel = Channel.api
+    channel: Channel = API_CHANNEL
     transcript: str = Field(default="", max_length=MAX_TRANSCRIPT_CHARS, description="The assistant's conversation, if any")
 
 
@@ -474,7 +478,7 @@ class OrderEnquiryCreate(BaseModel):
     order_number: str = Field(min_length=1, max_length=20)
     subcategory: Literal["wrong_items", "missing_items"]
     description: str = Field(min_length=3, max_length=MAX_DESCRIPTION_CHARS)
-    channel: Channel = Channel.api
+    channel: Channel = API_CHANNEL
     transcript: str = Field(default="", max_length=MAX_TRANSCRIPT_CHARS, description="The assistant's conversation, if any")
 
 
@@ -506,7 +510,7 @@ class RequestCreate(BaseModel):
     subcategory: str = Field(min_length=1, max_length=50)
     asset: str | None = Field(default=None, max_length=40)
     description: str = Field(min_length=3, max_length=MAX_DESCRIPTION_CHARS)
-    channel: Channel = Channel.api
+    channel: Channel = API_CHANNEL
     transcript: str = Field(default="", max_length=MAX_TRANSCRIPT_CHARS, description="The assistant's conversation, if any")
 
 

@@ -19,8 +19,8 @@ from backend.core.config import REPO_ROOT, get_settings
 from backend.core.db import get_session_factory
 from backend.core.security import hash_password
 from backend.models import (
-    Account, Asset, AssetContact, Case, CaseActivity, CaseStatus, CaseWatcher, Channel, Consumable, Contact, Meter,
-    MeterReading, Order, OrderLine, Role, TrainingRequest, User, UserStatus,
+    Account, Asset, AssetContact, Case, CaseActivity, CaseStatus, CaseWatcher, Consumable, Contact, Meter,
+    MeterReading, Order, OrderLine, PORTAL_CHANNEL, Role, TrainingRequest, User, UserStatus,
 )
 from backend.services.meters import EMAINTENANCE_SOURCE, METER_NAMES, PORTAL_SOURCE
 from backend import knowledge_admin
@@ -89,7 +89,7 @@ def seed_demo(session: Session, password: str) -> bool:
         c = Case(number=number, account_id=creator.account_id, asset_id=asset.id if asset else None,
                  category=category, subcategory=subcategory, description=description, status=status,
                  priority=3, created_by_id=creator.id, contact_name=contact.full_name, contact_user_id=contact.id,
-                 channel=Channel.portal)
+                 channel=PORTAL_CHANNEL)
         c.activities.append(CaseActivity(author_id=creator.id, author_name=creator.full_name, body=description))
         return c
 

@@ -3,8 +3,8 @@
 `WrittenLanguageExtractor`, the last component of the NLU pipeline (config.yml), adds a `written_language`
 entity ("fr" / "en") to a message that is clearly written in one language; the `language` slot is mapped from
 that entity (domain/core.yml), so Rasa switches the slot itself before predicting the answer and every
-response (FR and EN variations) follows at once. The input channel then offers, once per conversation, to save
-that language in the profile (bot/channels.py; the button sends /change_language, actions/profile.py).
+response (FR and EN variations) follows at once. Saving that language in the portal profile is then offered as a
+question, once per language, as part of the dialogue (bot/policy.py, actions/profile.py).
 
 This used to be a custom slot-mapping action: one action-server round trip after every message (about 30 ms
 of a 100 ms turn) for a test that needs no data but the text.

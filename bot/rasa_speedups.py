@@ -69,7 +69,7 @@ benchmarks/README.md). Behaviour is unchanged; only repeated work is removed.
    address hash, at connection time). Sanic 21.12 already passes `reuse_port=True` to each worker's server;
    it just bound the shared socket first. A socket or Unix path given by the caller keeps Sanic's behaviour.
 
-`install()` is idempotent; it is called when Rasa imports our channels (bot/channels.py), i.e. at start-up,
+`install()` is idempotent; it is called when Rasa imports our channels (bot/channels/__init__.py), i.e. at start-up,
 before any message is handled.
 """
 from __future__ import annotations

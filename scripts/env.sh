@@ -6,9 +6,26 @@ export REDIS_PORT="${REDIS_PORT:-6390}"  # the stack's private Redis (not a syst
 export BACKEND_URL="${BACKEND_URL:-http://localhost:$BACKEND_PORT}"
 export RASA_PUBLIC_URL="${RASA_PUBLIC_URL:-http://localhost:$RASA_PORT}"
 export ACTION_ENDPOINT_URL="${ACTION_ENDPOINT_URL:-http://localhost:$ACTION_PORT/webhook}"
+# Secrets, the database, logs: readable by their owner only (what the services create inherits this mask).
+umask 077
 mkdir -p var
-[ -s var/rasa_api_token ] || python3 -c "import secrets; print(secrets.token_hex(24))" > var/rasa_api_token
+# Generated once, kept in var/ (mode 0600), handed to the services in their environment, never on a command line.
+new_secret() {
+  [ -s "$1" ] || python3 -c "import secrets; print(secrets.token_hex(24))" > "$1"
+  chmod 600 "$1"
+}
+new_secret var/rasa_api_token
+new_secret var/redis_password
+new_secret var/assistant.key
+[ -f var/portal.db ] && chmod 600 var/portal.db
 export RASA_API_TOKEN="${RASA_API_TOKEN:-$(cat var/rasa_api_token)}"
+export REDIS_PASSWORD="${REDIS_PASSWORD:-$(cat var/redis_password)}"
+# Shared by the backend and the action server only: the key of the per-call tokens the assistant acts with
+export ASSISTANT_KEY_FILE="${ASSISTANT_KEY_FILE:-$PWD/var/assistant.key}"
+# Portal pages allowed to embed the chat widget and open its socket (CORS and frame-ancestors)
+export CHAT_ALLOWED_ORIGINS="${CHAT_ALLOWED_ORIGINS:-http://localhost:$BACKEND_PORT http://127.0.0.1:$BACKEND_PORT}"
+# Conversations (Redis tracker store) and chat session bindings expire after this idle time
+export CONVERSATION_IDLE_SECONDS="${CONVERSATION_IDLE_SECONDS:-86400}"
 # ONNX export of the embedding model (knowledge_index/embedder.py), made once; `make clean` removes it with var/.
 export KNOWLEDGE_ENCODER_CACHE="${KNOWLEDGE_ENCODER_CACHE:-$PWD/var/encoders}"
 # Offline and quiet: models come from local wheels, no telemetry, readable logs.

@@ -13,8 +13,8 @@ if command -v redis-server >/dev/null 2>&1 && [ "${RASA_WORKERS:-2}" != 1 ]; the
     sleep 0.1
   done
   export SANIC_WORKERS="${RASA_WORKERS:-2}"
-  # The channel's "save this language?" offer, made once per conversation whichever worker gets the message
-  export LANGUAGE_OFFER_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/2"
+  # Which user each web chat session id belongs to, whichever worker gets the socket (bot/channels/socketio.py)
+  export CHAT_SESSIONS_REDIS_URL="redis://:$REDIS_PASSWORD@127.0.0.1:$REDIS_PORT/2"
 else
   endpoints=var/endpoints-single-process.yml
   .venv-rasa/bin/python - "$endpoints" <<'PY'
@@ -33,5 +33,9 @@ export TF_INTER_OP_PARALLELISM_THREADS="${TF_INTER_OP_PARALLELISM_THREADS:-1}"
 # DIET 3.2-3.5 instead of 4.0-5.3 ms, whole parse 7.5-7.9 instead of 9.4-11.7 ms (one thread, measured). Same
 # predictions: 4,028 utterances parsed both ways gave the same intents and entities, confidences within 6e-7.
 export TF_ENABLE_ONEDNN_OPTS="${TF_ENABLE_ONEDNN_OPTS:-0}"
-exec .venv-rasa/bin/rasa run --interface 127.0.0.1 --port "$RASA_PORT" --enable-api --auth-token "$RASA_API_TOKEN" \
-  --cors "*" --model models/portal.tar.gz --credentials credentials.yml --endpoints "$endpoints"
+# Request bodies: 64 kB at most (Sanic's default is 100 MB); a chat message is at most MAX_MESSAGE_CHARS characters.
+export SANIC_REQUEST_MAX_SIZE="${SANIC_REQUEST_MAX_SIZE:-65536}"
+export CONVERSATION_IDLE_SECONDS="${CONVERSATION_IDLE_SECONDS:-86400}"
+# bot/serve.py adds the API token and the allowed origins (CHAT_ALLOWED_ORIGINS) to Rasa's arguments itself.
+exec .venv-rasa/bin/python -m bot.serve --interface 127.0.0.1 --port "$RASA_PORT" --enable-api \
+  --model models/portal.tar.gz --credentials credentials.yml --endpoints "$endpoints"

@@ -35,7 +35,7 @@ def free_port() -> int:
 
 
 # What identifies each service's processes in its command line (Rasa: the main process and its workers).
-SERVICES = {"rasa": "rasa run --interface", "actions": "rasa run actions", "backend": "uvicorn backend.main",
+SERVICES = {"rasa": "bot.serve --interface", "actions": "rasa run actions", "backend": "uvicorn backend.main",
             "redis": "redis-server"}
 
 
@@ -123,6 +123,10 @@ def running_stack(workdir: Path, timeout: float = 420) -> Iterator[Stack]:
         "RASA_API_TOKEN": secrets.token_hex(16),  # never starts with "-" (an option to rasa run)
         "DATABASE_URL": f"sqlite:///{workdir / 'portal.db'}",
         "SECRET_KEY": secrets.token_urlsafe(32),
+        "ASSISTANT_KEY": secrets.token_urlsafe(32),
+        "REDIS_PASSWORD": secrets.token_hex(16),
+        "CHAT_ALLOWED_ORIGINS": f"http://localhost:{ports['BACKEND_PORT']} http://127.0.0.1:{ports['BACKEND_PORT']}",
+        "CONVERSATION_IDLE_SECONDS": "3600",
         "DEMO_PASSWORD": PASSWORD,
         "KNOWLEDGE_INDEX_DIR": str(index_dir),
         "HF_HUB_OFFLINE": "1",

@@ -32,9 +32,9 @@ def _unauthenticated() -> ApiError:
 def get_current_user(
     request: Request, session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> User:
-    user_id = decode_access_token(token) if token else None
-    user = session.get(User, user_id) if user_id is not None else None
-    if user is None or user.status != UserStatus.active:
+    claims = decode_access_token(token) if token else None
+    user = session.get(User, claims.user_id) if claims is not None else None
+    if user is None or user.status != UserStatus.active or user.token_version != claims.version:
         raise _unauthenticated()
     request.state.lang = user.language  # errors are answered in the user's language
     return user

@@ -1,6 +1,7 @@
 """One pydantic-settings object for the whole backend; every value can come from the environment."""
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -38,15 +39,28 @@ class Settings(BaseSettings):
     rasa_public_url: str = Field(default="http://localhost:5005")
     web_dir: Path = REPO_ROOT / "bot" / "web"
 
+    # Key of the short-lived tokens the action server mints for the chat user it acts for (backend/core/security.py);
+    # shared with the action server only. When unset: ASSISTANT_KEY_FILE, else var/assistant.key (made once, 0600).
+    assistant_key: str = ""
+    assistant_key_file: Path = VAR_DIR / "assistant.key"
+
     def resolved_secret_key(self) -> str:
-        if self.secret_key:
-            return self.secret_key
-        key_file = VAR_DIR / "secret.key"
-        if not key_file.exists():
-            key_file.parent.mkdir(parents=True, exist_ok=True)
-            key_file.write_text(secrets.token_urlsafe(48))
-            key_file.chmod(0o600)
-        return key_file.read_text().strip()
+        return self.secret_key or secret_from_file(VAR_DIR / "secret.key")
+
+    def resolved_assistant_key(self) -> str:
+        return self.assistant_key or secret_from_file(self.assistant_key_file)
+
+
+def secret_from_file(path: Path) -> str:
+    """A secret kept in a file readable by its owner only; generated the first time."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(48))
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 @lru_cache

@@ -1,6 +1,17 @@
-"""Password hashing (argon2) and signed access tokens (JWT, HS256)."""
+"""Password hashing (argon2) and signed access tokens (JWT, HS256).
+
+Two kinds of bearer token reach the API:
+- portal access tokens, issued at login and signed with `SECRET_KEY`;
+- assistant tokens, minted by the action server for one backend call on behalf of a user whose identity the
+  assistant's channel layer has verified. They are signed with a separate key (`ASSISTANT_KEY`, shared only with
+  the action server), carry the audience `portal-assistant`, live a minute at most, and are never stored.
+
+Both carry the user's token version (`ver`): a password change, a reset or a deactivation bumps it, and every
+token issued before stops working at once.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -11,6 +22,8 @@ from backend.core.config import get_settings
 
 _hasher = PasswordHasher()
 ALGORITHM = "HS256"
+ASSISTANT_AUDIENCE = "portal-assistant"
+ASSISTANT_TOKEN_MAX_SECONDS = 120  # an assistant token valid longer than this is refused, whatever its exp says
 
 
 def hash_password(password: str) -> str:
@@ -29,23 +42,41 @@ def verify_password(password: str, password_hash: str | None) -> bool:
         return False
 
 
-def create_access_token(user_id: int, account_id: int) -> str:
+def create_access_token(user_id: int, account_id: int, token_version: int = 0) -> str:
     settings = get_settings()
     now = datetime.now(UTC)
     claims = {
         "sub": str(user_id),
         "acc": account_id,
+        "ver": token_version,
         "iat": now,
         "exp": now + timedelta(minutes=settings.access_token_minutes),
     }
     return jwt.encode(claims, settings.resolved_secret_key(), algorithm=ALGORITHM)
 
 
-def decode_access_token(token: str) -> int | None:
-    """The user id of a valid, unexpired token; None for anything else."""
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: int
+    version: int
+    assistant: bool  # minted by the action server for a verified chat user
+
+
+def decode_access_token(token: str) -> TokenClaims | None:
+    """The claims of a valid, unexpired portal or assistant token; None for anything else."""
+    settings = get_settings()
     try:
-        claims = jwt.decode(token, get_settings().resolved_secret_key(), algorithms=[ALGORITHM],
-                            options={"require": ["exp", "sub"]})
-        return int(claims["sub"])
-    except (jwt.PyJWTError, KeyError, ValueError):
+        unverified = jwt.decode(token, options={"verify_signature": False})  # only to pick the key
+        if unverified.get("aud") == ASSISTANT_AUDIENCE:
+            claims = jwt.decode(token, settings.resolved_assistant_key(), algorithms=[ALGORITHM],
+                                audience=ASSISTANT_AUDIENCE, options={"require": ["exp", "iat", "sub", "ver"]})
+            if int(claims["exp"]) - int(claims["iat"]) > ASSISTANT_TOKEN_MAX_SECONDS:
+                return None
+            return TokenClaims(int(claims["sub"]), int(claims["ver"]), assistant=True)
+        claims = jwt.decode(token, settings.resolved_secret_key(), algorithms=[ALGORITHM],
+                            options={"require": ["exp", "sub"], "verify_aud": False})
+        if "aud" in claims:  # a portal token never has an audience
+            return None
+        return TokenClaims(int(claims["sub"]), int(claims.get("ver", 0)), assistant=False)
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError):
         return None

@@ -137,6 +137,7 @@ def approve(session: Session, admin: User, user: User) -> User:
 def reject(session: Session, admin: User, user: User) -> User:
     _pending(user)
     user.status = UserStatus.inactive
+    user.token_version += 1
     session.commit()
     return user
 
@@ -181,6 +182,7 @@ def deactivate(session: Session, admin: User, user: User) -> User:
                        "You cannot deactivate your own access.")
     _not_last_admin(session, user)
     user.status = UserStatus.inactive
+    user.token_version += 1
     session.commit()
     return user
 
@@ -198,6 +200,7 @@ def confirm_password_reset(session: Session, token: str, new_password: str) -> N
     user = _consume_token(session, token, "password_reset")
     check_password_policy(new_password, user.email)
     user.password_hash = hash_password(new_password)
+    user.token_version += 1
     session.commit()
 
 
@@ -216,4 +219,5 @@ def change_own_password(session: Session, user: User, current: str, new: str) ->
                        "The current password is incorrect.", field="current_password")
     check_password_policy(new, user.email)
     user.password_hash = hash_password(new)
+    user.token_version += 1
     session.commit()

@@ -12,6 +12,7 @@ import yaml
 from rasa_sdk import Tracker
 
 import actions.backend_client as backend_client
+import actions.session as session
 from actions_fakes import BASE_URL, FORM, TOKEN, USER_PROFILE, FakePortal, initial_slots, load_domain
 
 
@@ -26,6 +27,16 @@ def portal(monkeypatch: pytest.MonkeyPatch) -> FakePortal:
     monkeypatch.delenv("BACKEND_PUBLIC_URL", raising=False)
     yield fake
     backend_client._taxonomy_cache.clear()
+
+
+TEST_TOKEN_KEY = "_test_token"  # which of the fake portal's tokens stands for the identity's minted token
+CHANNEL_CODES = {"rest": "rest", "socketio": "web"}  # what credentials.yml declares for these adapters
+
+
+@pytest.fixture(autouse=True)
+def _fake_assistant_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fake portal knows fixed tokens per user; the real minting is tested in test_actions_session.py."""
+    monkeypatch.setattr(session, "assistant_token", lambda identity: (identity or {}).get(TEST_TOKEN_KEY, ""))
 
 
 @pytest.fixture(autouse=True)
@@ -62,10 +73,10 @@ def make_tracker(domain: Dict[str, Any]) -> Callable[..., Tracker]:
         active_loop: Optional[str] = FORM,
     ) -> Tracker:
         metadata: Dict[str, Any] = {}
-        if token is not None:
-            metadata["token"] = token
-        if portal_user is not None:
-            metadata["portal_user"] = portal_user
+        if portal_user is not None:  # the verified identity, as the channel layer sets it (no token in it)
+            metadata[session.IDENTITY_KEY] = dict(portal_user, channel=CHANNEL_CODES.get(input_channel or "", "api"))
+            if token is not None:
+                metadata[session.IDENTITY_KEY][TEST_TOKEN_KEY] = token
         latest = {
             "text": text,
             "intent": {"name": intent, "confidence": 1.0} if intent else {},

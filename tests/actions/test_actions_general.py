@@ -16,6 +16,7 @@ from actions.submission import ActionCancelForm, ActionRetrySubmit
 from actions_fakes import run, FakePortal, accepted_switch, responses, slot_values
 from fakes_admin import ADMIN_PROFILE, USER_PROFILE_SEED
 from fakes_general import ADMIN_TOKEN, GeneralBackend
+from actions.session import IDENTITY_KEY
 
 pytestmark = pytest.mark.asyncio
 
@@ -368,7 +369,7 @@ async def test_handoff_refused_by_the_portal(portal, make_tracker, domain):
 
 async def test_handoff_with_an_expired_session(portal, make_tracker, domain):
     tracker = confirmed(make_tracker)
-    tracker.latest_message["metadata"]["token"] = "expired"
+    tracker.latest_message["metadata"][IDENTITY_KEY]["_test_token"] = "expired"  # the backend refuses it
     dispatcher, events = await run(ActionSubmitHandoff(), tracker, domain)
     assert responses(dispatcher) == ["utter_login_required"]
     assert slot_values(events) == RESET

@@ -25,6 +25,9 @@ async def test_articles_with_absolute_links_then_an_offer_to_report(portal: Fake
     articles = [m for m in dispatcher.messages if m["response"] == "utter_kb_article"]
     assert len(articles) == len(portal.kb_hits[:3]) > 0
     assert all(m["url"].startswith(f"{BASE_URL}/kb/") for m in articles)
+    # the same fields as data, for the adapters that show a card
+    assert [m["custom"]["article"] for m in articles] == [
+        {key: m[key] for key in ("title", "number", "summary", "url")} for m in articles]
     (search,) = portal.calls("GET", "/knowledge/search")
     assert search["params"]["q"] == "comment remplacer le toner ?"
     assert not portal.calls("POST", "/cases")

@@ -9,7 +9,7 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.profile import (
-    ActionChangeLanguage, ActionChangePassword, ActionSetNotifications, language_choice, notification_choice,
+    ActionChangeLanguage, ActionChangePassword, ActionOfferLanguage, ActionSaveLanguage, ActionSetNotifications, language_choice, notification_choice,
     render_response,
 )
 from actions_fakes import run, BASE_URL, FakePortal, responses, slot_values
@@ -40,28 +40,56 @@ def user_says(make_tracker, text: str, intent: str, lang: str = "en", entities=(
 
 
 # --- language ---------------------------------------------------------------------------------------------------
-async def test_switch_to_english_is_saved_and_confirmed_in_english(general, portal, make_tracker, domain):
+async def test_switch_to_english_changes_the_conversation_not_the_profile(general, portal, make_tracker, domain):
     tracker = user_says(make_tracker, "parle moi en anglais", "change_language", lang="fr",
                         entities=[("language_choice", "en")], admin=True)
     dispatcher, events = await run(ActionChangeLanguage(), tracker, domain)
-    (call,) = portal.calls("PATCH", "/users/me/profile")
-    assert call["json"] == {"language": "en"}
-    assert call["headers"]["authorization"] == f"Bearer {ADMIN_TOKEN}"
-    assert general.profiles["admin"]["language"] == "en"
+    assert portal.calls("PATCH", "/users/me/profile") == []  # the profile changes only on "yes" to the offer
+    assert general.profiles["admin"]["language"] == "fr"
     assert events == [{"event": "slot", "timestamp": None, "name": "language", "value": "en"}]
     # the confirmation is already in the new language (Rasa would render a named response in the old one)
     (msg,) = dispatcher.messages
     assert msg["text"] == variation(domain, "utter_language_changed", "en")["text"]
-    assert msg["text"].startswith("Done: I'll answer in English")
+    assert msg["text"].startswith("Of course: I'll answer in English")
+    assert "profile" not in msg["text"]
 
 
 async def test_switch_to_french_from_the_button_payload(general, portal, make_tracker, domain):
     tracker = user_says(make_tracker, '/change_language{"language_choice":"fr"}', "change_language", lang="en",
                         entities=[("language_choice", "fr")])
     dispatcher, events = await run(ActionChangeLanguage(), tracker, domain)
-    assert portal.calls("PATCH", "/users/me/profile")[0]["json"] == {"language": "fr"}
+    assert portal.calls("PATCH", "/users/me/profile") == []
     assert slot_values(events) == {"language": "fr"}
-    assert dispatcher.messages[0]["text"].startswith("C'est fait : je vous réponds désormais en français")
+    assert dispatcher.messages[0]["text"].startswith("Bien sûr : je vous réponds désormais en français")
+
+
+async def test_the_offer_asks_and_remembers_the_language_it_was_made_for(general, portal, make_tracker, domain):
+    tracker = user_says(make_tracker, "can we continue in english", "change_language", lang="en", admin=True)
+    dispatcher, events = await run(ActionOfferLanguage(), tracker, domain)
+    assert responses(dispatcher) == ["utter_offer_language"]
+    assert slot_values(events) == {"language_offered": "en"}
+    assert portal.calls("PATCH", "/users/me/profile") == []
+    for lang, yes in (("en", "Yes, save English"), ("fr", "Oui, enregistrer le français")):
+        buttons = variation(domain, "utter_offer_language", lang)["buttons"]
+        assert [(b["title"], b["payload"]) for b in buttons][0] == (yes, "/affirm")
+        assert buttons[1]["payload"] == "/deny"
+
+
+async def test_yes_to_the_offer_saves_the_conversation_language(general, portal, make_tracker, domain):
+    tracker = user_says(make_tracker, "yes", "affirm", lang="en", admin=True)  # the admin's profile is French
+    dispatcher, events = await run(ActionSaveLanguage(), tracker, domain)
+    (call,) = portal.calls("PATCH", "/users/me/profile")
+    assert call["json"] == {"language": "en"}
+    assert call["headers"]["authorization"] == f"Bearer {ADMIN_TOKEN}"
+    assert general.profiles["admin"]["language"] == "en"
+    assert responses(dispatcher) == ["utter_language_saved"] and events == []
+
+
+async def test_yes_when_the_profile_already_has_it_writes_nothing(general, portal, make_tracker, domain):
+    tracker = user_says(make_tracker, "oui", "affirm", lang="fr", admin=True)
+    dispatcher, _ = await run(ActionSaveLanguage(), tracker, domain)
+    assert portal.calls("PATCH", "/users/me/profile") == []
+    assert responses(dispatcher) == ["utter_language_saved"]
 
 
 @pytest.mark.parametrize("value", ["anglais", "English", "ENGLISH", "en anglais", "eng"])
@@ -88,31 +116,25 @@ async def test_without_a_language_asks_with_two_buttons(general, portal, make_tr
             '/change_language{{"language_choice":"fr"}}', '/change_language{{"language_choice":"en"}}']
 
 
-async def test_portal_down_switches_for_the_conversation_and_says_it_was_not_saved(general, portal, make_tracker,
-                                                                                   domain):
+async def test_portal_down_when_saving_says_it_was_not_saved(general, portal, make_tracker, domain):
     portal.fail("down", "PATCH", "/users/me/profile")
-    tracker = user_says(make_tracker, "in french please", "change_language", entities=[("language_choice", "fr")])
-    dispatcher, events = await run(ActionChangeLanguage(), tracker, domain)
-    assert slot_values(events) == {"language": "fr"}
-    (msg,) = dispatcher.messages
-    assert msg["text"] == variation(domain, "utter_language_not_saved", "fr")["text"]
+    tracker = user_says(make_tracker, "yes", "affirm", lang="fr")  # the user's profile is English
+    dispatcher, events = await run(ActionSaveLanguage(), tracker, domain)
+    assert responses(dispatcher) == ["utter_language_not_saved"] and events == []
 
 
 async def test_refused_by_the_portal_says_why(general, portal, make_tracker, domain):
     general.without("email_notifications")  # PATCH /users/me/profile needs it (backend/api/routes/users.py)
-    tracker = user_says(make_tracker, "passe en français", "change_language", lang="en",
-                        entities=[("language_choice", "fr")])
-    dispatcher, events = await run(ActionChangeLanguage(), tracker, domain)
-    assert slot_values(events) == {"language": "fr"}
-    texts = [m["text"] for m in dispatcher.messages]
-    assert texts == [variation(domain, "utter_language_not_saved", "fr")["text"],
-                     "Your role does not allow this action. Please contact your administrator."]
+    tracker = user_says(make_tracker, "oui", "affirm", lang="fr")
+    dispatcher, events = await run(ActionSaveLanguage(), tracker, domain)
+    assert events == []
+    assert responses(dispatcher)[0] == "utter_language_not_saved"
+    assert dispatcher.messages[1]["text"] == "Votre rôle ne permet pas cette action. Contactez votre administrateur."
 
 
 async def test_expired_session_changes_nothing(general, portal, make_tracker, domain):
-    tracker = make_tracker("english please", intent="change_language", entities=[("language_choice", "en")],
-                           active_loop=None, token="expired")
-    dispatcher, events = await run(ActionChangeLanguage(), tracker, domain)
+    tracker = make_tracker("oui", intent="affirm", active_loop=None, token="expired", slots={"language": "fr"})
+    dispatcher, events = await run(ActionSaveLanguage(), tracker, domain)
     assert responses(dispatcher) == ["utter_login_required"] and events == []
 
 

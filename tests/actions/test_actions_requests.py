@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 import pytest
+
+from actions.session import IDENTITY_KEY
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.forms import asset_label
@@ -586,10 +588,12 @@ async def test_submit_without_device_sends_no_asset(requests_backend, portal, ma
     assert dispatcher.messages[0]["request_label"] == "General enquiry"
 
 
-@pytest.mark.parametrize("input_channel, code", [("socketio", "web"), ("botframework", "teams"),
-                                                 ("twilio_voice", "voice"), (None, "api")])
-async def test_submit_channel(admin_backend, portal, make_tracker, domain, input_channel, code):
-    await run(ActionSubmitRequest(), submit_tracker(make_tracker, input_channel=input_channel), domain)
+@pytest.mark.parametrize("declared, code", [("web", "web"), ("teams", "teams"), ("voice", "voice"), (None, "api")])
+async def test_submit_channel(admin_backend, portal, make_tracker, domain, declared, code):
+    """The channel code is the one the user's adapter declared in the verified identity."""
+    tracker = submit_tracker(make_tracker)
+    tracker.latest_message["metadata"][IDENTITY_KEY]["channel"] = declared
+    await run(ActionSubmitRequest(), tracker, domain)
     assert portal.calls("POST", "/requests")[0]["json"]["channel"] == code
 
 

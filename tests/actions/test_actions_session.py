@@ -10,6 +10,8 @@ from actions.backend_client import BackendRejected, BackendUnavailable, NotAuthe
 from actions.session import ActionSessionStart
 from actions_fakes import USER_PROFILE, initial_slots, responses
 
+REAL_ASSISTANT_TOKEN = session.assistant_token  # conftest replaces it by the fake portal's fixed tokens
+
 
 def session_tracker(domain, metadata) -> Tracker:
     slots = initial_slots(domain)
@@ -30,7 +32,7 @@ def from_profile(events, domain):
 
 @pytest.mark.asyncio
 async def test_session_start_from_the_verified_profile(domain):
-    metadata = {"token": "t", "portal_user": dict(USER_PROFILE, language="en", full_name="Ada Lovelace")}
+    metadata = {session.IDENTITY_KEY: dict(USER_PROFILE, language="en", full_name="Ada Lovelace")}
     dispatcher = CollectingDispatcher()
     events = await ActionSessionStart().run(dispatcher, session_tracker(domain, metadata), domain)
     assert from_profile(events, domain) == [
@@ -51,13 +53,13 @@ async def test_session_start_without_metadata(domain):
 @pytest.mark.asyncio
 async def test_session_start_with_a_forged_non_dict_user(domain):
     events = await ActionSessionStart().run(CollectingDispatcher(),
-                                            session_tracker(domain, {"portal_user": "admin"}), domain)
+                                            session_tracker(domain, {session.IDENTITY_KEY: "admin"}), domain)
     assert [e[0] for e in from_profile(events, domain)] == ["session_started", "action"]
 
 
 @pytest.mark.asyncio
 async def test_session_start_unsupported_language_sets_only_the_name(domain):
-    metadata = {"portal_user": {"language": "de", "full_name": "Hans"}}
+    metadata = {session.IDENTITY_KEY: {"id": 9, "language": "de", "full_name": "Hans"}}
     events = await ActionSessionStart().run(CollectingDispatcher(), session_tracker(domain, metadata), domain)
     assert from_profile(events, domain) == [("session_started", None, None), ("slot", "user_name", "Hans"),
                                ("action", "action_listen", None)]
@@ -65,32 +67,60 @@ async def test_session_start_unsupported_language_sets_only_the_name(domain):
 
 def test_language_slot_then_profile_then_french(make_tracker):
     assert session.language(make_tracker(slots={"language": "en"})) == "en"
-    assert session.language(make_tracker(slots={"language": None}, portal_user={"language": "en"})) == "en"
-    assert session.language(make_tracker(slots={"language": None}, portal_user={"language": "de"})) == "fr"
+    assert session.language(make_tracker(slots={"language": None}, portal_user={"id": 2, "language": "en"})) == "en"
+    assert session.language(make_tracker(slots={"language": None}, portal_user={"id": 2, "language": "de"})) == "fr"
     assert session.language(make_tracker(slots={"language": None}, portal_user=None)) == "fr"
 
 
-def test_portal_user_only_from_metadata_dict(make_tracker):
-    assert session.portal_user(make_tracker(portal_user=USER_PROFILE)) == USER_PROFILE
+def test_portal_user_only_from_the_reserved_metadata_key(make_tracker):
+    assert session.portal_user(make_tracker(portal_user=USER_PROFILE))["email"] == USER_PROFILE["email"]
     assert session.portal_user(make_tracker(portal_user=None)) is None
+    tracker = make_tracker(portal_user=None)
+    tracker.latest_message["metadata"]["portal_user"] = USER_PROFILE  # the old key, or any other, means nothing
+    assert session.portal_user(tracker) is None
+    tracker.latest_message["metadata"][session.IDENTITY_KEY] = {"id": "2", "role": "admin"}  # not an int id
+    assert session.portal_user(tracker) is None
 
 
-def test_backend_uses_the_message_token_and_language(make_tracker, monkeypatch):
+def test_backend_uses_the_minted_token_and_language(make_tracker, monkeypatch):
     monkeypatch.setenv("BACKEND_URL", "http://backend:8000/")
     client = session.backend(make_tracker(token="abc", slots={"language": "en"}))
     assert client.headers == {"Authorization": "Bearer abc", "Accept-Language": "en", "X-Display-Language": "en"}
     assert client.base_url == "http://backend:8000"
-    assert session.backend(make_tracker(token=None)).headers["Authorization"] == "Bearer "
+    assert session.backend(make_tracker(portal_user=None)).headers["Authorization"] == "Bearer "
 
 
-def test_channel_code_from_the_latest_user_event(make_tracker):
+def test_assistant_token_is_short_lived_for_the_backend_audience(monkeypatch, tmp_path):
+    jwt = pytest.importorskip("jwt")
+    key_file = tmp_path / "assistant.key"
+    key_file.write_text("k" * 48 + "\n")
+    monkeypatch.delenv("ASSISTANT_KEY", raising=False)
+    monkeypatch.setenv("ASSISTANT_KEY_FILE", str(key_file))
+    monkeypatch.setattr(session, "_key_cache", {})
+    real = REAL_ASSISTANT_TOKEN
+    token = real(dict(USER_PROFILE, token_version=3))
+    claims = jwt.decode(token, "k" * 48, algorithms=["HS256"], audience="portal-assistant")
+    assert claims["sub"] == str(USER_PROFILE["id"]) and claims["ver"] == 3
+    assert 0 < claims["exp"] - claims["iat"] <= 60
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(token, "another key", algorithms=["HS256"], audience="portal-assistant")
+    assert real(None) == ""
+
+
+def test_assistant_token_without_a_key_is_empty(monkeypatch, tmp_path):
+    monkeypatch.delenv("ASSISTANT_KEY", raising=False)
+    monkeypatch.setenv("ASSISTANT_KEY_FILE", str(tmp_path / "missing.key"))
+    monkeypatch.setattr(session, "_key_cache", {})
+    assert REAL_ASSISTANT_TOKEN(USER_PROFILE) == ""
+
+
+def test_channel_code_is_the_one_the_adapter_declared(make_tracker):
     assert session.channel_code(make_tracker(input_channel="socketio")) == "web"
     assert session.channel_code(make_tracker(input_channel="rest")) == "rest"
-    assert session.channel_code(make_tracker(input_channel="botframework")) == "teams"
-    assert session.channel_code(make_tracker(input_channel=None)) == "api"
-    # the latest user event counts, not an earlier one
-    tracker = make_tracker(input_channel="rest", history=[{"event": "user", "text": "a", "input_channel": "socketio"}])
-    assert session.channel_code(tracker) == "rest"
+    tracker = make_tracker(portal_user=dict(USER_PROFILE))
+    tracker.latest_message["metadata"][session.IDENTITY_KEY]["channel"] = "teams"
+    assert session.channel_code(tracker) == "teams"
+    assert session.channel_code(make_tracker(portal_user=None)) == "api"
 
 
 def test_transcript_keeps_user_and_bot_texts_in_order(make_tracker):
@@ -129,7 +159,7 @@ def test_report_backend_error(error, expected):
 
 @pytest.mark.asyncio
 async def test_session_start_carries_a_pending_submission_over(domain):
-    metadata = {"token": "t", "portal_user": dict(USER_PROFILE, language="en")}
+    metadata = {session.IDENTITY_KEY: dict(USER_PROFILE, language="en")}
     tracker = session_tracker(domain, metadata)
     tracker.slots.update(pending_submit=True, submission_key="req-7", fault_category="paper_jam")
     events = compact(await ActionSessionStart().run(CollectingDispatcher(), tracker, domain))

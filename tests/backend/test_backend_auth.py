@@ -228,3 +228,72 @@ def test_malformed_json_body_is_a_422_naming_the_body(client, admin_headers):
     body = response.json()
     assert body["code"] == "validation_error"
     assert body["errors"][0]["field"] == "body"
+
+
+# --- revocation: the token version -----------------------------------------------------------------------------
+
+def test_a_password_change_revokes_the_tokens_issued_before(client, db, login):
+    email = _make_user(db, UserStatus.active)
+    old = login(client, email)
+    response = client.post("/users/me/password", headers=old,
+                           json={"current_password": PASSWORD, "new_password": "An0ther-long-passphrase"})
+    assert response.status_code == 204, response.text
+    _assert_not_authenticated(client.get("/users/me", headers=old))
+    new = login(client, email, "An0ther-long-passphrase")
+    assert client.get("/users/me", headers=new).status_code == 200
+
+
+def test_deactivation_bumps_the_token_version(client, db, admin_headers, login):
+    email = _make_user(db, UserStatus.active)
+    headers = login(client, email)
+    before = client.get("/users/me", headers=headers).json()["token_version"]
+    assert client.post(f"/users/{_user_id(db, email)}/deactivate", headers=admin_headers).status_code == 200
+    db.expire_all()
+    assert db.scalars(select(User).where(User.email == email)).one().token_version == before + 1
+    _assert_not_authenticated(client.get("/users/me", headers=headers))
+
+
+def test_a_portal_token_of_an_older_version_is_401(client, db):
+    user_id = _user_id(db, ADMIN)
+    claims = {**_claims(user_id, minutes=5), "ver": 41}
+    _assert_not_authenticated(client.get("/users/me", headers={"Authorization": f"Bearer {jwt.encode(claims, SECRET)}"}))
+
+
+# --- assistant tokens: minted per call by the action server for a verified chat user ---------------------------
+ASSISTANT_KEY = "backend-tests-assistant-key-0123456789abcdef"  # = ASSISTANT_KEY set by conftest
+
+
+def _assistant(user_id: int, *, seconds: int = 60, version: int = 0, key: str = ASSISTANT_KEY, **extra) -> dict:
+    now = int(datetime.now(UTC).timestamp())
+    claims = {"sub": str(user_id), "ver": version, "aud": "portal-assistant", "iat": now, "exp": now + seconds, **extra}
+    return {"Authorization": f"Bearer {jwt.encode(claims, key, algorithm='HS256')}"}
+
+
+def test_an_assistant_token_acts_for_its_user(client, db):
+    response = client.get("/users/me", headers=_assistant(_user_id(db, USER)))
+    assert response.status_code == 200
+    assert response.json()["email"] == USER
+
+
+@pytest.mark.parametrize("variant", ["portal_key", "other_key", "expired", "too_long_lived", "old_version",
+                                     "no_version", "other_audience"])
+def test_assistant_tokens_are_refused_unless_exactly_right(client, db, variant):
+    user_id = _user_id(db, USER)
+    now = int(datetime.now(UTC).timestamp())
+    headers = {
+        "portal_key": _assistant(user_id, key=SECRET),  # the portal's key cannot mint assistant tokens
+        "other_key": _assistant(user_id, key="x" * 40),
+        "expired": _assistant(user_id, seconds=-1),
+        "too_long_lived": _assistant(user_id, seconds=3600),
+        "old_version": _assistant(user_id, version=-1),
+        "other_audience": _assistant(user_id, aud="something-else"),
+    }.get(variant)
+    if variant == "no_version":
+        claims = {"sub": str(user_id), "aud": "portal-assistant", "iat": now, "exp": now + 60}
+        headers = {"Authorization": f"Bearer {jwt.encode(claims, ASSISTANT_KEY)}"}
+    _assert_not_authenticated(client.get("/users/me", headers=headers))
+
+
+def test_a_portal_token_with_an_audience_is_refused(client, db):
+    claims = {**_claims(_user_id(db, ADMIN), minutes=5), "aud": "portal-assistant"}
+    _assert_not_authenticated(client.get("/users/me", headers={"Authorization": f"Bearer {jwt.encode(claims, SECRET)}"}))

@@ -351,7 +351,7 @@ def test_missing_fields_are_all_reported(client, admin_headers):
     assert fields == {"category", "subcategory", "description"}
 
 
-@pytest.mark.parametrize(("field", "value"), [("priority", 0), ("priority", 6), ("channel", "fax"),
+@pytest.mark.parametrize(("field", "value"), [("priority", 0), ("priority", 6), ("channel", "Fax!"), ("channel", "x" * 21),
                                               ("kb_feedback", "maybe"), ("kb_articles_shown", ["KB"] * 21)])
 def test_invalid_field_values_are_422(client, admin_headers, field, value):
     response = client.post("/cases", json=_fault(**{field: value}), headers=admin_headers)

@@ -240,7 +240,7 @@ def test_record_deflection(client, admin_headers, db):
     assert row is not None
     assert row.description == body["description"]
     assert row.asset_id is not None
-    assert row.channel.value == "web"
+    assert row.channel == "web"
 
 
 def test_deflection_is_idempotent_with_key(client, admin_headers, db):

@@ -13,7 +13,7 @@ def user_out(user_id: int = 2, language: str = "en") -> Dict[str, Any]:
     return {
         "id": user_id, "email": "sntestdm@canon-uk-demo.example", "full_name": "SNTestDM DemoPortal",
         "phone": "+44 20 7946 0002", "role": "user", "status": "active", "language": language,
-        "email_notifications": True,
+        "email_notifications": True, "token_version": 0,
         "account": {"id": 1, "name": "CANON UK DEMO", "street": "4 Roundwood Avenue", "city": "Uxbridge",
                     "postcode": "UB11 1AF", "country": "Royaume-Uni"},
     }

@@ -1,12 +1,10 @@
-"""bot/channels.py: only messages with a valid portal token reach the assistant, with the verified identity."""
+"""bot/channels/: the adapters only let messages with valid credentials reach the assistant, with the verified
+identity (bot/identity.py) as the message's only metadata, and never a token."""
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
-import shutil
-import socket
-import subprocess
 import uuid
 from typing import Any, AsyncIterator, Dict, List, Optional
 
@@ -15,231 +13,73 @@ import pytest
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from sanic import Sanic
 
-from bot.channels import PortalRestInput, PortalSocketIOInput, _RoomOutput, authenticated
-from bot.identity import IdentityVerifier
-from bot_fakes import BACKEND, FakeUsersBackend, Recorder
+from actions.session import IDENTITY_KEY
+from bot.channels.render import web_message
+from bot.channels.rest import PortalRestInput
+from bot.channels.socketio import PortalSocketIOInput, RoomOutput, SessionBindings, history_messages
+from bot.identity import MAX_MESSAGE_CHARS, IdentityLayer, IdentityVerifier
+from bot_fakes import BACKEND, FakeUsersBackend, Recorder, user_out
 
 LOGIN_FR = "Veuillez vous connecter au portail pour discuter avec l'assistant."
 LOGIN_EN = "Please log in to the portal to chat with the assistant."
 DOWN_FR = "Le portail ne répond pas pour le moment. Veuillez réessayer dans quelques minutes."
 DOWN_EN = "The portal is not responding right now. Please try again in a few minutes."
-PROFILE = {"id": 2, "email": "sntestdm@canon-uk-demo.example", "full_name": "SNTestDM DemoPortal",
-           "role": "user", "language": "en", "account": "CANON UK DEMO"}
+IDENTITY = {"id": 2, "email": "sntestdm@canon-uk-demo.example", "full_name": "SNTestDM DemoPortal",
+            "role": "user", "language": "en", "account": "CANON UK DEMO", "account_id": 1, "token_version": 0}
 FORGED_USER = {"id": 1, "email": "admin@canon-uk-demo.example", "full_name": "Admin", "role": "admin",
                "language": "fr", "account": "CANON UK DEMO"}
 
 
-def keep(message: UserMessage, metadata: Dict[str, Any]) -> UserMessage:
-    """A rebind that keeps the conversation id (what the bare wrapper does besides the channels' own rebinds)."""
-    return UserMessage(text=message.text, output_channel=message.output_channel, sender_id=message.sender_id,
-                       input_channel=message.input_channel, metadata=metadata)
+class ArticleReply(Recorder):
+    """Replies as the knowledge action does: the article's text plus its fields as data."""
+
+    async def __call__(self, message: Any) -> None:
+        self.messages.append(message)
+        await message.output_channel.send_response(message.sender_id, {
+            "text": "**Bourrage** (KB1) — Ouvrez le capot.", "custom": {"article": {
+                "title": "Bourrage", "number": "KB1", "summary": "Ouvrez le capot.", "url": "http://p/kb/KB1"}}})
+        await message.output_channel.send_response(message.sender_id, {
+            "text": "Cela vous a-t-il aidé ?", "buttons": [{"title": "Oui", "payload": "/affirm"}]})
 
 
-def user_message(metadata: Optional[Dict[str, Any]], sender: str = "browser-1", text: str = "hello") -> UserMessage:
-    # PROFILE's language is English: an English message gets no offer to switch language
-    return UserMessage(text, CollectingOutputChannel(), sender, input_channel="rest", metadata=metadata)
-
-
-def texts(message: UserMessage) -> List[str]:
-    return [m["text"] for m in message.output_channel.messages]
-
-
-# --- the authenticated() wrapper --------------------------------------------------------------------------------
+# --- the identity layer ----------------------------------------------------------------------------------------------
 @pytest.mark.asyncio
-async def test_no_token_gets_the_bilingual_login_prompt(verifier, on_new_message: Recorder, users_backend):
-    message = user_message(None)
-    await authenticated(on_new_message, verifier, keep)(message)
-    assert texts(message) == [f"{LOGIN_FR}\n{LOGIN_EN}"]
-    assert message.output_channel.messages[0]["recipient_id"] == "browser-1"
-    assert on_new_message.messages == []
-    assert users_backend.requests == []
+async def test_identify_adds_the_declared_channel(verifier):
+    layer = IdentityLayer("web", verifier)
+    identity = await layer.identify("good-token")
+    assert identity == {**IDENTITY, "channel": "web", "channel_user": "portal:2"}
+    assert await layer.identify("forged") is None
+    assert await layer.identify(None) is None
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("lang, expected", [("fr", LOGIN_FR), ("en", LOGIN_EN), ("de", f"{LOGIN_FR}\n{LOGIN_EN}")])
-async def test_login_prompt_in_the_page_language(verifier, on_new_message: Recorder, lang, expected):
-    message = user_message({"lang": lang})
-    await authenticated(on_new_message, verifier, keep)(message)
-    assert texts(message) == [expected]
-    assert on_new_message.messages == []
+async def test_deliver_puts_only_the_verified_identity_in_the_metadata(verifier):
+    recorder = Recorder()
+    layer = IdentityLayer("rest", verifier)
+    identity = await layer.identify("good-token")
+    await layer.deliver(recorder, identity, "hello", "abc", CollectingOutputChannel(), "rest")
+    (passed,) = recorder.messages
+    assert passed.metadata == {IDENTITY_KEY: identity}
+    assert passed.sender_id == "u2:abc" and passed.text == "hello" and passed.input_channel == "rest"
+    assert "good-token" not in json.dumps(passed.metadata)
 
 
-@pytest.mark.asyncio
-async def test_invalid_token_gets_the_login_prompt(verifier, on_new_message: Recorder, users_backend):
-    message = user_message({"token": "forged", "portal_user": FORGED_USER})
-    await authenticated(on_new_message, verifier, keep)(message)
-    assert texts(message) == [f"{LOGIN_FR}\n{LOGIN_EN}"]
-    assert on_new_message.messages == []
-    assert len(users_backend.requests) == 1
+@pytest.mark.parametrize("text, refusal", [
+    ("hello", None), ("x" * MAX_MESSAGE_CHARS, None), ("x" * (MAX_MESSAGE_CHARS + 1), "message_too_long"),
+    ("   ", "empty_message"), (None, "empty_message"), (["a"], "empty_message"), ({"a": 1}, "empty_message"),
+])
+def test_refusals_at_the_edge(text, refusal):
+    assert IdentityLayer.refusal(text) == refusal
 
 
-@pytest.mark.asyncio
-async def test_forged_user_without_token_is_refused(verifier, on_new_message: Recorder):
-    message = user_message({"portal_user": FORGED_USER, "lang": "fr"})
-    await authenticated(on_new_message, verifier, keep)(message)
-    assert texts(message) == [LOGIN_FR]
-    assert on_new_message.messages == []
-
-
-@pytest.mark.asyncio
-async def test_backend_down_gets_the_unavailable_text(verifier, on_new_message: Recorder, users_backend):
-    users_backend.state = "down"
-    message = user_message({"token": "good-token"})
-    await authenticated(on_new_message, verifier, keep)(message)
-    assert texts(message) == [f"{DOWN_FR}\n{DOWN_EN}"]
-    assert on_new_message.messages == []
-
-
-@pytest.mark.asyncio
-async def test_backend_down_in_english(verifier, on_new_message: Recorder, users_backend):
-    users_backend.state = 500
-    message = user_message({"token": "good-token", "lang": "en"})
-    await authenticated(on_new_message, verifier, keep)(message)
-    assert texts(message) == [DOWN_EN]
-
-
-@pytest.mark.asyncio
-async def test_valid_token_passes_with_the_verified_user(verifier, on_new_message: Recorder):
-    original = {"token": "good-token", "portal_user": FORGED_USER, "lang": "fr"}
-    message = user_message(original)
-    await authenticated(on_new_message, verifier, keep)(message)
-    (passed,) = on_new_message.messages
-    assert passed.metadata["portal_user"] == PROFILE  # the client's forged identity is replaced
-    assert passed.metadata["token"] == "good-token"  # the actions act with the user's own token
-    assert passed.metadata["lang"] == "fr"
-    assert passed.text == "hello"
-    assert texts(message) == []  # no prompt
-    assert original["portal_user"] == FORGED_USER  # the client's dict is not mutated
-
-
-@pytest.mark.asyncio
-async def test_rebind_receives_the_verified_metadata(verifier, on_new_message: Recorder):
-    seen: List[Dict[str, Any]] = []
-
-    def rebind(message: UserMessage, metadata: Dict[str, Any]) -> UserMessage:
-        seen.append(metadata)
-        return keep(message, metadata)
-
-    await authenticated(on_new_message, verifier, rebind)(user_message({"token": "good-token"}))
-    assert seen == [{"token": "good-token", "portal_user": PROFILE}]
-
-
-# --- the offer to save the language the user writes in ------------------------------------------------------------
-def buttons(message: UserMessage) -> List[Dict[str, Any]]:
-    return [b for m in message.output_channel.messages for b in m.get("buttons", [])]
-
-
-@pytest.mark.asyncio
-async def test_writing_in_the_other_language_offers_to_save_it_once(verifier, on_new_message: Recorder):
-    wrapped = authenticated(on_new_message, verifier, keep)
-    first = user_message({"token": "good-token"}, text="bonjour, je voudrais commander du toner")
-    await wrapped(first)
-    assert texts(first) == ["Je continue en français. Voulez-vous que le français devienne la langue de votre "
-                            "portail ?"]
-    assert buttons(first) == [{"title": "Enregistrer le français comme langue",
-                               "payload": '/change_language{"language_choice":"fr"}'}]
-    again = user_message({"token": "good-token"}, text="merci beaucoup")
-    await wrapped(again)
-    assert texts(again) == []  # once per conversation
-    other_conversation = user_message({"token": "good-token"}, sender="browser-2", text="merci beaucoup")
-    await wrapped(other_conversation)
-    assert len(texts(other_conversation)) == 1
-
-
-class SharedStore:
-    """What LanguageOffer needs of redis.asyncio.Redis: SET with NX and EX."""
-
-    def __init__(self, fails: bool = False) -> None:
-        self.keys: Dict[str, Any] = {}
-        self.expiries: List[int] = []
-        self.fails = fails
-
-    async def set(self, key: str, value: Any, nx: bool = False, ex: Optional[int] = None) -> Optional[bool]:
-        if self.fails:
-            raise ConnectionError("redis is down")
-        self.expiries.append(ex)
-        if nx and key in self.keys:
-            return None
-        self.keys[key] = value
-        return True
-
-
-@pytest.mark.asyncio
-async def test_two_workers_sharing_a_store_make_the_offer_once(verifier, on_new_message: Recorder):
-    store = SharedStore()
-    workers = [authenticated(on_new_message, verifier, keep, offer_store=store) for _ in range(2)]
-    offers = 0
-    for turn, text in enumerate(["bonjour, je voudrais commander du toner", "merci beaucoup", "je veux mes tickets",
-                                 "merci encore"]):
-        message = user_message({"token": "good-token"}, text=text)
-        await workers[turn % 2](message)  # a conversation's messages reach either worker
-        offers += len(texts(message))
-    assert offers == 1
-    assert list(store.keys) == ["language_offer:" + user_message({}).sender_id]
-    assert store.expiries and all(ex == 30 * 24 * 3600 for ex in store.expiries)
-
-
-@pytest.mark.asyncio
-async def test_offer_still_made_once_per_worker_when_the_shared_store_is_down(verifier, on_new_message: Recorder):
-    wrapped = authenticated(on_new_message, verifier, keep, offer_store=SharedStore(fails=True))
-    first = user_message({"token": "good-token"}, text="bonjour, je voudrais commander du toner")
-    await wrapped(first)
-    assert len(texts(first)) == 1
-    again = user_message({"token": "good-token"}, text="merci beaucoup")
-    await wrapped(again)
-    assert texts(again) == []
-
-
-@pytest.mark.asyncio
-async def test_offer_marks_live_in_a_real_redis(verifier, on_new_message: Recorder, tmp_path):
-    redis_server = shutil.which("redis-server")
-    if redis_server is None:
-        pytest.skip("redis-server is not installed (scripts/ensure_redis.sh installs it)")
-    import redis.asyncio
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen([redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                               "--appendonly", "no", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
-    try:
-        client = redis.asyncio.Redis.from_url(f"redis://127.0.0.1:{port}/2")
-        for _ in range(100):
-            with contextlib.suppress(Exception):
-                if await client.ping():
-                    break
-            await asyncio.sleep(0.05)
-        workers = [authenticated(on_new_message, verifier, keep, offer_store=client) for _ in range(2)]
-        messages = [user_message({"token": "good-token"}, text=text) for text in ("bonjour, une question", "merci")]
-        for worker, message in zip(workers, messages):
-            await worker(message)
-        assert [len(texts(m)) for m in messages] == [1, 0]
-        assert 0 < await client.ttl("language_offer:" + messages[0].sender_id) <= 30 * 24 * 3600
-        await client.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-@pytest.mark.asyncio
-async def test_no_offer_for_the_profile_language_or_unclear_messages(verifier, on_new_message: Recorder):
-    wrapped = authenticated(on_new_message, verifier, keep)
-    for text in ("I want to order toner", "WHJ01481", "ok", "45300", '/change_language{"language_choice":"fr"}'):
-        message = user_message({"token": "good-token"}, text=text)
-        await wrapped(message)
-        assert texts(message) == [], text
-
-
-@pytest.mark.asyncio
-async def test_no_offer_when_the_message_just_saved_that_language(verifier, on_new_message: Recorder,
-                                                                  users_backend: FakeUsersBackend):
-    async def saves_french(message: UserMessage) -> None:  # what action_change_language does meanwhile
-        await on_new_message(message)
-        users_backend.users["good-token"] = dict(users_backend.users["good-token"], language="fr")
-
-    message = user_message({"token": "good-token"}, text="je veux parler en français s'il vous plaît")
-    await authenticated(saves_french, verifier, keep)(message)
-    assert texts(message) == []
+def test_web_message_joins_text_buttons_and_article():
+    assert web_message({"text": "Hi", "buttons": [{"title": "Oui", "payload": "/affirm"}],
+                        "custom": {"article": {"title": "T"}}}) == {
+        "text": "Hi", "buttons": [{"title": "Oui", "payload": "/affirm"}], "article": {"title": "T"}}
+    assert web_message({"quick_replies": [{"title": "A", "payload": "/a", "content_type": "text"}]}) == {
+        "buttons": [{"title": "A", "payload": "/a"}]}
+    assert web_message({"text": None, "custom": None}) == {}
+    assert web_message({"custom": {"kind": "other"}}) == {"custom": {"kind": "other"}}
 
 
 # --- PortalRestInput through a real Sanic app (ASGI, no sanic-testing needed) -----------------------------------
@@ -253,7 +93,7 @@ def _sanic_test_mode(monkeypatch: pytest.MonkeyPatch) -> None:
 async def rest_app(verifier: IdentityVerifier, on_new_message: Recorder) -> AsyncIterator[httpx.AsyncClient]:
     """The REST blueprint mounted as Rasa mounts it, driven through ASGI (startup/shutdown lifespan included)."""
     app = Sanic(f"rest_test_{uuid.uuid4().hex[:8]}")
-    app.blueprint(PortalRestInput(verifier).blueprint(on_new_message), url_prefix="/webhooks/rest")
+    app.blueprint(PortalRestInput(IdentityLayer("rest", verifier)).blueprint(on_new_message), url_prefix="/webhooks/rest")
     lifespan_in: asyncio.Queue = asyncio.Queue()
     lifespan_out: asyncio.Queue = asyncio.Queue()
     await lifespan_in.put({"type": "lifespan.startup"})
@@ -271,44 +111,110 @@ async def rest_app(verifier: IdentityVerifier, on_new_message: Recorder) -> Asyn
             await asyncio.wait_for(task, 10)
 
 
+async def post(client: httpx.AsyncClient, body: Any, **kwargs: Any) -> httpx.Response:
+    return await client.post("/webhooks/rest/webhook", json=body, **kwargs)
+
+
 @pytest.mark.asyncio
-async def test_rest_webhook_binds_the_conversation_to_the_user(verifier, users_backend: FakeUsersBackend):
+async def test_rest_webhook_binds_the_conversation_to_the_verified_user(verifier, users_backend: FakeUsersBackend):
     on_new_message = Recorder(reply="Bonjour !")
     async with rest_app(verifier, on_new_message) as client:
-        response = await client.post("/webhooks/rest/webhook", json={
-            "sender": "abc", "message": "hello", "metadata": {"token": "good-token", "portal_user": FORGED_USER}})
+        response = await post(client, {"sender": "abc", "message": "hello", "metadata": {
+            "token": "good-token", "portal_user": FORGED_USER, IDENTITY_KEY: FORGED_USER, "lang": "fr"}})
     assert response.status_code == 200
     assert response.json() == [{"recipient_id": "u2:abc", "text": "Bonjour !"}]
     (passed,) = on_new_message.messages
     assert passed.sender_id == "u2:abc"
     assert passed.input_channel == "rest"
-    assert passed.metadata["portal_user"] == PROFILE
+    # only the verified identity: no token, none of the client's keys (a forged identity among them)
+    assert passed.metadata == {IDENTITY_KEY: {**IDENTITY, "channel": "rest", "channel_user": "portal:2"}}
     assert users_backend.requests[0].headers["authorization"] == "Bearer good-token"
 
 
 @pytest.mark.asyncio
-async def test_rest_webhook_without_token(verifier):
+async def test_rest_webhook_takes_the_token_from_the_authorization_header(verifier):
+    on_new_message = Recorder()
+    async with rest_app(verifier, on_new_message) as client:
+        await post(client, {"sender": "abc", "message": "hello"}, headers={"Authorization": "Bearer good-token"})
+    assert on_new_message.messages[0].sender_id == "u2:abc"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("metadata, expected", [
+    ({"lang": "en"}, LOGIN_EN), ({"lang": "fr", "token": "forged"}, LOGIN_FR), ({"lang": "de"}, f"{LOGIN_FR}\n{LOGIN_EN}"),
+    ({"portal_user": FORGED_USER, IDENTITY_KEY: FORGED_USER}, f"{LOGIN_FR}\n{LOGIN_EN}"), (None, f"{LOGIN_FR}\n{LOGIN_EN}"),
+])
+async def test_rest_webhook_without_a_valid_token(verifier, metadata, expected):
     on_new_message = Recorder(reply="never")
     async with rest_app(verifier, on_new_message) as client:
-        response = await client.post("/webhooks/rest/webhook",
-                                     json={"sender": "abc", "message": "bonjour", "metadata": {"lang": "en"}})
-        bare = await client.post("/webhooks/rest/webhook", json={"sender": "abc", "message": "bonjour"})
-    assert response.json() == [{"recipient_id": "abc", "text": LOGIN_EN}]
-    assert bare.json() == [{"recipient_id": "abc", "text": f"{LOGIN_FR}\n{LOGIN_EN}"}]
+        response = await post(client, {"sender": "abc", "message": "bonjour", "metadata": metadata})
+    assert response.json() == [{"recipient_id": "abc", "text": expected}]
+    assert on_new_message.messages == []
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("state, lang, expected", [("down", None, f"{DOWN_FR}\n{DOWN_EN}"), (500, "en", DOWN_EN)])
+async def test_rest_webhook_backend_down(verifier, users_backend, state, lang, expected):
+    users_backend.state = state
+    on_new_message = Recorder()
+    async with rest_app(verifier, on_new_message) as client:
+        response = await post(client, {"sender": "a", "message": "hi", "metadata": {"token": "good-token", "lang": lang}})
+    assert response.json()[0]["text"] == expected
     assert on_new_message.messages == []
 
 
 @pytest.mark.asyncio
 async def test_rest_webhook_two_users_same_sender_get_separate_conversations(verifier, users_backend):
-    from bot_fakes import user_out
-
     users_backend.users["other-token"] = user_out(user_id=7)
     on_new_message = Recorder()
     async with rest_app(verifier, on_new_message) as client:
         for token in ("good-token", "other-token"):
-            await client.post("/webhooks/rest/webhook",
-                              json={"sender": "shared", "message": "hi", "metadata": {"token": token}})
+            await post(client, {"sender": "shared", "message": "hi", "metadata": {"token": token}})
     assert [m.sender_id for m in on_new_message.messages] == ["u2:shared", "u7:shared"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("body", [[{"sender": "a", "message": "hi"}], "hello", 42, None,
+                                  {"sender": ["a"], "message": "hi"}, {"sender": "a" * 201, "message": "hi"},
+                                  {"sender": "a", "message": "hi", "metadata": ["token"]}])
+async def test_rest_webhook_refuses_bodies_that_are_not_a_chat_message(verifier, body):
+    on_new_message = Recorder()
+    async with rest_app(verifier, on_new_message) as client:
+        response = await post(client, body)
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_body"
+    assert on_new_message.messages == []
+
+
+@pytest.mark.asyncio
+async def test_rest_webhook_refuses_malformed_json(verifier):
+    on_new_message = Recorder()
+    async with rest_app(verifier, on_new_message) as client:
+        response = await client.post("/webhooks/rest/webhook", content=b"{not json",
+                                     headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert on_new_message.messages == []
+
+
+@pytest.mark.asyncio
+async def test_rest_webhook_refuses_an_over_long_message_in_the_users_language(verifier, users_backend):
+    on_new_message = Recorder()
+    async with rest_app(verifier, on_new_message) as client:
+        long = await post(client, {"sender": "a", "message": "mot " * 2000, "metadata": {"token": "good-token"}})
+        empty = await post(client, {"sender": "a", "message": "  ", "metadata": {"token": "good-token"}})
+    assert long.status_code == 413
+    assert long.json()[0]["text"] == f"Your message is too long (over {MAX_MESSAGE_CHARS} characters). Could you shorten it?"
+    assert empty.json()[0]["text"] == "Your message is empty. What can I do for you?"
+    assert on_new_message.messages == []
+
+
+@pytest.mark.asyncio
+async def test_rest_webhook_answers_an_article_as_one_message(verifier):
+    async with rest_app(verifier, ArticleReply()) as client:
+        response = await post(client, {"sender": "a", "message": "bourrage", "metadata": {"token": "good-token"}})
+    first, second = response.json()
+    assert first["article"]["number"] == "KB1" and first["text"].startswith("**Bourrage**")
+    assert second["buttons"] == [{"title": "Oui", "payload": "/affirm"}]
 
 
 @pytest.mark.asyncio
@@ -320,101 +226,246 @@ async def test_rest_webhook_health(verifier, on_new_message):
 
 def test_rest_from_credentials(monkeypatch: pytest.MonkeyPatch):
     assert PortalRestInput.name() == "rest"
-    assert PortalRestInput.from_credentials({"backend_url": "http://backend:8000/"}).verifier.backend_url == \
-        "http://backend:8000"
+    channel = PortalRestInput.from_credentials({"backend_url": "http://backend:8000/", "channel": "rest"})
+    assert channel.layer.verifier.backend_url == "http://backend:8000" and channel.layer.channel == "rest"
     monkeypatch.setenv("BACKEND_URL", "http://env-backend:8000")
-    assert PortalRestInput.from_credentials(None).verifier.backend_url == "http://env-backend:8000"
-    assert PortalRestInput().verifier.backend_url == "http://env-backend:8000"
+    assert PortalRestInput.from_credentials(None).layer.verifier.backend_url == "http://env-backend:8000"
 
 
-# --- PortalSocketIOInput -------------------------------------------------------------------------------------------
-class EmitRecorder:
-    def __init__(self) -> None:
+def test_credentials_file_lists_every_channel_with_its_code():
+    import yaml
+    from pathlib import Path
+
+    channels = yaml.safe_load((Path(__file__).resolve().parents[2] / "credentials.yml").read_text())
+    assert {name: (conf or {}).get("channel") for name, conf in channels.items()} == {
+        "bot.channels.rest.PortalRestInput": "rest", "bot.channels.socketio.PortalSocketIOInput": "web"}
+
+
+# --- PortalSocketIOInput ---------------------------------------------------------------------------------------------
+class FakeSio:
+    """What the adapter uses of python-socketio's AsyncServer: per-socket sessions, rooms, emits."""
+
+    def __init__(self, server: Any) -> None:
+        self.handlers = server.handlers["/"]
+        self.sessions: Dict[str, Dict[str, Any]] = {}
+        self.rooms: Dict[str, set] = {}
         self.emitted: List[Dict[str, Any]] = []
+        self.disconnected: List[str] = []
+        server.get_session = self.get_session
+        server.save_session = self.save_session
+        server.enter_room = lambda sid, room: self.rooms.setdefault(room, set()).add(sid)
+        server.leave_room = lambda sid, room: self.rooms.get(room, set()).discard(sid)
+        server.emit = self.emit
+        server.disconnect = self.disconnect
 
-    async def __call__(self, event: str, data: Any = None, room: Optional[str] = None, **kwargs: Any) -> None:
-        self.emitted.append({"event": event, "data": data, "room": room, **kwargs})
+    async def get_session(self, sid: str) -> Dict[str, Any]:
+        return self.sessions.setdefault(sid, {})
+
+    async def save_session(self, sid: str, session: Dict[str, Any]) -> None:
+        self.sessions[sid] = session
+
+    async def emit(self, event: str, data: Any = None, room: Optional[str] = None, to: Optional[str] = None) -> None:
+        target = to or room
+        for sid in sorted(self.rooms.get(target, {target})):
+            self.emitted.append({"sid": sid, "event": event, "data": data})
+
+    async def disconnect(self, sid: str) -> None:
+        self.disconnected.append(sid)
+
+    def received(self, sid: str, event: Optional[str] = None) -> List[Any]:
+        return [e["data"] if event else (e["event"], e["data"]) for e in self.emitted
+                if e["sid"] == sid and (event is None or e["event"] == event)]
+
+    async def connect(self, sid: str, token: Any) -> bool:
+        try:
+            return await self.handlers["connect"](sid, {}, {"token": token} if token is not None else None)
+        except ConnectionRefusedError as refused:
+            return refused.args[0]
+
+    async def open(self, sid: str, token: str, session_id: str) -> str:
+        assert await self.connect(sid, token) is True
+        await self.handlers["session_request"](sid, {"session_id": session_id})
+        return self.received(sid, "session_confirm")[-1]["session_id"]
+
+    async def say(self, sid: str, session_id: str, text: str, token: Optional[str] = None, **extra: Any) -> None:
+        data = {"message": text, "session_id": session_id, "customData": {"token": token, **extra}}
+        await self.handlers["user_uttered"](sid, data)
 
 
-def socket_channel(verifier: IdentityVerifier, on_new_message: Recorder, monkeypatch: pytest.MonkeyPatch):
-    # credentials.yml's settings
-    channel = PortalSocketIOInput.from_credentials({
-        "user_message_evt": "user_uttered", "bot_message_evt": "bot_uttered", "session_persistence": True,
-        "metadata_key": "customData", "backend_url": BACKEND})
-    channel.verifier = verifier
-    channel.blueprint(on_new_message)
-    emit = EmitRecorder()
-    monkeypatch.setattr(channel.sio, "emit", emit)
-    return channel, channel.sio.handlers["/"]["user_uttered"], emit
+@pytest.fixture
+def socket_world(verifier, users_backend):
+    users_backend.users["other-token"] = user_out(user_id=7)
+
+    def make(on_new_message: Any):
+        channel = PortalSocketIOInput(IdentityLayer("web", verifier), SessionBindings(None), origins=["http://portal"])
+        channel.blueprint(on_new_message)
+        return channel, FakeSio(channel.sio)
+
+    return make
 
 
-def test_socketio_from_credentials():
-    channel = PortalSocketIOInput.from_credentials({"backend_url": "http://backend:8000/",
-                                                    "session_persistence": True, "metadata_key": "customData"})
-    assert isinstance(channel, PortalSocketIOInput)
-    assert channel.name() == "socketio"
-    assert channel.verifier.backend_url == "http://backend:8000"
-    assert (channel.session_persistence, channel.metadata_key) == (True, "customData")
+SESSION = "browser-session-1"
 
 
 @pytest.mark.asyncio
-async def test_socketio_valid_token_binds_user_and_replies_to_the_browser_room(verifier, monkeypatch):
+async def test_socket_without_a_valid_token_cannot_connect(socket_world):
+    _, sio = socket_world(Recorder())
+    assert await sio.connect("s1", None) == "login_required"
+    assert await sio.connect("s2", "forged") == "login_required"
+    assert await sio.connect("s3", "good-token") is True
+
+
+@pytest.mark.asyncio
+async def test_a_message_reaches_the_assistant_bound_to_the_user_and_replies_go_to_her_room(socket_world):
     on_new_message = Recorder(reply="Bonjour !")
-    channel, handle, emit = socket_channel(verifier, on_new_message, monkeypatch)
-    await handle("sid-1", {"message": "hello", "session_id": "sess-1",
-                           "customData": {"token": "good-token", "portal_user": FORGED_USER}})
+    _, sio = socket_world(on_new_message)
+    assert await sio.open("s1", "good-token", SESSION) == SESSION
+    await sio.say("s1", SESSION, "hello", token="good-token", portal_user=FORGED_USER)
     (passed,) = on_new_message.messages
-    assert passed.sender_id == "u2:sess-1"
-    assert passed.input_channel == "socketio"
-    assert passed.metadata["portal_user"] == PROFILE
-    assert isinstance(passed.output_channel, _RoomOutput)
-    # the reply is addressed to the user-bound tracker id but reaches the browser's room
-    assert emit.emitted == [{"event": "bot_uttered", "data": {"text": "Bonjour !"}, "room": "sess-1"}]
+    assert passed.sender_id == f"u2:{SESSION}" and passed.input_channel == "socketio"
+    assert passed.metadata == {IDENTITY_KEY: {**IDENTITY, "channel": "web", "channel_user": "portal:2"}}
+    assert isinstance(passed.output_channel, RoomOutput)
+    assert sio.received("s1")[-2:] == [("bot_uttered", {"text": "Bonjour !"}), ("turn_end", {})]
+
+
+class EchoConversation(Recorder):
+    """Replies with the conversation id, so a test sees whose conversation a reply belongs to."""
+
+    async def __call__(self, message: Any) -> None:
+        self.messages.append(message)
+        await message.output_channel.send_text_message(message.sender_id, f"reply for {message.sender_id}")
 
 
 @pytest.mark.asyncio
-async def test_socketio_metadata_sent_as_json_string(verifier, monkeypatch):
-    on_new_message = Recorder()
-    _, handle, _ = socket_channel(verifier, on_new_message, monkeypatch)
-    await handle("sid-1", {"message": "bonjour", "session_id": "sess-1",
-                           "customData": json.dumps({"token": "good-token"})})
-    assert on_new_message.messages[0].metadata["portal_user"] == PROFILE
+async def test_another_users_socket_asking_for_her_session_id_gets_its_own_and_hears_nothing(socket_world):
+    on_new_message = EchoConversation()
+    _, sio = socket_world(on_new_message)
+    await sio.open("victim", "good-token", SESSION)
+    other = await sio.open("attacker", "other-token", SESSION)
+    assert other != SESSION  # refused: a session id already bound to another user
+    await sio.say("victim", SESSION, "my devices", token="good-token")
+    await sio.say("attacker", SESSION, "my devices", token="other-token")  # not the session it was given: ignored
+    await sio.say("attacker", other, "hello", token="other-token")
+    assert [m.sender_id for m in on_new_message.messages] == [f"u2:{SESSION}", f"u7:{other}"]
+    assert sio.received("victim", "bot_uttered") == [{"text": f"reply for u2:{SESSION}"}]
+    assert sio.received("attacker", "bot_uttered") == [{"text": f"reply for u7:{other}"}]
+    await sio.handlers["history_request"]("attacker", {"session_id": SESSION})
+    assert sio.received("attacker", "history") == []
 
 
 @pytest.mark.asyncio
-async def test_socketio_without_token_prompts_in_the_room(verifier, monkeypatch):
-    on_new_message = Recorder()
-    _, handle, emit = socket_channel(verifier, on_new_message, monkeypatch)
-    await handle("sid-1", {"message": "bonjour", "session_id": "sess-1", "customData": {"lang": "fr"}})
+async def test_a_socket_that_never_sent_a_token_receives_nothing(socket_world):
+    on_new_message = Recorder(reply="secret")
+    _, sio = socket_world(on_new_message)
+    await sio.open("victim", "good-token", SESSION)
+    assert await sio.connect("eavesdropper", None) == "login_required"
+    await sio.say("victim", SESSION, "hello", token="good-token")
+    assert sio.received("eavesdropper") == []
+
+
+@pytest.mark.asyncio
+async def test_the_token_is_checked_again_on_every_message(socket_world, users_backend):
+    on_new_message = Recorder(reply="ok")
+    _, sio = socket_world(on_new_message)
+    await sio.open("s1", "good-token", SESSION)
+    del users_backend.users["good-token"]  # deactivated, or the password changed: the token no longer works
+    await sio.say("s1", SESSION, "hello", token="good-token", lang="en")
     assert on_new_message.messages == []
-    assert emit.emitted == [{"event": "bot_uttered", "data": {"text": LOGIN_FR}, "room": "sess-1"}]
+    assert ("login_required", {}) in sio.received("s1")
+    assert sio.received("s1", "bot_uttered") == [{"text": LOGIN_EN}]
+    assert sio.disconnected == ["s1"]
 
 
 @pytest.mark.asyncio
-async def test_socketio_backend_down(verifier, users_backend, monkeypatch):
+async def test_another_users_token_on_an_open_socket_is_refused(socket_world):
+    on_new_message = Recorder(reply="ok")
+    _, sio = socket_world(on_new_message)
+    await sio.open("s1", "good-token", SESSION)
+    await sio.say("s1", SESSION, "hello", token="other-token")
+    assert on_new_message.messages == [] and sio.disconnected == ["s1"]
+
+
+@pytest.mark.asyncio
+async def test_over_long_message_refused_before_the_assistant(socket_world):
+    on_new_message = Recorder(reply="never")
+    _, sio = socket_world(on_new_message)
+    await sio.open("s1", "good-token", SESSION)
+    await sio.say("s1", SESSION, "x" * (MAX_MESSAGE_CHARS + 1), token="good-token")
+    assert on_new_message.messages == []
+    assert sio.received("s1", "bot_uttered") == [
+        {"text": f"Your message is too long (over {MAX_MESSAGE_CHARS} characters). Could you shorten it?"}]
+
+
+@pytest.mark.asyncio
+async def test_backend_down_says_so(socket_world, users_backend):
+    on_new_message = Recorder()
+    _, sio = socket_world(on_new_message)
+    await sio.open("s1", "good-token", SESSION)
     users_backend.state = "down"
-    on_new_message = Recorder()
-    _, handle, emit = socket_channel(verifier, on_new_message, monkeypatch)
-    await handle("sid-1", {"message": "bonjour", "session_id": "sess-1",
-                           "customData": {"token": "good-token", "lang": "en"}})
+    await sio.say("s1", SESSION, "bonjour", token="good-token")
     assert on_new_message.messages == []
-    assert [e["data"]["text"] for e in emit.emitted] == [DOWN_EN]
+    assert sio.received("s1", "bot_uttered") == [{"text": DOWN_EN}]  # the profile language of the socket's user
 
 
 @pytest.mark.asyncio
-async def test_room_output_sends_buttons_to_the_room():
-    emit = EmitRecorder()
-    original = type("Out", (), {"sio": type("Sio", (), {"emit": emit})(), "bot_message_evt": "bot_uttered"})()
-    output = _RoomOutput(original, "sess-9")
-    await output.send_text_with_buttons("u2:sess-9", "Choisissez", [{"title": "Oui", "payload": "/affirm"}])
-    assert emit.emitted == [{"event": "bot_uttered", "room": "sess-9", "data": {
-        "text": "Choisissez",
-        "quick_replies": [{"content_type": "text", "title": "Oui", "payload": "/affirm"}]}}]
+@pytest.mark.parametrize("asked", [None, "short", "../../etc", "x" * 65, 42])
+async def test_invalid_session_ids_get_a_fresh_one(socket_world, asked):
+    _, sio = socket_world(Recorder())
+    assert await sio.connect("s1", "good-token") is True
+    await sio.handlers["session_request"]("s1", {"session_id": asked})
+    confirmed = sio.received("s1", "session_confirm")[0]["session_id"]
+    assert confirmed != asked and len(confirmed) == 32
 
 
 @pytest.mark.asyncio
-async def test_room_output_sends_custom_json_to_the_room():
-    emit = EmitRecorder()
-    original = type("Out", (), {"sio": type("Sio", (), {"emit": emit})(), "bot_message_evt": "bot_uttered"})()
-    await _RoomOutput(original, "sess-9").send_custom_json("u2:sess-9", {"data": {"kind": "card"}})
-    assert emit.emitted[0]["room"] == "sess-9"
+async def test_history_is_the_conversation_so_far(socket_world):
+    channel, sio = socket_world(Recorder())
+    events = [
+        {"event": "user", "text": "bourrage"},
+        {"event": "bot", "text": "Quel appareil ?", "data": {"buttons": [{"title": "WHJ01481", "payload": "/inform{\"asset_ref\":\"WHJ01481\"}"}]}},
+        {"event": "user", "text": "/inform{\"asset_ref\":\"WHJ01481\"}"},
+        {"event": "bot", "text": "**Bourrage**", "data": {"custom": {"article": {"title": "Bourrage"}}}},
+        {"event": "slot", "name": "x", "value": 1},
+    ]
+
+    async def fake_events(conversation_id: str) -> List[Dict[str, Any]]:
+        assert conversation_id == f"u2:{SESSION}"
+        return events
+
+    channel._conversation_events = fake_events
+    await sio.open("s1", "good-token", SESSION)
+    await sio.handlers["history_request"]("s1", {"session_id": SESSION})
+    (history,) = sio.received("s1", "history")
+    assert history == {"session_id": SESSION, "messages": [
+        {"from": "user", "text": "bourrage"},
+        {"from": "bot", "text": "Quel appareil ?", "buttons": [{"title": "WHJ01481", "payload": "/inform{\"asset_ref\":\"WHJ01481\"}"}]},
+        {"from": "user", "text": "WHJ01481"},  # the button's title, not its payload
+        {"from": "bot", "text": "**Bourrage**", "article": {"title": "Bourrage"}},
+    ]}
+
+
+def test_history_keeps_the_last_messages():
+    events = [{"event": "user", "text": f"m{i}"} for i in range(150)]
+    messages = history_messages(events, limit=100)
+    assert len(messages) == 100 and messages[-1]["text"] == "m149"
+
+
+@pytest.mark.asyncio
+async def test_session_bindings_in_process():
+    bindings = SessionBindings(None)
+    assert await bindings.claim("abcdefgh", 2) is True
+    assert await bindings.claim("abcdefgh", 2) is True
+    assert await bindings.claim("abcdefgh", 7) is False
+
+
+def test_socketio_from_credentials_and_origins(monkeypatch):
+    monkeypatch.setenv("CHAT_ALLOWED_ORIGINS", "https://portal.example.com, https://intranet.example.com/")
+    channel = PortalSocketIOInput.from_credentials({"backend_url": "http://backend:8000/", "channel": "web",
+                                                    "metadata_key": "customData"})
+    assert channel.name() == "socketio" and channel.layer.channel == "web"
+    assert channel.layer.verifier.backend_url == "http://backend:8000"
+    assert channel.origins == ["https://portal.example.com", "https://intranet.example.com"]
+    channel.blueprint(Recorder())
+    assert channel.sio.eio.cors_allowed_origins == channel.origins
+    assert channel.sio.eio.max_http_buffer_size <= 16 * 1024
+    assert channel.get_output_channel() is None

@@ -1,4 +1,5 @@
-"""IdentityVerifier: the backend is the only judge of a portal token; answers are cached briefly."""
+"""IdentityVerifier: the backend is the only judge of a portal token, asked on every message unless a cache time
+is configured (IDENTITY_CACHE_SECONDS)."""
 from __future__ import annotations
 
 import httpx
@@ -10,7 +11,7 @@ from bot_fakes import BACKEND, FakeUsersBackend, user_out
 pytestmark = pytest.mark.asyncio
 
 PROFILE = {"id": 2, "email": "sntestdm@canon-uk-demo.example", "full_name": "SNTestDM DemoPortal",
-           "role": "user", "language": "en", "account": "CANON UK DEMO"}
+           "role": "user", "language": "en", "account": "CANON UK DEMO", "account_id": 1, "token_version": 0}
 
 
 async def test_valid_token_gives_the_profile(verifier: IdentityVerifier, users_backend: FakeUsersBackend):
@@ -58,14 +59,32 @@ async def test_failure_is_not_cached(verifier, users_backend: FakeUsersBackend):
     assert (await verifier.verify("good-token"))["id"] == 2
 
 
-async def test_cached_within_ttl(verifier, users_backend: FakeUsersBackend):
+@pytest.fixture
+def caching(users_backend: FakeUsersBackend) -> IdentityVerifier:
+    return IdentityVerifier(backend_url=BACKEND, ttl=30.0, transport=users_backend.transport)
+
+
+async def test_by_default_every_message_asks_the_backend(verifier, users_backend: FakeUsersBackend, monkeypatch):
+    monkeypatch.delenv("IDENTITY_CACHE_SECONDS", raising=False)
+    fresh = IdentityVerifier(backend_url=BACKEND, transport=users_backend.transport)
+    assert await fresh.verify("good-token") == PROFILE
+    users_backend.users.clear()  # deactivated, or the password changed: the very next message is refused
+    assert await fresh.verify("good-token") is None
+    assert len(users_backend.requests) == 2
+    monkeypatch.setenv("IDENTITY_CACHE_SECONDS", "5")
+    assert IdentityVerifier(backend_url=BACKEND, transport=users_backend.transport).ttl == 5.0
+
+
+async def test_cached_within_ttl(caching, users_backend: FakeUsersBackend):
+    verifier = caching
     first = await verifier.verify("good-token")
     second = await verifier.verify("good-token")
     assert first == second == PROFILE
     assert len(users_backend.requests) == 1
 
 
-async def test_refusal_is_cached_too(verifier, users_backend: FakeUsersBackend):
+async def test_refusal_is_cached_too(caching, users_backend: FakeUsersBackend):
+    verifier = caching
     assert await verifier.verify("forged") is None
     assert await verifier.verify("forged") is None
     assert len(users_backend.requests) == 1
@@ -86,8 +105,10 @@ async def test_expired_cache_asks_again(users_backend: FakeUsersBackend):
     assert len(users_backend.requests) == 2
 
 
-async def test_raw_tokens_are_not_cache_keys(verifier):
+async def test_raw_tokens_are_not_cache_keys(caching):
+    verifier = caching
     await verifier.verify("good-token")
+    assert verifier._cache
     assert "good-token" not in verifier._cache
     assert all(len(key) == 64 for key in verifier._cache)
 

@@ -76,7 +76,7 @@ def test_invalid_action_responses_are_refused_as_with_rasa(result):
 def _model_lookups() -> dict:
     assert MODEL.exists(), "no trained model: `make test` trains it before running the tests"
     with tarfile.open(MODEL) as archive:
-        member = next(m for m in archive.getmembers() if m.name.endswith("train_RulePolicy1/rule_policy.json"))
+        member = next(m for m in archive.getmembers() if m.name.endswith("RulePolicy1/rule_policy.json"))
         return json.load(archive.extractfile(member))["lookup"]
 
 

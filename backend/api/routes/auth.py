@@ -27,7 +27,7 @@ def login(session: SessionDep, form: Annotated[OAuth2PasswordRequestForm, Depend
             "Votre accès au portail n'est pas actif. Contactez votre administrateur.",
             "Your portal access is not active. Please contact your administrator.",
         )
-    return Token(access_token=create_access_token(user.id, user.account_id))
+    return Token(access_token=create_access_token(user.id, user.account_id, user.token_version))
 
 
 @router.post("/password-reset/confirm", status_code=204,

@@ -1,0 +1,8 @@
+"""Channel adapters: each authenticates and translates, nothing else (bot/identity.py does the identity part).
+
+Adding a channel is one module here plus its entry in credentials.yml (the one list of channels, where each
+adapter also declares the case channel code it records).
+"""
+from bot import rasa_speedups
+
+rasa_speedups.install()  # Rasa imports the channel modules at start-up, before it handles any message

@@ -1,0 +1,474 @@
+"""The embeddable assistant widget (bot/web/widget.js) in a real headless Chromium, on the demo pages the backend
+serves at /chat/ (a portal page with a login form, a second portal page, an unrelated intranet page), talking to
+the real Rasa over socket.io. Every page is served with a strict Content-Security-Policy (no inline script or
+style) and the tests fail on any CSP violation or page error.
+
+- a fault reported with the mouse up to a real case (checked through the backend API), across a page change
+  and a reload in the middle of the form (the conversation is shown again), with the unread badge;
+- the same flow with the keyboard only (Tab / Shift+Tab, Enter, Space), with an accessibility check (live region,
+  an accessible name on every control, visible focus, text contrast) and Escape back to the launcher;
+- the widget on the intranet page (its own look and colour, the host page's styles do not leak in);
+- a phone-width (390x844) run, where the panel takes the whole screen.
+
+Screenshots are written to results/widget/.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import pytest
+
+from conftest import ADMIN, PASSWORD, ROOT, USER, Stack
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+playwright = pytest.importorskip("playwright.sync_api")
+expect = playwright.expect
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (scripts/test.sh installs it)")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"]
+SHOTS = ROOT / "results" / "widget"
+CASE_NUMBER = re.compile(r"\bCS\d{7}\b")
+BOT_WAIT = 30_000  # ms: one assistant turn, at most
+
+FAULT = "the copier keeps jamming in tray 2"
+PROPOSED = "Paper jam › In the drawer or tray"
+ARTICLES_QUESTION = "Did any of the articles above help"
+SUMMARY = "I'm about to open this case"
+
+# JS: the element that really has the focus, inside the widget's shadow root if need be.
+DEEP_FOCUS = """() => {
+  let a = document.activeElement;
+  while (a && a.shadowRoot && a.shadowRoot.activeElement) a = a.shadowRoot.activeElement;
+  if (!a || a === document.body) return null;
+  const s = getComputedStyle(a);
+  return {testid: a.getAttribute('data-testid'), text: (a.textContent || '').trim(), tag: a.tagName.toLowerCase(),
+          id: a.id, outline: s.outlineStyle, outlineWidth: parseFloat(s.outlineWidth) || 0,
+          outlineColor: s.outlineColor};
+}"""
+
+# JS: WCAG contrast ratio of an element's text with its (first opaque) background, across the shadow boundary.
+CONTRAST = """(el) => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const fg = rgb(getComputedStyle(el).color);
+  let n = el, bg = null;
+  while (n && !bg) {
+    if (n.nodeType === 1) { const c = rgb(getComputedStyle(n).backgroundColor); if (c.length === 3 || c[3] > 0.9) bg = c; }
+    n = n.parentNode || n.host;
+  }
+  bg = bg || [255, 255, 255];
+  const [x, y] = [lum(fg), lum(bg)];
+  return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05);
+}"""
+
+CSP_WATCH = """window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation', (e) => window.__cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));"""
+
+
+def csp(stack: Stack) -> str:
+    rasa = stack.rasa_url.rstrip("/")
+    return ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+            f"connect-src 'self' {rasa} {rasa.replace('http', 'ws', 1)}; base-uri 'none'; object-src 'none'; "
+            "form-action 'self'; frame-ancestors 'none'")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def new_page(stack: Stack, browser):
+    """Opens pages in fresh browser contexts (empty storage) whose /chat/ pages carry a strict CSP header; at the
+    end, fails on any CSP violation or uncaught page error."""
+    contexts, pages, errors = [], [], []
+    policy = csp(stack)
+
+    def with_csp(route):
+        response = route.fetch()
+        route.fulfill(response=response, headers={**response.headers, "content-security-policy": policy})
+
+    def open_page(viewport: Optional[dict] = None):
+        context = browser.new_context(locale="en-GB", viewport=viewport or {"width": 1280, "height": 800},
+                                      **({"is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+                                         if viewport and viewport["width"] < 500 else {}))
+        context.route(re.compile(r"/chat/([\w-]+\.html)?(\?.*)?(#.*)?$"), with_csp)
+        context.add_init_script(CSP_WATCH)
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        contexts.append(context)
+        pages.append(page)
+        return page
+
+    yield open_page
+    violations = []
+    for page in pages:
+        try:
+            violations += page.evaluate("window.__cspViolations || []")
+        except playwright.Error:
+            pass  # closed
+    for context in contexts:
+        context.close()
+    assert not violations, f"Content-Security-Policy violations: {violations}"
+    assert not errors, f"page errors: {errors}"
+
+
+# ---------- helpers ----------
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(250)  # let the last message's entrance animation finish
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def login(page, email: str = USER) -> None:
+    page.get_by_test_id("login-email").fill(email)
+    page.get_by_test_id("login-password").fill(PASSWORD)
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("user-name")).not_to_be_empty()
+
+
+def bot_says(page, text: str):
+    found = page.get_by_test_id("bot-message").filter(has_text=text)
+    expect(found.last).to_be_visible(timeout=BOT_WAIT)
+    return found
+
+
+def reply_button(page, title: str):
+    """The quick reply still on offer (enabled) with exactly this title."""
+    return page.get_by_test_id("quick-reply").and_(page.locator(":not([disabled])")).filter(
+        has_text=re.compile(f"^{re.escape(title)}$"))
+
+
+def click_reply(page, title: str) -> None:
+    button = reply_button(page, title)
+    expect(button.last).to_be_visible(timeout=BOT_WAIT)
+    button.last.click()
+
+
+def send(page, text: str) -> None:
+    box = page.get_by_test_id("chat-input")
+    expect(box).to_be_enabled(timeout=BOT_WAIT)
+    box.fill(text)
+    page.get_by_test_id("chat-send").click()
+
+
+def focused(page) -> Optional[dict]:
+    return page.evaluate(DEEP_FOCUS)
+
+
+def case_number(page) -> str:
+    created = page.get_by_test_id("bot-message").filter(has_text=CASE_NUMBER)
+    expect(created.last).to_be_visible(timeout=BOT_WAIT)
+    return CASE_NUMBER.search(created.last.inner_text()).group()
+
+
+def check_case(stack: Stack, number: str) -> None:
+    case = stack.api(USER, f"/cases/{number}").json()
+    assert (case["category"], case["subcategory"]) == ("paper_jam", "drawer_tray")
+    assert case["asset"]["asset_number"] == "53463252"
+    assert case["requester"]["email"] == USER
+    assert case["channel"] == "web"  # came through the socket.io channel
+    assert "jamming" in case["transcript"]
+
+
+def session_keys(page) -> dict:
+    return page.evaluate("""() => Object.fromEntries(Object.keys(localStorage)
+        .filter((k) => k.startsWith('portal-assistant.session.')).map((k) => [k, localStorage.getItem(k)]))""")
+
+
+# Server-side parts of the contract (bot/channels/socketio.py), one helper each so they are easy to find.
+
+def expect_article_cards(page) -> None:
+    """`bot_uttered {text, article}` is shown as a card: title, summary and a link opening in a new tab."""
+    cards = page.get_by_test_id("article-card")
+    expect(cards.first).to_be_visible(timeout=BOT_WAIT)
+    first = cards.first
+    expect(first.locator("h3")).not_to_be_empty()
+    expect(first.locator(".card-summary")).not_to_be_empty()
+    link = first.get_by_role("link", name=re.compile("Open the article"))
+    assert re.search(r"/kb/KB\d{7}$", link.get_attribute("href"))
+    assert link.get_attribute("target") == "_blank" and "noopener" in link.get_attribute("rel")
+
+
+def expect_history_shown(page) -> None:
+    """After a page change or a reload: `history` shows the conversation again, only the last question's
+    buttons can still be pressed and the button the user pressed shows its title."""
+    bot_says(page, ARTICLES_QUESTION)
+    expect(page.get_by_test_id("user-message").filter(has_text=FAULT)).to_be_visible()
+    expect(page.get_by_test_id("user-message").filter(has_text=re.compile(r"^Yes$"))).to_be_visible()  # not "/affirm"
+    expect(reply_button(page, "No")).to_have_count(1)  # the articles question's, not older ones
+    expect(reply_button(page, "Yes")).to_have_count(1)
+    assert page.get_by_test_id("quick-reply").and_(page.locator("[disabled]")).count() >= 2  # the first question's
+
+
+def expect_typing_ends(page) -> None:
+    """`turn_end` hides the typing indicator (the widget also hides it 30 s later without it)."""
+    expect(page.get_by_test_id("typing")).to_be_hidden(timeout=5_000)
+
+
+# ---------- tests ----------
+
+def test_fault_report_with_the_mouse_across_pages_and_a_reload(stack: Stack, new_page):
+    page = new_page()
+    base = f"{stack.backend_url}/chat/"
+    page.goto(base)
+    launcher, panel = page.get_by_test_id("widget-launcher"), page.get_by_test_id("widget-panel")
+    expect(launcher).to_be_visible()
+    expect(launcher).to_have_attribute("aria-expanded", "false")
+    expect(page.get_by_test_id("widget-badge")).to_be_hidden()
+
+    # Logged out: the widget says so, in the page's language, and Escape closes it back to the launcher.
+    launcher.click()
+    expect(panel).to_be_visible()
+    expect(page.get_by_test_id("widget-login-required")).to_contain_text("Please log in to the portal")
+    expect(page.get_by_test_id("chat-input")).to_be_hidden()
+    page.get_by_role("button", name="Français").click()
+    expect(page.get_by_test_id("widget-login-required")).to_contain_text("Veuillez vous connecter au portail")
+    expect(launcher).to_have_attribute("aria-label", re.compile("^Discuter avec l'assistant"))
+    page.get_by_role("button", name="English").click()
+    expect(page.get_by_test_id("widget-login-required")).to_contain_text("Please log in to the portal")
+    shot(page, "desktop-logged-out")
+    page.get_by_test_id("widget-close").focus()
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    assert focused(page)["testid"] == "widget-launcher"
+
+    # The host page logs in (the password goes to /auth/token only) and hands the token to the widget.
+    page.get_by_test_id("login-password").fill("wrong password")
+    page.get_by_test_id("login-email").fill(USER)
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("login-error")).to_be_visible()
+    login(page)
+    expect(page.get_by_test_id("user-name")).to_have_text("SNTestDM DemoPortal")
+    assert page.get_by_test_id("login-password").input_value() == ""
+    stored = page.evaluate("() => JSON.stringify({...sessionStorage}) + JSON.stringify({...localStorage})")
+    assert PASSWORD not in stored  # only the token is kept
+
+    launcher.click()
+    expect(panel).to_be_visible()
+    expect(page.get_by_test_id("widget-login-required")).to_be_hidden()
+    expect(page.get_by_test_id("welcome-message")).to_contain_text("Hello SNTestDM")
+    box = page.get_by_test_id("chat-input")
+    expect(box).to_have_attribute("maxlength", "1000")
+    box.fill("x" * 950)  # the counter shows near the limit
+    expect(page.get_by_test_id("chat-counter")).to_have_text("950 / 1000 characters")
+    box.fill("")
+    expect(page.get_by_test_id("chat-counter")).to_be_hidden()
+
+    send(page, FAULT)
+    expect(page.get_by_test_id("user-message").last).to_have_text(FAULT)
+    expect(page.get_by_test_id("typing")).to_be_visible()
+    bot_says(page, PROPOSED)
+    click_reply(page, "Yes")
+    bot_says(page, ARTICLES_QUESTION)
+    expect_article_cards(page)
+    expect_typing_ends(page)
+    shot(page, "desktop-articles")
+    session = session_keys(page)
+    assert len(session) == 1
+
+    # Another portal page: same user, same conversation, the panel still open.
+    page.get_by_role("link", name="My cases").click()
+    expect(page).to_have_url(re.compile(r"portal-cases\.html$"))
+    expect(page.get_by_test_id("cases-table")).to_be_visible()
+    expect(panel).to_be_visible()
+    expect_history_shown(page)
+    shot(page, "desktop-other-page-history")
+
+    # A reload in the middle of the form, then the form is finished.
+    page.reload()
+    expect(panel).to_be_visible()
+    expect_history_shown(page)
+    assert session_keys(page) == session
+    click_reply(page, "No")
+    bot_says(page, SUMMARY)
+
+    # The answer comes while the panel is closed: the badge counts it, across a reload too.
+    click_reply(page, "Yes, submit")
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    badge = page.get_by_test_id("widget-badge")
+    expect(badge).to_have_text(re.compile(r"^[1-9]\d*$"), timeout=BOT_WAIT)
+    page.wait_for_timeout(2_000)  # the rest of the turn's messages
+    expect(launcher).to_have_attribute("aria-label", re.compile(r"Chat with the assistant \(\d+ new messages?\)"))
+    count = badge.inner_text()
+    shot(page, "desktop-unread-badge")
+    page.reload()
+    expect(badge).to_have_text(count)
+    launcher.click()
+    expect(badge).to_be_hidden()
+    number = case_number(page)
+    shot(page, "desktop-case-created")
+    check_case(stack, number)
+
+    # Logging out empties the widget; another user on this browser gets a conversation of their own.
+    page.goto(base)
+    page.get_by_test_id("logout").click()
+    expect(page.get_by_test_id("widget-login-required")).to_be_visible()
+    expect(page.get_by_test_id("user-message")).to_have_count(0)
+    login(page, ADMIN)
+    expect(page.get_by_test_id("welcome-message")).to_contain_text("SNTest")
+    expect(page.get_by_test_id("chat-input")).to_be_enabled(timeout=BOT_WAIT)
+    page.wait_for_timeout(1_000)  # time for a (wrong) history to arrive, if any
+    expect(page.get_by_test_id("user-message")).to_have_count(0)
+    keys = session_keys(page)
+    assert len(keys) == 2 and len(set(keys.values())) == 2
+
+
+def test_fault_report_with_the_keyboard_only(stack: Stack, new_page):
+    page = new_page()
+    page.goto(f"{stack.backend_url}/chat/")
+
+    def tab_to(predicate, back: bool = False, limit: int = 40) -> dict:
+        for _ in range(limit):
+            page.keyboard.press("Shift+Tab" if back else "Tab")
+            now = focused(page)
+            if now and predicate(now):
+                return now
+        raise AssertionError(f"never reached with {'Shift+' if back else ''}Tab; last focus: {focused(page)}")
+
+    def choose(title: str, key: str) -> None:
+        expect(reply_button(page, title).last).to_be_visible(timeout=BOT_WAIT)
+        page.wait_for_timeout(300)  # the messages of the turn after the buttons, if any
+        now = tab_to(lambda f: f["testid"] == "quick-reply" and f["text"] == title, back=True)
+        assert now["outline"] != "none" and now["outlineWidth"] >= 2, now  # focus is visible
+        page.keyboard.press(key)
+        assert focused(page)["testid"] == "chat-input"  # back to the message field
+
+    tab_to(lambda f: f["testid"] == "login-email")
+    page.keyboard.type(USER)
+    page.keyboard.press("Tab")
+    assert focused(page)["testid"] == "login-password"
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("user-name")).to_have_text("SNTestDM DemoPortal")
+
+    now = tab_to(lambda f: f["testid"] == "widget-launcher")
+    assert now["outline"] != "none" and now["outlineWidth"] >= 2, now
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("widget-panel")).to_be_visible()
+    expect(page.get_by_test_id("chat-input")).to_be_enabled(timeout=BOT_WAIT)
+    expect(page.get_by_test_id("chat-input")).to_be_focused()
+    page.keyboard.type(FAULT)
+    page.keyboard.press("Enter")
+    bot_says(page, PROPOSED)
+    choose("Yes", "Space")
+    bot_says(page, ARTICLES_QUESTION)
+    accessibility_check(page)
+    choose("No", "Enter")
+    bot_says(page, SUMMARY)
+    choose("Yes, submit", "Space")
+    number = case_number(page)
+    shot(page, "desktop-keyboard-done")
+    check_case(stack, number)
+
+    # Escape closes the panel and gives the focus back to the launcher; Space opens it again.
+    page.keyboard.press("Escape")
+    expect(page.get_by_test_id("widget-panel")).to_be_hidden()
+    assert focused(page)["testid"] == "widget-launcher"
+    page.keyboard.press("Space")
+    expect(page.get_by_test_id("widget-panel")).to_be_visible()
+    assert focused(page)["testid"] == "chat-input"
+    now = tab_to(lambda f: f["testid"] == "widget-close", back=True, limit=60)
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("widget-panel")).to_be_hidden()
+    assert focused(page)["testid"] == "widget-launcher"
+
+
+def accessibility_check(page) -> None:
+    """Live region for new messages, an accessible name on every control (Chromium's own accessibility tree,
+    shadow DOM included), labelled dialog, and 4.5:1 contrast for the widget's text."""
+    log = page.locator("[role=log]")
+    expect(log).to_have_attribute("aria-live", "polite")
+    assert page.get_by_test_id("bot-message").first.evaluate("(n) => !!n.closest('[role=log]')")
+    expect(page.get_by_role("dialog", name="Assistant")).to_be_visible()
+    expect(page.get_by_role("textbox", name="Your message")).to_be_visible()
+
+    cdp = page.context.new_cdp_session(page)
+    tree = cdp.send("Accessibility.getFullAXTree")["nodes"]
+    controls = [n for n in tree if not n.get("ignored")
+                and (n.get("role") or {}).get("value") in ("button", "textbox", "link", "combobox", "searchbox")]
+    assert len(controls) > 10
+    unnamed = [n["role"]["value"] for n in controls if not ((n.get("name") or {}).get("value") or "").strip()]
+    assert not unnamed, f"controls without an accessible name: {unnamed}"
+    cdp.detach()
+
+    samples = {
+        "header title": page.get_by_role("heading", name="Assistant", exact=True),
+        "user message": page.get_by_test_id("user-message").last,
+        "bot message": page.get_by_test_id("bot-message").last,
+        "quick reply": reply_button(page, "No").last,
+        "send button": page.get_by_test_id("chat-send"),
+        "input": page.get_by_test_id("chat-input"),
+        "launcher": page.get_by_test_id("widget-launcher"),
+    }
+    if page.get_by_test_id("article-card").count():
+        samples["article link"] = page.get_by_test_id("article-card").first.get_by_role("link")
+    for name, element in samples.items():
+        ratio = element.evaluate(CONTRAST)
+        assert ratio >= 4.5, f"{name}: contrast {ratio:.2f}:1"
+
+
+def test_widget_on_an_unrelated_page_keeps_its_look(stack: Stack, new_page):
+    page = new_page()
+    page.goto(f"{stack.backend_url}/chat/embed-demo.html")
+    launcher = page.get_by_test_id("widget-launcher")
+    expect(launcher).to_be_visible()
+    assert launcher.evaluate("(n) => getComputedStyle(n).backgroundColor") == "rgb(15, 118, 110)"  # data-color
+    launcher.click()
+    login_box = page.get_by_test_id("widget-login-required")
+    expect(login_box).to_contain_text("Please log in")
+    shot(page, "intranet-logged-out")
+
+    # The widget's "log in" link leads to the portal's form; back on the intranet page, the widget is signed in.
+    login_box.get_by_role("link", name="Log in").click()
+    expect(page.get_by_test_id("login-email")).to_be_focused()
+    login(page)
+    page.goto(f"{stack.backend_url}/chat/embed-demo.html")
+    expect(page.get_by_test_id("widget-panel")).to_be_visible()  # still open, as left
+    send(page, "how do I replace the toner?")
+    reply = page.get_by_test_id("bot-message").nth(0)
+    expect(reply).to_be_visible(timeout=BOT_WAIT)
+    expect(page.get_by_test_id("typing")).to_be_hidden(timeout=BOT_WAIT + 5_000)
+
+    # None of the page's own rules (serif font, upper-case buttons, its colours) reach into the widget.
+    page_font = page.evaluate("getComputedStyle(document.body).fontFamily")
+    assert "Georgia" in page_font
+    widget_font = page.get_by_test_id("user-message").last.evaluate("(n) => getComputedStyle(n).fontFamily")
+    assert "Georgia" not in widget_font
+    assert page.get_by_test_id("chat-send").evaluate("(n) => getComputedStyle(n).textTransform") == "none"
+    assert page.get_by_test_id("user-message").last.evaluate("(n) => getComputedStyle(n).backgroundColor") == \
+        "rgb(15, 118, 110)"
+    shot(page, "intranet-open")
+
+
+def test_phone_width_panel_is_full_screen(stack: Stack, new_page):
+    page = new_page({"width": 390, "height": 844})
+    page.goto(f"{stack.backend_url}/chat/")
+    login(page)
+    shot(page, "phone-390x844-closed")
+    page.get_by_test_id("widget-launcher").click()
+    panel = page.get_by_test_id("widget-panel")
+    expect(panel).to_be_visible()
+    box = panel.bounding_box()
+    assert box == {"x": 0, "y": 0, "width": 390, "height": 844}, box
+    expect(page.get_by_test_id("widget-launcher")).to_be_hidden()  # the panel has its own close button
+    send(page, FAULT)
+    bot_says(page, PROPOSED)
+    click_reply(page, "Yes")
+    bot_says(page, ARTICLES_QUESTION)
+    # nothing wider than the screen
+    assert panel.evaluate("(n) => n.querySelector('.scroller').scrollWidth <= n.clientWidth")
+    shot(page, "phone-390x844-open")
+    page.get_by_test_id("widget-close").click()
+    expect(panel).to_be_hidden()
+    expect(page.get_by_test_id("widget-launcher")).to_be_visible()
+    assert focused(page)["testid"] == "widget-launcher"
