@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
+from fastapi.middleware.cors import CORSMiddleware
 
 from backend.api.routes import assets, auth, cases, chat, contacts, knowledge, orders, requests, taxonomy, users
 from backend.core.config import get_settings
@@ -45,9 +45,12 @@ def create_app() -> FastAPI:
         app.include_router(module.router)
     app.include_router(auth.access_router)
     app.include_router(contacts.router)
-    web_dir = get_settings().web_dir
-    if web_dir.is_dir():
-        app.mount("/chat", StaticFiles(directory=web_dir, html=True), name="chat")
+    # The widget may be embedded in portal pages of other origins: they call the API with a bearer token (no
+    # cookies), from the configured origins only.
+    app.add_middleware(CORSMiddleware, allow_origins=get_settings().allowed_origins(), allow_credentials=False,
+                       allow_methods=["GET", "POST", "PATCH", "DELETE"],
+                       allow_headers=["Authorization", "Content-Type", "Accept-Language", "X-Display-Language",
+                                      "Idempotency-Key"])
     return app
 
 

@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     # Public URL of the Rasa server, handed to the web chat page.
     rasa_public_url: str = Field(default="http://localhost:5005")
     web_dir: Path = REPO_ROOT / "bot" / "web"
+    # Portal origins allowed to embed the chat widget (frame-ancestors, CORS for the widget's API calls);
+    # space or comma separated. The same variable configures Rasa's side (bot/serve.py, bot/channels/socketio.py).
+    chat_allowed_origins: str = "http://localhost:8000 http://127.0.0.1:8000"
+
+    def allowed_origins(self) -> list[str]:
+        return [o.rstrip("/") for o in self.chat_allowed_origins.replace(",", " ").split() if o and o != "*"]
 
     # Key of the short-lived tokens the action server mints for the chat user it acts for (backend/core/security.py);
     # shared with the action server only. When unset: ASSISTANT_KEY_FILE, else var/assistant.key (made once, 0600).

@@ -81,3 +81,37 @@ def test_query_embeddings_run_on_onnx_with_the_configured_threads(client):
     encoder = get_searcher().encoder
     assert encoder.runtime == "onnx"
     assert encoder.threads == get_settings().knowledge_encoder_threads == 1
+
+
+# --- the web chat's files: safe to embed only where configured -------------------------------------------------
+def test_chat_files_carry_the_security_headers(client):
+    for path in ("/chat/", "/chat/chat.js", "/chat/vendor/socket.io.min.js"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        csp = response.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "object-src 'none'" in csp
+        assert "frame-ancestors 'self' http://localhost:8000 http://127.0.0.1:8000" in csp  # CHAT_ALLOWED_ORIGINS
+        assert f"connect-src 'self' {RASA_URL} {RASA_URL.replace('http', 'ws')}" in csp
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "strict-origin-when-cross-origin"
+
+
+def test_password_page_is_not_reachable_under_chat(client):
+    assert client.get("/chat/password.html").status_code == 404
+    assert client.get("/account/password").headers["x-frame-options"] == "DENY"
+
+
+def test_chat_serves_only_plain_web_files(client):
+    for path in ("/chat/..%2Fconfig.yml", "/chat/.hidden.js", "/chat/chat.py", "/chat/vendor/..%2F..%2Fcredentials.yml",
+                 "/chat/missing.js"):
+        assert client.get(path).status_code == 404, path
+
+
+def test_cors_only_for_the_configured_portal_origins(client):
+    allowed = client.options("/users/me", headers={"Origin": "http://localhost:8000",
+                                                   "Access-Control-Request-Method": "GET",
+                                                   "Access-Control-Request-Headers": "authorization"})
+    assert allowed.headers.get("access-control-allow-origin") == "http://localhost:8000"
+    assert "access-control-allow-credentials" not in allowed.headers
+    foreign = client.get("/health", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in foreign.headers

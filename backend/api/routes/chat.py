@@ -1,8 +1,14 @@
-"""The web chat page (files in bot/web) and the little configuration it needs."""
+"""The web chat's files (bot/web: the embeddable widget and the demo portal pages) and the little configuration
+the widget needs, served with headers that keep them safe to embed only where configured."""
 from __future__ import annotations
 
+import mimetypes
+import re
+from functools import lru_cache
+from pathlib import Path
+
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from backend.core.config import get_settings
 from backend.core.errors import not_found
@@ -10,15 +16,73 @@ from backend.services.users import MIN_PASSWORD_LENGTH
 
 router = APIRouter(include_in_schema=False)
 
+# What /chat/ serves: plain file names with these extensions, never the password page (it has its own route with
+# stricter headers, /account/password).
+WEB_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.(html|js|css|png|svg|ico|json|txt)$")
+NOT_UNDER_CHAT = {"password.html"}
+
+
+def websocket_origin(url: str) -> str:
+    return re.sub(r"^http", "ws", url.rstrip("/"))
+
+
+@lru_cache
+def web_headers() -> dict[str, str]:
+    """Headers of every /chat/ file: scripts and styles from here only, the socket to Rasa, embedding (frames)
+    only by the configured portal origins."""
+    settings = get_settings()
+    rasa = settings.rasa_public_url.rstrip("/")
+    ancestors = " ".join(["'self'", *settings.allowed_origins()])
+    return {
+        "Content-Security-Policy": (
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            f"connect-src 'self' {rasa} {websocket_origin(rasa)}; frame-ancestors {ancestors}; "
+            "base-uri 'none'; form-action 'self'; object-src 'none'"),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "strict-origin-when-cross-origin",
+        "Cache-Control": "no-cache",
+    }
+
 
 @router.get("/")
 def root() -> RedirectResponse:
     return RedirectResponse("/chat/")
 
 
+@router.get("/chat")
+def chat_without_slash() -> RedirectResponse:
+    return RedirectResponse("/chat/")
+
+
 @router.get("/chat/config.json")
 def chat_config() -> dict[str, str]:
     return {"rasa_url": get_settings().rasa_public_url, "socket_path": "/socket.io/"}
+
+
+@router.get("/chat/")
+def chat_index() -> FileResponse:
+    return chat_file("index.html")
+
+
+@router.get("/chat/{name}")
+def chat_file(name: str) -> FileResponse:
+    web_dir: Path = get_settings().web_dir
+    path = web_dir / name
+    if not WEB_FILE.match(name) or name in NOT_UNDER_CHAT or not path.is_file():
+        raise not_found("Page", "Page")
+    media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if media_type.startswith("text/") or media_type.endswith("javascript") or media_type.endswith("json"):
+        media_type += "; charset=utf-8"
+    return FileResponse(path, media_type=media_type, headers=web_headers())
+
+
+@router.get("/chat/vendor/{name}")
+def chat_vendor_file(name: str) -> FileResponse:
+    web_dir: Path = get_settings().web_dir / "vendor"
+    path = web_dir / name
+    if not WEB_FILE.match(name) or not path.is_file():
+        raise not_found("Page", "Page")
+    return FileResponse(path, media_type="text/javascript; charset=utf-8", headers=web_headers())
 
 
 @router.get("/health")
