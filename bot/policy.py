@@ -47,6 +47,6 @@ class LanguageOfferRulePolicy(RulePolicy):
         return prediction
 
     def _only(self, action: Text, domain: Domain) -> PolicyPrediction:
-        probabilities = self._default_predictions(domain)
+        probabilities = [0.0] * domain.num_actions
         probabilities[domain.index_for_action(action)] = 1.0
         return self._prediction(probabilities)

@@ -72,6 +72,8 @@ class Stack:
     log_path: Path
     supervisor_pid: int = 0  # honcho, parent of every service of this stack (for CPU accounting)
     tokens: dict[str, str] = field(default_factory=dict)
+    redis_port: int = 0
+    redis_password: str = field(default="", repr=False)
 
     def processes(self) -> dict[str, list[tuple[int, float]]]:
         return service_processes(self.supervisor_pid)
@@ -146,7 +148,8 @@ def running_stack(workdir: Path, timeout: float = 420) -> Iterator[Stack]:
             wait_until_ready(env, timeout=timeout, alive=lambda: process.poll() is None)
         except TimeoutError as exc:
             raise RuntimeError(f"stack did not start: {exc}\n{log_path.read_text()[-6000:]}") from exc
-        yield Stack(env["BACKEND_URL"], env["RASA_PUBLIC_URL"], log_path, supervisor_pid=process.pid)
+        yield Stack(env["BACKEND_URL"], env["RASA_PUBLIC_URL"], log_path, supervisor_pid=process.pid,
+                    redis_port=ports["REDIS_PORT"], redis_password=env["REDIS_PASSWORD"])
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)  # honcho forwards it to every service it started

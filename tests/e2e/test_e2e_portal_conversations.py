@@ -107,6 +107,10 @@ def test_user_adds_a_comment_to_a_case(stack: Stack):
     assert bodies.count(comment) == 1
 
 
+def offered(replies: list[dict], title: str) -> bool:
+    return any(b["title"] == title for r in replies for b in r.get("buttons", []))
+
+
 def test_bot_follows_the_language_the_user_writes_in(stack: Stack):
     sender = new_sender()
     french = texts(stack.say(sender, "bonjour", ADMIN))  # the admin's profile is French
@@ -114,14 +118,25 @@ def test_bot_follows_the_language_the_user_writes_in(stack: Stack):
     english = stack.say(sender, "hello, what can you do for me?", ADMIN)
     assert "Here is what I can do for you" in texts(english)  # the assistant's own answer, in English
     assert "Voici ce que je peux faire" not in texts(english)
-    offers = [b for r in english for b in r.get("buttons", []) if b["payload"].startswith("/change_language")]
-    assert offers and "English" in texts(english)
+    # saving English in the profile is a question, part of the dialogue
+    assert offered(english, "Yes, save English") and offered(english, "No, just this conversation")
     # The next turns stay in English, and the offer is not made again, whichever Rasa worker answers them
     later = [stack.say(sender, text, ADMIN) for text in ("show my cases", "thanks a lot", "show my cases")]
     assert "You're welcome" in texts(later[1])
-    assert not [b for reply in later for r in reply for b in r.get("buttons", [])
-                if b["payload"].startswith("/change_language")]
-    assert stack.api(ADMIN, "/users/me/profile").json()["language"] == "fr"  # only saved when asked
+    assert not any(offered(reply, "Yes, save English") for reply in later)
+    assert stack.api(ADMIN, "/users/me/profile").json()["language"] == "fr"  # only saved on "yes"
+
+
+def test_asking_for_another_language_changes_the_profile_only_on_yes(stack: Stack):
+    sender = new_sender()
+    switched = stack.say(sender, "can we continue in english please", ADMIN)
+    assert switched[0]["text"] == "Of course: I'll answer in English from now on."  # the profile is not touched
+    assert offered(switched, "Yes, save English")
+    assert stack.api(ADMIN, "/users/me/profile").json()["language"] == "fr"
+    saved = stack.say(sender, "yes", ADMIN)
+    assert "English is now the language of your portal profile" in texts(saved)
+    assert stack.api(ADMIN, "/users/me/profile").json()["language"] == "en"
+    assert stack.api(ADMIN, "/users/me/profile", method="PATCH", json={"language": "fr"}).status_code == 200
 
 
 def test_rasa_runs_one_worker_per_core_sharing_conversations_through_redis(stack: Stack):
