@@ -95,15 +95,42 @@ def switch_request_record(tracker: Tracker) -> Dict[str, Any]:
 
 
 def opening_message(tracker: Tracker) -> OpeningMessage:
-    """The message that opened the current request. When the form was started by a "yes" to a switch offered
-    inside another form, the latest message is that "yes": the request is the one the offer recorded. Else it
-    is the latest message (on a form's opening turn, the one that started it)."""
+    """The message that opened the current request, wherever the user said it:
+
+    - started by a "yes" to a switch offered inside another form: the request the offer recorded, not the "yes";
+    - started by a button (the low-confidence menu's "Report a fault", the one under a knowledge answer, ...)
+      offered in reply to what the user typed: that typed message's words and entities, with the button's
+      intent (`answered_by_button`);
+    - else the latest message (on a form's opening turn, the one that started it)."""
     recorded = tracker.get_slot(SWITCH_REQUEST)
     # a record is read only once the switch was accepted (a pending offer may still be declined or abandoned)
     if isinstance(recorded, dict) and recorded.get("intent") and not tracker.get_slot("switch_pending"):
         return OpeningMessage((recorded.get("text") or "").strip(), recorded["intent"],
                               tuple(recorded.get("entities") or ()))
-    return latest_user_message(tracker)
+    latest = latest_user_message(tracker)
+    typed = answered_by_button(tracker) if is_payload(latest.text) else None
+    if typed is None:
+        return latest
+    return OpeningMessage(typed.text, latest.intent, latest.entities + typed.entities)
+
+
+def answered_by_button(tracker: Tracker) -> Optional[OpeningMessage]:
+    """When the latest message is a button the bot offered in reply to the user's previous message, and that
+    message was typed: the typed message. The user's own words keep counting after a menu or an answer."""
+    events = list(tracker.events)
+    pressed = text_of(tracker)
+    users = [i for i, e in enumerate(events) if e.get("event") == "user"]
+    if len(users) < 2:
+        return None
+    previous, latest = users[-2], users[-1]
+    offered = any(b.get("payload") == pressed for e in events[previous + 1:latest] if e.get("event") == "bot"
+                  for b in ((e.get("data") or {}).get("buttons") or []) if isinstance(b, dict))
+    before = events[previous]
+    text = (before.get("text") or "").strip()
+    if not offered or not text or is_payload(text):
+        return None
+    parse = before.get("parse_data") or {}
+    return OpeningMessage(text, (parse.get("intent") or {}).get("name"), tuple(parse.get("entities") or ()))
 
 
 def latest_user_message(tracker: Tracker) -> OpeningMessage:

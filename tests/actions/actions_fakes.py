@@ -294,7 +294,11 @@ async def accepted_switch(make_tracker: Callable[..., Any], domain: Dict[str, An
 
 # How a form's opening turn is reached: the request asked directly, or asked inside another form, offered as a
 # switch and accepted with "oui". Both must behave alike.
-STARTS = ("directly", "after_a_switch")
+# How a form's opening turn can come: the request typed directly; said inside another form and accepted with a
+# "yes" to the switch offer; typed, answered by the low-confidence menu (or a knowledge answer) whose button the
+# user then pressed.
+STARTS = ("directly", "after_a_switch", "after_the_menu", "after_a_knowledge_answer")
+BUTTON_STARTS = {"after_the_menu": "nlu_fallback", "after_a_knowledge_answer": "search_knowledge"}
 
 
 async def opening_tracker(make_tracker: Callable[..., Any], domain: Dict[str, Any], started: str, text: str,
@@ -305,6 +309,14 @@ async def opening_tracker(make_tracker: Callable[..., Any], domain: Dict[str, An
     validation sees the "oui", with the slots accepted_switch leaves. `tracker_kwargs` go to every tracker."""
     if started == "directly":
         return make_tracker(text, intent=intent, entities=list(entities), active_loop=form, **tracker_kwargs)
+    if started in BUTTON_STARTS:  # the typed message, the bot's buttons, then the pressed button's payload
+        typed = {"text": text, "intent": {"name": BUTTON_STARTS[started], "confidence": 0.3},
+                 "entities": [{"entity": name, "value": value, "start": 0, "end": 0} for name, value in entities]}
+        history = [{"event": "user", "text": text, "parse_data": typed, "input_channel": "rest"},
+                   {"event": "bot", "text": "Did you mean…", "data": {"buttons": [
+                       {"title": "That", "payload": f"/{intent}"}, {"title": "Something else", "payload": "/help"}]}},
+                   {"event": "action", "name": "action_listen"}]
+        return make_tracker(f"/{intent}", intent=intent, active_loop=form, history=history, **tracker_kwargs)
     assert started == "after_a_switch", started
     current = current or ("order_consumables_form" if form == FORM else FORM)
     slots = await accepted_switch(make_tracker, domain, text, intent, entities, current=current, **tracker_kwargs)
