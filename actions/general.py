@@ -18,6 +18,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.text import fold_accents
+from actions.backend_client import BackendError
 from actions.forms import (
     PortalFormValidation, entities, intent_of, is_payload, opening_message, opening_turn, text_of, yes_no_answer,
 )
@@ -172,8 +173,29 @@ class ActionHelp(Action):
         return []
 
 
+FAULT_ENTITIES = ("asset_ref", "fault_category", "fault_subcategory")
+
+
+async def sounds_like_a_fault(tracker: Tracker) -> bool:
+    """The message names a device or a symptom: an entity the NLU found, or a fault type the backend's classifier
+    recognises in the words (keywords, or a confident knowledge match)."""
+    latest = tracker.latest_message or {}
+    if any(e.get("entity") in FAULT_ENTITIES for e in latest.get("entities") or []):
+        return True
+    text = text_of(tracker)
+    if not text or is_payload(text):
+        return False
+    try:
+        proposal = await backend(tracker).classify_fault(text, language(tracker))
+    except BackendError:
+        return False
+    return bool(proposal.get("category")) and (proposal.get("source") == "keywords" or bool(proposal.get("confident")))
+
+
 class ActionSuggestIntents(Action):
-    """Low NLU confidence: offer the two most likely intents as buttons, plus "something else" (help)."""
+    """Low NLU confidence: offer the most likely intents as buttons, plus "something else" (help). A message that
+    names a device or a symptom always gets "report a fault" among them; the form chosen then reads the message
+    (actions/forms.py opening_message), so nothing the user said is asked again."""
 
     def name(self) -> Text:
         return "action_suggest_intents"
@@ -189,6 +211,8 @@ class ActionSuggestIntents(Action):
             best.append(name)
             if len(best) == SUGGESTIONS:
                 break
+        if "report_fault" not in best and await sounds_like_a_fault(tracker):
+            best = ["report_fault", *best][:SUGGESTIONS]
         if not best:
             dispatcher.utter_message(response="utter_default")
             return []

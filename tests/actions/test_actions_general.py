@@ -118,8 +118,15 @@ async def test_every_capability_button_is_an_intent_of_the_catalogue():
 
 
 # --- low-confidence fallback --------------------------------------------------------------------------------
-def ranked(make_tracker, names: List[str], lang: str = "fr"):
-    tracker = make_tracker("euh toner truc", intent="nlu_fallback", active_loop=None, slots={"language": lang})
+@pytest.fixture
+def no_symptom(portal: FakePortal) -> FakePortal:
+    portal.classify_override = {"category": None, "subcategory": None, "confident": False, "source": "none"}
+    return portal
+
+
+def ranked(make_tracker, names: List[str], lang: str = "fr", text: str = "euh toner truc", entities=None):
+    tracker = make_tracker(text, intent="nlu_fallback", active_loop=None, slots={"language": lang},
+                           entities=entities)
     tracker.latest_message["intent_ranking"] = [
         {"name": n, "confidence": round(0.5 - i * 0.05, 2)} for i, n in enumerate(names)]
     return tracker
@@ -130,7 +137,7 @@ async def test_the_label_table_covers_the_whole_catalogue():
     assert all(label["fr"] and label["en"] for label in INTENT_LABELS.values())
 
 
-async def test_fallback_offers_the_two_most_likely_intents_in_french(make_tracker, domain):
+async def test_fallback_offers_the_two_most_likely_intents_in_french(no_symptom, make_tracker, domain):
     tracker = ranked(make_tracker, ["nlu_fallback", "order_consumables", "greet", "report_fault", "list_cases"])
     dispatcher, events = await run(ActionSuggestIntents(), tracker, domain)
     assert events == []
@@ -143,7 +150,7 @@ async def test_fallback_offers_the_two_most_likely_intents_in_french(make_tracke
     ]
 
 
-async def test_fallback_in_english(make_tracker, domain):
+async def test_fallback_in_english(no_symptom, make_tracker, domain):
     tracker = ranked(make_tracker, ["case_status", "nlu_fallback", "affirm", "change_password"], lang="en")
     dispatcher, _ = await run(ActionSuggestIntents(), tracker, domain)
     assert dispatcher.messages[0]["buttons"] == [
@@ -153,19 +160,51 @@ async def test_fallback_in_english(make_tracker, domain):
     ]
 
 
-async def test_fallback_with_one_candidate_offers_it_and_help(make_tracker, domain):
+async def test_fallback_with_one_candidate_offers_it_and_help(no_symptom, make_tracker, domain):
     tracker = ranked(make_tracker, ["nlu_fallback", "thank", "list_assets", "deny"])
     dispatcher, _ = await run(ActionSuggestIntents(), tracker, domain)
     assert payloads(dispatcher.messages[0]) == ["/list_assets", "/help"]
 
 
-async def test_fallback_without_a_candidate_asks_to_rephrase(make_tracker, domain):
+async def test_fallback_without_a_candidate_asks_to_rephrase(no_symptom, make_tracker, domain):
     tracker = ranked(make_tracker, ["nlu_fallback", "greet", "affirm", "out_of_scope"])
     dispatcher, _ = await run(ActionSuggestIntents(), tracker, domain)
     assert responses(dispatcher) == ["utter_default"]
     tracker.latest_message.pop("intent_ranking")
     dispatcher, _ = await run(ActionSuggestIntents(), tracker, domain)
     assert responses(dispatcher) == ["utter_default"]
+
+
+async def test_a_symptom_always_gets_report_a_fault_first(portal: FakePortal, make_tracker, domain):
+    portal.classify_override = {"category": "noise", "subcategory": "unusual_noise", "confident": False,
+                                "source": "keywords"}
+    tracker = ranked(make_tracker, ["case_status", "order_consumables", "list_cases"], lang="en",
+                     text="the one at reception is grinding really loud")
+    dispatcher, _ = await run(ActionSuggestIntents(), tracker, domain)
+    assert payloads(dispatcher.messages[0]) == ["/report_fault", "/case_status", "/help"]
+    (call,) = portal.calls("POST", "/faults/classify")
+    assert call["json"] == {"text": "the one at reception is grinding really loud", "lang": "en"}
+
+
+async def test_a_named_device_gets_report_a_fault_without_asking_the_classifier(portal, make_tracker, domain):
+    tracker = ranked(make_tracker, ["list_assets", "case_status"], entities=[("asset_ref", "WHJ01481")])
+    dispatcher, _ = await run(ActionSuggestIntents(), tracker, domain)
+    assert payloads(dispatcher.messages[0]) == ["/report_fault", "/list_assets", "/help"]
+    assert not portal.calls("POST", "/faults/classify")
+
+
+async def test_report_a_fault_is_not_added_twice_nor_without_a_symptom(no_symptom, make_tracker, domain):
+    tracker = ranked(make_tracker, ["list_assets", "report_fault"], entities=[("asset_ref", "WHJ01481")])
+    dispatcher, _ = await run(ActionSuggestIntents(), tracker, domain)
+    assert payloads(dispatcher.messages[0]) == ["/list_assets", "/report_fault", "/help"]
+    dispatcher, _ = await run(ActionSuggestIntents(), ranked(make_tracker, ["list_assets", "case_status"]), domain)
+    assert payloads(dispatcher.messages[0]) == ["/list_assets", "/case_status", "/help"]
+
+
+async def test_classifier_down_keeps_the_ranking(portal: FakePortal, make_tracker, domain):
+    portal.fail("down", "POST", "/faults/classify")
+    dispatcher, _ = await run(ActionSuggestIntents(), ranked(make_tracker, ["list_assets", "case_status"]), domain)
+    assert payloads(dispatcher.messages[0]) == ["/list_assets", "/case_status", "/help"]
 
 
 # --- glossary --------------------------------------------------------------------------------------------------
