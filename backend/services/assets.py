@@ -80,21 +80,42 @@ def _alias_named(text_words: set[str], normalized_text: str, alias: str) -> bool
     return all(word in text_words for word in distinctive)
 
 
-def resolve_assets_in_text(session: Session, user: User, text: str) -> tuple[list[Asset], list[str]]:
-    """Find which visible assets a sentence talks about ("c'est la WHJ01481", "la machine du 2e étage").
+def _place_named(text_words: set[str], location: str | None) -> bool:
+    """"celle de l'accueil", "the one at reception" name the device whose location ends with "— Accueil": every
+    distinctive word of the place (the part after the address, when the location has one) is in the text."""
+    if not location:
+        return False
+    place = re.split(r"\s[—–-]\s", location)[-1]
+    distinctive = [word for word in canonical_words(place) if word not in GENERIC_WORDS]
+    return bool(distinctive) and all(word in text_words for word in distinctive)
 
-    Returns (matches, unknown_references): the visible assets named by number, serial or alias, and the
-    things that look like an asset number or serial but name no visible asset.
+
+MODEL_CODE = re.compile(r"\d{3,}")
+
+
+def _model_named(text_words: set[str], model: str) -> bool:
+    """"la C5030", "the 5560i": the number of the device's model ("Canon iR-ADV C5030i")."""
+    codes = set(MODEL_CODE.findall(normalize(model)))
+    said = {code for word in text_words if len(word) < 8 for code in MODEL_CODE.findall(word)}
+    return bool(codes & said)
+
+
+def resolve_assets_in_text(session: Session, user: User, text: str) -> tuple[list[Asset], list[str]]:
+    """Find which visible assets a sentence talks about ("c'est la WHJ01481", "la machine du 2e étage",
+    "celle de l'accueil", "the C5030").
+
+    Returns (matches, unknown_references): the visible assets named by number, serial, alias, place or model
+    number, and the things that look like an asset number or serial but name no visible asset. A model number
+    counts only when nothing else names a device (it may name several).
     """
     normalized = normalize(text)
     text_words = set(canonical_words(text))
     references = {ref.lower() for ref in ASSET_REFERENCE.findall(text)}
-    matches: list[Asset] = []
-    for asset in list_visible_assets(session, user):
-        by_reference = asset.asset_number.lower() in references or asset.serial.lower() in references
-        by_alias = bool(asset.alias) and _alias_named(text_words, normalized, asset.alias)
-        if by_reference or by_alias:
-            matches.append(asset)
+    visible = list_visible_assets(session, user)
+    matches = [a for a in visible if a.asset_number.lower() in references or a.serial.lower() in references
+               or (a.alias and _alias_named(text_words, normalized, a.alias)) or _place_named(text_words, a.location)]
+    if not matches:
+        matches = [a for a in visible if _model_named(text_words, a.model)]
     known = {a.asset_number.lower() for a in matches} | {a.serial.lower() for a in matches}
     unknown = sorted(ref.upper() for ref in references - known)
     return matches, unknown

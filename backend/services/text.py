@@ -26,14 +26,24 @@ _ORDINAL_WORDS = {
     "seventh": 7, "huitieme": 8, "eighth": 8, "neuvieme": 9, "ninth": 9, "dixieme": 10, "tenth": 10,
 }
 _NUMERIC_ORDINAL = re.compile(r"(\d+)(?:e|er|ere|eme|em|nd|st|rd|th)")
-_SAME_WORD = {"floor": "etage", "level": "etage", "niveau": "etage", "storey": "etage", "story": "etage"}
-_GROUND_FLOOR = re.compile(r"\b(?:rez de chaussee|ground floor)\b")
+# ... and the places people name a device by, in either language ("celle de l'accueil", "the one at reception").
+_SAME_WORD = {"floor": "etage", "level": "etage", "niveau": "etage", "storey": "etage", "story": "etage",
+              "reception": "accueil", "lobby": "accueil", "entrance": "entree", "basement": "soussol",
+              "accounts": "compta", "accounting": "compta", "comptabilite": "compta", "finance": "compta",
+              "hr": "rh", "warehouse": "entrepot", "office": "bureau", "room": "salle", "meeting": "reunion"}
+_PHRASES = [(re.compile(r"\b(?:rez de chaussee|ground floor|rdc)\b"), "rdc"),
+            (re.compile(r"\b(?:front desk|front office)\b"), "accueil"),
+            (re.compile(r"\b(?:sous sol)\b"), "soussol"),
+            (re.compile(r"\b(?:ressources humaines|human resources)\b"), "rh")]
 
 
 def canonical_words(text: str) -> list[str]:
-    """The words of a text, normalised, with ordinals and floor words in one form for both languages."""
+    """The words of a text, normalised, with ordinals, floor and place words in one form for both languages."""
     words = []
-    for word in re.findall(r"\w+", _GROUND_FLOOR.sub("rdc", normalize(text).replace("-", " "))):
+    text = normalize(text).replace("-", " ")
+    for phrase, word in _PHRASES:
+        text = phrase.sub(word, text)
+    for word in re.findall(r"\w+", text):
         ordinal = _NUMERIC_ORDINAL.fullmatch(word)
         if ordinal:
             word = f"{int(ordinal.group(1))}e"

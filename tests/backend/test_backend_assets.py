@@ -163,3 +163,27 @@ def test_asset_search_treats_like_wildcards_as_plain_characters(client, admin_he
     assert client.get("/assets", params={"q": "_"}, headers=admin_headers).json() == []
     assert [a["asset_number"] for a in client.get("/assets", params={"q": "whj0"}, headers=admin_headers).json()] \
         == ["77996101", "80145861"]
+
+
+@pytest.mark.parametrize("text", ["celle de l'accueil fait un bruit", "the one at reception is jammed",
+                                  "l imprimante a l accueil", "front desk printer", "the lobby copier"])
+def test_resolve_by_the_place_in_the_location(client, admin_headers, text):
+    assert _resolve(client, admin_headers, text) == (["53463252"], [])  # location "… — Accueil"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("la C5030 est en panne", ["53463252"]), ("the 5030i", ["53463252"]),
+    ("the C5560 is jammed", ["77996101", "80145861"]),  # two devices of that model: the assistant asks which
+    ("the one on the 1st floor", ["80145861"]),
+])
+def test_resolve_by_model_number_and_floor(client, admin_headers, text, expected):
+    assert _resolve(client, admin_headers, text) == (expected, [])
+
+
+def test_resolve_model_or_place_only_among_visible_devices(client, user_headers):
+    assert _resolve(client, user_headers, "the C5560") == ([], [])  # neither C5560 is assigned to her
+    assert _resolve(client, user_headers, "the one at reception") == (["53463252"], [])
+
+
+def test_numbers_that_are_not_a_model_name_nothing(client, admin_headers):
+    assert _resolve(client, admin_headers, "compteur 112 : 45210, commande de 2 toners") == ([], [])
