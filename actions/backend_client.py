@@ -258,9 +258,15 @@ class BackendClient:
         """body: {"category", "subcategory", "asset"?, "description", "channel", "transcript"}"""
         return await self._request("POST", "/requests", json=body, idempotency_key=idempotency_key)
 
-    async def cases(self, list_name: str = "all", limit: int = 50) -> List[Dict[str, Any]]:
-        """list_name: action_required | mine | all (newest first)"""
-        return await self._request("GET", "/cases", params={"list": list_name, "limit": limit})
+    async def cases(self, list_name: str = "all", limit: int = 50, state: Optional[str] = None,
+                    asset: Optional[str] = None) -> List[Dict[str, Any]]:
+        """list_name: action_required | mine | all (newest first); state: open | closed; asset: one device."""
+        params: Dict[str, Any] = {"list": list_name, "limit": limit}
+        if state:
+            params["state"] = state
+        if asset:
+            params["asset"] = asset
+        return await self._request("GET", "/cases", params=params)
 
     async def case(self, number: str) -> Dict[str, Any]:
         return await self._request("GET", f"/cases/{number}")

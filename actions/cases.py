@@ -50,9 +50,10 @@ LIST_LABELS = {
     "mine": {"fr": "Mes tickets", "en": "My cases"},
     "all": {"fr": "Tous les tickets", "en": "All cases"},
 }
+STATE_LABELS = {"open": {"fr": "ouverts", "en": "open"}, "closed": {"fr": "clos", "en": "closed"}}
 LIST_SHOWN = 5        # lines shown by default
-LIST_MAX_SHOWN = 20   # "show my last 50 tickets" is capped here
-LIST_FETCHED = 50     # fetched to tell how many more there are
+LIST_MAX_SHOWN = 50   # "show my last 30 tickets" shows 30; more than this is said plainly
+LIST_FETCHED = 51     # fetched to tell whether there are more than shown
 BUTTON_CASES = 5      # case buttons offered when asking which case
 ACTIVITIES_SHOWN = 3
 ACTIVITY_CHARS = 280
@@ -79,8 +80,17 @@ WANTS_ACTION_REQUIRED = re.compile(
     r"requir\w* (my |an |our )?action|attend\w* (qq?ch|quelque chose)|anything from (me|us))", re.I)
 WANTS_ALL = re.compile(r"\b(tou[st]e?s?|all|every|everything|ensemble|associ\w*|involved)\b", re.I)
 WANTS_MINE = re.compile(
-    r"\b(mes|my|mine|j'ai (cr[ée]{1,2}\w*|ouvert|fait|d[ée]clar[ée]\w*)|i (created|opened|raised|logged|made)|"
+    r"\b(mes|my|mine|j'ai (cr[ée]{1,2}\w*|ouvert\w*|fait|d[ée]clar[ée]\w*)|i (created|opened|raised|logged|made)|"
     r"moi-m[êe]me|myself)\b", re.I)
+# "the cases I opened" is about who opened them, not about their state
+OPENED_BY_ME = re.compile(r"\b(j'ai ouvert\w*|que j'ai ouvert\w*|i opened|i've opened|opened by me)\b", re.I)
+WANTS_OPEN = re.compile(
+    r"\b(ouvert\w*|en cours|non (r[ée]solu|termin[ée]|clos|ferm[ée])\w*|pas (encore )?(r[ée]solu|termin[ée]|"
+    r"clos|ferm[ée]|r[ée]gl[ée])\w*|toujours actifs?|actifs?|open|ongoing|active|pending|unresolved|in progress|"
+    r"not (yet )?(closed|resolved|fixed|done))\b", re.I)
+WANTS_CLOSED = re.compile(
+    r"\b(ferm[ée]\w*|clos|cl[ôo]tur[ée]\w*|r[ée]solu\w*|termin[ée]\w*|r[ée]gl[ée]\w*|archiv\w*|closed|resolved|"
+    r"finished|completed|fixed|done|old)\b", re.I)
 MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 COLON_COMMENT = re.compile(r"[:：](?!//|\d)\s*(.+)$", re.S)  # not "https://", not "10:30"
 QUOTED_COMMENT = re.compile(r"[«\"“]\s*(.+?)\s*[»\"”]", re.S)
@@ -136,13 +146,38 @@ def list_in(tracker: Tracker) -> Optional[str]:
     return None
 
 
+def state_in(tracker: Tracker) -> Optional[str]:
+    """open | closed when the words ask only for open or only for closed cases, else None."""
+    text = text_of(tracker)
+    if is_payload(text):
+        return None
+    text = OPENED_BY_ME.sub(" ", MY_LISTS.sub(" ", text))
+    wants_open, wants_closed = bool(WANTS_OPEN.search(text)), bool(WANTS_CLOSED.search(text))
+    if wants_open and WANTS_CLOSED.search(WANTS_OPEN.sub(" ", text)) is None:
+        return "open"  # "not yet resolved" says closed words, but asks for the open ones
+    if wants_closed and not wants_open:
+        return "closed"
+    return None
+
+
 def wanted_count(tracker: Tracker) -> int:
+    """How many lines the user asked for ("my last 30 cases"), the default otherwise; at least one."""
     value = entity(tracker, "quantity")
     try:
         count = int(str(value).strip()) if value is not None else LIST_SHOWN
     except ValueError:
         return LIST_SHOWN
-    return max(1, min(count, LIST_MAX_SHOWN))
+    return max(1, count)
+
+
+async def device_in(tracker: Tracker, client: Any) -> Optional[Dict[str, Any]]:
+    """The one device the message names ("the cases of the printer at reception"), else None."""
+    text = text_of(tracker)
+    reference = entity(tracker, "asset_ref") or text
+    if not reference or is_payload(reference):
+        return None
+    matches = (await client.resolve_assets(reference)).get("matches") or []
+    return matches[0] if len(matches) == 1 else None
 
 
 def other_loop_active(tracker: Tracker) -> bool:
@@ -283,32 +318,45 @@ async def newest_case(client: BackendClient, dispatcher: CollectingDispatcher) -
 
 # --- the lists ------------------------------------------------------------------------------------------------------
 class ActionListCases(Action):
+    """One of the portal's lists (action required, mine, all), narrowed to the open or closed cases and to one
+    device when the words say so, as many lines as asked (up to LIST_MAX_SHOWN, said plainly beyond)."""
+
     def name(self) -> Text:
         return "action_list_cases"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        lang, which = language(tracker), list_in(tracker)
-        if which is None:
-            dispatcher.utter_message(response="utter_ask_case_list", buttons=list_buttons(lang))
-            return []
-        label = LIST_LABELS[which][lang]
+        lang, which, state = language(tracker), list_in(tracker), state_in(tracker)
+        client = backend(tracker)
         try:
-            cases = await backend(tracker).cases(which, limit=LIST_FETCHED)
+            device = await device_in(tracker, client)
+            if which is None and state is None and device is None:
+                dispatcher.utter_message(response="utter_ask_case_list", buttons=list_buttons(lang))
+                return []
+            which = which or "all"
+            cases = await client.cases(which, limit=LIST_FETCHED, state=state,
+                                       asset=device["asset_number"] if device else None)
         except BackendError as error:
             report_backend_error(dispatcher, error)
             return []
+        label = " — ".join([LIST_LABELS[which][lang]] + ([STATE_LABELS[state][lang]] if state else [])
+                           + ([device_label({"asset": device}, lang)] if device else []))
         if not cases:
             dispatcher.utter_message(response="utter_case_list_empty", list_label=label,
                                      buttons=list_buttons(lang, exclude=which))
             return []
-        shown = cases[: wanted_count(tracker)]
+        wanted = wanted_count(tracker)
+        shown = cases[: min(wanted, LIST_MAX_SHOWN)]
         dispatcher.utter_message(response="utter_case_list", list_label=label, count=len(shown),
                                  lines="\n".join(case_line(c, lang) for c in shown))
-        if len(cases) > len(shown):
+        if wanted > LIST_MAX_SHOWN and len(cases) > LIST_MAX_SHOWN:
+            dispatcher.utter_message(response="utter_case_list_capped", max_shown=LIST_MAX_SHOWN)
+        elif len(cases) > len(shown):
             more = len(cases) - len(shown)
             dispatcher.utter_message(response="utter_case_list_more",
-                                     more=f"{more}+" if len(cases) >= LIST_FETCHED else str(more))
-        dispatcher.utter_message(response="utter_case_list_hint", buttons=list_buttons(lang, exclude=which))
+                                     more=f"{more}+" if len(cases) >= LIST_FETCHED else str(more),
+                                     max_shown=LIST_MAX_SHOWN)
+        dispatcher.utter_message(response="utter_case_list_hint", example=shown[0]["number"],
+                                 buttons=list_buttons(lang, exclude=which))
         return []
 
 

@@ -60,14 +60,24 @@ def get_visible_case(session: Session, user: User, number: str) -> Case:
     return case
 
 
-def list_visible_cases(session: Session, user: User, limit: int = 50, which: str = "all") -> list[Case]:
-    """"Mes listes": action_required (awaiting the customer), mine (created by me) or all."""
+OPEN_STATUSES = (CaseStatus.new, CaseStatus.in_progress, CaseStatus.awaiting_customer)
+CLOSED_STATUSES = (CaseStatus.resolved, CaseStatus.closed)
+
+
+def list_visible_cases(session: Session, user: User, limit: int = 50, which: str = "all", state: str | None = None,
+                       asset: str | None = None, offset: int = 0) -> list[Case]:
+    """"Mes listes": action_required (awaiting the customer), mine (created by me) or all; optionally only the open
+    or the closed ones, only those of one visible device (number, serial or alias), from `offset` on."""
     query = visible_cases_query(user)
     if which == "action_required":
         query = query.where(Case.status == CaseStatus.awaiting_customer)
     elif which == "mine":
         query = query.where(Case.created_by_id == user.id)
-    return list(session.scalars(query.order_by(Case.number.desc()).limit(limit)))
+    if state is not None:
+        query = query.where(Case.status.in_(OPEN_STATUSES if state == "open" else CLOSED_STATUSES))
+    if asset is not None:
+        query = query.where(Case.asset_id == find_visible_asset(session, user, asset).id)
+    return list(session.scalars(query.order_by(Case.number.desc()).offset(offset).limit(limit)))
 
 
 def _case_for_key(session: Session, user: User, idempotency_key: str | None) -> Case | None:

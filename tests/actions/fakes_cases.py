@@ -138,6 +138,12 @@ class FakeCases:
             cases = [c for c in cases if c["status"] == "awaiting_customer"]
         elif which == "mine":
             cases = [c for c in cases if c["creator"] == who]
+        state = request.url.params.get("state")
+        if state is not None:  # as backend/services/cases.py
+            cases = [c for c in cases if (c["status"] in ("new", "in_progress", "awaiting_customer")) == (state == "open")]
+        asset = request.url.params.get("asset")
+        if asset is not None:
+            cases = [c for c in cases if (c.get("asset") or {}).get("asset_number") == asset]
         return httpx.Response(200, json=[self._out(c, self._lang(request)) for c in cases[:limit]])
 
     def _visible_case(self, request: httpx.Request, number: str) -> Any:

@@ -29,7 +29,7 @@ from actions.cases import (
 )
 from actions.submission import ActionCancelForm, ActionRetrySubmit
 from actions_fakes import (
-    run, message, assert_switch_request_forgotten, opening_tracker, ROOT, STARTS, TOKEN, USER_PROFILE, FakePortal,
+    run, message, ASSET_C5030, assert_switch_request_forgotten, opening_tracker, ROOT, STARTS, TOKEN, USER_PROFILE, FakePortal,
     responses, slot_values,
 )
 from fakes_cases import ADMIN_PROFILE, ADMIN_TOKEN, FakeCases, install_cases
@@ -117,7 +117,7 @@ def list_tracker(make_tracker, text: str, lang: str = "fr", **kwargs: Any):
 async def test_list_mine_for_a_user_fr(cases, portal, make_tracker, domain):
     dispatcher, events = await run(ActionListCases(), list_tracker(make_tracker, "affiche mes tickets"), domain)
     (request,) = portal.calls("GET", "/cases")
-    assert request["params"] == {"list": "mine", "limit": "50"}
+    assert request["params"] == {"list": "mine", "limit": "51"}
     assert request["headers"]["authorization"] == f"Bearer {TOKEN}"
     assert request["headers"]["accept-language"] == "fr"
     listed = message(dispatcher, "utter_case_list")
@@ -172,7 +172,62 @@ async def test_list_more_than_fetched_says_plus(cases, portal, make_tracker, dom
     base = cases.find("CS0032413")
     cases.cases += [dict(base, number=f"CS{40000 + n:07d}", activities=list(base["activities"])) for n in range(60)]
     dispatcher, _ = await run(ActionListCases(), list_tracker(make_tracker, "tous les tickets", **as_admin()), domain)
-    assert message(dispatcher, "utter_case_list_more")["more"] == "45+"
+    assert message(dispatcher, "utter_case_list_more")["more"] == "46+"  # 51 fetched, 5 shown: at least 46 more
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("text, lang, state", [
+    ("my open cases", "en", "open"), ("mes dossiers en cours", "fr", "open"), ("tickets pas encore résolus", "fr", "open"),
+    ("which of my cases are still not fixed", "en", "open"), ("mes tickets fermés", "fr", "closed"),
+    ("show my closed cases", "en", "closed"), ("les dossiers que j'ai ouverts", "fr", None),
+    ("all my cases, open or closed", "en", None),
+])
+async def test_list_open_or_closed_only(cases, portal, make_tracker, domain, text, lang, state):
+    dispatcher, _ = await run(ActionListCases(), list_tracker(make_tracker, text, lang=lang, **as_admin()), domain)
+    (request,) = portal.calls("GET", "/cases")
+    assert request["params"].get("state") == state
+    lines = message(dispatcher, "utter_case_list")["lines"]
+    closed_labels = ("Terminé", "Résolu", "Closed", "Resolved")
+    if state == "open":
+        assert not any(label in lines for label in closed_labels)
+    if state == "closed":
+        assert all(any(label in line for label in closed_labels) for line in lines.splitlines())
+
+
+@pytest.mark.asyncio
+async def test_list_of_one_device_named_by_its_place(cases, portal, make_tracker, domain):
+    portal.resolve_override = {"matches": [ASSET_C5030], "unknown_references": []}
+    tracker = list_tracker(make_tracker, "cases of the printer at reception", lang="en", **as_admin())
+    dispatcher, _ = await run(ActionListCases(), tracker, domain)
+    (request,) = portal.calls("GET", "/cases")
+    assert request["params"] == {"list": "all", "limit": "51", "asset": ASSET_C5030["asset_number"]}
+    listed = message(dispatcher, "utter_case_list")
+    assert listed["list_label"] == "All cases — Canon iR-ADV C5030i (GNM75498)"
+    assert all("GNM75498" in line for line in listed["lines"].splitlines())
+
+
+@pytest.mark.asyncio
+async def test_last_n_shows_n_and_the_hint_names_a_case_of_the_list(cases, portal, make_tracker, domain):
+    base = cases.find("CS0032413")
+    cases.cases += [dict(base, number=f"CS{40000 + n:07d}", activities=list(base["activities"])) for n in range(40)]
+    tracker = list_tracker(make_tracker, "my last 30 cases", lang="en", entities=[("quantity", "30")], **as_admin())
+    dispatcher, _ = await run(ActionListCases(), tracker, domain)
+    listed = message(dispatcher, "utter_case_list")
+    assert listed["count"] == 30 and len(listed["lines"].splitlines()) == 30
+    assert message(dispatcher, "utter_case_list_more")["more"] != "0"
+    first = listed["lines"].splitlines()[0].split(" — ")[0].lstrip("• ")
+    assert message(dispatcher, "utter_case_list_hint")["example"] == first  # a case she can open
+
+
+@pytest.mark.asyncio
+async def test_more_than_the_chat_shows_is_said_plainly(cases, portal, make_tracker, domain):
+    base = cases.find("CS0032413")
+    cases.cases += [dict(base, number=f"CS{40000 + n:07d}", activities=list(base["activities"])) for n in range(80)]
+    tracker = list_tracker(make_tracker, "my last 100 cases", lang="en", entities=[("quantity", "100")], **as_admin())
+    dispatcher, _ = await run(ActionListCases(), tracker, domain)
+    assert message(dispatcher, "utter_case_list")["count"] == 50
+    assert message(dispatcher, "utter_case_list_capped")["max_shown"] == 50
+    assert not of(dispatcher, "utter_case_list_more")
 
 
 @pytest.mark.asyncio
@@ -205,7 +260,7 @@ async def test_list_unclear_asks_which_list_with_three_buttons(cases, portal, ma
         {"title": "Mes tickets", "payload": '/list_cases{"case_list":"mine"}'},
         {"title": "Tous les tickets", "payload": '/list_cases{"case_list":"all"}'},
     ]
-    assert portal.requests == []
+    assert portal.calls("GET", "/cases") == []  # only asked whether the words named a device
 
 
 @pytest.mark.asyncio

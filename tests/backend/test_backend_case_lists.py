@@ -196,3 +196,43 @@ def test_watcher_idempotency(client, admin_headers):
     second = client.post(f"/cases/{number}/watchers", json={"email": "sntestdemoportaldm@yopmail.com"}, headers=headers)
     assert (first.status_code, second.status_code) == (201, 200)
     assert len(client.get(f"/cases/{number}", headers=admin_headers).json()["watchers"]) == 1
+
+
+# --- filters: open / closed, one device, paging --------------------------------------------------------------------
+def _cases(client, headers, **params):
+    response = client.get("/cases", params={"limit": 500, **params}, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_open_and_closed_filters_split_the_list(client, admin_headers):
+    everything = _cases(client, admin_headers)
+    opened, closed = _cases(client, admin_headers, state="open"), _cases(client, admin_headers, state="closed")
+    assert {c["status"] for c in opened} <= {"new", "in_progress", "awaiting_customer"} and opened
+    assert {c["status"] for c in closed} <= {"resolved", "closed"} and closed
+    assert sorted(c["number"] for c in opened + closed) == sorted(c["number"] for c in everything)
+
+
+def test_device_filter_by_number_serial_or_alias(client, admin_headers):
+    by_serial = _cases(client, admin_headers, asset="WHJ01481")
+    assert by_serial and all(c["asset"]["serial"] == "WHJ01481" for c in by_serial)
+    assert [c["number"] for c in _cases(client, admin_headers, asset="77996101")] == [c["number"] for c in by_serial]
+    assert [c["number"] for c in _cases(client, admin_headers, asset="Copieur 2e étage")] == \
+        [c["number"] for c in by_serial]
+
+
+def test_device_filter_on_an_invisible_device_is_404(client, user_headers, admin_headers):
+    assert client.get("/cases", params={"asset": "XKL55120"}, headers=admin_headers).status_code == 404  # other account
+    assert client.get("/cases", params={"asset": "WHJ01481"}, headers=user_headers).status_code == 404  # not hers
+
+
+def test_paging_with_offset(client, admin_headers):
+    everything = [c["number"] for c in _cases(client, admin_headers)]
+    first = [c["number"] for c in _cases(client, admin_headers, limit=3)]
+    second = [c["number"] for c in _cases(client, admin_headers, limit=3, offset=3)]
+    assert first + second == everything[:6]
+
+
+@pytest.mark.parametrize("params", [{"state": "pending"}, {"offset": -1}, {"asset": "x" * 101}])
+def test_bad_filters_are_422(client, admin_headers, params):
+    assert client.get("/cases", params=params, headers=admin_headers).status_code == 422

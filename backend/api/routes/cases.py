@@ -36,9 +36,15 @@ def get_cases(
     user: CaseTracker, session: SessionDep, request: Request,
     list_: Annotated[Literal["action_required", "mine", "all"], Query(alias="list")] = "all",
     limit: Annotated[int, Query(ge=1, le=500, description="At most this many cases")] = 50,
+    state: Annotated[Literal["open", "closed"] | None, Query(description="Open (new, in progress, action "
+                                                                         "required) or closed (resolved, closed)")] = None,
+    asset: Annotated[str | None, Query(max_length=100, description="Only the cases of this device (asset number, "
+                                                                   "serial or alias)")] = None,
+    offset: Annotated[int, Query(ge=0, le=100_000, description="Skip this many (paging)")] = 0,
 ) -> list[CaseOut]:
     lang = request_language(request)
-    return [case_to_out(c, lang) for c in list_visible_cases(session, user, limit=limit, which=list_)]
+    return [case_to_out(c, lang) for c in list_visible_cases(session, user, limit=limit, which=list_, state=state,
+                                                             asset=asset, offset=offset)]
 
 
 @router.get("/{number}", response_model=CaseOut, summary="One case by number (CS + 7 digits)")
