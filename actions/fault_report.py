@@ -7,6 +7,7 @@ cancel, ...) extracts nothing, so the form rejects and the rules handle the digr
 """
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
@@ -51,6 +52,9 @@ async def fault_label(client: BackendClient, category: str, subcategory: Optiona
     return f"{label} › {sub['label'][lang]}" if sub else label
 
 
+ANOTHER_TYPE = {"fr": "Un autre type", "en": "Another type"}
+
+
 class ValidateFaultReportForm(PortalFormValidation):
     def name(self) -> Text:
         return "validate_fault_report_form"
@@ -88,7 +92,10 @@ class ValidateFaultReportForm(PortalFormValidation):
             proposal = await backend(tracker).classify_fault(text, language(tracker))
         except BackendError:
             return {}  # the description will simply be asked
-        if proposal.get("category") and (proposal["source"] == "keywords" or proposal.get("confident")):
+        # the words describe a fault: they name a symptom (one type, or the likeliest two), or the knowledge base
+        # recognises one with confidence
+        names_a_symptom = proposal["source"] == "keywords" and (proposal.get("category") or likeliest(proposal))
+        if names_a_symptom or (proposal.get("category") and proposal.get("confident")):
             return {"fault_description": text, "fault_proposal": proposal}
         return {}
 
@@ -120,14 +127,17 @@ class ValidateFaultReportForm(PortalFormValidation):
             return {}
         intent, proposal = intent_of(tracker), tracker.get_slot("fault_proposal") or {}
         chosen = entity(tracker, "fault_category")
-        if chosen:
-            return {"fault_category": chosen}
-        if intent == "affirm" and proposal.get("category"):
+        if chosen:  # a button: one of every type, or one of the likeliest two (then with its sub-type)
+            slots = {"fault_category": chosen}
+            if entity(tracker, "fault_subcategory"):
+                slots["fault_subcategory"] = entity(tracker, "fault_subcategory")
+            return slots
+        if intent == "affirm" and single_proposal(proposal):
             slots = {"fault_category": proposal["category"]}
             if proposal.get("subcategory"):
                 slots["fault_subcategory"] = proposal["subcategory"]
             return slots
-        if intent == "deny" and proposal.get("category"):
+        if intent == "deny" and (proposal.get("category") or proposal.get("alternatives")):
             return {"fault_proposal": {}, "fault_category": None}  # show every type instead
         if not_an_answer(tracker):  # a digression or another conversation's request: the rules handle it
             return {}
@@ -251,7 +261,19 @@ class ActionAskFaultAsset(Action):
         return [*ended, *reset_events(domain, FORM)] if ended is not None else []
 
 
+def single_proposal(proposal: Dict[str, Any]) -> bool:
+    """One fault type to propose with yes/no: a confident one, or a doubtful one with nothing to set beside it."""
+    return bool(proposal.get("category")) and (bool(proposal.get("confident")) or len(likeliest(proposal)) < 2)
+
+
+def likeliest(proposal: Dict[str, Any]) -> List[Dict[str, Any]]:
+    return [a for a in proposal.get("alternatives") or [] if isinstance(a, dict) and a.get("category")]
+
+
 class ActionAskFaultCategory(Action):
+    """The fault type: one proposal to confirm when the words say it clearly; the likeliest two as buttons plus
+    "another type" when they hesitate; every type otherwise."""
+
     def name(self) -> Text:
         return "action_ask_fault_category"
 
@@ -259,9 +281,19 @@ class ActionAskFaultCategory(Action):
         client, lang = backend(tracker), language(tracker)
         proposal = tracker.get_slot("fault_proposal") or {}
         try:
-            if proposal.get("category"):
+            if single_proposal(proposal):
                 label = await fault_label(client, proposal["category"], proposal.get("subcategory"), lang)
                 dispatcher.utter_message(response="utter_propose_fault", fault_label=label)
+                return []
+            options = likeliest(proposal)
+            if options:
+                buttons = [{"title": await fault_label(client, o["category"], o.get("subcategory"), lang),
+                            "payload": "/inform" + json.dumps(
+                                {"fault_category": o["category"],
+                                 **({"fault_subcategory": o["subcategory"]} if o.get("subcategory") else {})},
+                                separators=(",", ":"))} for o in options]
+                dispatcher.utter_message(response="utter_propose_fault_types", buttons=buttons + [
+                    {"title": ANOTHER_TYPE[lang], "payload": "/deny"}])
                 return []
             categories = await fault_categories(client)
         except BackendError as error:

@@ -182,11 +182,19 @@ class ClassifyRequest(BaseModel):
     category: str | None = Field(default=None, max_length=50, description="Only propose sub-types of this category")
 
 
+class FaultOption(BaseModel):
+    category: str
+    subcategory: str | None
+
+
 class FaultProposal(BaseModel):
     category: str | None
     subcategory: str | None
     confident: bool
     source: Literal["keywords", "knowledge", "none"]
+    # When the words point at more than one fault type: the likeliest ones, best first (the assistant then offers
+    # them as buttons plus "another type" instead of one doubtful proposal).
+    alternatives: list[FaultOption] = []
 
 
 class AssetResolveRequest(BaseModel):

@@ -6,7 +6,7 @@ from collections import Counter
 from sqlalchemy.orm import Session
 
 from backend.core.errors import ApiError
-from backend.schemas import FaultProposal
+from backend.schemas import FaultOption, FaultProposal
 from backend.services.knowledge import MIN_QUERY_CHARS, search_articles
 from backend.services.text import contains_phrase, normalize
 from backend.taxonomy import Category, get_taxonomy
@@ -27,6 +27,9 @@ def _score(keywords: dict[str, tuple[str, ...]], labels: dict[str, str], text: s
     )
 
 
+MAX_ALTERNATIVES = 2
+
+
 def _unique_best(scores: dict[str, int]) -> str | None:
     ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
     if not ranked or ranked[0][1] == 0 or (len(ranked) > 1 and ranked[1][1] == ranked[0][1]):
@@ -34,16 +37,32 @@ def _unique_best(scores: dict[str, int]) -> str | None:
     return ranked[0][0]
 
 
+def _keyword_options(text: str, categories: list[Category]) -> list[tuple[int, FaultOption]]:
+    """Every (sub-)type the words point at, with its score, best first."""
+    options = []
+    for category in categories:
+        own = _score(category.keywords, category.labels, text)
+        subs = {s.code: _score(s.keywords, s.labels, text) for s in category.subcategories.values()}
+        total = own + sum(subs.values())
+        if total == 0:
+            continue
+        best = _unique_best(subs)
+        options.append((total, FaultOption(category=category.code, subcategory=best)))
+    return sorted(options, key=lambda item: item[0], reverse=True)
+
+
 def _by_keywords(text: str, categories: list[Category]) -> FaultProposal | None:
-    sub_scores = {
-        c.code: {s.code: _score(s.keywords, s.labels, text) for s in c.subcategories.values()} for c in categories
-    }
-    cat_scores = {c.code: _score(c.keywords, c.labels, text) + sum(sub_scores[c.code].values()) for c in categories}
-    category = _unique_best(cat_scores)
-    if category is None:
+    """One type when the words point at it more than at any other; else the tied likeliest as alternatives."""
+    options = _keyword_options(text, categories)
+    if not options:
         return None
-    subcategory = _unique_best(sub_scores[category])
-    return FaultProposal(category=category, subcategory=subcategory, confident=True, source="keywords")
+    alternatives = [option for _, option in options[:MAX_ALTERNATIVES]]
+    if len(options) > 1 and options[0][0] == options[1][0]:
+        return FaultProposal(category=None, subcategory=None, confident=False, source="keywords",
+                             alternatives=alternatives)
+    best = options[0][1]
+    return FaultProposal(category=best.category, subcategory=best.subcategory, confident=True, source="keywords",
+                         alternatives=alternatives if len(alternatives) > 1 else [])
 
 
 def _by_knowledge(session: Session, text: str, lang: str | None) -> FaultProposal | None:
@@ -56,8 +75,11 @@ def _by_knowledge(session: Session, text: str, lang: str | None) -> FaultProposa
     )
     if not votes:
         return None
-    (category, subcategory), count = votes.most_common(1)[0]
-    return FaultProposal(category=category, subcategory=subcategory, confident=count >= 2, source="knowledge")
+    ranked = votes.most_common(MAX_ALTERNATIVES)
+    (category, subcategory), count = ranked[0]
+    alternatives = [FaultOption(category=c, subcategory=s or None) for (c, s), _ in ranked] if len(ranked) > 1 else []
+    return FaultProposal(category=category, subcategory=subcategory, confident=count >= 2, source="knowledge",
+                         alternatives=alternatives)
 
 
 def propose_fault(session: Session, text: str, lang: str | None, category: str | None = None) -> FaultProposal:
@@ -69,6 +91,11 @@ def propose_fault(session: Session, text: str, lang: str | None, category: str |
             raise ApiError(422, "unknown_category", f"Type de panne inconnu : {category}.",
                            f"Unknown fault type: {category}.")
     proposal = _by_keywords(normalize(text), faults)
-    if proposal is None and category is None:
-        proposal = _by_knowledge(session, text, lang)
+    if category is None and (proposal is None or proposal.category is None):
+        known = _by_knowledge(session, text, lang)
+        if proposal is None:
+            proposal = known
+        elif known is not None and known.category in {a.category for a in proposal.alternatives}:
+            # the knowledge base breaks the keywords' tie; the tied types stay the alternatives
+            proposal = known.model_copy(update={"alternatives": proposal.alternatives})
     return proposal or FaultProposal(category=category, subcategory=None, confident=False, source="none")

@@ -123,6 +123,31 @@ async def test_ask_category_buttons_in_english(portal: FakePortal, make_tracker,
                       "Print quality problem", "Software question"]
 
 
+TWO_LIKELY = {"category": None, "subcategory": None, "confident": False, "source": "keywords", "alternatives": [
+    {"category": "malfunction", "subcategory": "unusual_noise"}, {"category": "paper_jam", "subcategory": None}]}
+
+
+async def test_ask_category_offers_the_likeliest_two_and_another_type(portal: FakePortal, make_tracker, domain):
+    tracker = make_tracker(requested_slot="fault_category", slots={"language": "en", "fault_proposal": TWO_LIKELY})
+    dispatcher, _ = await run(ActionAskFaultCategory(), tracker, domain)
+    (msg,) = dispatcher.messages
+    assert msg["response"] == "utter_propose_fault_types"
+    assert msg["buttons"] == [
+        {"title": "Malfunction or failure › Unusual noise",
+         "payload": '/inform{"fault_category":"malfunction","fault_subcategory":"unusual_noise"}'},
+        {"title": "Paper jam", "payload": '/inform{"fault_category":"paper_jam"}'},
+        {"title": "Another type", "payload": "/deny"},
+    ]
+
+
+async def test_a_doubtful_proposal_with_a_runner_up_offers_both(portal: FakePortal, make_tracker, domain):
+    doubtful = dict(TWO_LIKELY, category="malfunction", subcategory="unusual_noise", source="knowledge")
+    tracker = make_tracker(requested_slot="fault_category", slots={"fault_proposal": doubtful})
+    dispatcher, _ = await run(ActionAskFaultCategory(), tracker, domain)
+    assert dispatcher.messages[0]["response"] == "utter_propose_fault_types"
+    assert dispatcher.messages[0]["buttons"][-1] == {"title": "Un autre type", "payload": "/deny"}
+
+
 async def test_ask_category_backend_down(portal: FakePortal, make_tracker, domain):
     portal.fail("down")
     dispatcher, events = await run(ActionAskFaultCategory(), make_tracker(requested_slot="fault_category"), domain)

@@ -284,6 +284,34 @@ async def test_category_deny_clears_the_proposal(portal: FakePortal, make_tracke
     assert dispatcher.messages == []
 
 
+async def test_one_of_the_likeliest_two_is_taken_with_its_sub_type(portal: FakePortal, make_tracker, domain):
+    proposal = {"category": None, "subcategory": None, "confident": False, "source": "keywords", "alternatives": [
+        {"category": "malfunction", "subcategory": "unusual_noise"}, {"category": "paper_jam", "subcategory": None}]}
+    tracker = make_tracker('/inform{"fault_category":"malfunction","fault_subcategory":"unusual_noise"}',
+                           entities=[("fault_category", "malfunction"), ("fault_subcategory", "unusual_noise")],
+                           requested_slot="fault_category", slots={"fault_proposal": proposal})
+    _, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert (slots["fault_category"], slots["fault_subcategory"]) == ("malfunction", "unusual_noise")
+
+
+async def test_another_type_than_the_likeliest_two_shows_every_type(portal: FakePortal, make_tracker, domain):
+    proposal = {"category": None, "subcategory": None, "confident": False, "source": "keywords", "alternatives": [
+        {"category": "malfunction", "subcategory": None}, {"category": "paper_jam", "subcategory": None}]}
+    tracker = make_tracker("/deny", intent="deny", requested_slot="fault_category", slots={"fault_proposal": proposal})
+    _, events = await run_form(tracker, domain)
+    assert slot_values(events)["fault_proposal"] == {}
+
+
+async def test_opening_words_pointing_at_two_types_are_kept_as_the_description(portal: FakePortal, make_tracker,
+                                                                               domain):
+    portal.classify_override = {"category": None, "subcategory": None, "confident": False, "source": "keywords",
+                                "alternatives": [{"category": "malfunction", "subcategory": "unusual_noise"},
+                                                 {"category": "paper_jam", "subcategory": None}]}
+    _, events = await run_form(make_tracker("it's jammed and really noisy", intent="report_fault"), domain)
+    assert slot_values(events)["fault_description"] == "it's jammed and really noisy"
+
+
 async def test_category_typed_text_is_classified(portal: FakePortal, make_tracker, domain):
     dispatcher, events = await run_form(at_category(make_tracker, "un bourrage papier", proposal={}), domain)
     assert slot_values(events) == {"fault_category": "paper_jam"}
