@@ -11,6 +11,23 @@ from actions.backend_client import BackendError, BackendRejected, public_backend
 from actions.session import backend, language, report_backend_error
 
 
+# Below this cosine an article is not about the question (measured: an off-topic question's best hit ≈ 0.15, a
+# how-to with its own article ≥ 0.6). A fault article answers a question only when it is clearly about it.
+ANSWER_MIN_SIMILARITY = 0.35
+FAULT_ARTICLE_MIN_SIMILARITY = 0.55
+
+
+def answering(articles: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The articles that answer a question: relevant enough, and a fault's article only when clearly about it."""
+    kept = []
+    for article in articles:
+        similarity = float(article.get("similarity", 1.0))
+        is_fault = any(str(tag).startswith("fault.") for tag in article.get("tags") or [])
+        if similarity >= (FAULT_ARTICLE_MIN_SIMILARITY if is_fault else ANSWER_MIN_SIMILARITY):
+            kept.append(article)
+    return kept
+
+
 def utter_articles(dispatcher: CollectingDispatcher, articles: List[Dict[str, Any]]) -> None:
     """One message per article: the text (title, number, summary, link) for every medium, and the same fields as
     data (`{"article": ...}`) for the adapters that show a card (bot/channels/render.py)."""
@@ -40,7 +57,8 @@ class ActionSearchKnowledge(Action):
         except BackendError as error:
             report_backend_error(dispatcher, error)
             return []
-        if not articles:
+        articles = answering(articles)
+        if not articles:  # honest: no article, and a person can answer
             dispatcher.utter_message(response="utter_kb_search_nothing", query=query[:80])
             return []
         dispatcher.utter_message(response="utter_kb_search_intro")

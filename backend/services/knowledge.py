@@ -14,6 +14,7 @@ from backend.core.errors import ApiError
 from backend.models import Asset, KnowledgeArticle
 from backend.schemas import KnowledgeHit
 from knowledge_index import KnowledgeSearcher
+from knowledge_index.store import model_matches
 
 log = logging.getLogger(__name__)
 MIN_QUERY_CHARS = 3
@@ -73,16 +74,24 @@ def check_query(query: str) -> str:
 
 
 def search_articles(
-    session: Session, query: str, lang: str | None, asset: Asset | None, limit: int = 3, tag: str | None = None
+    session: Session, query: str, lang: str | None, asset: Asset | None, limit: int = 3, tag: str | None = None,
+    models_in_scope: list[str] | None = None,
 ) -> list[KnowledgeHit]:
-    """Top articles for a query; the asset's model and a taxonomy `tag` (the fault type chosen) boost ranking."""
+    """Top articles for a query; the asset's model and a taxonomy `tag` (the fault type chosen) boost ranking.
+    `models_in_scope` (the user's devices' models, when the question is about none in particular): articles written
+    only for other models are left out."""
     query = check_query(query)
-    # With a tag, look deeper so that the chosen fault type's articles are found even when the wording differs.
-    pool = max(limit * 4, 40) if tag else limit
+    # With a tag, look deeper so that the chosen fault type's articles are found even when the wording differs;
+    # with a scope, so that enough remain after leaving other product lines out.
+    pool = max(limit * 4, 40) if tag else (limit * 4 if models_in_scope is not None else limit)
     hits = get_searcher().search(query, lang=lang, product_model=asset.model if asset else None, k=pool)
+    if models_in_scope is not None:
+        hits = [h for h in hits if not h.models
+                or any(model_matches(mine, theirs) for mine in models_in_scope for theirs in h.models)]
     if tag:
         # The user confirmed the fault type: its articles come first, each group by relevance.
-        hits = sorted(hits, key=lambda h: (tag in h.tags, h.score), reverse=True)[:limit]
+        hits = sorted(hits, key=lambda h: (tag in h.tags, h.score), reverse=True)
+    hits = hits[:limit]
     if not hits:
         return []
     rows = session.scalars(

@@ -59,3 +59,29 @@ async def test_backend_down_is_told(portal: FakePortal, make_tracker, domain):
     portal.fail("down")
     dispatcher, _ = await ask(make_tracker, domain, "comment remplacer le toner")
     assert responses(dispatcher) == ["utter_backend_unavailable"]
+
+
+HOWTO = {"number": "KB0020", "lang": "en", "title": "Ordering staples", "summary": "Use the order form.",
+         "url": "/kb/KB0020?lang=en", "tags": ["howto.ordering_consumables"], "models": [], "score": 0.5}
+FAULT = {"number": "KB0021", "lang": "en", "title": "Jammed staples in the finisher", "summary": "Open the door.",
+         "url": "/kb/KB0021?lang=en", "tags": ["fault.paper_jam.inside_device"], "models": [], "score": 0.6}
+
+
+async def test_an_off_topic_question_gets_no_article_and_a_person(portal: FakePortal, make_tracker, domain):
+    portal.kb_hits = [dict(HOWTO, similarity=0.15), dict(FAULT, similarity=0.12)]
+    dispatcher, _ = await ask(make_tracker, domain, "what's the weather tomorrow", slots={"language": "en"})
+    assert responses(dispatcher) == ["utter_kb_search_nothing"]
+    en = next(v for v in domain["responses"]["utter_kb_search_nothing"] if v.get("condition"))
+    assert en["text"].startswith("I have no article about") and en["buttons"] == [
+        {"title": "Ask an agent to call me", "payload": "/human_handoff"}]
+
+
+async def test_a_question_gets_a_fault_article_only_when_clearly_about_it(portal: FakePortal, make_tracker, domain):
+    portal.kb_hits = [dict(FAULT, similarity=0.5), dict(HOWTO, similarity=0.45)]
+    dispatcher, _ = await ask(make_tracker, domain, "how do I order more staples", slots={"language": "en"})
+    shown = [m["number"] for m in dispatcher.messages if m.get("response") == "utter_kb_article"]
+    assert shown == ["KB0020"]
+    portal.kb_hits = [dict(FAULT, similarity=0.7)]
+    dispatcher, _ = await ask(make_tracker, domain, "staples stuck in the finisher, how do I clear them",
+                              slots={"language": "en"})
+    assert [m["number"] for m in dispatcher.messages if m.get("response") == "utter_kb_article"] == ["KB0021"]

@@ -292,3 +292,22 @@ def test_articles_for_other_models_only_are_not_shown_for_a_device(client, admin
     assert "KB0010213" in anywhere  # written for i-SENSYS models only
     on_c5560 = client.get("/knowledge/search", params={**query, "asset": "77996101"}, headers=admin_headers).json()
     assert on_c5560 and "KB0010213" not in [h["number"] for h in on_c5560]
+
+
+def test_assistant_questions_leave_out_other_product_lines(client, admin_headers):
+    """my_device=true (the assistant): the admin has three imageRUNNER ADVANCE devices and no i-SENSYS, so an
+    article written only for i-SENSYS printers is never offered, even when the words match it best."""
+    query = {"q": "bourrage dans la cassette papier d'une imprimante i-SENSYS", "lang": "fr", "limit": 5}
+    scoped = client.get("/knowledge/search", params={**query, "my_device": "true"}, headers=admin_headers).json()
+    assert scoped and "KB0010213" not in [h["number"] for h in scoped]
+    assert len(scoped) == 5  # looked deeper to still give five
+
+
+def test_assistant_questions_take_the_device_the_words_name(client, admin_headers):
+    """KB0010015 is written for the C5560i and C5535i only: shown for the 2nd-floor C5560i, never for the C5030i
+    at reception, when the question names the device by its place."""
+    words = "message collecteur de toner usagé plein, remplacer le bac de récupération du toner"
+    search = lambda q: [h["number"] for h in client.get("/knowledge/search", headers=admin_headers, params={
+        "q": q, "lang": "fr", "my_device": "true", "limit": 5}).json()]
+    assert "KB0010015" in search(f"{words} sur le copieur du 2e étage")
+    assert "KB0010015" not in search(f"{words} sur la machine de l'accueil")

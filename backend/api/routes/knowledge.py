@@ -12,7 +12,9 @@ from backend.permissions import Allowed, Permission
 from backend.core.errors import ApiError, not_found, request_language
 from backend.models import Asset, Deflection, KnowledgeArticle
 from backend.schemas import DeflectionCreate, DeflectionOut, KnowledgeArticleOut, KnowledgeHit, Language
-from backend.services.assets import find_visible_asset, only_visible_asset
+from backend.services.assets import (
+    find_visible_asset, list_visible_assets, only_visible_asset, resolve_assets_in_text,
+)
 from backend.services.knowledge import search_articles
 from backend.taxonomy import get_taxonomy
 
@@ -33,11 +35,19 @@ def search(
     my_device: Annotated[bool, Query(description="Without `asset`: boost the model of the caller's device when they "
                                                  "have exactly one (the assistant's questions)")] = False,
 ) -> list[KnowledgeHit]:
+    scope: list[str] | None = None
     if asset:
         device: Asset | None = find_visible_asset(session, user, asset)
+    elif my_device:
+        # the device the question names ("the C5030 at reception"), else the user's only one; failing both, articles
+        # written only for models the user has none of are left out (another product line's steps do not apply)
+        named, _ = resolve_assets_in_text(session, user, q)
+        device = named[0] if len(named) == 1 else only_visible_asset(session, user)
+        if device is None:
+            scope = sorted({a.model for a in list_visible_assets(session, user)})
     else:
-        device = only_visible_asset(session, user) if my_device else None
-    return search_articles(session, q, lang, device, limit, tag)
+        device = None
+    return search_articles(session, q, lang, device, limit, tag, models_in_scope=scope)
 
 
 def _article(session: SessionDep, number: str, lang: str) -> KnowledgeArticle:
