@@ -20,9 +20,10 @@ from rasa_sdk.types import DomainDict
 
 from actions.backend_client import BackendClient, BackendError
 from actions.forms import (
-    PortalFormValidation, ask_asset, asked, entity, extract_asset, intent_of, is_payload, not_an_answer,
+    PortalFormValidation, ask_asset, asked, asset_label, entity, extract_asset, intent_of, is_payload, not_an_answer,
     opening_message, opening_turn, text_of, yes_no_answer,
 )
+from actions.text import fold_accents
 from actions.knowledge import utter_articles
 from actions.session import (
     MAX_DESCRIPTION_CHARS, backend, channel_code, language, report_backend_error, transcript,
@@ -53,6 +54,12 @@ async def fault_label(client: BackendClient, category: str, subcategory: Optiona
 
 
 ANOTHER_TYPE = {"fr": "Un autre type", "en": "Another type"}
+BARE_ANSWER_WORDS = 3  # "non merci", "no thank you"
+# At the summary: "change / correct the description", "the type is wrong" (accents folded)
+CHANGE_DESCRIPTION = re.compile(r"\b(description|decri\w*|describe|wording|(mon|le) texte|reformul\w*|rephrase)\b")
+CHANGE_TYPE = re.compile(r"\b((le |the )?(type|categori\w*|category)( de panne| of fault)?( est| is)? "
+                         r"(faux|fausse|wrong|incorrect|pas bon\w*|errone\w*)|chang\w* (le |the )?(type|categor\w*)|"
+                         r"modifi\w* (le )?(type|categor\w*)|autre type|another type)\b")
 
 
 class ValidateFaultReportForm(PortalFormValidation):
@@ -249,7 +256,39 @@ class ValidateFaultReportForm(PortalFormValidation):
     async def extract_fault_confirm(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
+        """Yes / no to the summary, or a change of any of its fields before sending: a button ("change the
+        description / the type"), or words ("la description est fausse", "c'est plutôt un bruit", "it's the one at
+        reception"). The changed field is asked again or set, then the summary is shown again."""
+        # "non, c'est plutôt un bruit" is a correction, not a refusal: only a bare "no" cancels
+        correcting = intent_of(tracker) == "deny" and len(text_of(tracker).split()) > BARE_ANSWER_WORDS
+        if asked(tracker, "fault_confirm") and (intent_of(tracker) not in ("affirm", "deny") or correcting) \
+                and not not_an_answer(tracker):
+            change = await self._summary_change(tracker, dispatcher)
+            if change is not None:
+                return {**change, "fault_confirm": None}
         return yes_no_answer(tracker, dispatcher, "fault_confirm")
+
+    async def _summary_change(self, tracker: Tracker, dispatcher: CollectingDispatcher) -> Optional[Dict[Text, Any]]:
+        wanted = entity(tracker, "fault_change")
+        text = text_of(tracker)
+        plain = "" if is_payload(text) else fold_accents(text.lower())
+        if wanted == "description" or (not wanted and CHANGE_DESCRIPTION.search(plain)):
+            return {"fault_description": None, "fault_proposal": None}
+        if wanted == "type" or (not wanted and CHANGE_TYPE.search(plain)):
+            return {"fault_category": None, "fault_subcategory": None, "fault_proposal": {}}
+        if not plain:
+            return None
+        client = backend(tracker)
+        try:
+            named = (await client.resolve_assets(text)).get("matches") or []
+            proposal = await client.classify_fault(text, language(tracker))
+        except BackendError:
+            return None
+        if len(named) == 1 and named[0]["asset_number"] != tracker.get_slot("fault_asset"):
+            return {"fault_asset": named[0]["asset_number"], "fault_asset_label": asset_label(named[0])}
+        if proposal.get("category") and proposal.get("source") == "keywords":
+            return {"fault_category": proposal["category"], "fault_subcategory": proposal.get("subcategory")}
+        return None
 
 
 class ActionAskFaultAsset(Action):

@@ -503,8 +503,9 @@ async def test_confirm_affirm(portal: FakePortal, make_tracker, domain):
     assert slot_values(events) == {"fault_confirm": True}
 
 
-async def test_confirm_deny(portal: FakePortal, make_tracker, domain):
-    dispatcher, events = await run_form(at_confirm(make_tracker, "non", "deny"), domain)
+@pytest.mark.parametrize("text", ["non", "non merci", "no thank you", "non, je ne veux plus l'envoyer"])
+async def test_confirm_deny(portal: FakePortal, make_tracker, domain, text):
+    dispatcher, events = await run_form(at_confirm(make_tracker, text, "deny"), domain)
     assert slot_values(events) == {"fault_confirm": False}
 
 
@@ -512,6 +513,45 @@ async def test_confirm_unclear_answer(portal: FakePortal, make_tracker, domain):
     dispatcher, events = await run_form(at_confirm(make_tracker, "peut-être", "inform"), domain)
     assert responses(dispatcher) == ["utter_answer_yes_no"]
     assert slot_values(events) == {"fault_confirm": None}
+
+
+@pytest.mark.parametrize("text, entities", [
+    ('/inform{"fault_change":"description"}', [("fault_change", "description")]),
+    ("la description n'est pas bonne, je veux la reformuler", []), ("change the description please", []),
+])
+async def test_at_the_summary_the_description_can_be_changed(portal: FakePortal, make_tracker, domain, text, entities):
+    tracker = make_tracker(text, intent="inform", entities=entities, requested_slot="fault_confirm",
+                           slots=dict(FILLED_UP_TO_FEEDBACK, kb_feedback="no"))
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert slots["fault_description"] is None and slots["fault_confirm"] is None  # asked again, then the summary
+    assert "utter_answer_yes_no" not in responses(dispatcher)
+
+
+@pytest.mark.parametrize("text, entities", [('/inform{"fault_change":"type"}', [("fault_change", "type")]),
+                                            ("le type est faux", [])])
+async def test_at_the_summary_the_type_can_be_changed(portal: FakePortal, make_tracker, domain, text, entities):
+    tracker = make_tracker(text, intent="inform", entities=entities, requested_slot="fault_confirm",
+                           slots=dict(FILLED_UP_TO_FEEDBACK, kb_feedback="no"))
+    _, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert (slots["fault_category"], slots["fault_subcategory"], slots["fault_confirm"]) == (None, None, None)
+
+
+@pytest.mark.parametrize("intent", ["inform", "deny"])  # the NLU may read the "non" as a refusal
+async def test_at_the_summary_words_naming_another_type_set_it(portal: FakePortal, make_tracker, domain, intent):
+    tracker = at_confirm(make_tracker, "non c'est plutôt un bruit bizarre", intent)
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert (slots["fault_category"], slots["fault_subcategory"]) == ("malfunction", "unusual_noise")
+    assert slots["fault_confirm"] is None  # the summary is shown again with the new type
+
+
+async def test_at_the_summary_words_naming_another_device_set_it(portal: FakePortal, make_tracker, domain):
+    tracker = at_confirm(make_tracker, "en fait c'est la GNM75498", "inform")
+    _, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert slots["fault_asset"] == "53463252" and slots["fault_confirm"] is None
 
 
 async def test_confirm_cancel_extracts_nothing(portal: FakePortal, make_tracker, domain):
