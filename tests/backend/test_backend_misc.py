@@ -18,7 +18,7 @@ def test_chat_page_is_served(client):
 
 
 def test_chat_static_asset_is_served(client):
-    response = client.get("/chat/chat.js")
+    response = client.get("/chat/widget.js")
     assert response.status_code == 200
     assert "javascript" in response.headers["content-type"]
 
@@ -85,7 +85,7 @@ def test_query_embeddings_run_on_onnx_with_the_configured_threads(client):
 
 # --- the web chat's files: safe to embed only where configured -------------------------------------------------
 def test_chat_files_carry_the_security_headers(client):
-    for path in ("/chat/", "/chat/chat.js", "/chat/vendor/socket.io.min.js"):
+    for path in ("/chat/", "/chat/widget.js", "/chat/widget.css", "/chat/vendor/socket.io.min.js"):
         response = client.get(path)
         assert response.status_code == 200, path
         csp = response.headers["content-security-policy"]

@@ -69,7 +69,7 @@ def test_password_page_assets_are_served(client):
     assert "javascript" in script.headers["content-type"]
     assert client.get("/chat/password.css").status_code == 200
     # the script posts to the real endpoints, with the chat's own token key
-    chat_key = re.search(r'TOKEN_KEY = "([^"]+)"', (WEB / "chat.js").read_text()).group(1)
+    chat_key = re.search(r'TOKEN_KEY = "([^"]+)"', (WEB / "demo.js").read_text()).group(1)
     assert f'TOKEN_KEY = "{chat_key}"' in script.text
     assert '"/users/me/password"' in script.text and '"/auth/token"' in script.text
     assert "current_password: current, new_password: fresh" in script.text
