@@ -45,7 +45,8 @@ CONSUMABLES_FORM = "order_consumables_form"
 ENQUIRY_FORM = "order_enquiry_form"
 TRAINING_FORM = "order_training_form"
 # Helper slots of each form, forgotten with its answers.
-CONSUMABLES_EXTRA = ("order_asset_label", "order_catalogue", "order_ship_to", "order_refusal", "order_lines")
+CONSUMABLES_EXTRA = ("order_asset_label", "order_catalogue", "order_ship_to", "order_refusal", "order_lines",
+                     "order_request_words")
 ENQUIRY_EXTRA = ("order_enquiry_order",)
 TRAINING_EXTRA = ("order_training_asset_label",)
 # Set while the last-orders question "which device?" waits for a typed answer (rules: data/rules/orders.yml).
@@ -411,7 +412,34 @@ class ValidateOrderConsumablesForm(PortalFormValidation):
     async def extract_order_asset(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        return await extract_asset(tracker, dispatcher, "order_asset", "order_asset_label")
+        slots = await extract_asset(tracker, dispatcher, "order_asset", "order_asset_label")
+        if opening_turn(tracker):  # the item and quantity said with the request are read once the catalogue is known
+            opening = opening_message(tracker)
+            if not is_payload(opening.text):
+                slots["order_request_words"] = {"text": opening.text, "entities": list(opening.entities)}
+        return slots
+
+    def _from_request_words(self, tracker: Tracker, catalogue: List[Dict[str, Any]]) -> Dict[Text, Any]:
+        """"2 toners noirs pour la C5560 de l'accueil": once the device's catalogue is known, the item the request
+        named (when exactly one matches) and its quantity (the number the NLU read, when within the limit)."""
+        words = tracker.get_slot("order_request_words")
+        if opening_turn(tracker):
+            opening = opening_message(tracker)
+            words = {"text": opening.text, "entities": list(opening.entities)}
+        if not isinstance(words, dict) or not words.get("text") or tracker.get_slot("order_lines"):
+            return {}
+        found = match_items(words["text"], catalogue)
+        if len(found) != 1:
+            return {"order_request_words": None}
+        item = found[0]
+        slots: Dict[Text, Any] = {"order_item": item["part_number"], "order_request_words": None}
+        said = next((e.get("value") for e in words.get("entities") or [] if e.get("entity") == "quantity"), None)
+        quantity = parse_count(str(said), said) if said is not None else None
+        if quantity is not None and 1 <= quantity <= int(item["max_quantity"]):
+            slots["order_quantity"] = quantity
+            slots["order_lines"] = [{"part_number": item["part_number"], "description": item["description"],
+                                     "quantity": quantity}]
+        return slots
 
     async def validate_order_asset(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -443,8 +471,9 @@ class ValidateOrderConsumablesForm(PortalFormValidation):
             return {"order_asset": None, "order_asset_label": None}
         keep = ("part_number", "description", "category", "unit_price", "currency", "max_quantity",
                 "covered_by_contract")
-        return {"order_asset": value, "order_catalogue": [{k: c.get(k) for k in keep} for c in catalogue],
-                "order_ship_to": ship_to, "order_lines": tracker.get_slot("order_lines") or []}
+        kept = [{k: c.get(k) for k in keep} for c in catalogue]
+        return {"order_asset": value, "order_catalogue": kept, "order_ship_to": ship_to,
+                "order_lines": tracker.get_slot("order_lines") or [], **self._from_request_words(tracker, kept)}
 
     # --- consumable ------------------------------------------------------------------------------------------------
     async def extract_order_item(

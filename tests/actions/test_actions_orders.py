@@ -229,8 +229,46 @@ async def test_opening_single_device_is_selected_with_its_catalogue_and_address(
 async def test_opening_several_devices_none_named_asks_which(portal, orders, make_tracker, domain):
     tracker = make_tracker("je voudrais commander du toner", intent="order_consumables", active_loop=CONSUMABLES)
     dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
-    assert slot_values(events) == {"requested_slot": "order_asset"}
+    assert slot_values(events) == {"requested_slot": "order_asset", "order_request_words": {
+        "text": "je voudrais commander du toner", "entities": []}}  # read once the device's catalogue is known
     assert dispatcher.messages == []
+
+
+async def test_opening_item_and_quantity_are_taken_with_the_only_device(portal, orders, make_tracker, domain):
+    portal.assets = [ASSET_C5030]
+    tracker = make_tracker("I need 2 black toners please", intent="order_consumables", active_loop=CONSUMABLES,
+                           entities=[("quantity", "2")])
+    _, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    slots = slot_values(events)
+    assert (slots["order_item"], slots["order_quantity"]) == ("2790B002", 2)
+    assert slots["order_lines"] == [{"part_number": "2790B002", "description": "C-EXV29 Toner Black", "quantity": 2}]
+    assert slots["requested_slot"] == "order_more"  # neither the item nor the quantity is asked
+
+
+async def test_the_request_words_wait_for_the_device_question(portal, orders, make_tracker, domain):
+    opening = make_tracker("3 toners cyan svp", intent="order_consumables", active_loop=CONSUMABLES,
+                           entities=[("quantity", "3")])
+    _, events = await run(ValidateOrderConsumablesForm(), opening, domain)
+    words = slot_values(events)["order_request_words"]
+    answer = make_tracker("la GNM75498", intent="inform", entities=[("asset_ref", "GNM75498")],
+                          active_loop=CONSUMABLES, requested_slot="order_asset", slots={"order_request_words": words})
+    _, events = await run(ValidateOrderConsumablesForm(), answer, domain)
+    slots = slot_values(events)
+    assert (slots["order_asset"], slots["order_item"], slots["order_quantity"]) == ("53463252", "2794B002", 3)
+    assert slots["order_request_words"] is None
+
+
+@pytest.mark.parametrize("text, entities, item, quantity", [
+    ("du toner stp", [], None, None),                             # which toner? asked
+    ("5 toners noirs", [("quantity", "5")], "2790B002", None),   # above the limit of 4: the quantity is asked
+])
+async def test_request_words_fill_only_what_they_say_clearly(portal, orders, make_tracker, domain, text, entities,
+                                                             item, quantity):
+    portal.assets = [ASSET_C5030]
+    tracker = make_tracker(text, intent="order_consumables", active_loop=CONSUMABLES, entities=entities)
+    _, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots.get("order_item") == item and slots.get("order_quantity") == quantity
 
 
 async def test_opening_emaintenance_device_is_refused_with_the_portal_reason(portal, orders, make_tracker, domain):
