@@ -74,6 +74,7 @@ class Stack:
     tokens: dict[str, str] = field(default_factory=dict)
     redis_port: int = 0
     redis_password: str = field(default="", repr=False)
+    rasa_api_token: str = field(default="", repr=False)
 
     def processes(self) -> dict[str, list[tuple[int, float]]]:
         return service_processes(self.supervisor_pid)
@@ -149,7 +150,8 @@ def running_stack(workdir: Path, timeout: float = 420) -> Iterator[Stack]:
         except TimeoutError as exc:
             raise RuntimeError(f"stack did not start: {exc}\n{log_path.read_text()[-6000:]}") from exc
         yield Stack(env["BACKEND_URL"], env["RASA_PUBLIC_URL"], log_path, supervisor_pid=process.pid,
-                    redis_port=ports["REDIS_PORT"], redis_password=env["REDIS_PASSWORD"])
+                    redis_port=ports["REDIS_PORT"], redis_password=env["REDIS_PASSWORD"],
+                    rasa_api_token=env["RASA_API_TOKEN"])
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)  # honcho forwards it to every service it started

@@ -163,3 +163,21 @@ def test_the_edge_refuses_what_it_must_before_nlu(stack: Stack):
     allowed = httpx.options(url, headers={"Origin": stack.backend_url, "Access-Control-Request-Method": "POST"})
     assert allowed.headers.get("access-control-allow-origin") == stack.backend_url
     assert rasa_rss_kb(stack) - before < 50 * 1024  # well under the body's 100 MB: it never reached memory
+
+
+def test_no_secret_on_any_command_line(stack: Stack):
+    secrets = [stack.rasa_api_token, stack.redis_password]
+    assert all(secrets)
+    for service, processes in stack.processes().items():
+        for pid, _ in processes:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+            assert not any(secret in cmdline for secret in secrets), f"a secret on {service}'s command line"
+
+
+def test_secrets_and_database_are_readable_by_their_owner_only(tmp_path):
+    import subprocess
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "env.sh"
+    subprocess.run(["bash", "-c", f"source {script} && touch var/portal.db"], cwd=tmp_path, check=True)
+    for name in ("rasa_api_token", "redis_password", "assistant.key", "portal.db"):
+        assert (tmp_path / "var" / name).stat().st_mode & 0o077 == 0, name
