@@ -17,6 +17,9 @@ class Subcategory:
     code: str
     labels: dict[str, str]
     keywords: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Its keywords say where ("dans le bac"), not what: they choose this sub-type once its category's own words
+    # matched, and never point at the category by themselves.
+    locates: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ def load_taxonomy(path: Path) -> Taxonomy:
                     code=sub_code,
                     labels={"fr": sub["fr"], "en": sub["en"]},
                     keywords={lang: tuple(words) for lang, words in (sub.get("keywords") or {}).items()},
+                    locates=bool(sub.get("locates", False)),
                 )
                 for sub_code, sub in spec["subcategories"].items()
             }

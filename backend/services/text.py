@@ -13,9 +13,14 @@ def normalize(text: str) -> str:
     return re.sub(r"\s+", " ", without_accents).strip()
 
 
-def contains_phrase(normalized_text: str, phrase: str) -> bool:
-    """Whole-word match of a (normalised) phrase, so "bac" does not match "backup"."""
-    return re.search(rf"(?<![\w]){re.escape(normalize(phrase))}(?![\w])", normalized_text) is not None
+def contains_phrase(normalized_text: str, phrase: str, plural: bool = False) -> bool:
+    """Whole-word match of a (normalised) phrase, so "bac" does not match "backup"; with `plural`, its last word may
+    also end in s or x ("ligne" matches "lignes", and "lignes" matches "ligne")."""
+    words = normalize(phrase)
+    if plural:
+        words = re.sub(r"[sx]$", "", words) if len(words) > 4 else words
+        return re.search(rf"(?<![\w]){re.escape(words)}[sx]?(?![\w])", normalized_text) is not None
+    return re.search(rf"(?<![\w]){re.escape(words)}(?![\w])", normalized_text) is not None
 
 
 # Words that mean the same thing in a device's alias, in French or English: "the printer on the 2nd floor" names

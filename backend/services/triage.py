@@ -19,7 +19,7 @@ def _score(keywords: dict[str, tuple[str, ...]], labels: dict[str, str], text: s
     # A phrase is stronger evidence than a single word: weigh a match by its word count. Accented and plain
     # spellings of one keyword count once.
     phrases = {normalize(k) for words in keywords.values() for k in words}
-    score = sum(len(p.split()) for p in phrases if contains_phrase(text, p))
+    score = sum(len(p.split()) for p in phrases if contains_phrase(text, p, plural=True))
     # A one-word label ("Print", "Autre") inside a sentence is no choice; typed alone it is.
     names = {normalize(label) for label in labels.values()}
     return score + sum(
@@ -37,12 +37,18 @@ def _unique_best(scores: dict[str, int]) -> str | None:
     return ranked[0][0]
 
 
-def _keyword_options(text: str, categories: list[Category]) -> list[tuple[int, FaultOption]]:
-    """Every (sub-)type the words point at, with its score, best first."""
+def _keyword_options(text: str, categories: list[Category], chosen: bool = False) -> list[tuple[int, FaultOption]]:
+    """Every (sub-)type the words point at, with its score, best first (`chosen`: the category is already known,
+    the words only say which sub-type)."""
     options = []
     for category in categories:
         own = _score(category.keywords, category.labels, text)
         subs = {s.code: _score(s.keywords, s.labels, text) for s in category.subcategories.values()}
+        # Sub-types whose words say where ("dans la machine", "le bac") only choose among themselves once the
+        # category's own words ("bourrage") matched; they never point at the category by themselves.
+        evidence = own + sum(score for code, score in subs.items() if not category.subcategories[code].locates)
+        if evidence == 0 and not chosen:
+            continue
         total = own + sum(subs.values())
         if total == 0:
             continue
@@ -51,9 +57,9 @@ def _keyword_options(text: str, categories: list[Category]) -> list[tuple[int, F
     return sorted(options, key=lambda item: item[0], reverse=True)
 
 
-def _by_keywords(text: str, categories: list[Category]) -> FaultProposal | None:
+def _by_keywords(text: str, categories: list[Category], chosen: bool = False) -> FaultProposal | None:
     """One type when the words point at it more than at any other; else the tied likeliest as alternatives."""
-    options = _keyword_options(text, categories)
+    options = _keyword_options(text, categories, chosen)
     if not options:
         return None
     alternatives = [option for _, option in options[:MAX_ALTERNATIVES]]
@@ -90,7 +96,7 @@ def propose_fault(session: Session, text: str, lang: str | None, category: str |
         if not faults:
             raise ApiError(422, "unknown_category", f"Type de panne inconnu : {category}.",
                            f"Unknown fault type: {category}.")
-    proposal = _by_keywords(normalize(text), faults)
+    proposal = _by_keywords(normalize(text), faults, chosen=category is not None)
     if category is None and (proposal is None or proposal.category is None):
         known = _by_knowledge(session, text, lang)
         if proposal is None:

@@ -110,6 +110,8 @@ def test_classify_requires_authentication(client):
     ("message d'erreur E000 affiche", "malfunction", None),
     ("les impressions sortent toutes blanches", "print_quality", "print_scan_copy"),
     ("prints come out with black lines down the page", "print_quality", "print_scan_copy"),
+    ("une grosse ligne noire verticale sur les impressions", "print_quality", "print_scan_copy"),  # singular
+    ("du toner partout dans la machine, de la poudre noire", "malfunction", "toner_problem"),  # where is not what
 ])
 def test_symptoms_by_family(client, admin_headers, text, category, subcategory):
     proposal = _classify(client, admin_headers, text=text, lang="en")
