@@ -495,3 +495,41 @@ def test_every_string_is_in_french_and_english(name: str):
     fr, en = script[start_fr:start_en], script[start_en:script.index("\n  };", start_en)]
     keys = lambda block: set(re.findall(r'[\s{,](\w+): "', block))  # noqa: E731
     assert keys(fr) == keys(en) and len(keys(fr)) > 20
+
+
+def test_other_browsers_never_see_a_conversation_even_with_its_session_id(stack: Stack, new_page):
+    """A second browser logged in as a user of another account, and a third with no login, both made to ask for the
+    first user's session id, get nothing of her conversation."""
+    victim = new_page()
+    goto(victim, f"{stack.backend_url}/chat/")
+    login(victim)
+    victim.get_by_test_id("widget-launcher").click()
+    send(victim, "show my devices")
+    bot_says(victim, "GNM75498")
+    (victim_key, session_id), = session_keys(victim).items()
+
+    other = "admin@northwind-imprimerie.fr"
+    other_id = stack.api(other, "/users/me").json()["id"]
+    attacker = new_page()
+    goto(attacker, f"{stack.backend_url}/chat/")
+    login(attacker, other)
+    attacker_key = re.sub(r"\.u\d+$", f".u{other_id}", victim_key)
+    attacker.evaluate("([k, v]) => localStorage.setItem(k, v)", [attacker_key, session_id])
+    attacker.reload()
+    attacker.get_by_test_id("widget-launcher").click()
+    send(attacker, "hello")
+    expect(attacker.get_by_test_id("bot-message").last).to_be_visible(timeout=BOT_WAIT)
+    attacker.wait_for_timeout(1000)
+    assert session_keys(attacker)[attacker_key] != session_id  # refused: it got a session of its own
+    seen = attacker.get_by_test_id("widget-panel").inner_text()
+    assert "GNM75498" not in seen and "show my devices" not in seen
+
+    anonymous = new_page()
+    goto(anonymous, f"{stack.backend_url}/chat/")
+    anonymous.evaluate("([k, v]) => localStorage.setItem(k, v)", [victim_key, session_id])
+    anonymous.reload()
+    anonymous.get_by_test_id("widget-launcher").click()
+    anonymous.wait_for_timeout(1500)
+    seen = anonymous.get_by_test_id("widget-panel").inner_text()
+    assert "GNM75498" not in seen and "show my devices" not in seen
+    assert anonymous.get_by_test_id("bot-message").count() == 0
