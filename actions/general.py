@@ -1,5 +1,5 @@
 """The general part of the assistant: what it can do for this user's role (help), the low-confidence fallback
-that offers the two most likely intents, the portal's glossary, and the human handoff (a callback case that
+that offers the most likely intents, the portal's glossary, and the human handoff (a callback case that
 carries the conversation transcript).
 
 Help asks the backend what the user's role allows (GET /users/me/permissions) and lists only that; if the portal
@@ -76,7 +76,7 @@ SOMETHING_ELSE = {"fr": "Autre chose", "en": "Something else"}
 # Never offered by the fallback: answers and small talk mean nothing without the question they answer.
 NOT_SUGGESTED = {"nlu_fallback", "out_of_scope", "inform", "affirm", "deny", "greet", "goodbye", "thank", "cancel",
                  "help"}
-SUGGESTIONS = 2
+SUGGESTIONS = 3  # the likeliest requests offered by the low-confidence menu (plus "something else")
 
 # --- what the assistant can do, by permission (backend/permissions.py codes) ----------------------------------------
 # needs: any of these permissions; intent: the button's payload (None: no button, e.g. a question to type).

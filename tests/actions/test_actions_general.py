@@ -137,17 +137,15 @@ async def test_the_label_table_covers_the_whole_catalogue():
     assert all(label["fr"] and label["en"] for label in INTENT_LABELS.values())
 
 
-async def test_fallback_offers_the_two_most_likely_intents_in_french(no_symptom, make_tracker, domain):
+async def test_fallback_offers_the_three_most_likely_intents_in_french(no_symptom, make_tracker, domain):
     tracker = ranked(make_tracker, ["nlu_fallback", "order_consumables", "greet", "report_fault", "list_cases"])
     dispatcher, events = await run(ActionSuggestIntents(), tracker, domain)
     assert events == []
     (msg,) = dispatcher.messages
     assert msg["response"] == "utter_suggest_intents"
-    assert msg["buttons"] == [
-        {"title": "Commander des consommables", "payload": "/order_consumables"},
-        {"title": "Signaler une panne", "payload": "/report_fault"},
-        {"title": "Autre chose", "payload": "/help"},
-    ]
+    assert [b["payload"] for b in msg["buttons"]] == ["/order_consumables", "/report_fault", "/list_cases", "/help"]
+    assert msg["buttons"][0]["title"] == "Commander des consommables"
+    assert msg["buttons"][1]["title"] == "Signaler une panne" and msg["buttons"][3]["title"] == "Autre chose"
 
 
 async def test_fallback_in_english(no_symptom, make_tracker, domain):
@@ -181,7 +179,7 @@ async def test_a_symptom_always_gets_report_a_fault_first(portal: FakePortal, ma
     tracker = ranked(make_tracker, ["case_status", "order_consumables", "list_cases"], lang="en",
                      text="the one at reception is grinding really loud")
     dispatcher, _ = await run(ActionSuggestIntents(), tracker, domain)
-    assert payloads(dispatcher.messages[0]) == ["/report_fault", "/case_status", "/help"]
+    assert payloads(dispatcher.messages[0]) == ["/report_fault", "/case_status", "/order_consumables", "/help"]
     (call,) = portal.calls("POST", "/faults/classify")
     assert call["json"] == {"text": "the one at reception is grinding really loud", "lang": "en"}
 
@@ -189,7 +187,7 @@ async def test_a_symptom_always_gets_report_a_fault_first(portal: FakePortal, ma
 async def test_a_named_device_gets_report_a_fault_without_asking_the_classifier(portal, make_tracker, domain):
     tracker = ranked(make_tracker, ["list_assets", "case_status"], entities=[("asset_ref", "WHJ01481")])
     dispatcher, _ = await run(ActionSuggestIntents(), tracker, domain)
-    assert payloads(dispatcher.messages[0]) == ["/report_fault", "/list_assets", "/help"]
+    assert payloads(dispatcher.messages[0]) == ["/report_fault", "/list_assets", "/case_status", "/help"]
     assert not portal.calls("POST", "/faults/classify")
 
 
