@@ -50,7 +50,9 @@ MAX_LISTED = 20
 
 ASSET_REFERENCE = re.compile(r"(\d{8}|[A-Za-z]{3}\d{5})")  # the backend's asset number / serial shapes
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-QUOTED = re.compile(r"[«\"“]\s*([^«»\"“”]+?)\s*[»\"”]")
+QUOTED = re.compile(r"[«\"“]\s*([^«»\"“”]+?)\s*[»\"”]"
+                    # 'single quotes' too, but not an apostrophe: the opening one starts a word, the closing one ends it
+                    r"|(?:(?<=\s)|^)[‘']([^‘’'\n]+?)[’'](?=[\s,.;:!?)]|$)")
 RENAME_TO = re.compile(r"\b(?:renomm\w*|rename\w*|appel\w*|nomm\w*|call|name)\b.*\s(?:en|to|as)\s+(.+)$", re.I)
 CALLED = re.compile(r"(?:\bs'appell?e(?:ra|r)?|\bcalled|\bnamed)\s+(.+)$", re.I)
 NOT_AN_ALIAS = {"bas", "haut", "fait", "panne", "cours", "ce moment", "fact", "it", "a name", "an alias"}
@@ -215,11 +217,21 @@ async def ask_device(dispatcher: CollectingDispatcher, tracker: Tracker, domain:
 
 
 # --- alias ----------------------------------------------------------------------------------------------------
+# What follows a name in the same sentence: ", personne ne sait laquelle c'est", "because nobody knows which"
+AFTER_NAME = re.compile(r"\s*[,;]\s+.*$|\s+(?:car|parce que?|puisque|because|since)\s+.*$", re.I)
+
+
+def quoted_name(text: str) -> Optional[str]:
+    quoted = QUOTED.search(text)
+    return (quoted.group(1) or quoted.group(2)).strip() if quoted else None
+
+
 def clean_alias(text: str) -> str:
     text = " ".join(text.split())
-    quoted = QUOTED.search(text)
+    quoted = quoted_name(text)
     if quoted:
-        return quoted.group(1).strip()
+        return quoted
+    text = AFTER_NAME.sub("", text)
     text = LEAD_IN.sub("", text)
     text = POLITE_TAIL.sub("", text)
     return text.strip(" \"'«»“”")
@@ -227,9 +239,9 @@ def clean_alias(text: str) -> str:
 
 def alias_in_request(text: str) -> Optional[str]:
     """The new alias named in the message that opened the form: «quoted», "rename X to Y", or a removal."""
-    quoted = QUOTED.search(text)
+    quoted = quoted_name(text)
     if quoted:
-        return quoted.group(1).strip()
+        return quoted
     renamed = RENAME_TO.search(text) or CALLED.search(text)
     if renamed:
         candidate = clean_alias(renamed.group(1))

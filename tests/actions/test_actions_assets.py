@@ -258,6 +258,11 @@ async def test_alias_opening_with_device_and_quoted_name(fake, portal, alias_tra
     ("je voudrais en changer le nom GNM75498", None),
     ("je veux que la GNM75498 s'appelle Copieur RH", "Copieur RH"),
     ("rename GNM75498, it should be called Front desk", "Front desk"),
+    ("renomme la GNM75498 en 'Accueil RH'", "Accueil RH"),  # single quotes
+    ("rename GNM75498 to ‘Front desk’ please", "Front desk"),
+    ("rename GNM75498 to Front desk, nobody knows which one it is", "Front desk"),  # the rest of the sentence
+    ("je veux renommer la GNM75498 en Copieur compta car personne ne la trouve", "Copieur compta"),
+    ("renomme la GNM75498 en l'imprimante d'accueil", "l'imprimante d'accueil"),  # apostrophes are not quotes
 ])
 async def test_alias_opening_reuses_the_name_only_when_clearly_given(fake, alias_tracker, domain, text, expected):
     tracker = alias_tracker(text, intent="set_asset_alias", entities=[("asset_ref", "GNM75498")],
