@@ -73,21 +73,38 @@ GENERIC_WORDS = frozenset(
 )
 
 
+# "du 1er", "on the 2nd": a floor's number alone, unless a device word follows ("the 2nd printer" is no floor)
+NUMERIC_FLOOR = re.compile(r"(?<!\w)(\d{1,2})(?:er|ere|eme|em|e|nd|st|rd|th)(?!\w)(?!\s+(?:copieur|copieuse|"
+                           r"photocopieur|photocopieuse|imprimante|machine|appareil|printer|copier|device|one)\b)")
+
+
+def _words_named(text_words: set[str], normalized_text: str, distinctive: list[str]) -> bool:
+    """Every distinctive word is in the text; a floor may be said by its number alone ("la machine du 1er", "the one
+    on the 2nd"), a number written as digits: a word ordinal alone ("first") says no floor."""
+    if all(word in text_words for word in distinctive):
+        return True
+    if "etage" in distinctive and "etage" not in text_words:
+        floors = {f"{int(n)}e" for n in NUMERIC_FLOOR.findall(normalized_text)}
+        rest = [word for word in distinctive if word != "etage"]
+        return bool(rest) and all(word in text_words for word in rest) and any(word in floors for word in rest)
+    return False
+
+
 def _alias_named(text_words: set[str], normalized_text: str, alias: str) -> bool:
     distinctive = [word for word in canonical_words(alias) if word not in GENERIC_WORDS]
     if not distinctive:
         return contains_phrase(normalized_text, alias)
-    return all(word in text_words for word in distinctive)
+    return _words_named(text_words, normalized_text, distinctive)
 
 
-def _place_named(text_words: set[str], location: str | None) -> bool:
+def _place_named(text_words: set[str], normalized_text: str, location: str | None) -> bool:
     """"celle de l'accueil", "the one at reception" name the device whose location ends with "— Accueil": every
     distinctive word of the place (the part after the address, when the location has one) is in the text."""
     if not location:
         return False
     place = re.split(r"\s[—–-]\s", location)[-1]
     distinctive = [word for word in canonical_words(place) if word not in GENERIC_WORDS]
-    return bool(distinctive) and all(word in text_words for word in distinctive)
+    return bool(distinctive) and _words_named(text_words, normalized_text, distinctive)
 
 
 MODEL_CODE = re.compile(r"\d{3,}")
@@ -113,7 +130,7 @@ def resolve_assets_in_text(session: Session, user: User, text: str) -> tuple[lis
     references = {ref.lower() for ref in ASSET_REFERENCE.findall(text)}
     visible = list_visible_assets(session, user)
     matches = [a for a in visible if a.asset_number.lower() in references or a.serial.lower() in references
-               or (a.alias and _alias_named(text_words, normalized, a.alias)) or _place_named(text_words, a.location)]
+               or (a.alias and _alias_named(text_words, normalized, a.alias)) or _place_named(text_words, normalized, a.location)]
     if not matches:
         matches = [a for a in visible if _model_named(text_words, a.model)]
     known = {a.asset_number.lower() for a in matches} | {a.serial.lower() for a in matches}

@@ -114,7 +114,8 @@ def test_resolve_alias_through_ordinals_and_floor_words_in_both_languages(client
     assert _resolve(client, admin_headers, text) == (["77996101"], [])
 
 
-@pytest.mark.parametrize("text", ["the printer on the 3rd floor", "the 2nd printer", "le copieur de l'étage"])
+@pytest.mark.parametrize("text", ["the printer on the 3rd floor", "the 2nd printer", "le copieur de l'étage",
+                                  "the first time it jammed", "it jammed twice, the second time badly"])
 def test_resolve_alias_needs_every_distinctive_word(client, admin_headers, text):
     assert _resolve(client, admin_headers, text) == ([], [])
 
@@ -175,6 +176,7 @@ def test_resolve_by_the_place_in_the_location(client, admin_headers, text):
     ("la C5030 est en panne", ["53463252"]), ("the 5030i", ["53463252"]),
     ("the C5560 is jammed", ["77996101", "80145861"]),  # two devices of that model: the assistant asks which
     ("the one on the 1st floor", ["80145861"]),
+    ("la machine du 1er est en panne", ["80145861"]), ("the one on the 2nd", ["77996101"]),  # a floor by its number
 ])
 def test_resolve_by_model_number_and_floor(client, admin_headers, text, expected):
     assert _resolve(client, admin_headers, text) == (expected, [])
