@@ -16,8 +16,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import time
-from typing import Any, Awaitable, Callable, Dict, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 import httpx
 from rasa.core.channels.channel import OutputChannel, UserMessage
@@ -49,6 +50,14 @@ MESSAGES = {
         "en": "Your message is empty. What can I do for you?",
     },
 }
+
+
+def allowed_origins(value: Optional[str] = None) -> List[str]:
+    """The portal origins allowed to reach the chat from a browser (CORS, the widget's socket):
+    CHAT_ALLOWED_ORIGINS, space or comma separated."""
+    if value is None:
+        value = os.environ.get("CHAT_ALLOWED_ORIGINS", "http://localhost:8000 http://127.0.0.1:8000")
+    return [origin.rstrip("/") for origin in re.split(r"[\s,]+", value) if origin]
 
 
 def edge_message(key: str, lang: Optional[str]) -> str:

@@ -13,12 +13,14 @@ def rasa_arguments(argv: list[str], environ: dict[str, str]) -> list[str]:
     token = environ.get("RASA_API_TOKEN", "")
     if not token:
         raise SystemExit("RASA_API_TOKEN is not set (scripts/env.sh generates it)")
-    origins = environ.get("CHAT_ALLOWED_ORIGINS", "").replace(",", " ").split()
+    from bot.identity import allowed_origins  # the one reading of the setting (the socket.io adapter uses it too)
+
+    origins = allowed_origins(environ.get("CHAT_ALLOWED_ORIGINS", ""))
     if "*" in origins:
         raise SystemExit("CHAT_ALLOWED_ORIGINS must list the portal origins, not '*'")
     arguments = ["rasa", "run", *argv, "--auth-token", token]
     if origins:
-        arguments += ["--cors", *[origin.rstrip("/") for origin in origins]]
+        arguments += ["--cors", *origins]
     return arguments
 
 

@@ -28,19 +28,15 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from bot.channels.render import web_message
-from bot.identity import Handler, IdentityLayer, IdentityVerifier, PortalUnavailable, edge_message
+from bot.identity import (
+    Handler, IdentityLayer, IdentityVerifier, PortalUnavailable, allowed_origins, edge_message,
+)
 
 log = logging.getLogger(__name__)
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 IDLE_SECONDS = int(os.environ.get("CONVERSATION_IDLE_SECONDS", str(24 * 3600)))
 MAX_SOCKET_MESSAGE_BYTES = 16 * 1024  # a message is at most MAX_MESSAGE_CHARS characters plus its envelope
 HISTORY_MESSAGES = 100
-
-
-def allowed_origins() -> List[str]:
-    """The portal origins allowed to open the widget's socket (CHAT_ALLOWED_ORIGINS, space or comma separated)."""
-    value = os.environ.get("CHAT_ALLOWED_ORIGINS", "http://localhost:8000 http://127.0.0.1:8000")
-    return [origin.rstrip("/") for origin in re.split(r"[\s,]+", value) if origin]
 
 
 class SessionBindings:
