@@ -31,6 +31,7 @@ Handler = Callable[[UserMessage], Awaitable[Any]]
 
 # About a long paragraph; NLU time grows with the square of a message's length (1,000 words: 0.5 s).
 MAX_MESSAGE_CHARS = int(os.environ.get("MAX_MESSAGE_CHARS", "1000"))
+MAX_SENDER_CHARS = 200  # a client's conversation key
 
 MESSAGES = {
     "login_required": {
@@ -48,6 +49,12 @@ MESSAGES = {
     "empty_message": {
         "fr": "Votre message est vide. Que puis-je faire pour vous ?",
         "en": "Your message is empty. What can I do for you?",
+    },
+    "invalid_body": {
+        "fr": "Le corps de la requête doit être un objet JSON {\"sender\", \"message\", \"metadata\"} : « sender » "
+              f"une chaîne de {MAX_SENDER_CHARS} caractères au plus, « metadata » un objet.",
+        "en": "The request body must be a JSON object {\"sender\", \"message\", \"metadata\"}: 'sender' a string of "
+              f"at most {MAX_SENDER_CHARS} characters, 'metadata' an object.",
     },
 }
 

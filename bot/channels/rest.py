@@ -12,10 +12,11 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.render import web_message
-from bot.identity import Handler, IdentityLayer, IdentityVerifier, PortalUnavailable, edge_message
+from bot.identity import (
+    MAX_SENDER_CHARS, Handler, IdentityLayer, IdentityVerifier, PortalUnavailable, edge_message,
+)
 
 log = logging.getLogger(__name__)
-MAX_SENDER_CHARS = 200
 
 
 class WebCollectingOutput(CollectingOutputChannel):
@@ -27,8 +28,10 @@ class WebCollectingOutput(CollectingOutputChannel):
             self.messages.append({"recipient_id": recipient_id, **rendered})
 
 
-def _error(status: int, code: str, message: str) -> HTTPResponse:
-    return response.json({"code": code, "message": message}, status=status)
+def _error(status: int, code: str, lang: Optional[str] = None) -> HTTPResponse:
+    """An error of the edge, as the backend's: {"code", "message"}, in French and English when the language is
+    not known."""
+    return response.json({"code": code, "message": edge_message(code, lang)}, status=status)
 
 
 def bearer(request: Request) -> Optional[str]:
@@ -63,11 +66,10 @@ class PortalRestInput(InputChannel):
             except Exception:  # Sanic raises its own InvalidUsage for malformed JSON
                 body = None
             if not isinstance(body, dict):
-                return _error(400, "invalid_body", "The body must be a JSON object: {\"sender\", \"message\", \"metadata\"}.")
+                return _error(400, "invalid_body")
             sender, metadata = body.get("sender") or "default", body.get("metadata") or {}
             if not isinstance(sender, str) or len(sender) > MAX_SENDER_CHARS or not isinstance(metadata, dict):
-                return _error(400, "invalid_body", f"'sender' must be a string of at most {MAX_SENDER_CHARS} "
-                                                   "characters and 'metadata' an object.")
+                return _error(400, "invalid_body")
             lang = metadata.get("lang") if metadata.get("lang") in ("fr", "en") else None
 
             def answer(key: str, status: int = 200, language: Optional[str] = lang) -> HTTPResponse:

@@ -183,6 +183,8 @@ async def test_rest_webhook_refuses_bodies_that_are_not_a_chat_message(verifier,
         response = await post(client, body)
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_body"
+    message = response.json()["message"]
+    assert message.startswith("Le corps de la requête doit être un objet JSON") and "\nThe request body must be" in message
     assert on_new_message.messages == []
 
 
