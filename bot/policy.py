@@ -2,8 +2,9 @@
 
 The conversation follows the language the user writes in (or asks for) at once; the profile changes only if the
 user says yes to a question. That question is part of the dialogue (in the tracker, in case transcripts): when the
-rules are about to listen, outside any form, while the conversation's language is not the profile's and the offer
-was not made yet for that language, this policy predicts `action_offer_language` instead; after it, it listens.
+rules are about to listen, outside any form and with no choice of the bot's pending (buttons just offered), while
+the conversation's language is not the profile's and the offer was not made yet for that language, this policy
+predicts `action_offer_language` instead; after it, it listens.
 The profile's language comes from the verified identity the channel layer put on the latest message.
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ from rasa.core.policies.rule_policy import RulePolicy
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from actions.session import IDENTITY_KEY, LANGUAGES
@@ -22,8 +24,22 @@ from actions.session import IDENTITY_KEY, LANGUAGES
 OFFER_ACTION = "action_offer_language"
 
 
+def choice_pending(tracker: DialogueStateTracker) -> bool:
+    """The bot's last message of this turn asks the user to choose (buttons under a question or a menu: "Did you
+    mean:", "Which list?"): the user's next message answers it, so no other question comes on top of it. Shortcut
+    buttons under an answer ("Here is what I can do … Pick one below.") are no pending choice."""
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            return False
+        if isinstance(event, BotUttered):
+            data = event.data or {}
+            return bool(data.get("buttons") or data.get("quick_replies")) \
+                and (event.text or "").rstrip().endswith(("?", ":"))
+    return False
+
+
 def offer_due(tracker: DialogueStateTracker) -> bool:
-    if tracker.active_loop_name:
+    if tracker.active_loop_name or choice_pending(tracker):
         return False
     spoken = tracker.get_slot("language")
     identity = (tracker.latest_message.metadata or {}).get(IDENTITY_KEY) if tracker.latest_message else None

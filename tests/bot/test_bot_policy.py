@@ -8,7 +8,7 @@ import pytest
 from rasa.core.policies.policy import PolicyPrediction
 from rasa.core.policies.rule_policy import RulePolicy
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, ActiveLoop, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from actions.session import IDENTITY_KEY
@@ -29,7 +29,7 @@ forms:
 
 
 def tracker(spoken: Optional[str], profile: Optional[str], offered: Optional[str] = None,
-            after: str = "utter_greet", form: Optional[str] = None) -> DialogueStateTracker:
+            after: str = "utter_greet", form: Optional[str] = None, buttons: str = "") -> DialogueStateTracker:
     metadata: Dict[str, Any] = {IDENTITY_KEY: {"id": 2, "language": profile}} if profile else {}
     events: List[Any] = [ActionExecuted("action_listen"), UserUttered("hello", {"name": "greet"}, metadata=metadata)]
     if spoken:
@@ -39,6 +39,7 @@ def tracker(spoken: Optional[str], profile: Optional[str], offered: Optional[str
     if form:
         events.append(ActiveLoop(form))
     events.append(ActionExecuted(after))
+    events.append(BotUttered(buttons or "Here you are.", {"buttons": [{"title": "A", "payload": "/a"}]}))
     return DialogueStateTracker.from_events("c", events, slots=DOMAIN.slots)
 
 
@@ -52,6 +53,15 @@ def tracker(spoken: Optional[str], profile: Optional[str], offered: Optional[str
 ])
 def test_offer_due(spoken, profile, offered, form, due):
     assert offer_due(tracker(spoken, profile, offered, form=form)) is due
+
+
+@pytest.mark.parametrize("text, due", [
+    ("I'm not sure I understood. Did you mean:", False),  # the low-confidence menu: answered first
+    ("Which list would you like?", False),
+    ("Here is what I can do for you: … Pick one below or just write your request.", True),  # shortcuts only
+])
+def test_no_offer_on_top_of_a_pending_choice(text, due):
+    assert offer_due(tracker("en", "fr", buttons=text)) is due
 
 
 def listen_or(action: Optional[str]):
