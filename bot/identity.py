@@ -146,9 +146,10 @@ class IdentityLayer:
         return {**user, "channel": self.channel, "channel_user": channel_user or f"portal:{user['id']}"}
 
     @staticmethod
-    def conversation_id(identity: Dict[str, Any], conversation: str) -> str:
-        """A conversation id bound to the verified user: another user reusing the same key gets their own."""
-        return f"u{identity['id']}:{conversation}"
+    def conversation_id(user_id: int, conversation: str) -> str:
+        """A conversation id bound to the verified user: another user reusing the same key gets their own (the web
+        adapter's socket.io room has the same name)."""
+        return f"u{user_id}:{conversation}"
 
     @staticmethod
     def refusal(text: Any) -> Optional[str]:
@@ -166,7 +167,7 @@ class IdentityLayer:
         await on_new_message(UserMessage(
             text=text,
             output_channel=output_channel,
-            sender_id=self.conversation_id(identity, conversation),
+            sender_id=self.conversation_id(identity["id"], conversation),
             input_channel=input_channel,
             message_id=message_id,
             metadata={IDENTITY_KEY: identity},

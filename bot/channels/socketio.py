@@ -201,8 +201,8 @@ class PortalSocketIOInput(InputChannel):
                 await bindings.claim(asked, state["user_id"])
             previous = state.get("session_id")
             if previous:
-                await _maybe_await(sio.leave_room(sid, f"u{state['user_id']}:{previous}"))
-            await _maybe_await(sio.enter_room(sid, f"u{state['user_id']}:{asked}"))
+                await _maybe_await(sio.leave_room(sid, layer.conversation_id(state["user_id"], previous)))
+            await _maybe_await(sio.enter_room(sid, layer.conversation_id(state["user_id"], asked)))
             state["session_id"] = asked
             await sio.emit("session_confirm", {"session_id": asked}, to=sid)
 
@@ -216,7 +216,7 @@ class PortalSocketIOInput(InputChannel):
             session_id = own_session(state, data)
             if session_id is None or await current(sid) is None:
                 return
-            events = await self._conversation_events(f"u{state['user_id']}:{session_id}")
+            events = await self._conversation_events(layer.conversation_id(state["user_id"], session_id))
             await sio.emit("history", {"session_id": session_id, "messages": history_messages(events)}, to=sid)
 
         @sio.on(self.user_message_evt)
@@ -238,7 +238,7 @@ class PortalSocketIOInput(InputChannel):
             identity = await current(sid, extra.get("token"))
             if identity is None:
                 return
-            room = f"u{identity['id']}:{session_id}"
+            room = layer.conversation_id(identity["id"], session_id)
             refusal = layer.refusal(data.get("message"))
             if refusal:
                 await sio.emit(self.bot_message_evt, {"text": edge_message(refusal, identity.get("language"))}, to=sid)
