@@ -39,13 +39,14 @@ def choice_pending(tracker: DialogueStateTracker) -> bool:
 
 
 def offer_due(tracker: DialogueStateTracker) -> bool:
-    if tracker.active_loop_name or choice_pending(tracker):
+    if tracker.active_loop_name:
         return False
     spoken = tracker.get_slot("language")
     identity = (tracker.latest_message.metadata or {}).get(IDENTITY_KEY) if tracker.latest_message else None
     profile = identity.get("language") if isinstance(identity, dict) else None
+    # the slot checks first: walking back through the turn's events is needed only when an offer is otherwise due
     return spoken in LANGUAGES and profile in LANGUAGES and spoken != profile \
-        and tracker.get_slot("language_offered") != spoken
+        and tracker.get_slot("language_offered") != spoken and not choice_pending(tracker)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
