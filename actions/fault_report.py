@@ -99,10 +99,7 @@ class ValidateFaultReportForm(PortalFormValidation):
             proposal = await backend(tracker).classify_fault(text, language(tracker))
         except BackendError:
             return {}  # the description will simply be asked
-        # the words describe a fault: they name a symptom (one type, or the likeliest two), or the knowledge base
-        # recognises one with confidence
-        names_a_symptom = proposal["source"] == "keywords" and (proposal.get("category") or likeliest(proposal))
-        if names_a_symptom or (proposal.get("category") and proposal.get("confident")):
+        if describes_a_fault(proposal):
             return {"fault_description": text, "fault_proposal": proposal}
         return {}
 
@@ -281,11 +278,11 @@ class ValidateFaultReportForm(PortalFormValidation):
         client = backend(tracker)
         try:
             named = (await client.resolve_assets(text)).get("matches") or []
-            proposal = await client.classify_fault(text, language(tracker))
+            if len(named) == 1 and named[0]["asset_number"] != tracker.get_slot("fault_asset"):
+                return {"fault_asset": named[0]["asset_number"], "fault_asset_label": asset_label(named[0])}
+            proposal = await client.classify_fault(text, language(tracker))  # only when no other device is named
         except BackendError:
             return None
-        if len(named) == 1 and named[0]["asset_number"] != tracker.get_slot("fault_asset"):
-            return {"fault_asset": named[0]["asset_number"], "fault_asset_label": asset_label(named[0])}
         if proposal.get("category") and proposal.get("source") == "keywords":
             return {"fault_category": proposal["category"], "fault_subcategory": proposal.get("subcategory")}
         return None
@@ -298,6 +295,13 @@ class ActionAskFaultAsset(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         ended = await ask_asset(tracker, dispatcher, "utter_ask_fault_asset")
         return [*ended, *reset_events(domain, FORM)] if ended is not None else []
+
+
+def describes_a_fault(proposal: Dict[str, Any]) -> bool:
+    """The backend's classification says the words describe a fault: they name a symptom (one type, or the likeliest
+    two), or the knowledge base recognises one with confidence."""
+    names_a_symptom = proposal.get("source") == "keywords" and bool(proposal.get("category") or likeliest(proposal))
+    return names_a_symptom or bool(proposal.get("category") and proposal.get("confident"))
 
 
 def single_proposal(proposal: Dict[str, Any]) -> bool:

@@ -19,6 +19,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.text import fold_accents
 from actions.backend_client import BackendError
+from actions.fault_report import describes_a_fault
 from actions.forms import (
     PortalFormValidation, entities, intent_of, is_payload, opening_message, opening_turn, text_of, yes_no_answer,
 )
@@ -177,8 +178,8 @@ FAULT_ENTITIES = ("asset_ref", "fault_category", "fault_subcategory")
 
 
 async def sounds_like_a_fault(tracker: Tracker) -> bool:
-    """The message names a device or a symptom: an entity the NLU found, or a fault type the backend's classifier
-    recognises in the words (keywords, or a confident knowledge match)."""
+    """The message names a device or a symptom: an entity the NLU found, or words the backend's classifier reads as
+    a fault (`describes_a_fault`, as the fault form's opening turn does)."""
     latest = tracker.latest_message or {}
     if any(e.get("entity") in FAULT_ENTITIES for e in latest.get("entities") or []):
         return True
@@ -189,7 +190,7 @@ async def sounds_like_a_fault(tracker: Tracker) -> bool:
         proposal = await backend(tracker).classify_fault(text, language(tracker))
     except BackendError:
         return False
-    return bool(proposal.get("category")) and (proposal.get("source") == "keywords" or bool(proposal.get("confident")))
+    return describes_a_fault(proposal)
 
 
 class ActionSuggestIntents(Action):
