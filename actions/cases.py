@@ -52,11 +52,13 @@ LIST_LABELS = {
 }
 STATE_LABELS = {"open": {"fr": "ouverts", "en": "open"}, "closed": {"fr": "clos", "en": "closed"}}
 LIST_SHOWN = 5        # lines shown by default
+LIST_NARROWED_SHOWN = 10  # lines shown by default when the words narrow the list (open / closed / one device)
 LIST_MAX_SHOWN = 50   # "show my last 30 tickets" shows 30; more than this is said plainly
 LIST_FETCHED = 51     # fetched to tell whether there are more than shown
 BUTTON_CASES = 5      # case buttons offered when asking which case
 ACTIVITIES_SHOWN = 3
 ACTIVITY_CHARS = 280
+DESCRIPTION_CHARS = 200
 MIN_COMMENT_CHARS = 5
 MAX_COMMENT_CHARS = 4000  # CommentCreate.body in backend/schemas.py
 SHORT_ANSWER_WORDS = 4    # "CS0032499", "c'est le 32499": an answer whatever intent the NLU gave it
@@ -160,13 +162,13 @@ def state_in(tracker: Tracker) -> Optional[str]:
     return None
 
 
-def wanted_count(tracker: Tracker) -> int:
+def wanted_count(tracker: Tracker, default: int = LIST_SHOWN) -> int:
     """How many lines the user asked for ("my last 30 cases"), the default otherwise; at least one."""
     value = entity(tracker, "quantity")
     try:
-        count = int(str(value).strip()) if value is not None else LIST_SHOWN
+        count = int(str(value).strip()) if value is not None else default
     except ValueError:
-        return LIST_SHOWN
+        return default
     return max(1, count)
 
 
@@ -270,20 +272,24 @@ def open_first(cases: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return sorted(open_cases, key=lambda c: OPEN_STATUSES.index(c["status"]))
 
 
+def shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def utter_case(dispatcher: CollectingDispatcher, case: Dict[str, Any], lang: str) -> None:
     """Status, type, device, dates, then the latest entries of the activity stream (newest first)."""
     dispatcher.utter_message(
         response="utter_case_status", case_number=case["number"], status=case["status_label"],
         case_type=type_label(case), device=device_label(case, lang), created=format_date(case.get("created_at"), lang),
         updated=format_date(case.get("updated_at"), lang),
+        requester=(case.get("requester") or {}).get("full_name") or "—", contact=case.get("contact_name") or "—",
+        description=shorten(" ".join(str(case.get("description") or "").split()), DESCRIPTION_CHARS) or "—",
     )
     activities = list(reversed(case.get("activities") or []))[:ACTIVITIES_SHOWN]
     if activities:
         dispatcher.utter_message(response="utter_case_activity_intro")
     for activity in activities:
-        body = " ".join(str(activity.get("body") or "").split())
-        if len(body) > ACTIVITY_CHARS:
-            body = body[: ACTIVITY_CHARS - 1].rstrip() + "…"
+        body = shorten(" ".join(str(activity.get("body") or "").split()), ACTIVITY_CHARS)
         dispatcher.utter_message(response="utter_case_activity", author=activity.get("author_name") or "—",
                                  date=format_date(activity.get("created_at"), lang, with_time=True), body=body)
     if case.get("status") == "awaiting_customer":
@@ -329,7 +335,8 @@ class ActionListCases(Action):
         client = backend(tracker)
         try:
             device = await device_in(tracker, client)
-            if which is None and state is None and device is None:
+            # "the last 3 tickets" names no list: the widest one the user may see, without asking
+            if which is None and state is None and device is None and entity(tracker, "quantity") is None:
                 dispatcher.utter_message(response="utter_ask_case_list", buttons=list_buttons(lang))
                 return []
             which = which or "all"
@@ -344,7 +351,7 @@ class ActionListCases(Action):
             dispatcher.utter_message(response="utter_case_list_empty", list_label=label,
                                      buttons=list_buttons(lang, exclude=which))
             return []
-        wanted = wanted_count(tracker)
+        wanted = wanted_count(tracker, LIST_NARROWED_SHOWN if state or device else LIST_SHOWN)
         shown = cases[: min(wanted, LIST_MAX_SHOWN)]
         dispatcher.utter_message(response="utter_case_list", list_label=label, count=len(shown),
                                  lines="\n".join(case_line(c, lang) for c in shown))

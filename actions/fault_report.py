@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 FORM = "fault_report_form"
 # Helper slots of the form, forgotten with its answers.
-EXTRA_SLOTS = ("fault_asset_label", "fault_proposal", "kb_articles")
+EXTRA_SLOTS = ("fault_asset_label", "fault_proposal", "kb_articles", "fault_type_inferred")
 # "No article was shown", typed instead of clicking the third button of the knowledge question.
 NO_ARTICLE_SHOWN = re.compile(r"\b(aucun article|pas d'article|no articles?|none shown|nothing shown)\b", re.I)
 MIN_DESCRIPTION_CHARS = 5
@@ -62,6 +62,11 @@ CHANGE_TYPE = re.compile(r"\b((le |the )?(type|categori\w*|category)( de panne| 
                          r"modifi\w* (le )?(type|categor\w*)|autre type|another type)\b")
 
 
+# "Not this type" at a type taken from the words: every type is offered instead.
+NOT_THIS_TYPE: Dict[Text, Any] = {"fault_category": None, "fault_subcategory": None, "fault_proposal": {},
+                                  "kb_articles": None, "fault_type_inferred": None}
+
+
 class ValidateFaultReportForm(PortalFormValidation):
     def name(self) -> Text:
         return "validate_fault_report_form"
@@ -73,6 +78,31 @@ class ValidateFaultReportForm(PortalFormValidation):
         if tracker.get_slot("kb_feedback") == "yes":
             return [slot for slot in domain_slots if slot != "fault_confirm"]
         return domain_slots
+
+    async def get_validation_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        events = await super().get_validation_events(dispatcher, tracker, domain)
+        return events + await self._type_from_words(tracker, events)
+
+    async def _type_from_words(self, tracker: Tracker, events: List[EventType]) -> List[EventType]:
+        """Once the device and the description are known, a fault type the words name clearly (one type and its
+        sub-type) is taken without a question: it is shown with the articles and in the summary, where the user
+        can still change it. Doubtful words keep the question (one proposal, or the likeliest two)."""
+        slots = {**tracker.current_slot_values(),
+                 **{e["name"]: e["value"] for e in events if e.get("event") == "slot"}}
+        proposal = slots.get("fault_proposal") or {}
+        if not (slots.get("fault_asset") and slots.get("fault_description")) or slots.get("fault_category") \
+                or slots.get("kb_feedback") or not (proposal.get("confident") and proposal.get("category")):
+            return []
+        category, subcategory = proposal["category"], proposal.get("subcategory")
+        if not subcategory:  # the category is clear, its sub-type is not: only the sub-type is asked
+            return [SlotSet("fault_category", category), SlotSet("fault_type_inferred", True)]
+        articles = await self._articles(backend(tracker), tracker, category, subcategory,
+                                        description=slots["fault_description"], asset=slots["fault_asset"])
+        inferred = [SlotSet("fault_category", category), SlotSet("fault_subcategory", subcategory),
+                    SlotSet("fault_type_inferred", True), SlotSet("kb_articles", articles)]
+        return inferred + ([] if articles else [SlotSet("kb_feedback", "none_shown")])
 
     # --- device -----------------------------------------------------------------------------------------
     async def extract_fault_asset(
@@ -155,6 +185,8 @@ class ValidateFaultReportForm(PortalFormValidation):
         chosen = entity(tracker, "fault_subcategory")
         if chosen:
             return {"fault_subcategory": chosen}
+        if tracker.get_slot("fault_type_inferred") and self._not_this_type(tracker):
+            return NOT_THIS_TYPE
         if not_an_answer(tracker):
             return {}
         return await self._typed_fault_type(dispatcher, tracker, "fault_subcategory", tracker.get_slot("fault_category"))
@@ -218,12 +250,12 @@ class ValidateFaultReportForm(PortalFormValidation):
         return slots
 
     @staticmethod
-    async def _articles(client: BackendClient, tracker: Tracker, category: str, subcategory: str) -> List[Dict]:
-        description = tracker.get_slot("fault_description") or ""
+    async def _articles(client: BackendClient, tracker: Tracker, category: str, subcategory: str,
+                        description: Optional[str] = None, asset: Optional[str] = None) -> List[Dict]:
         try:
             hits = await client.search_knowledge(
-                description, language(tracker), asset=tracker.get_slot("fault_asset"),
-                tag=f"fault.{category}.{subcategory}",
+                description or tracker.get_slot("fault_description") or "", language(tracker),
+                asset=asset or tracker.get_slot("fault_asset"), tag=f"fault.{category}.{subcategory}",
             )
         except BackendError as error:
             log.warning("knowledge search failed, continuing without articles: %s", error)
@@ -239,6 +271,9 @@ class ValidateFaultReportForm(PortalFormValidation):
         chosen, intent = entity(tracker, "kb_feedback"), intent_of(tracker)
         if chosen in ("yes", "no", "none_shown"):
             return {"kb_feedback": chosen}
+        retyped = await self._type_changed_at_articles(tracker)
+        if retyped is not None:
+            return retyped
         if intent == "affirm":
             return {"kb_feedback": "yes"}
         if intent == "deny":
@@ -249,6 +284,34 @@ class ValidateFaultReportForm(PortalFormValidation):
             return {"kb_feedback": "none_shown"}
         dispatcher.utter_message(response="utter_answer_yes_no")
         return {"kb_feedback": None}
+
+    @staticmethod
+    def _not_this_type(tracker: Tracker) -> bool:
+        """"Not this type": the button, or words saying the type is wrong."""
+        text = text_of(tracker)
+        plain = "" if is_payload(text) else fold_accents(text.lower())
+        return entity(tracker, "fault_change") == "type" or bool(plain and CHANGE_TYPE.search(plain))
+
+    async def _type_changed_at_articles(self, tracker: Tracker) -> Optional[Dict[Text, Any]]:
+        """At the articles of a type taken from the words: "not this type" (the button, or words saying so) asks the
+        type again; words naming another type ("c'est plutôt un bruit") set it, and its articles are looked up."""
+        if not tracker.get_slot("fault_type_inferred"):
+            return None
+        if self._not_this_type(tracker):
+            return NOT_THIS_TYPE
+        text = text_of(tracker)
+        plain = "" if is_payload(text) else fold_accents(text.lower())
+        if not plain or intent_of(tracker) in ("affirm", "deny") or not_an_answer(tracker):
+            return None
+        try:
+            proposal = await backend(tracker).classify_fault(text, language(tracker))
+        except BackendError:
+            return None
+        if settled(proposal) and proposal.get("source") == "keywords" and (
+                proposal["category"], proposal["subcategory"]) != (
+                tracker.get_slot("fault_category"), tracker.get_slot("fault_subcategory")):
+            return {"fault_category": proposal["category"], "fault_subcategory": proposal["subcategory"]}
+        return None
 
     async def extract_fault_confirm(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -302,6 +365,11 @@ def describes_a_fault(proposal: Dict[str, Any]) -> bool:
     two), or the knowledge base recognises one with confidence."""
     names_a_symptom = proposal.get("source") == "keywords" and bool(proposal.get("category") or likeliest(proposal))
     return names_a_symptom or bool(proposal.get("category") and proposal.get("confident"))
+
+
+def settled(proposal: Dict[str, Any]) -> bool:
+    """The words name one fault type and its sub-type with confidence: taken without asking."""
+    return bool(proposal.get("confident") and proposal.get("category") and proposal.get("subcategory"))
 
 
 def single_proposal(proposal: Dict[str, Any]) -> bool:
@@ -365,6 +433,9 @@ class ActionAskFaultSubcategory(Action):
             {"title": s["label"][lang], "payload": f'/inform{{"fault_subcategory":"{s["code"]}"}}'}
             for s in cat["subcategories"]
         ]
+        if tracker.get_slot("fault_type_inferred"):  # the category came from the words: say so, let it be changed
+            dispatcher.utter_message(response="utter_fault_type_inferred", fault_label=cat["label"][lang])
+            buttons.append({"title": ANOTHER_TYPE[lang], "payload": '/inform{"fault_change":"type"}'})
         dispatcher.utter_message(response="utter_ask_fault_subcategory", category_label=cat["label"][lang],
                                  buttons=buttons)
         return []
@@ -375,9 +446,18 @@ class ActionAskKbFeedback(Action):
         return "action_ask_kb_feedback"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        inferred = bool(tracker.get_slot("fault_type_inferred"))
+        if inferred:
+            try:
+                label = await fault_label(backend(tracker), tracker.get_slot("fault_category"),
+                                          tracker.get_slot("fault_subcategory"), language(tracker))
+            except BackendError as error:
+                report_backend_error(dispatcher, error)
+                return []
+            dispatcher.utter_message(response="utter_fault_type_inferred", fault_label=label)
         dispatcher.utter_message(response="utter_kb_articles_intro")
         utter_articles(dispatcher, tracker.get_slot("kb_articles") or [])
-        dispatcher.utter_message(response="utter_ask_kb_feedback")
+        dispatcher.utter_message(response="utter_ask_kb_feedback_inferred" if inferred else "utter_ask_kb_feedback")
         return []
 
 

@@ -168,6 +168,28 @@ async def test_list_the_number_of_lines_asked(cases, portal, make_tracker, domai
 
 
 @pytest.mark.asyncio
+async def test_a_number_of_cases_without_a_list_shows_the_widest_list_at_once(cases, portal, make_tracker, domain):
+    tracker = list_tracker(make_tracker, "show me the last 3 tickets", lang="en", entities=[("quantity", "3")],
+                           **as_admin())
+    dispatcher, _ = await run(ActionListCases(), tracker, domain)
+    assert not of(dispatcher, "utter_ask_case_list")
+    assert portal.calls("GET", "/cases")[0]["params"]["list"] == "all"
+    assert message(dispatcher, "utter_case_list")["count"] == 3
+
+
+@pytest.mark.asyncio
+async def test_a_narrowed_list_shows_up_to_ten_by_default(cases, portal, make_tracker, domain):
+    dispatcher, _ = await run(ActionListCases(), list_tracker(make_tracker, "tous les tickets ouverts", **as_admin()),
+                              domain)
+    (request,) = portal.calls("GET", "/cases")
+    assert request["params"]["state"] == "open"
+    listed = message(dispatcher, "utter_case_list")
+    assert listed["count"] == len([c for c in cases.cases if c["status"] != "closed"
+                                   and c["number"] != "CS0031877"]) > 5  # every open case, not the first five
+    assert not of(dispatcher, "utter_case_list_more")
+
+
+@pytest.mark.asyncio
 async def test_list_more_than_fetched_says_plus(cases, portal, make_tracker, domain):
     base = cases.find("CS0032413")
     cases.cases += [dict(base, number=f"CS{40000 + n:07d}", activities=list(base["activities"])) for n in range(60)]
@@ -308,6 +330,9 @@ async def test_status_by_number_fr_with_the_latest_updates(cases, portal, make_t
         "case_number": "CS0032499", "status": "Action requise",
         "case_type": "Dysfonctionnement de qualité d'impression › Impression, numérisation et photocopie",
         "device": "Canon iR-ADV C5030i (GNM75498)", "created": "02/02/2026", "updated": "03/02/2026"}
+    # who asked, who is the contact and what was reported: the case page's header
+    assert (status["requester"], status["contact"]) == ("SNTest DemoPortal", "SNTest DemoPortal")
+    assert status["description"] == "Traînées sur les impressions couleur."
     newest, first = of(dispatcher, "utter_case_activity")
     assert (newest["author"], newest["date"], newest["body"]) == (
         "Canon", "03/02/2026 11:15", "Pouvez-vous nous envoyer une page de test imprimée ?")
@@ -916,8 +941,10 @@ def test_every_cases_response_has_french_and_english():
 
 @pytest.mark.parametrize("lang, expected", [
     ("fr", "Dossier CS0032499 : Action requise\n• Type : Qualité › Impression\n• Appareil : C5030i (GNM75498)\n"
+           "• Demandeur : Ann Lee ; contact : Bo Ray\n• Description : Traînées\n"
            "• Ouvert le 02/02/2026, dernière mise à jour le 03/02/2026"),
     ("en", "Case CS0032499: Action required\n• Type: Quality › Print\n• Device: C5030i (GNM75498)\n"
+           "• Requested by Ann Lee; contact: Bo Ray\n• Description: Traînées\n"
            "• Opened on 2 Feb 2026, last updated on 3 Feb 2026"),
 ])
 @pytest.mark.asyncio
@@ -935,7 +962,7 @@ async def test_rasa_renders_the_users_language(lang, expected):
     dates = {"fr": ("02/02/2026", "03/02/2026"), "en": ("2 Feb 2026", "3 Feb 2026")}[lang]
     rendered = await nlg.generate("utter_case_status", tracker, OutputChannel.name(), case_number="CS0032499",
                                   status=label, case_type=case_type, device="C5030i (GNM75498)", created=dates[0],
-                                  updated=dates[1])
+                                  updated=dates[1], requester="Ann Lee", contact="Bo Ray", description="Traînées")
     assert rendered["text"] == expected
     awaiting = await nlg.generate("utter_case_awaiting_you", tracker, OutputChannel.name(), case_number="CS0032499")
     assert awaiting["buttons"][0]["payload"] == '/add_case_comment{"case_number":"CS0032499"}'

@@ -168,6 +168,17 @@ async def test_ask_subcategory_buttons(portal: FakePortal, make_tracker, domain)
     ]
 
 
+async def test_ask_sub_type_of_a_category_from_the_words_says_it_and_offers_another_type(
+        portal: FakePortal, make_tracker, domain):
+    tracker = make_tracker(requested_slot="fault_subcategory",
+                           slots={"fault_category": "malfunction", "fault_type_inferred": True})
+    dispatcher, events = await run(ActionAskFaultSubcategory(), tracker, domain)
+    assert responses(dispatcher) == ["utter_fault_type_inferred", "utter_ask_fault_subcategory"]
+    assert dispatcher.messages[0]["fault_label"] == "Dysfonctionnement ou défaillance"
+    buttons = dispatcher.messages[1]["buttons"]
+    assert buttons[-1] == {"title": "Un autre type", "payload": '/inform{"fault_change":"type"}'}
+
+
 # --- action_ask_kb_feedback --------------------------------------------------------------------------------------
 async def test_ask_kb_feedback_lists_articles_with_public_links(portal: FakePortal, make_tracker, domain,
                                                                 monkeypatch):
@@ -182,6 +193,18 @@ async def test_ask_kb_feedback_lists_articles_with_public_links(portal: FakePort
         "title": "Dégager un bourrage dans le tiroir", "number": "KB0010",
         "summary": "Ouvrez le tiroir et retirez la feuille.", "url": "https://portal.example/kb/KB0010?lang=fr"}
     assert dispatcher.messages[2]["url"] == "https://portal.example/kb/KB0011?lang=fr"
+
+
+async def test_ask_kb_feedback_names_a_type_taken_from_the_words(portal: FakePortal, make_tracker, domain):
+    tracker = make_tracker(requested_slot="kb_feedback", slots={
+        "kb_articles": ARTICLES, "fault_category": "paper_jam", "fault_subcategory": "drawer_tray",
+        "fault_type_inferred": True})
+    dispatcher, events = await run(ActionAskKbFeedback(), tracker, domain)
+    assert responses(dispatcher) == ["utter_fault_type_inferred", "utter_kb_articles_intro", "utter_kb_article",
+                                     "utter_kb_article", "utter_ask_kb_feedback_inferred"]
+    assert dispatcher.messages[0]["fault_label"] == "Bourrage papier › Dans le tiroir ou le plateau"
+    buttons = [b["payload"] for b in domain["responses"]["utter_ask_kb_feedback_inferred"][1]["buttons"]]
+    assert '/inform{"fault_change":"type"}' in [p.replace("{{", "{").replace("}}", "}") for p in buttons]
 
 
 async def test_ask_kb_feedback_falls_back_to_backend_url(portal: FakePortal, make_tracker, domain, monkeypatch):

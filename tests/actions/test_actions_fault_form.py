@@ -59,7 +59,12 @@ async def test_opening_single_asset_is_selected_and_description_prefilled(portal
     # the classification is kept although fault_proposal is not a form slot (get_validation_events)
     assert slots["fault_proposal"] == PAPER_JAM_DRAWER
     assert re.fullmatch(r"[0-9a-f]{32}", slots["submission_key"])
-    assert "fault_category" not in slots  # proposed, never chosen silently
+    # one type and its sub-type named clearly: taken without a question, shown with its articles
+    assert (slots["fault_category"], slots["fault_subcategory"]) == ("paper_jam", "drawer_tray")
+    assert slots["fault_type_inferred"] is True
+    assert [a["number"] for a in slots["kb_articles"]] == ["KB0010", "KB0011"]
+    search = portal.calls("GET", "/knowledge/search")[0]["params"]
+    assert (search["tag"], search["asset"]) == ("fault.paper_jam.drawer_tray", "77996101")
     assert len(portal.calls("GET", "/assets")) == 1  # nothing named in the message: the only device is taken
     assert len(portal.calls("POST", "/faults/classify")) == 1  # the proposal is not asked for twice
     assert portal.calls("POST", "/faults/classify")[0]["json"] == {"text": "bourrage papier dans le tiroir 2",
@@ -455,6 +460,105 @@ async def test_kb_feedback_gibberish(portal: FakePortal, make_tracker, domain):
 async def test_kb_feedback_help_extracts_nothing(portal: FakePortal, make_tracker, domain):
     dispatcher, events = await run_form(at_feedback(make_tracker, "aide", "help"), domain)
     assert events == [] and dispatcher.messages == []
+
+
+# --- a fault type taken from the words: shown with the articles, changeable there -------------------------------
+async def test_a_clear_category_without_sub_type_asks_only_the_sub_type(portal: FakePortal, make_tracker, domain):
+    portal.assets = [ASSET_C5560]
+    portal.classify_override = {"category": "malfunction", "subcategory": None, "confident": True,
+                                "source": "keywords"}
+    dispatcher, events = await run_form(make_tracker("elle ne s'allume plus", intent="report_fault"), domain)
+    slots = slot_values(events)
+    assert slots["fault_description"] == "elle ne s'allume plus"
+    assert (slots["fault_category"], slots["fault_type_inferred"]) == ("malfunction", True)
+    assert "fault_subcategory" not in slots and not portal.calls("GET", "/knowledge/search")
+
+
+async def test_a_doubtful_type_is_still_proposed(portal: FakePortal, make_tracker, domain):
+    portal.assets = [ASSET_C5560]
+    portal.classify_override = {"category": "software", "subcategory": "driver", "confident": False,
+                                "source": "knowledge", "alternatives": [{"category": "malfunction"},
+                                                                        {"category": "software",
+                                                                         "subcategory": "driver"}]}
+    dispatcher, events = await run_form(make_tracker("le pilote affiche une erreur depuis la mise a jour",
+                                                     intent="report_fault"), domain)
+    slots = slot_values(events)
+    assert "fault_category" not in slots and "fault_type_inferred" not in slots
+
+
+async def test_another_type_at_the_sub_type_of_a_category_from_the_words(portal: FakePortal, make_tracker, domain):
+    slots = dict(FILLED_UP_TO_SUBCATEGORY, fault_category="malfunction", fault_type_inferred=True)
+    tracker = make_tracker('/inform{"fault_change":"type"}', entities=[("fault_change", "type")],
+                           requested_slot="fault_subcategory", slots=slots)
+    dispatcher, events = await run_form(tracker, domain)
+    values = slot_values(events)
+    assert values["fault_category"] is None and values["fault_proposal"] == {}
+    assert "utter_choose_an_option" not in responses(dispatcher)
+
+
+async def test_the_type_is_taken_on_the_turn_the_device_is_answered(portal: FakePortal, make_tracker, domain):
+    slots = {"fault_description": "le papier se coince dans le tiroir 2", "fault_proposal": PAPER_JAM_DRAWER,
+             "submission_key": "req-1"}
+    tracker = make_tracker("WHJ01481", requested_slot="fault_asset", slots=slots, entities=[("asset_ref", "WHJ01481")])
+    dispatcher, events = await run_form(tracker, domain)
+    values = slot_values(events)
+    assert values["fault_asset"] == "77996101"
+    assert (values["fault_category"], values["fault_subcategory"], values["fault_type_inferred"]) == (
+        "paper_jam", "drawer_tray", True)
+    assert portal.calls("GET", "/knowledge/search")[0]["params"]["asset"] == "77996101"
+
+
+async def test_a_type_taken_from_the_words_without_articles_skips_the_articles(portal: FakePortal, make_tracker,
+                                                                              domain):
+    portal.assets, portal.kb_hits = [ASSET_C5560], []
+    dispatcher, events = await run_form(make_tracker("bourrage papier dans le tiroir 2", intent="report_fault"),
+                                        domain)
+    slots = slot_values(events)
+    assert slots["kb_articles"] == [] and slots["kb_feedback"] == "none_shown"  # the summary comes next
+
+
+async def test_a_rejected_type_is_never_taken_again_from_the_same_words(portal: FakePortal, make_tracker, domain):
+    slots = dict(FILLED_UP_TO_SUBCATEGORY, fault_category=None, fault_proposal={})
+    dispatcher, events = await run_form(make_tracker("WHJ01481", requested_slot="fault_category", slots=slots,
+                                                     intent="deny"), domain)
+    assert "fault_type_inferred" not in slot_values(events)
+
+
+INFERRED_AT_FEEDBACK = dict(FILLED_UP_TO_FEEDBACK, fault_type_inferred=True)
+
+
+@pytest.mark.parametrize("text, entities", [
+    ('/inform{"fault_change":"type"}', [("fault_change", "type")]),
+    ("le type est faux", None),
+    ("that's the wrong category, change the type", None),
+])
+async def test_not_this_type_at_the_articles_asks_the_type(portal: FakePortal, make_tracker, domain, text, entities):
+    tracker = make_tracker(text, intent="inform", entities=entities, requested_slot="kb_feedback",
+                           slots=INFERRED_AT_FEEDBACK)
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert slots["fault_category"] is None and slots["fault_subcategory"] is None
+    assert slots["fault_proposal"] == {} and slots["kb_articles"] is None  # every type is offered next
+    assert "utter_answer_yes_no" not in responses(dispatcher)
+
+
+async def test_words_naming_another_type_at_the_articles_set_it(portal: FakePortal, make_tracker, domain):
+    portal.classify_override = {"category": "malfunction", "subcategory": "unusual_noise", "confident": True,
+                                "source": "keywords"}
+    tracker = make_tracker("en fait c'est surtout un bruit de grincement", intent="inform",
+                           requested_slot="kb_feedback", slots=INFERRED_AT_FEEDBACK)
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert (slots["fault_category"], slots["fault_subcategory"]) == ("malfunction", "unusual_noise")
+    assert portal.calls("GET", "/knowledge/search")[-1]["params"]["tag"] == "fault.malfunction.unusual_noise"
+    assert slots["kb_articles"] == FILLED_UP_TO_FEEDBACK["kb_articles"] and "kb_feedback" not in slots
+
+
+async def test_a_type_chosen_by_the_user_offers_no_type_change_at_the_articles(portal: FakePortal, make_tracker,
+                                                                             domain):
+    tracker = at_feedback(make_tracker, "le type est faux", "inform")
+    dispatcher, events = await run_form(tracker, domain)
+    assert responses(dispatcher) == ["utter_answer_yes_no"]
 
 
 # --- another conversation's request at any question: left to the switch offer (data/rules/switching.yml) -----------

@@ -45,12 +45,10 @@ def test_french_admin_reports_a_fault_and_gets_a_case(stack: Stack):
 
     replies = stack.say(sender, "c'est la WHJ01481", ADMIN)
     assert "Copieur 2e étage" in texts(replies)
-    assert "Odeur inhabituelle" in texts(replies)  # proposed from the user's own words
-    assert buttons(replies)[:1] == ["Oui"]
-
-    replies = stack.say(sender, "oui", ADMIN)
+    # the words name the type clearly: taken without a question, shown with its articles and changeable there
+    assert "il s'agit de : Dysfonctionnement ou défaillance › Odeur inhabituelle" in texts(replies)
     assert "L'un des articles ci-dessus vous a-t-il aidé à résoudre votre problème ?" in texts(replies)
-    assert buttons(replies) == ["Oui", "Non", "Aucun article affiché"]
+    assert buttons(replies) == ["Oui", "Non", "Pas ce type de panne", "Aucun article affiché"]
     articles = re.findall(r"\((KB\d{7})\)", texts(replies))
     assert articles, texts(replies)
 
@@ -78,10 +76,8 @@ def test_english_user_with_one_device_reports_a_jam(stack: Stack):
     reply_text = texts(replies)
     assert "Which device" not in reply_text  # exactly one device: never asked
     assert "GNM75498" in reply_text
-    assert "Paper jam › In the drawer or tray" in reply_text
-
-    replies = stack.say(sender, "yes", USER)
-    assert "Did any of the articles above help you solve your problem?" in texts(replies)
+    assert "this is: Paper jam › In the drawer or tray." in reply_text  # taken from the words, no question
+    assert "Did any of the articles above help you solve your problem?" in reply_text
     replies = stack.say(sender, "no", USER)
     assert "I'm about to open this case" in texts(replies)
     replies = stack.say(sender, "yes", USER)
@@ -101,8 +97,9 @@ def test_english_user_with_one_device_reports_a_jam(stack: Stack):
 def test_article_that_helped_opens_no_case(stack: Stack):
     before = case_count(stack, USER)
     sender = new_sender()
-    stack.say(sender, "there are streaks on every page I print", USER)
-    replies = stack.say(sender, "yes", USER)
+    replies = stack.say(sender, "there are streaks on every page I print", USER)
+    if "Is that right?" in texts(replies):  # a doubtful type is proposed first
+        replies = stack.say(sender, "yes", USER)
     assert "Did any of the articles above help" in texts(replies)
     replies = stack.say(sender, "yes", USER)
     assert "No case was opened" in texts(replies)
