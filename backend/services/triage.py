@@ -170,13 +170,15 @@ def move_size(count: int) -> str:
     return MOVE_SMALL if count <= MOVE_LIMIT else MOVE_LARGE
 
 
-def propose_request(text: str, category: str | None = None) -> RequestProposal:
+def propose_request(text: str, category: str | None = None, my_device_count: int | None = None) -> RequestProposal:
     """Best request type and sub-type for `text` by the taxonomy keywords (the fault triage's scoring); with
     `category`, only a sub-type of that category is looked for. A product move without size words takes its
-    sub-type from the number of devices named."""
+    sub-type from the number of devices named ("all of them": `my_device_count`, the user's devices)."""
     norm = normalize(text)
     found = _by_keywords(norm, _categories("requests", category), chosen=category is not None)
     count, every = device_quantity(norm)
+    if every and count is None:
+        count = my_device_count
     proposal = RequestProposal(**found.model_dump()) if found else RequestProposal(
         category=category, subcategory=None, confident=False, source="none")
     if proposal.category == MOVE and proposal.subcategory is None and count:

@@ -57,8 +57,8 @@ def test_bare_request_names_nothing(client, user_headers):
 
 
 @pytest.mark.parametrize(("text", "count", "every"), [
-    ("all of them", None, True),
-    ("toute les machines", None, True),
+    ("all of them", "mine", True),  # "all": the number of the user's devices
+    ("toute les machines", "mine", True),
     ("les trois", 3, False),
     ("all three printers", 3, True),
     ("déplacer deux grosses imprimantes", 2, False),
@@ -66,6 +66,8 @@ def test_bare_request_names_nothing(client, user_headers):
     ("merci à tous", None, False),
 ])
 def test_device_quantity(client, admin_headers, text, count, every):
+    if count == "mine":
+        count = len(client.get("/assets", headers=admin_headers).json())
     proposal = _classify(client, admin_headers, text=text, category="product_move")
     assert (proposal["device_count"], proposal["all_devices"]) == (count, every)
 
@@ -86,3 +88,10 @@ def test_unknown_or_fault_category_is_422(client, admin_headers):
 
 def test_needs_a_login(client):
     assert client.post("/requests/classify", json={"text": "copie du contrat"}).status_code == 401
+
+
+def test_all_my_devices_size_a_move(client, admin_headers):
+    count = len(client.get("/assets", headers=admin_headers).json())
+    proposal = _classify(client, admin_headers, text="il faut déménager toutes nos imprimantes")
+    assert (proposal["category"], proposal["device_count"], proposal["all_devices"]) == ("product_move", count, True)
+    assert proposal["subcategory"] == ("one_to_five" if count <= 5 else "more_than_five")

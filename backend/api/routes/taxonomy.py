@@ -6,6 +6,7 @@ from backend.api.deps import SessionDep
 from backend.permissions import Allowed, Permission
 from backend.core.errors import request_language
 from backend.schemas import CategoryOut, ClassifyRequest, FaultProposal, Label, RequestProposal, SubcategoryOut
+from backend.services.assets import list_visible_assets
 from backend.services.triage import propose_fault, propose_request
 from backend.taxonomy import get_taxonomy
 
@@ -35,5 +36,5 @@ def classify_fault(data: ClassifyRequest, user: HelpUser, session: SessionDep, r
 
 @router.post("/requests/classify", response_model=RequestProposal,
              summary="Propose a request type and sub-type from the user's words, and the number of devices named")
-def classify_request(data: ClassifyRequest, user: Requester) -> RequestProposal:
-    return propose_request(data.text, data.category)
+def classify_request(data: ClassifyRequest, user: Requester, session: SessionDep) -> RequestProposal:
+    return propose_request(data.text, data.category, len(list_visible_assets(session, user)))
