@@ -7,7 +7,6 @@ cancel, ...) extracts nothing, so the form rejects and the rules handle the digr
 """
 from __future__ import annotations
 
-import json
 import logging
 import re
 import uuid
@@ -20,8 +19,8 @@ from rasa_sdk.types import DomainDict
 
 from actions.backend_client import BackendClient, BackendError
 from actions.forms import (
-    ANOTHER_TYPE, PortalFormValidation, ask_asset, asked, asset_label, entity, extract_asset, intent_of, is_payload,
-    likeliest, may_change_summary, not_an_answer, opening_message, opening_turn, summary_field, text_of, yes_no_answer,
+    PortalFormValidation, ask_asset, asked, asset_label, entity, extract_asset, intent_of, is_payload,
+    likeliest, likeliest_buttons, may_change_summary, not_an_answer, opening_message, opening_turn, summary_field, text_of, yes_no_answer,
 )
 from actions.knowledge import utter_articles
 from actions.session import (
@@ -313,13 +312,9 @@ class ActionAskFaultCategory(Action):
                 return []
             options = likeliest(proposal)
             if options:
-                buttons = [{"title": await fault_label(client, o["category"], o.get("subcategory"), lang),
-                            "payload": "/inform" + json.dumps(
-                                {"fault_category": o["category"],
-                                 **({"fault_subcategory": o["subcategory"]} if o.get("subcategory") else {})},
-                                separators=(",", ":"))} for o in options]
-                dispatcher.utter_message(response="utter_propose_fault_types", buttons=buttons + [
-                    {"title": ANOTHER_TYPE[lang], "payload": "/deny"}])
+                buttons = await likeliest_buttons(options, "fault", lang,
+                                                  lambda code, sub: fault_label(client, code, sub, lang))
+                dispatcher.utter_message(response="utter_propose_fault_types", buttons=buttons)
                 return []
             categories = await fault_categories(client)
         except BackendError as error:

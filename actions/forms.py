@@ -11,11 +11,12 @@ inside another form, the recorded request, not the "yes".
 """
 from __future__ import annotations
 
+import json
 import logging
 import re
 from abc import abstractmethod
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -81,6 +82,20 @@ def may_change_summary(tracker: Tracker, slot: str) -> bool:
 def likeliest(proposal: Dict[str, Any]) -> List[Dict[str, Any]]:
     """The likeliest types a classification sets side by side (its `alternatives` that name a category)."""
     return [a for a in (proposal or {}).get("alternatives") or [] if isinstance(a, dict) and a.get("category")]
+
+
+async def likeliest_buttons(options: List[Dict[str, Any]], prefix: str, lang: str,
+                            label: Callable[[str, Optional[str]], Awaitable[str]]) -> List[Dict[str, str]]:
+    """The likeliest types as buttons (each sets `<prefix>_category` and its `<prefix>_subcategory`), then
+    "another type" (/deny: every type is shown)."""
+    buttons = []
+    for option in options:
+        values = {f"{prefix}_category": option["category"]}
+        if option.get("subcategory"):
+            values[f"{prefix}_subcategory"] = option["subcategory"]
+        buttons.append({"title": await label(option["category"], option.get("subcategory")),
+                        "payload": "/inform" + json.dumps(values, separators=(",", ":"))})
+    return buttons + [{"title": ANOTHER_TYPE[lang], "payload": "/deny"}]
 
 
 def intent_of(tracker: Tracker) -> Optional[str]:

@@ -17,7 +17,6 @@ backend still refuses them for a `user` (403), whatever the assistant does.
 """
 from __future__ import annotations
 
-import json
 import logging
 import re
 from typing import Any, Dict, List, Optional, Text, Tuple
@@ -30,8 +29,8 @@ from rasa_sdk.types import DomainDict
 from actions.text import fold_accents
 from actions.backend_client import BackendClient, BackendError
 from actions.forms import (
-    ANOTHER_TYPE, PortalFormValidation, ask_asset, asked, asset_buttons, asset_label, entity, extract_asset,
-    intent_of, is_payload, likeliest, may_change_summary, not_an_answer, opening_message, opening_turn,
+    PortalFormValidation, ask_asset, asked, asset_buttons, asset_label, entity, extract_asset,
+    intent_of, is_payload, likeliest, likeliest_buttons, may_change_summary, not_an_answer, opening_message, opening_turn,
     summary_field, text_of, yes_no_answer,
 )
 from actions.roles import ROLE_GUARDS, refuse_admin_only, restricted_categories
@@ -406,14 +405,14 @@ class ValidateRequestForm(PortalFormValidation):
             return {"request_asset": NO_ASSET, "request_asset_label": None}
         lang, count = language(tracker), proposal.get("device_count")
         try:
-            assets = await backend(tracker).assets() if proposal.get("all_devices") else []
+            assets = await backend(tracker).assets()
         except BackendError as error:
             report_backend_error(dispatcher, error)
             return {"request_asset": None}
-        if len(assets) == 1:  # "all of them" with a single device: that device
+        if len(assets) == 1 and proposal.get("all_devices"):  # "all of them" with a single device: that device
             dispatcher.utter_message(response="utter_asset_selected", asset_label=asset_label(assets[0]))
             return {"request_asset": assets[0]["asset_number"], "request_asset_label": asset_label(assets[0])}
-        if assets and count in (None, len(assets)):
+        if assets and (count == len(assets) or proposal.get("all_devices") and count is None):  # "les trois" of 3
             label = ALL_DEVICES_TITLE[lang].format(count=len(assets),
                                                    names=", ".join(short_asset_name(a) for a in assets))
         elif count:
@@ -531,13 +530,9 @@ class ActionAskRequestCategory(Action):
             options = [o for o in likeliest(tracker.get_slot("request_proposal") or {})
                        if o["category"] in categories and o["category"] not in restricted]
             if options:
-                buttons = [{"title": await request_label(client, o["category"], o.get("subcategory"), lang),
-                            "payload": "/inform" + json.dumps(
-                                {"request_category": o["category"],
-                                 **({"request_subcategory": o["subcategory"]} if o.get("subcategory") else {})},
-                                separators=(",", ":"))} for o in options]
-                dispatcher.utter_message(response="utter_propose_request_types", buttons=buttons + [
-                    {"title": ANOTHER_TYPE[lang], "payload": "/deny"}])
+                buttons = await likeliest_buttons(options, "request", lang,
+                                                  lambda code, sub: request_label(client, code, sub, lang))
+                dispatcher.utter_message(response="utter_propose_request_types", buttons=buttons)
                 return []
         except BackendError as error:
             report_backend_error(dispatcher, error)
