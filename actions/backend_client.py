@@ -23,6 +23,7 @@ _TAXONOMY_TTL = 300.0
 # The backend's input limits: longer texts are cut here rather than refused there.
 MAX_QUERY_CHARS = 500
 MAX_RESOLVE_CHARS = 1000
+MAX_CLASSIFY_CHARS = 4000  # ClassifyRequest.text
 _taxonomy_cache: Dict[str, Any] = {}
 
 
@@ -141,6 +142,12 @@ class BackendClient:
         if category:
             body["category"] = category
         return await self._request("POST", "/faults/classify", json=body)
+
+    async def classify_request(self, text: str, lang: str, category: Optional[str] = None) -> Dict[str, Any]:
+        body: Dict[str, Any] = {"text": text[:MAX_CLASSIFY_CHARS], "lang": lang}
+        if category:
+            body["category"] = category
+        return await self._request("POST", "/requests/classify", json=body)
 
     async def search_knowledge(self, query: str, lang: str, asset: Optional[str] = None,
                                tag: Optional[str] = None, limit: int = 3,

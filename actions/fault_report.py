@@ -7,7 +7,6 @@ cancel, ...) extracts nothing, so the form rejects and the rules handle the digr
 """
 from __future__ import annotations
 
-import json
 import logging
 import re
 import uuid
@@ -20,10 +19,9 @@ from rasa_sdk.types import DomainDict
 
 from actions.backend_client import BackendClient, BackendError
 from actions.forms import (
-    PortalFormValidation, ask_asset, asked, asset_label, entity, extract_asset, intent_of, is_payload, not_an_answer,
-    opening_message, opening_turn, text_of, yes_no_answer,
+    PortalFormValidation, ask_asset, asked, asset_label, entity, extract_asset, intent_of, is_payload,
+    likeliest, likeliest_buttons, may_change_summary, not_an_answer, opening_message, opening_turn, summary_field, text_of, yes_no_answer,
 )
-from actions.text import fold_accents
 from actions.knowledge import utter_articles
 from actions.session import (
     MAX_DESCRIPTION_CHARS, backend, channel_code, language, report_backend_error, transcript,
@@ -52,14 +50,6 @@ async def fault_label(client: BackendClient, category: str, subcategory: Optiona
     sub = next((s for s in cat["subcategories"] if s["code"] == subcategory), None)
     return f"{label} › {sub['label'][lang]}" if sub else label
 
-
-ANOTHER_TYPE = {"fr": "Un autre type", "en": "Another type"}
-BARE_ANSWER_WORDS = 3  # "non merci", "no thank you"
-# At the summary: "change / correct the description", "the type is wrong" (accents folded)
-CHANGE_DESCRIPTION = re.compile(r"\b(description|decri\w*|describe|wording|(mon|le) texte|reformul\w*|rephrase)\b")
-CHANGE_TYPE = re.compile(r"\b((le |the )?(type|categori\w*|category)( de panne| of fault)?( est| is)? "
-                         r"(faux|fausse|wrong|incorrect|pas bon\w*|errone\w*)|chang\w* (le |the )?(type|categor\w*)|"
-                         r"modifi\w* (le )?(type|categor\w*)|autre type|another type)\b")
 
 
 # "Not this type" at a type taken from the words: every type is offered instead.
@@ -319,24 +309,20 @@ class ValidateFaultReportForm(PortalFormValidation):
         """Yes / no to the summary, or a change of any of its fields before sending: a button ("change the
         description / the type"), or words ("la description est fausse", "c'est plutôt un bruit", "it's the one at
         reception"). The changed field is asked again or set, then the summary is shown again."""
-        # "non, c'est plutôt un bruit" is a correction, not a refusal: only a bare "no" cancels
-        correcting = intent_of(tracker) == "deny" and len(text_of(tracker).split()) > BARE_ANSWER_WORDS
-        if asked(tracker, "fault_confirm") and (intent_of(tracker) not in ("affirm", "deny") or correcting) \
-                and not not_an_answer(tracker):
+        if may_change_summary(tracker, "fault_confirm"):
             change = await self._summary_change(tracker, dispatcher)
             if change is not None:
                 return {**change, "fault_confirm": None}
         return yes_no_answer(tracker, dispatcher, "fault_confirm")
 
     async def _summary_change(self, tracker: Tracker, dispatcher: CollectingDispatcher) -> Optional[Dict[Text, Any]]:
-        wanted = entity(tracker, "fault_change")
+        wanted = summary_field(tracker)
         text = text_of(tracker)
-        plain = "" if is_payload(text) else fold_accents(text.lower())
-        if wanted == "description" or (not wanted and CHANGE_DESCRIPTION.search(plain)):
+        if wanted == "description":
             return {"fault_description": None, "fault_proposal": None}
-        if wanted == "type" or (not wanted and CHANGE_TYPE.search(plain)):
+        if wanted == "type":
             return {"fault_category": None, "fault_subcategory": None, "fault_proposal": {}}
-        if not plain:
+        if not text or is_payload(text):
             return None
         client = backend(tracker)
         try:
@@ -377,10 +363,6 @@ def single_proposal(proposal: Dict[str, Any]) -> bool:
     return bool(proposal.get("category")) and (bool(proposal.get("confident")) or len(likeliest(proposal)) < 2)
 
 
-def likeliest(proposal: Dict[str, Any]) -> List[Dict[str, Any]]:
-    return [a for a in proposal.get("alternatives") or [] if isinstance(a, dict) and a.get("category")]
-
-
 class ActionAskFaultCategory(Action):
     """The fault type: one proposal to confirm when the words say it clearly; the likeliest two as buttons plus
     "another type" when they hesitate; every type otherwise."""
@@ -398,13 +380,9 @@ class ActionAskFaultCategory(Action):
                 return []
             options = likeliest(proposal)
             if options:
-                buttons = [{"title": await fault_label(client, o["category"], o.get("subcategory"), lang),
-                            "payload": "/inform" + json.dumps(
-                                {"fault_category": o["category"],
-                                 **({"fault_subcategory": o["subcategory"]} if o.get("subcategory") else {})},
-                                separators=(",", ":"))} for o in options]
-                dispatcher.utter_message(response="utter_propose_fault_types", buttons=buttons + [
-                    {"title": ANOTHER_TYPE[lang], "payload": "/deny"}])
+                buttons = await likeliest_buttons(options, "fault", lang,
+                                                  lambda code, sub: fault_label(client, code, sub, lang))
+                dispatcher.utter_message(response="utter_propose_fault_types", buttons=buttons)
                 return []
             categories = await fault_categories(client)
         except BackendError as error:

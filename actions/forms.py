@@ -11,10 +11,12 @@ inside another form, the recorded request, not the "yes".
 """
 from __future__ import annotations
 
+import json
 import logging
+import re
 from abc import abstractmethod
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -23,6 +25,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.backend_client import BackendError
 from actions.session import backend, report_backend_error
+from actions.text import fold_accents
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,63 @@ MAX_BUTTONS = 10
 # The message that asked for a request offered as a switch inside another form (actions/switching.py): its
 # text, intent and entities, kept until the new form's opening turn has read it.
 SWITCH_REQUEST = "switch_request"
+
+
+# --- a summary's answer: yes, no, or a field to change (the fault and the request summaries) -----------------------
+ANOTHER_TYPE = {"fr": "Un autre type", "en": "Another type"}
+BARE_ANSWER_WORDS = 3  # "non merci", "no thank you"
+# The entity a summary's "change ..." buttons carry: description | type | device
+SUMMARY_CHANGE_ENTITY = "fault_change"
+# "change / correct the description", "the type is wrong", "another device" (accents folded)
+CHANGE_DESCRIPTION = re.compile(r"\b(description|decri\w*|describe|wording|(mon|le) texte|reformul\w*|rephrase)\b")
+CHANGE_TYPE = re.compile(r"\b((le |the )?(type|categori\w*|category)( de panne| of fault| de demande| of request)?"
+                         r"( est| is)? (faux|fausse|wrong|incorrect|pas bon\w*|errone\w*)|chang\w* (le |the )?"
+                         r"(type|categor\w*)|modifi\w* (le )?(type|categor\w*)|autre type|another type)\b")
+_DEVICE_WORD = r"(appareil|device|copieur|imprimante|printer|copier|machine|mfp)"
+CHANGE_DEVICE = re.compile(rf"\b((chang\w*|modifi\w*) (d'|l'|le |la |the )?{_DEVICE_WORD}|(un |une )?(autre|another|other|"
+                           rf"different) {_DEVICE_WORD}|(wrong|pas le bon|pas la bonne|mauvais|mauvaise) {_DEVICE_WORD}|"
+                           rf"{_DEVICE_WORD} (est |is )?(faux|wrong|incorrect))\b")
+
+
+def summary_field(tracker: Tracker) -> Optional[str]:
+    """The field of a summary the user asks to change: its button ("description", "type", "device"), or words
+    that say so ("la description est fausse", "change the type", "wrong device"); None otherwise."""
+    wanted = entity(tracker, SUMMARY_CHANGE_ENTITY)
+    if wanted:
+        return wanted
+    text = text_of(tracker)
+    plain = "" if is_payload(text) else fold_accents(text.lower())
+    for field, words in (("description", CHANGE_DESCRIPTION), ("type", CHANGE_TYPE), ("device", CHANGE_DEVICE)):
+        if words.search(plain):
+            return field
+    return None
+
+
+def may_change_summary(tracker: Tracker, slot: str) -> bool:
+    """The answer to a summary (`slot` asked) is more than a bare yes / no and no digression: it may change a field.
+    "non, c'est plutôt un bruit" is a correction, not a refusal: only a bare "no" declines."""
+    correcting = intent_of(tracker) == "deny" and len(text_of(tracker).split()) > BARE_ANSWER_WORDS
+    return asked(tracker, slot) and (intent_of(tracker) not in ("affirm", "deny") or correcting) \
+        and not not_an_answer(tracker)
+
+
+def likeliest(proposal: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """The likeliest types a classification sets side by side (its `alternatives` that name a category)."""
+    return [a for a in (proposal or {}).get("alternatives") or [] if isinstance(a, dict) and a.get("category")]
+
+
+async def likeliest_buttons(options: List[Dict[str, Any]], prefix: str, lang: str,
+                            label: Callable[[str, Optional[str]], Awaitable[str]]) -> List[Dict[str, str]]:
+    """The likeliest types as buttons (each sets `<prefix>_category` and its `<prefix>_subcategory`), then
+    "another type" (/deny: every type is shown)."""
+    buttons = []
+    for option in options:
+        values = {f"{prefix}_category": option["category"]}
+        if option.get("subcategory"):
+            values[f"{prefix}_subcategory"] = option["subcategory"]
+        buttons.append({"title": await label(option["category"], option.get("subcategory")),
+                        "payload": "/inform" + json.dumps(values, separators=(",", ":"))})
+    return buttons + [{"title": ANOTHER_TYPE[lang], "payload": "/deny"}]
 
 
 def intent_of(tracker: Tracker) -> Optional[str]:

@@ -1,10 +1,15 @@
 """Requests ("Soumettre une demande"): the seed's six request types and their sub-types, one form for all.
 
-The type comes from the intent that opened the form (request_change, contract_question, ...); the sub-type is
-asked with buttons labelled from the taxonomy in the user's language, unless the category has a single sub-type
-or the user's own words name it ("date de fin de contrat"); the device is asked when relevant (required for a
-product move and a device configuration, optional for most requests, not asked for an access or billing-address
-change); then the description, a summary, and the confirmed request becomes a case (POST /requests).
+The type and sub-type come from the user's own words when they name them (POST /requests/classify: the taxonomy
+keywords, scored as the fault triage does; "ma collègue n'a plus accès au scan" is an access change whatever the NLU
+said), else from the intent that opened the form (request_change, contract_question, ...); when the words hesitate
+between two types, both are offered with "another type". The sub-type is asked with buttons unless the category has
+a single one or the words name it. The device is asked when relevant (required for a product move and a device
+configuration, optional for most requests, not asked for an access or billing-address change) unless the opening
+message named it ("the accounts copier") or named several ("all three printers": no specific device; a move of "all
+of them": recorded in the description, the sub-type by their number). An opening message that describes the need
+is the description. A summary then lets the user change the type, the device or the description (buttons or
+words), and the confirmed request becomes a case (POST /requests).
 
 Contract and invoice questions and product moves are for administrators only: the rules run
 `action_check_role` before this form, and a category picked later in the form is checked again here. The
@@ -14,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
@@ -24,8 +29,9 @@ from rasa_sdk.types import DomainDict
 from actions.text import fold_accents
 from actions.backend_client import BackendClient, BackendError
 from actions.forms import (
-    PortalFormValidation, ask_asset, asked, asset_buttons, asset_label, entity, extract_asset, intent_of,
-    is_payload, not_an_answer, opening_message, opening_turn, text_of, yes_no_answer,
+    PortalFormValidation, ask_asset, asked, asset_buttons, asset_label, entity, extract_asset,
+    intent_of, is_payload, likeliest, likeliest_buttons, may_change_summary, not_an_answer, opening_message, opening_turn,
+    summary_field, text_of, yes_no_answer,
 )
 from actions.roles import ROLE_GUARDS, refuse_admin_only, restricted_categories
 from actions.session import (
@@ -36,7 +42,7 @@ from actions.submission import SubmitAction, reset_events
 log = logging.getLogger(__name__)
 
 FORM = "request_form"
-EXTRA_SLOTS = ("request_asset_label",)
+EXTRA_SLOTS = ("request_asset_label", "request_proposal")
 SECTION = "requests"
 NO_ASSET = "none"
 MIN_DESCRIPTION_CHARS = 10
@@ -71,87 +77,24 @@ NO_DEVICE = re.compile(
     r"\b(aucun|aucune|pas d'appareil|pas de machine|pas un appareil|sans appareil|pas specialement|"
     r"pas en particulier|none|no device|no specific|not a specific|not about a device|no particular|"
     r"not device)\b", re.I)
-
-# Words that name a sub-type besides its two labels (compared without accents, in lower case).
-SUBTYPE_KEYWORDS: Dict[Tuple[str, str], Sequence[str]] = {
-    ("change_request", "access_management"): (
-        "gestion de l'acces", "gestion des acces", "droits d'acces", "droit d'acces", "acces utilisateur",
-        "acces des utilisateurs", "access management", "access rights", "user access", "access change"),
-    ("change_request", "application_configuration"): (
-        "configuration de l'application", "config de l'application", "parametrage de l'application",
-        "configuration d'une application", "configuration des applications", "application configuration",
-        "app configuration", "application settings", "app settings", "configure the application",
-        "configure an application"),
-    ("change_request", "device_configuration"): (
-        "configuration du peripherique", "configuration de l'appareil", "configuration du copieur",
-        "configuration de l'imprimante", "config du copieur", "config de l'imprimante", "parametrage du copieur",
-        "parametrage de l'imprimante", "parametres du copieur", "parametres de l'imprimante",
-        "reglages du copieur", "device configuration", "device settings", "printer settings", "copier settings",
-        "configure the printer", "configure the copier", "configure the device", "printer configuration",
-        "copier configuration"),
-    ("change_request", "installation"): ("installation", "installer", "install", "installing"),
-    ("contract_question", "billable_service"): (
-        "service facturable", "service payant", "intervention facturable", "intervention payante",
-        "billable service", "chargeable service", "paid service", "billable visit"),
-    ("contract_question", "consumable_coverage"): (
-        "couverture consommable", "couverture des consommables", "consommables couverts", "consommables inclus",
-        "toner inclus", "toner compris", "consumable coverage", "consumables coverage", "consumables covered",
-        "consumables included", "toner included", "toner covered"),
-    ("contract_question", "contract_fees"): (
-        "frais de contrat", "frais du contrat", "cout du contrat", "tarif du contrat", "prix du contrat",
-        "mensualite", "mensualites", "contract fees", "contract fee", "contract cost", "contract price",
-        "monthly fee"),
-    ("contract_question", "contract_end_date"): (
-        "date de fin", "date d'expiration", "date d'echeance", "echeance", "expire", "expiration",
-        "end date", "expiry date", "expiry", "expires", "expiration date"),
-    ("contract_question", "contract_copy"): (
-        "copie du contrat", "copie de mon contrat", "copie de notre contrat", "copie de contrat",
-        "exemplaire du contrat", "copy of the contract", "copy of my contract", "copy of our contract",
-        "contract copy"),
-    ("contract_question", "lease_contract"): (
-        "contrat de location", "location", "leasing", "lease", "rental"),
-    ("contract_question", "service_coverage"): (
-        "couverture service", "couverture du service", "couverture de service", "couverture maintenance",
-        "service coverage", "service cover", "maintenance coverage"),
-    ("contract_question", "quote_proposal"): (
-        "proposition de devis", "devis", "quote", "quotation", "quote proposal"),
-    ("contract_question", "end_of_contract"): (
-        "fin de contrat", "fin du contrat", "fin de mon contrat", "fin de notre contrat", "resiliation",
-        "resilier", "renouvellement", "renouveler", "end of contract", "end of the contract",
-        "end of my contract", "end of our contract", "terminate", "termination", "renewal", "renew"),
-    ("contract_question", "billing_address_update"): (
-        "adresse de facturation", "billing address", "invoice address", "invoicing address"),
-    ("contract_question", "new_contract"): (
-        "nouveau contrat", "nouvelle demande de contrat", "new contract", "additional contract"),
-    ("contract_question", "other"): ("autre demande", "other request", "autre question", "other question"),
-    ("invoice_question", "consumable_order"): (
-        "commande de consommable", "commande de consommables", "commande de toner", "consommable", "consommables",
-        "toner", "consumable order", "consumables order", "toner order", "consumable", "consumables"),
-    ("invoice_question", "service"): (
-        "question sur le service", "service", "intervention", "maintenance", "technicien", "service question",
-        "technician", "repair"),
-    ("invoice_question", "other"): ("autre demande", "other request", "autre question", "other question"),
-    ("product_information", "how_to"): (
-        "comment faire", "conseils sur le produit", "conseil", "conseils", "astuce", "astuces", "how to",
-        "product advice", "advice", "tips"),
-    ("product_information", "installation"): ("installation", "installer", "install", "installing"),
-    ("product_information", "planned_maintenance"): (
-        "maintenance planifiee", "maintenance prevue", "maintenance preventive", "visite de maintenance",
-        "entretien", "planned maintenance", "preventive maintenance", "scheduled maintenance",
-        "maintenance visit", "servicing"),
-    ("product_move", "one_to_five"): (
-        "1 a 5", "un a cinq", "de 1 a 5", "moins de 5", "moins de cinq", "1 to 5", "one to five",
-        "less than 5", "fewer than 5", "less than five", "fewer than five"),
-    ("product_move", "more_than_five"): (
-        "plus de 5", "plus de cinq", "more than 5", "more than five", "over 5", "over five"),
-}
-_NUMBER_WORDS = {
-    "un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "six": 6, "sept": 7, "huit": 8, "neuf": 9,
-    "dix": 10, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "seven": 7, "eight": 8, "nine": 9,
-    "ten": 10, "a": 1, "an": 1,
-}
-_DEVICE_NOUN = re.compile(r"(imprimantes?|copieurs?|photocopieurs?|photocopieuses?|machines?|appareils?|produits?|"
-                          r"multifonctions?|mfps?|printers?|copiers?|devices?|products?|units?)")
+# request_asset when the request is about several devices (a move of "all of them"): they are named in
+# request_asset_label, shown in the summary and written into the case's description.
+SEVERAL = "several"
+ALL_DEVICES_TITLE = {"fr": "Tous vos appareils ({count}) : {names}", "en": "All your devices ({count}): {names}"}
+COUNT_DEVICES_TITLE = {"fr": "{count} appareils", "en": "{count} devices"}
+DEVICES_LINE = {"fr": "Appareils concernés : {devices}", "en": "Devices concerned: {devices}"}
+# Words that say nothing about the need ("j'ai une demande", "I have a question about my contract"): an opening
+# message with fewer other words is not taken as the description.
+GENERIC_WORDS = set("""
+    j ai une un des de du la le les je voudrais veux voulais souhaite souhaiterais aimerais faire demande demandes
+    demander question questions sur pour mon ma mes notre nos votre vos est avoir svp merci bonjour il faut besoin
+    general generale quel quelle quels autre concernant propos info information informations modification modif
+    changement soumettre poser rapide petite
+    i have a an the request requests question questions about my our want would like need make submit please hello
+    hi general enquiry inquiry some another other regarding there can you help with for change query to do d l s
+    information info quick small ask raise open new
+""".split())
+MIN_NEED_WORDS = 3  # other words an opening message needs to be the description (2 when they name a sub-type)
 
 
 def normalize(text: str) -> str:
@@ -163,54 +106,47 @@ def asset_policy(category: Optional[str], subcategory: Optional[str]) -> str:
     return ASSET_POLICY.get((category or "", subcategory), ASSET_POLICY.get((category or "", None), "optional"))
 
 
-def match_subcategory(text: str, category: Dict[str, Any]) -> Optional[str]:
-    """The sub-type the user's words name, from its labels (FR and EN) and a few keywords; None when none or
-    several do. A phrase inside a longer one does not count ("fin de contrat" in "date de fin de contrat"),
-    and of two overlapping phrases the first one wins ("copie du contrat de location" is a copy)."""
-    norm = normalize(text)
-    spans: List[Tuple[int, int, str]] = []
-    for sub in category["subcategories"]:
-        words = {normalize(sub["label"]["fr"]), normalize(sub["label"]["en"]),
-                 *(normalize(w) for w in SUBTYPE_KEYWORDS.get((category["code"], sub["code"]), ()))}
-        for word in words:
-            for found in re.finditer(rf"(?<!\w){re.escape(word)}(?!\w)", norm):
-                spans.append((found.start(), found.end(), sub["code"]))
-    spans = [s for s in spans
-             if not any(o[0] <= s[0] and s[1] <= o[1] and (o[1] - o[0]) > (s[1] - s[0]) for o in spans)]
-    spans.sort(key=lambda s: (s[0], -(s[1] - s[0])))
-    winners: List[Optional[str]] = []
-    cluster_end, first = -1, (-1, -1)
-    for start, end, code in spans:
-        if start >= cluster_end:  # a new, separate mention: its first phrase names the sub-type
-            winners.append(code)
-            first = (start, end)
-        elif (start, end) == first and winners[-1] != code:  # the same phrase names two sub-types
-            winners[-1] = None
-        cluster_end = max(cluster_end, end)
-    if winners and len(set(winners)) == 1:
-        return winners[0]
-    if not winners and category["code"] == "product_move":
-        return _move_size(norm)
+async def classify(tracker: Tracker, text: str, category: Optional[str] = None) -> Dict[str, Any]:
+    """The portal's reading of the user's words (POST /requests/classify): the request type and sub-type they
+    name (or the likeliest two), and how many devices; {} for a button or no words."""
+    if not text or is_payload(text):
+        return {}
+    return await backend(tracker).classify_request(text, language(tracker), category)
+
+
+def words_category(proposal: Dict[str, Any], said: Optional[str]) -> Optional[str]:
+    """The request type to take, given the words' classification and the type the NLU said (`said`, None when the
+    words alone decide): the words win when they clearly name a sub-type of another type (or any type after a
+    "general enquiry"); when they hesitate between two, the NLU's type breaks the tie if it is one of them, else
+    None (the two are offered)."""
+    words = proposal.get("category") if proposal.get("source") == "keywords" else None
+    if words and proposal.get("confident"):
+        if said is None or words == said or proposal.get("subcategory") or said == "general_enquiry":
+            return words
+        return said
+    options = {o["category"] for o in likeliest(proposal)} if proposal.get("source") == "keywords" else set()
+    if said in options or len(options) < 2:
+        return said
     return None
 
 
-def _move_size(norm: str) -> Optional[str]:
-    """"déplacer 3 imprimantes" -> one_to_five, "12 copiers" -> more_than_five: a number followed by a device
-    noun, at most one word apart ("trois grosses imprimantes")."""
-    words = re.findall(r"[\w-]+", norm)
+def several_devices(proposal: Dict[str, Any]) -> bool:
+    """The words name several devices: "all of them", "les trois", "toutes les machines", "5 copieurs"."""
+    return bool(proposal.get("all_devices")) or (proposal.get("device_count") or 0) > 1
 
-    def number(word: str) -> Optional[int]:
-        return int(word) if word.isdigit() and len(word) <= 3 else _NUMBER_WORDS.get(word)
 
-    for i, word in enumerate(words):
-        count = number(word)
-        if not count:
-            continue
-        following = words[i + 1:i + 3]
-        if following and _DEVICE_NOUN.fullmatch(following[0]) or (
-                len(following) == 2 and number(following[0]) is None and _DEVICE_NOUN.fullmatch(following[1])):
-            return "one_to_five" if count <= 5 else "more_than_five"
-    return None
+def names_the_need(text: str, proposal: Dict[str, Any]) -> bool:
+    """The opening message describes the need ("ma collègue n'a plus accès au scan"), not a bare "j'ai une
+    demande": enough words besides the generic ones (fewer when they name a sub-type)."""
+    if len(text.strip()) < MIN_DESCRIPTION_CHARS or len(text) > MAX_DESCRIPTION_CHARS or is_payload(text):
+        return False
+    words = [w for w in re.findall(r"\w+", normalize(text)) if w not in GENERIC_WORDS and len(w) > 1]
+    named = proposal.get("source") == "keywords" and bool(proposal.get("subcategory") or likeliest(proposal))
+    return len(words) >= MIN_NEED_WORDS or (named and len(words) >= MIN_NEED_WORDS - 1)
+
+
+def short_asset_name(asset: Dict[str, Any]) -> str:
+    return f"{asset.get('alias') or asset['model']} ({asset['serial']})"
 
 
 async def request_categories(client: BackendClient) -> Dict[str, Dict[str, Any]]:
@@ -247,27 +183,68 @@ class ValidateRequestForm(PortalFormValidation):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         if opening_turn(tracker) and not tracker.get_slot("request_category"):
-            category = INTENT_CATEGORIES.get(opening_message(tracker).intent or "")
-            return {"request_category": category} if category else {}
+            return await self._opening_category(dispatcher, tracker)
         if not asked(tracker, "request_category"):
             return {}
         chosen = entity(tracker, "request_category")
-        if chosen:
-            return {"request_category": chosen}
+        if chosen:  # a button: one of every type, or one of the likeliest two (then with its sub-type)
+            slots = {"request_category": chosen}
+            if entity(tracker, "request_subcategory"):
+                slots["request_subcategory"] = entity(tracker, "request_subcategory")
+            return slots
         intent = intent_of(tracker) or ""
-        if intent in INTENT_CATEGORIES:  # "a contract question" typed instead of clicked
-            return {"request_category": INTENT_CATEGORIES[intent]}
+        if intent == "deny" and likeliest(tracker.get_slot("request_proposal") or {}):
+            return {"request_proposal": None, "request_category": None}  # "another type": every type is shown
         if not_an_answer(tracker):
             return {}
+        try:  # "a contract question" typed instead of clicked, or words that name the type
+            proposal = await classify(tracker, text_of(tracker))
+        except BackendError as error:
+            report_backend_error(dispatcher, error)
+            return {"request_category": None}
+        chosen = words_category(proposal, INTENT_CATEGORIES.get(intent))
+        if chosen:
+            return {"request_category": chosen, "request_proposal": proposal}
+        if len(likeliest(proposal)) > 1:  # the likeliest two are offered
+            return {"request_category": None, "request_proposal": proposal}
         dispatcher.utter_message(response="utter_choose_an_option")
         return {"request_category": None}
+
+    async def _opening_category(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Dict[Text, Any]:
+        """The type the opening message asks for: the intent's, unless the words clearly name another (or
+        hesitate between two: then both are offered)."""
+        opening = opening_message(tracker)
+        said = INTENT_CATEGORIES.get(opening.intent or "")
+        if said is None:
+            return {}
+        try:
+            proposal = await classify(tracker, opening.text)
+        except BackendError as error:
+            log.warning("request classification unavailable: %s", error)
+            return {"request_category": said}  # the intent alone says the type
+        chosen = words_category(proposal, said)
+        if chosen and chosen != said and await self._refused(dispatcher, tracker, chosen):
+            return {"request_proposal": None}  # the types the role allows are asked
+        slots: Dict[Text, Any] = {"request_proposal": proposal}
+        if chosen:
+            slots["request_category"] = chosen
+        return slots
+
+    @staticmethod
+    async def _refused(dispatcher: CollectingDispatcher, tracker: Tracker, category: str) -> bool:
+        """An admin-only type the user's role may not submit: the polite refusal naming the administrators."""
+        if category not in await restricted_categories(tracker):
+            return False
+        await refuse_admin_only(dispatcher, tracker, *ADMIN_ONLY_WHAT.get(
+            category, ("soumettre ce type de demande", "submit this type of request")))
+        return True
 
     async def validate_request_category(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         if value is None:
             return {"request_category": None}
-        if opening_turn(tracker) and value in INTENT_CATEGORIES.values():
+        if opening_turn(tracker) and value == INTENT_CATEGORIES.get(opening_message(tracker).intent or ""):
             return {"request_category": value}  # from the intent; the rules checked the role already
         try:
             categories = await request_categories(backend(tracker))
@@ -278,10 +255,8 @@ class ValidateRequestForm(PortalFormValidation):
             dispatcher.utter_message(response="utter_choose_an_option")
             return {"request_category": None}
         # The rules checked the role of the intent that opened the form; a type chosen later is checked here.
-        if categories[value].get("admin_only") and value in await restricted_categories(tracker):
-            await refuse_admin_only(dispatcher, tracker, *ADMIN_ONLY_WHAT.get(
-                value, ("soumettre ce type de demande", "submit this type of request")))
-            return {"request_category": None, "request_subcategory": None}
+        if categories[value].get("admin_only") and await self._refused(dispatcher, tracker, value):
+            return {"request_category": None, "request_subcategory": None, "request_proposal": None}
         return {"request_category": value}
 
     # --- sub-type ---------------------------------------------------------------------------------------------
@@ -301,21 +276,23 @@ class ValidateRequestForm(PortalFormValidation):
             return {}
         try:
             cat = (await request_categories(backend(tracker))).get(category)
+            if cat is None:
+                return {}
+            if len(cat["subcategories"]) == 1:  # "Demande générale": nothing to choose
+                return {"request_subcategory": cat["subcategories"][0]["code"]}
+            if asked(tracker, "request_category") and cat.get("admin_only"):
+                return {}  # the role is checked first (validate_request_category); the sub-type is asked after
+            # on the opening turn, the words that asked for the request (also after a switch from another form)
+            opening = opening_message(tracker) if opening_turn(tracker) else None
+            proposal = tracker.get_slot("request_proposal") or {}
+            if not (opening and proposal.get("category") == category and proposal.get("subcategory")):
+                proposal = await classify(tracker, opening.text if opening else text_of(tracker), category)
         except BackendError as error:
             if asked(tracker, "request_subcategory"):
                 report_backend_error(dispatcher, error)
                 return {"request_subcategory": None}
             return {}  # the question will report it
-        if cat is None:
-            return {}
-        if len(cat["subcategories"]) == 1:  # "Demande générale": nothing to choose
-            return {"request_subcategory": cat["subcategories"][0]["code"]}
-        if asked(tracker, "request_category") and cat.get("admin_only"):
-            return {}  # the role is checked first (validate_request_category); the sub-type is asked after
-        # on the opening turn, the words that asked for the request (also after a switch from another form)
-        opening = opening_message(tracker) if opening_turn(tracker) else None
-        text = opening.text if opening else text_of(tracker)
-        found = None if is_payload(text) else match_subcategory(text, cat)
+        found = proposal.get("subcategory") if proposal.get("category") == category else None
         if found is None and opening and category == "product_move":
             named = opening.entity_values("asset_ref")  # "déplacer la WHJ01481": one device named
             if 1 <= len(named) <= 5:
@@ -333,18 +310,23 @@ class ValidateRequestForm(PortalFormValidation):
     async def validate_request_subcategory(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        if value is None:
+        category = tracker.get_slot("request_category")
+        if value is None or not category:  # no type (refused for the role): the type is asked first
             return {"request_subcategory": None}
         try:
             categories = await request_categories(backend(tracker))
         except BackendError as error:
             report_backend_error(dispatcher, error)
             return {"request_subcategory": None}
-        cat = categories.get(tracker.get_slot("request_category") or "", {})
-        if value not in {s["code"] for s in cat.get("subcategories", [])}:
+        if value not in {s["code"] for s in categories.get(category, {}).get("subcategories", [])}:
             dispatcher.utter_message(response="utter_choose_an_option")
             return {"request_subcategory": None}
-        return {"request_subcategory": value}
+        slots: Dict[Text, Any] = {"request_subcategory": value}
+        # a type changed at the summary: the device answer must still fit the new type
+        policy, asset = asset_policy(category, value), tracker.get_slot("request_asset")
+        if policy == "skip" and asset or policy == "required" and asset == NO_ASSET:
+            slots.update(request_asset=None, request_asset_label=None)
+        return slots
 
     # --- device -----------------------------------------------------------------------------------------------
     async def extract_request_asset(
@@ -367,13 +349,26 @@ class ValidateRequestForm(PortalFormValidation):
                     dispatcher.utter_message(response="utter_request_asset_needed")
                     return {"request_asset": None}
                 return {"request_asset": NO_ASSET, "request_asset_label": None}
+            if not entity(tracker, "asset_ref"):  # "all of them", "les trois"
+                try:
+                    proposal = await classify(tracker, text_of(tracker), category)
+                except BackendError as error:
+                    report_backend_error(dispatcher, error)
+                    return {"request_asset": None}
+                if several_devices(proposal):
+                    return await self._several(dispatcher, tracker, policy, proposal)
             return await extract_asset(tracker, dispatcher, "request_asset", "request_asset_label")
         if opening_turn(tracker):
             # A device the user named is reused (also when named inside another form, before a "yes" to the
-            # switch); with a device required, a user with one device is not asked.
-            if policy == "required" or opening_message(tracker).entity("asset_ref"):
+            # switch); with a device required, a user with one device is not asked; "all our printers" is no
+            # specific device, or for a move, all of them.
+            opening = opening_message(tracker)
+            proposal = tracker.get_slot("request_proposal") or {}
+            if not opening.entity("asset_ref") and several_devices(proposal):
+                return await self._several(dispatcher, tracker, policy, proposal)
+            if policy == "required" or opening.entity("asset_ref"):
                 return await extract_asset(tracker, dispatcher, "request_asset", "request_asset_label")
-            return {}
+            return await self._named_device(dispatcher, tracker, opening.text)
         if policy == "required" and subcategory and asked(tracker, "request_subcategory"):
             # The sub-type just chosen needs a device: a user with exactly one device is never asked which.
             try:
@@ -384,6 +379,53 @@ class ValidateRequestForm(PortalFormValidation):
                 dispatcher.utter_message(response="utter_asset_selected", asset_label=asset_label(assets[0]))
                 return {"request_asset": assets[0]["asset_number"], "request_asset_label": asset_label(assets[0])}
         return {}
+
+    @staticmethod
+    async def _named_device(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> Dict[Text, Any]:
+        """An optional device named in words in the opening message ("the accounts copier"): taken when the words
+        name exactly one of the user's devices, else asked."""
+        if not text or is_payload(text):
+            return {}
+        try:
+            matches = (await backend(tracker).resolve_assets(text)).get("matches") or []
+        except BackendError:
+            return {}  # the question will report it
+        if len(matches) != 1:
+            return {}
+        dispatcher.utter_message(response="utter_asset_selected", asset_label=asset_label(matches[0]))
+        return {"request_asset": matches[0]["asset_number"], "request_asset_label": asset_label(matches[0])}
+
+    @staticmethod
+    async def _several(dispatcher: CollectingDispatcher, tracker: Tracker, policy: str,
+                       proposal: Dict[str, Any]) -> Dict[Text, Any]:
+        """Several devices named ("all of them", "les trois"): no specific device when a device is optional; when
+        one is required (a move), the devices are recorded (all of the user's, or their number) and a move's
+        sub-type follows their number."""
+        if policy != "required":
+            return {"request_asset": NO_ASSET, "request_asset_label": None}
+        lang, count = language(tracker), proposal.get("device_count")
+        try:
+            assets = await backend(tracker).assets()
+        except BackendError as error:
+            report_backend_error(dispatcher, error)
+            return {"request_asset": None}
+        if len(assets) == 1 and proposal.get("all_devices"):  # "all of them" with a single device: that device
+            dispatcher.utter_message(response="utter_asset_selected", asset_label=asset_label(assets[0]))
+            return {"request_asset": assets[0]["asset_number"], "request_asset_label": asset_label(assets[0])}
+        if assets and (count == len(assets) or proposal.get("all_devices") and count is None):  # "les trois" of 3
+            label = ALL_DEVICES_TITLE[lang].format(count=len(assets),
+                                                   names=", ".join(short_asset_name(a) for a in assets))
+        elif count:
+            label = COUNT_DEVICES_TITLE[lang].format(count=count)
+        else:
+            return {}
+        slots: Dict[Text, Any] = {"request_asset": SEVERAL, "request_asset_label": label}
+        size = proposal.get("subcategory")
+        if tracker.get_slot("request_category") == "product_move" and size \
+                and size != tracker.get_slot("request_subcategory") and not opening_turn(tracker):
+            slots["request_subcategory"] = size  # "les huit" after "1 to 5 products": the count decides
+        dispatcher.utter_message(response="utter_request_devices_noted", devices=label)
+        return slots
 
     async def validate_request_asset(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -398,8 +440,17 @@ class ValidateRequestForm(PortalFormValidation):
     async def extract_request_description(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        # Only an answer to the question: a question about something else (help, cancel, a case, another
-        # conversation ...) is left to the rules. Free text the NLU could not classify is still a description.
+        # On the opening turn, the message that asked for the request when it already describes the need (also
+        # after a switch from another form); else only an answer to the question: a question about something else
+        # (help, cancel, a case, another conversation ...) is left to the rules. Free text the NLU could not
+        # classify is still a description.
+        if opening_turn(tracker):
+            opening = opening_message(tracker)
+            if tracker.get_slot("request_description") or opening.intent not in INTENT_CATEGORIES:
+                return {}
+            if names_the_need(opening.text, tracker.get_slot("request_proposal") or {}):
+                return {"request_description": opening.text.strip()}
+            return {}
         if not asked(tracker, "request_description"):
             return {}
         if intent_of(tracker) not in DESCRIPTION_ANYWAY and not_an_answer(tracker):
@@ -423,24 +474,69 @@ class ValidateRequestForm(PortalFormValidation):
     async def extract_request_confirm(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
+        """Yes / no to the summary, or a change of its type, device or description before sending: a button, or
+        words ("la description est fausse", "c'est plutôt une question de facture", "it's the accounts copier",
+        "all of them"). The changed field is asked again or set, then the summary is shown again."""
+        if may_change_summary(tracker, "request_confirm"):
+            change = await self._summary_change(dispatcher, tracker)
+            if change is not None:
+                return {**change, "request_confirm": None}
         return yes_no_answer(tracker, dispatcher, "request_confirm")
+
+    async def _summary_change(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Optional[Dict[Text, Any]]:
+        wanted = summary_field(tracker)
+        if wanted == "description":
+            return {"request_description": None}
+        if wanted == "type":
+            return {"request_category": None, "request_subcategory": None, "request_proposal": None}
+        if wanted == "device":
+            return {"request_asset": None, "request_asset_label": None}
+        text = text_of(tracker)
+        if not text or is_payload(text):
+            return None
+        slot = tracker.get_slot
+        policy = asset_policy(slot("request_category"), slot("request_subcategory"))
+        try:
+            named = (await backend(tracker).resolve_assets(text)).get("matches") or []
+            if len(named) == 1 and named[0]["asset_number"] != slot("request_asset") and policy != "skip":
+                dispatcher.utter_message(response="utter_asset_selected", asset_label=asset_label(named[0]))
+                return {"request_asset": named[0]["asset_number"], "request_asset_label": asset_label(named[0])}
+            proposal = await classify(tracker, text)  # only when no other device is named
+        except BackendError:
+            return None
+        if several_devices(proposal) and policy != "skip":
+            return await self._several(dispatcher, tracker, policy, proposal) or None
+        if proposal.get("source") == "keywords" and proposal.get("confident") and proposal.get("subcategory") \
+                and (proposal["category"], proposal["subcategory"]) != (slot("request_category"),
+                                                                        slot("request_subcategory")):
+            return {"request_category": proposal["category"], "request_subcategory": proposal["subcategory"]}
+        return None
 
 
 class ActionAskRequestCategory(Action):
-    """The six request types as buttons; those the user's role may not submit are not offered."""
+    """The request type: the likeliest two (with their sub-types) plus "another type" when the user's words
+    hesitate between them; else the six types as buttons. Types the user's role may not submit are not offered."""
 
     def name(self) -> Text:
         return "action_ask_request_category"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         lang = language(tracker)
+        client = backend(tracker)
         try:
-            categories = await request_categories(backend(tracker))
+            categories = await request_categories(client)
+            restricted = await restricted_categories(tracker) \
+                if any(c.get("admin_only") for c in categories.values()) else set()
+            options = [o for o in likeliest(tracker.get_slot("request_proposal") or {})
+                       if o["category"] in categories and o["category"] not in restricted]
+            if options:
+                buttons = await likeliest_buttons(options, "request", lang,
+                                                  lambda code, sub: request_label(client, code, sub, lang))
+                dispatcher.utter_message(response="utter_propose_request_types", buttons=buttons)
+                return []
         except BackendError as error:
             report_backend_error(dispatcher, error)
             return []
-        restricted = await restricted_categories(tracker) \
-            if any(c.get("admin_only") for c in categories.values()) else set()
         buttons = [
             {"title": c["label"][lang], "payload": f'/inform{{"request_category":"{code}"}}'}
             for code, c in categories.items() if code not in restricted
@@ -521,6 +617,15 @@ def asset_summary(tracker: Tracker) -> str:
     return tracker.get_slot("request_asset_label") or tracker.get_slot("request_asset")
 
 
+def description_sent(tracker: Tracker) -> str:
+    """The case's description: the user's, with the devices concerned when there are several."""
+    description = tracker.get_slot("request_description") or ""
+    if tracker.get_slot("request_asset") != SEVERAL:
+        return description
+    line = DEVICES_LINE[language(tracker)].format(devices=tracker.get_slot("request_asset_label") or "")
+    return f"{description[:MAX_DESCRIPTION_CHARS - len(line) - 2]}\n\n{line}"[:MAX_DESCRIPTION_CHARS]
+
+
 class ActionAskRequestConfirm(Action):
     def name(self) -> Text:
         return "action_ask_request_confirm"
@@ -557,9 +662,9 @@ class ActionSubmitRequest(SubmitAction):
         label = await request_label(client, slot("request_category"), slot("request_subcategory"),
                                     language(tracker))
         body: Dict[str, Any] = {"category": slot("request_category"), "subcategory": slot("request_subcategory"),
-                                "description": slot("request_description"), "channel": channel_code(tracker),
+                                "description": description_sent(tracker), "channel": channel_code(tracker),
                                 "transcript": transcript(tracker)}
-        if slot("request_asset") not in (None, NO_ASSET):
+        if slot("request_asset") not in (None, NO_ASSET, SEVERAL):
             body["asset"] = slot("request_asset")
         case = await client.create_request(body, idempotency_key=key)
         dispatcher.utter_message(response="utter_request_created", case_number=case["number"], request_label=label)

@@ -197,6 +197,14 @@ class FaultProposal(BaseModel):
     alternatives: list[FaultOption] = []
 
 
+class RequestProposal(FaultProposal):
+    """A request type and sub-type from the user's words (same scoring as the fault triage), and how many devices
+    the words name: a number ("trois imprimantes", "12 copiers") or all of them ("toutes les machines")."""
+
+    device_count: int | None = None
+    all_devices: bool = False
+
+
 class AssetResolveRequest(BaseModel):
     text: str = Field(min_length=1, max_length=1000)
 

@@ -1,12 +1,14 @@
-"""Propose a fault type from the user's own words: taxonomy keywords first, knowledge-base tags second."""
+"""Propose a fault or request type from the user's own words: taxonomy keywords (one scoring for both sections),
+then, for a fault, knowledge-base tags; for a request, how many devices the words name."""
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from sqlalchemy.orm import Session
 
 from backend.core.errors import ApiError
-from backend.schemas import FaultOption, FaultProposal
+from backend.schemas import FaultOption, FaultProposal, RequestProposal
 from backend.services.knowledge import MIN_QUERY_CHARS, search_articles
 from backend.services.text import contains_phrase, normalize
 from backend.taxonomy import Category, get_taxonomy
@@ -88,14 +90,25 @@ def _by_knowledge(session: Session, text: str, lang: str | None) -> FaultProposa
                          alternatives=alternatives)
 
 
+_UNKNOWN = {"faults": ("Type de panne inconnu", "Unknown fault type"),
+            "requests": ("Type de demande inconnu", "Unknown request type")}
+
+
+def _categories(section: str, category: str | None) -> list[Category]:
+    """The section's categories, or only `category` (422 when it is not one of them)."""
+    categories = get_taxonomy().section(section)
+    if category is None:
+        return categories
+    categories = [c for c in categories if c.code == category]
+    if not categories:
+        fr, en = _UNKNOWN[section]
+        raise ApiError(422, "unknown_category", f"{fr} : {category}.", f"{en}: {category}.")
+    return categories
+
+
 def propose_fault(session: Session, text: str, lang: str | None, category: str | None = None) -> FaultProposal:
     """Best fault type for `text`; with `category`, only a sub-type of that category is looked for."""
-    faults = get_taxonomy().section("faults")
-    if category is not None:
-        faults = [c for c in faults if c.code == category]
-        if not faults:
-            raise ApiError(422, "unknown_category", f"Type de panne inconnu : {category}.",
-                           f"Unknown fault type: {category}.")
+    faults = _categories("faults", category)
     proposal = _by_keywords(normalize(text), faults, chosen=category is not None)
     if category is None and (proposal is None or proposal.category is None):
         known = _by_knowledge(session, text, lang)
@@ -105,3 +118,69 @@ def propose_fault(session: Session, text: str, lang: str | None, category: str |
             # the knowledge base breaks the keywords' tie; the tied types stay the alternatives
             proposal = known.model_copy(update={"alternatives": proposal.alternatives})
     return proposal or FaultProposal(category=category, subcategory=None, confident=False, source="none")
+
+
+# --- requests -------------------------------------------------------------------------------------------------------
+MOVE, MOVE_SMALL, MOVE_LARGE, MOVE_LIMIT = "product_move", "one_to_five", "more_than_five", 5
+_NUMBER_WORDS = {
+    "un": 1, "une": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "six": 6, "sept": 7, "huit": 8, "neuf": 9,
+    "dix": 10, "onze": 11, "douze": 12, "quinze": 15, "vingt": 20, "one": 1, "two": 2, "both": 2, "three": 3,
+    "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
+    "fifteen": 15, "twenty": 20,
+}
+_DEVICE_NOUN = re.compile(r"(imprimantes?|copieurs?|photocopieu(?:rs?|ses?)|machines?|appareils?|produits?|"
+                          r"multifonctions?|mfps?|printers?|copiers?|devices?|products?|units?)")
+# "all of them", "toutes les machines" (also "toute les"), "l'ensemble des copieurs", "every printer", "tout le parc"
+_ALL_DEVICES = re.compile(
+    r"(?<!\w)(?:all(?: of)?(?: the| our| my| these| those)?|every|tou(?:te)?s? (?:les|nos|mes|ces)|"
+    r"l'ensemble (?:des|de nos|de mes)|la totalite (?:des|de nos))(?: \w+)? " + _DEVICE_NOUN.pattern + r"(?!\w)"
+    r"|(?<!\w)(?:all of them|the whole fleet|tout le parc|l'ensemble du parc)(?!\w)"
+    r"|^(?:tous|toutes|all|tout)(?: d'entre (?:eux|elles)| of them| les \w+)?$")  # a bare answer: "toutes", "all"
+# what may come after a bare number and still say "that many devices": "les trois", "all three of them"
+_COUNT_ENDS = {"", "of", "d'entre", "them", "ensemble"}
+
+
+def _number(word: str) -> int | None:
+    return int(word) if word.isdigit() and len(word) <= 3 else _NUMBER_WORDS.get(word)
+
+
+def device_quantity(norm: str) -> tuple[int | None, bool]:
+    """(number of devices the words name, whether they name all of them): "déplacer 3 imprimantes" -> (3, False),
+    "all three printers" -> (3, True), "les trois" -> (3, False), "toutes les machines" -> (None, True). A number
+    counts when a device noun follows it (one word may sit between: "trois grosses imprimantes") or when it stands
+    alone after "les / all / the" ("les trois", "all three of them")."""
+    words = re.findall(r"[\w'-]+", norm)
+    count = None
+    for i, word in enumerate(words):
+        value = _number(word)
+        if not value:
+            continue
+        following = words[i + 1:i + 3]
+        after_noun = bool(following) and (_DEVICE_NOUN.fullmatch(following[0]) is not None or (
+            len(following) == 2 and _number(following[0]) is None and _DEVICE_NOUN.fullmatch(following[1]) is not None))
+        alone = i > 0 and words[i - 1] in ("les", "all", "the", "these", "those", "ces", "nos") and (
+            (following[0] if following else "") in _COUNT_ENDS)
+        if after_noun or alone:
+            count = value
+            break
+    return count, _ALL_DEVICES.search(norm) is not None
+
+
+def move_size(count: int) -> str:
+    return MOVE_SMALL if count <= MOVE_LIMIT else MOVE_LARGE
+
+
+def propose_request(text: str, category: str | None = None, my_device_count: int | None = None) -> RequestProposal:
+    """Best request type and sub-type for `text` by the taxonomy keywords (the fault triage's scoring); with
+    `category`, only a sub-type of that category is looked for. A product move without size words takes its
+    sub-type from the number of devices named ("all of them": `my_device_count`, the user's devices)."""
+    norm = normalize(text)
+    found = _by_keywords(norm, _categories("requests", category), chosen=category is not None)
+    count, every = device_quantity(norm)
+    if every and count is None:
+        count = my_device_count
+    proposal = RequestProposal(**found.model_dump()) if found else RequestProposal(
+        category=category, subcategory=None, confident=False, source="none")
+    if proposal.category == MOVE and proposal.subcategory is None and count:
+        proposal.subcategory = move_size(count)
+    return proposal.model_copy(update={"device_count": count, "all_devices": every})

@@ -21,7 +21,6 @@ from actions.requests import (
     ActionAskRequestSubcategory,
     ActionSubmitRequest,
     ValidateRequestForm,
-    match_subcategory,
 )
 from actions.roles import ActionCheckRole
 from actions.submission import ActionCancelForm, ActionRetrySubmit
@@ -81,32 +80,6 @@ def slot_names(events: List[Dict[str, Any]]) -> List[str]:
     return [e["name"] for e in events if e.get("event") == "slot"]
 
 
-# --- sub-type recognised in the user's words ----------------------------------------------------------------------
-@pytest.mark.parametrize("category, text, expected", [
-    ("contract_question", "quelle est la date de fin de notre contrat ?", "contract_end_date"),
-    ("contract_question", "date de fin du contrat", "contract_end_date"),
-    ("contract_question", "Question sur la fin de contrat", "end_of_contract"),
-    ("contract_question", "je voudrais une copie du contrat de location", "contract_copy"),
-    ("contract_question", "when does our contract expire?", "contract_end_date"),
-    ("contract_question", "mettre a jour l’adresse de facturation", "billing_address_update"),
-    ("contract_question", "j'ai une question sur mon contrat", None),
-    ("contract_question", "je veux résilier mon contrat et avoir un devis", None),  # two sub-types: ask
-    ("invoice_question", "question sur ma facture de toner", "consumable_order"),
-    ("invoice_question", "I have a question about my invoice", None),
-    ("change_request", "changer la configuration du copieur", "device_configuration"),
-    ("change_request", "Changement de gestion de l'accès", "access_management"),
-    ("product_information", "maintenance planifiee", "planned_maintenance"),
-    ("product_move", "je veux déplacer 3 imprimantes", "one_to_five"),
-    ("product_move", "we need to move 12 copiers", "more_than_five"),
-    ("product_move", "plus de 5", "more_than_five"),
-    ("product_move", "il a deux grosses imprimantes", "one_to_five"),
-    ("product_move", "je voudrais faire une demande de déménagement", None),
-])
-async def test_match_subcategory(portal: FakePortal, category, text, expected):
-    categories = {c["code"]: c for c in portal.taxonomy}
-    assert match_subcategory(text, categories[category]) == expected
-
-
 # --- the opening turn -----------------------------------------------------------------------------------------------
 async def test_opening_contract_question_names_the_sub_type(admin_backend, portal, make_tracker, domain):
     tracker = form_tracker(make_tracker, "quelle est la date de fin de notre contrat ?", intent="contract_question")
@@ -115,7 +88,7 @@ async def test_opening_contract_question_names_the_sub_type(admin_backend, porta
     assert slots["request_category"] == "contract_question"
     assert slots["request_subcategory"] == "contract_end_date"
     assert "request_asset" not in slots  # optional device, none named: asked with a "no specific device" choice
-    assert "request_description" not in slots
+    assert slots["request_description"] == "quelle est la date de fin de notre contrat ?"  # the need, said already
     assert message(dispatcher, "utter_request_type_selected")["request_label"] == \
         "Question sur mon contrat › Date de fin de contrat"
     assert not portal.calls("GET", "/assets")
@@ -126,14 +99,18 @@ async def test_opening_generic_contract_question_asks_the_sub_type(admin_backend
     tracker = form_tracker(make_tracker, "I have a question about my contract", intent="contract_question",
                            slots={"language": "en"})
     dispatcher, events = await run_form(tracker, domain)
-    assert slot_values(events) == {"request_category": "contract_question"}
+    slots = slot_values(events)
+    assert slots["request_category"] == "contract_question"
+    assert "request_subcategory" not in slots and "request_description" not in slots  # a bare question: asked
     assert dispatcher.messages == []
 
 
 async def test_opening_general_enquiry_has_a_single_sub_type(requests_backend, make_tracker, domain):
     tracker = form_tracker(make_tracker, "j'ai une demande générale", intent="general_enquiry")
     dispatcher, events = await run_form(tracker, domain)
-    assert slot_values(events) == {"request_category": "general_enquiry", "request_subcategory": "general_enquiry"}
+    slots = slot_values(events)
+    assert (slots["request_category"], slots["request_subcategory"]) == ("general_enquiry", "general_enquiry")
+    assert "request_description" not in slots  # "une demande générale" says nothing of the need
     assert dispatcher.messages == []  # nothing to choose, nothing to announce
 
 
@@ -156,7 +133,8 @@ async def test_opening_move_count_in_english_and_the_only_device_is_taken(admin_
     dispatcher, events = await run_form(tracker, domain)
     slots = slot_values(events)
     assert slots["request_subcategory"] == "more_than_five"
-    assert slots["request_asset"] == "53463252"  # a move needs a device: a user with one device is never asked
+    # twelve devices named: recorded as such (listed in the description), no single device asked
+    assert (slots["request_asset"], slots["request_asset_label"]) == ("several", "12 devices")
     assert message(dispatcher, "utter_request_type_selected")["request_label"] == \
         "Product move request › More than 5 products"
 
@@ -186,7 +164,8 @@ async def test_opening_access_change_skips_the_device(requests_backend, portal, 
     _, events = await run_form(tracker, domain)
     slots = slot_values(events)
     assert slots["request_subcategory"] == "access_management"
-    assert slots["requested_slot"] == "request_description"  # no device question for an access change
+    assert slots["request_description"] == "demande de changement de gestion de l'accès"
+    assert slots["requested_slot"] == "request_confirm"  # no device question for an access change
     assert not portal.calls("POST", "/assets/resolve")
 
 
@@ -757,7 +736,7 @@ async def test_an_optional_device_not_named_is_asked_however_the_form_started(re
                                     "product_information", FORM)
     _, events = await run_form(tracker, domain)
     assert "request_asset" not in slot_values(events)
-    assert not portal.calls("POST", "/assets/resolve") and not portal.calls("GET", "/assets")
+    assert not portal.calls("GET", "/assets")  # the only device is not taken silently: it is asked
     assert_switch_request_forgotten(events, started)
 
 
@@ -806,3 +785,268 @@ async def test_role_check_with_the_portal_down_refuses_and_says_why(requests_bac
                                    domain)
     assert slot_values(events) == {"role_allowed": False}
     assert responses(dispatcher) == ["utter_backend_unavailable"]
+
+
+# --- family 1: the type and sub-type from the user's own words ---------------------------------------------------------
+@pytest.mark.parametrize("text, intent, lang, category, subcategory", [
+    ("Notre stagiaire ne peut plus utiliser son badge sur le copieur, il faut lui redonner l'accès",
+     "general_enquiry", "fr", "change_request", "access_management"),
+    ("a colleague lost access to scanning on the printer, can you give her access again",
+     "general_enquiry", "en", "change_request", "access_management"),
+    ("il faudrait installer le pilote d'impression sur les ordinateurs portables du service",
+     "general_enquiry", "fr", "change_request", "installation"),
+    ("please set up the new laptops so they can print", "product_information", "en", "change_request",
+     "installation"),
+])
+async def test_words_name_another_type_than_the_nlu(requests_backend, make_tracker, domain, text, intent, lang,
+                                                    category, subcategory):
+    tracker = form_tracker(make_tracker, text, intent=intent, slots={"language": lang})
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert (slots["request_category"], slots["request_subcategory"]) == (category, subcategory)
+    assert slots["request_description"] == text  # the need, already said
+    assert "utter_request_type_selected" in responses(dispatcher)
+
+
+@pytest.mark.parametrize("text, lang, category, subcategory", [
+    ("Nous changeons de siège, voici notre nouvelle adresse de facturation : 3 rue des Lilas, Lyon", "fr",
+     "contract_question", "billing_address_update"),
+    ("there is a toner line on our last invoice that we never ordered", "en", "invoice_question",
+     "consumable_order"),
+])
+async def test_words_name_an_admin_only_type_for_an_admin(admin_backend, make_tracker, domain, text, lang, category,
+                                                          subcategory):
+    tracker = form_tracker(make_tracker, text, intent="general_enquiry", slots={"language": lang})
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert (slots["request_category"], slots["request_subcategory"]) == (category, subcategory)
+    assert "utter_admin_only" not in responses(dispatcher)
+
+
+@pytest.mark.parametrize("lang, what", [("fr", "soumettre une question sur une facture"),
+                                        ("en", "submit an invoice question")])
+async def test_words_name_an_admin_only_type_for_a_user_refused(requests_backend, portal, make_tracker, domain, lang,
+                                                                what):
+    tracker = form_tracker(make_tracker, "we were invoiced for cartridges we never ordered", intent="general_enquiry",
+                           slots={"language": lang})
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert slots.get("request_category") is None  # the types the role allows are asked next
+    assert message(dispatcher, "utter_admin_only")["what"] == what
+    assert portal.calls("POST", "/requests") == []
+
+
+async def test_contact_phone_number_stays_a_general_enquiry(requests_backend, make_tracker, domain):
+    text = "please update the phone number of our contact person, it changed last week"
+    tracker = form_tracker(make_tracker, text, intent="request_change", slots={"language": "en"})
+    _, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert (slots["request_category"], slots["request_subcategory"]) == ("general_enquiry", "general_enquiry")
+    assert slots["request_description"] == text
+
+
+async def test_nlu_type_breaks_a_tie_of_the_words(requests_backend, make_tracker, domain):
+    tracker = form_tracker(make_tracker, "une question sur l'installation", intent="product_information")
+    _, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert (slots["request_category"], slots["request_subcategory"]) == ("product_information", "installation")
+
+
+@pytest.mark.parametrize("lang, another", [("fr", "Un autre type"), ("en", "Another type")])
+async def test_words_pointing_at_two_types_offer_both(requests_backend, make_tracker, domain, lang, another):
+    tracker = form_tracker(make_tracker, "installation", intent="general_enquiry", slots={"language": lang})
+    _, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert "request_category" not in slots and len(slots["request_proposal"]["alternatives"]) == 2
+    ask = form_tracker(make_tracker, requested_slot="request_category",
+                       slots={"language": lang, "request_proposal": slots["request_proposal"]})
+    dispatcher, _ = await run(ActionAskRequestCategory(), ask, domain)
+    (msg,) = dispatcher.messages
+    assert msg["response"] == "utter_propose_request_types"
+    assert [b["payload"] for b in msg["buttons"]] == [
+        '/inform{"request_category":"change_request","request_subcategory":"installation"}',
+        '/inform{"request_category":"product_information","request_subcategory":"installation"}', "/deny"]
+    assert msg["buttons"][-1]["title"] == another
+    # one of them: its type and sub-type at once
+    pick = form_tracker(make_tracker, msg["buttons"][0]["payload"], requested_slot="request_category",
+                        entities=[("request_category", "change_request"), ("request_subcategory", "installation")],
+                        slots={"request_proposal": slots["request_proposal"]})
+    _, events = await run_form(pick, domain)
+    assert (slot_values(events)["request_category"], slot_values(events)["request_subcategory"]) == (
+        "change_request", "installation")
+    # "another type": every type is shown
+    other = form_tracker(make_tracker, "/deny", intent="deny", requested_slot="request_category",
+                         slots={"request_proposal": slots["request_proposal"]})
+    _, events = await run_form(other, domain)
+    assert slot_values(events) == {"request_proposal": None, "request_category": None}
+
+
+async def test_sub_type_typed_in_words(admin_backend, make_tracker, domain):
+    tracker = form_tracker(make_tracker, "we moved, it's about the billing address", requested_slot="request_subcategory",
+                           slots={"request_category": "contract_question", "language": "en"})
+    dispatcher, events = await run_form(tracker, domain)
+    assert slot_values(events)["request_subcategory"] == "billing_address_update"
+    assert dispatcher.messages == []
+
+
+async def test_classification_down_keeps_the_intent_type(requests_backend, portal, make_tracker, domain):
+    portal.fail("down", "POST", "/requests/classify")
+    tracker = form_tracker(make_tracker, "ma collègue n'a plus accès au scan", intent="request_change")
+    dispatcher, events = await run_form(tracker, domain)
+    assert slot_values(events)["request_category"] == "change_request"
+    assert portal.calls("POST", "/requests") == []
+
+
+# --- family 2: fewer turns ---------------------------------------------------------------------------------------------
+NAMES = ", ".join(f"{a['alias'] or a['model']} ({a['serial']})" for a in ALL_ASSETS)
+ALL_FR, ALL_EN = f"Tous vos appareils (3) : {NAMES}", f"All your devices (3): {NAMES}"
+
+
+def assert_only_the_summary_is_left(slots: Dict[str, Any]) -> None:
+    assert all(slots.get(name) for name in ("request_category", "request_subcategory", "request_asset",
+                                            "request_description")), slots
+@pytest.mark.parametrize("text, lang", [
+    ("Ma collègue n'a plus accès au scan sur le Copieur 2e étage", "fr"),
+    ("the new intern needs her badge enabled on the Copieur 2e étage", "en"),
+])
+async def test_need_and_named_device_in_one_message(requests_backend, portal, make_tracker, domain, text, lang):
+    """An access change needs no device: the first message gives everything; the next turn is the summary."""
+    tracker = form_tracker(make_tracker, text, intent="request_change", slots={"language": lang})
+    _, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert (slots["request_subcategory"], slots["request_description"]) == ("access_management", text)
+    assert slots["requested_slot"] == "request_confirm"
+
+
+@pytest.mark.parametrize("text, lang", [
+    ("J'ai besoin d'une visite de maintenance planifiée pour le Copieur 2e étage", "fr"),
+    ("we would like a planned maintenance visit on the Copieur 2e étage next month", "en"),
+])
+async def test_optional_device_named_by_alias_in_the_opening_message(requests_backend, make_tracker, domain, text,
+                                                                     lang):
+    tracker = form_tracker(make_tracker, text, intent="product_information", slots={"language": lang})
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert (slots["request_subcategory"], slots["request_asset"]) == ("planned_maintenance", "77996101")
+    assert slots["request_description"] == text
+    assert_only_the_summary_is_left(slots)  # one message, then the summary
+    assert message(dispatcher, "utter_asset_selected")["asset_label"] == LABEL_C5560
+
+
+@pytest.mark.parametrize("text, lang", [
+    ("Nous voudrions une maintenance planifiée pour toutes nos imprimantes", "fr"),
+    ("we would like planned maintenance on all three printers", "en"),
+])
+async def test_several_devices_with_an_optional_device_is_no_specific_device(requests_backend, make_tracker, domain,
+                                                                             text, lang):
+    tracker = form_tracker(make_tracker, text, intent="product_information", slots={"language": lang})
+    _, events = await run_form(tracker, domain)
+    assert slot_values(events)["request_asset"] == "none"
+
+
+@pytest.mark.parametrize("text, lang, label", [
+    ("toutes les machines", "fr", ALL_FR),
+    ("all of them", "en", ALL_EN),
+    ("les trois", "fr", ALL_FR),
+    ("the eight copiers", "en", "8 devices"),
+])
+async def test_move_of_several_devices_is_accepted(admin_backend, portal, make_tracker, domain, text, lang, label):
+    tracker = form_tracker(make_tracker, text, requested_slot="request_asset", slots={**MOVE, "language": lang})
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert slots["request_asset"] == "several"
+    assert slots["request_asset_label"] == label
+    assert message(dispatcher, "utter_request_devices_noted")["devices"] == label
+    assert "utter_request_asset_needed" not in responses(dispatcher)
+    if text == "the eight copiers":
+        assert slots["request_subcategory"] == "more_than_five"  # the count decides
+
+
+async def test_move_of_all_devices_is_written_into_the_case(admin_backend, portal, make_tracker, domain):
+    tracker = submit_tracker(make_tracker, request_category="product_move", request_subcategory="one_to_five",
+                             request_asset="several", request_asset_label="3 appareils",
+                             request_description="Déménagement au bâtiment B le 3 mars.")
+    await run(ActionSubmitRequest(), tracker, domain)
+    body = portal.calls("POST", "/requests")[0]["json"]
+    assert "asset" not in body
+    assert body["description"] == "Déménagement au bâtiment B le 3 mars.\n\nAppareils concernés : 3 appareils"
+
+
+async def test_move_opening_with_all_printers_needs_no_device_question(admin_backend, make_tracker, domain):
+    text = "we are moving all our printers to the new building on the 3rd of March"
+    tracker = form_tracker(make_tracker, text, intent="product_move", slots={"language": "en"})
+    _, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert (slots["request_subcategory"], slots["request_asset"]) == ("one_to_five", "several")
+    assert slots["request_description"] == text
+    assert_only_the_summary_is_left(slots)
+
+
+# --- family 3: the summary changes the type, the device or the description ---------------------------------------------
+AT_SUMMARY = {**READY_FOR_CONFIRM}
+
+
+@pytest.mark.parametrize("text, entities, cleared", [
+    ('/inform{"fault_change":"description"}', [("fault_change", "description")], ["request_description"]),
+    ('/inform{"fault_change":"type"}', [("fault_change", "type")], ["request_category", "request_subcategory"]),
+    ('/inform{"fault_change":"device"}', [("fault_change", "device")], ["request_asset", "request_asset_label"]),
+    ("je voudrais modifier la description", [], ["request_description"]),
+    ("the type is wrong", [], ["request_category", "request_subcategory"]),
+    ("c'est un autre appareil", [], ["request_asset"]),
+    ("wrong device", [], ["request_asset"]),
+])
+async def test_summary_change_by_button_or_words(admin_backend, portal, make_tracker, domain, text, entities, cleared):
+    tracker = form_tracker(make_tracker, text, entities=entities, requested_slot="request_confirm", slots=AT_SUMMARY)
+    _, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert slots["request_confirm"] is None
+    assert all(slots[name] is None for name in cleared)
+    assert portal.calls("POST", "/requests") == []
+
+
+@pytest.mark.parametrize("text, lang", [("non, c'est pour le Copieur 2e étage", "fr"),
+                                        ("no, it's about the Copieur 2e étage", "en")])
+async def test_summary_device_named_in_words(admin_backend, make_tracker, domain, text, lang):
+    tracker = form_tracker(make_tracker, text, intent="deny", requested_slot="request_confirm",
+                           slots={**AT_SUMMARY, "language": lang})
+    _, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert (slots["request_asset"], slots["request_confirm"]) == ("77996101", None)
+
+
+@pytest.mark.parametrize("text, lang", [("non, c'est plutôt pour une copie du contrat", "fr"),
+                                        ("actually it's about a copy of our contract", "en")])
+async def test_summary_type_named_in_words(admin_backend, make_tracker, domain, text, lang):
+    tracker = form_tracker(make_tracker, text, intent="deny", requested_slot="request_confirm",
+                           slots={**AT_SUMMARY, "language": lang})
+    _, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert (slots["request_category"], slots["request_subcategory"]) == ("contract_question", "contract_copy")
+    assert slots["request_confirm"] is None
+
+
+async def test_summary_bare_no_declines(admin_backend, make_tracker, domain):
+    tracker = form_tracker(make_tracker, "non", intent="deny", requested_slot="request_confirm", slots=AT_SUMMARY)
+    _, events = await run_form(tracker, domain)
+    assert slot_values(events)["request_confirm"] is False
+
+
+async def test_summary_type_changed_to_a_move_asks_a_device_again(admin_backend, make_tracker, domain):
+    tracker = form_tracker(make_tracker, '/inform{"request_subcategory":"one_to_five"}',
+                           entities=[("request_subcategory", "one_to_five")], requested_slot="request_subcategory",
+                           slots={**AT_SUMMARY, "request_category": "product_move", "request_subcategory": None})
+    _, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert slots["request_subcategory"] == "one_to_five" and slots["request_asset"] is None
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+async def test_summary_shows_the_change_buttons(admin_backend, make_tracker, domain, lang):
+    tracker = form_tracker(make_tracker, requested_slot="request_confirm", slots={**AT_SUMMARY, "language": lang})
+    dispatcher, _ = await run(ActionAskRequestConfirm(), tracker, domain)
+    assert message(dispatcher, "utter_ask_request_confirm")["description"] == AT_SUMMARY["request_description"]
+    variants = domain["responses"]["utter_ask_request_confirm"]
+    payloads = [[b["payload"] for b in v["buttons"]] for v in variants]
+    for buttons in payloads:
+        assert {'/inform{{"fault_change":"type"}}', '/inform{{"fault_change":"device"}}',
+                '/inform{{"fault_change":"description"}}'} <= set(buttons)

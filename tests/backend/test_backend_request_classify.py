@@ -1,0 +1,97 @@
+"""POST /requests/classify: a request's type and sub-type from the user's own words (the taxonomy keywords, the
+fault triage's scoring), and how many devices the words name."""
+from __future__ import annotations
+
+import pytest
+
+
+def _classify(client, headers, **body):
+    response = client.post("/requests/classify", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.mark.parametrize(("text", "category", "subcategory"), [
+    # access to a function of a device
+    ("Mon collègue Paul n'a plus accès à la numérisation sur le copieur de l'accueil", "change_request",
+     "access_management"),
+    ("a new starter needs her badge enabled on the printers", "change_request", "access_management"),
+    # billing address
+    ("Nous avons déménagé le siège : il faut changer notre adresse de facturation", "contract_question",
+     "billing_address_update"),
+    ("our invoices should go to a new address from next month", "contract_question", "billing_address_update"),
+    # installation of drivers / laptops
+    ("pouvez-vous installer le pilote d'impression sur cinq PC portables ?", "change_request", "installation"),
+    ("we got new laptops, please set them up so they can print", "change_request", "installation"),
+    # a move, its size from the number of devices
+    ("il faudrait déménager 3 imprimantes au nouveau bâtiment", "product_move", "one_to_five"),
+    ("we are relocating twelve copiers to another building", "product_move", "more_than_five"),
+    # invoice lines
+    ("sur la dernière facture il y a une ligne de toner que nous n'avons jamais commandé", "invoice_question",
+     "consumable_order"),
+    ("we were invoiced for cartridges we never ordered", "invoice_question", "consumable_order"),
+    ("the technician visit was billed although our contract covers it", "invoice_question", "service"),
+    # contract questions
+    ("quelle est la date de fin de notre contrat ?", "contract_question", "contract_end_date"),
+    ("je voudrais une copie du contrat de location", "contract_question", "contract_copy"),
+    # no specific type for a contact's details: a general enquiry
+    ("merci de mettre à jour le numéro de téléphone de notre contact", "general_enquiry", "general_enquiry"),
+    ("please change the mobile number of our contact person", "general_enquiry", "general_enquiry"),
+])
+def test_words_name_the_type_and_sub_type(client, admin_headers, text, category, subcategory):
+    proposal = _classify(client, admin_headers, text=text)
+    assert (proposal["category"], proposal["subcategory"], proposal["confident"], proposal["source"]) == (
+        category, subcategory, True, "keywords")
+
+
+def test_two_types_are_alternatives(client, admin_headers):
+    proposal = _classify(client, admin_headers, text="Installation")
+    assert proposal["category"] is None and not proposal["confident"]
+    assert {(a["category"], a["subcategory"]) for a in proposal["alternatives"]} == {
+        ("change_request", "installation"), ("product_information", "installation")}
+
+
+def test_bare_request_names_nothing(client, user_headers):
+    proposal = _classify(client, user_headers, text="j'ai une demande à faire")
+    assert (proposal["category"], proposal["source"], proposal["alternatives"]) == (None, "none", [])
+
+
+@pytest.mark.parametrize(("text", "count", "every"), [
+    ("all of them", "mine", True),  # "all": the number of the user's devices
+    ("toute les machines", "mine", True),
+    ("les trois", 3, False),
+    ("all three printers", 3, True),
+    ("déplacer deux grosses imprimantes", 2, False),
+    ("that is all", None, False),
+    ("merci à tous", None, False),
+])
+def test_device_quantity(client, admin_headers, text, count, every):
+    if count == "mine":
+        count = len(client.get("/assets", headers=admin_headers).json())
+    proposal = _classify(client, admin_headers, text=text, category="product_move")
+    assert (proposal["device_count"], proposal["all_devices"]) == (count, every)
+
+
+def test_within_a_category(client, admin_headers):
+    proposal = _classify(client, admin_headers, text="question sur ma facture de toner", category="invoice_question")
+    assert (proposal["category"], proposal["subcategory"]) == ("invoice_question", "consumable_order")
+
+
+def test_unknown_or_fault_category_is_422(client, admin_headers):
+    for category in ("nope", "paper_jam"):
+        response = client.post("/requests/classify", json={"text": "bourrage", "category": category},
+                               headers=admin_headers)
+        assert response.status_code == 422
+        assert response.json()["code"] == "unknown_category"
+    assert "Type de demande inconnu" in response.json()["message"]
+
+
+def test_needs_a_login(client):
+    assert client.post("/requests/classify", json={"text": "copie du contrat"}).status_code == 401
+
+
+def test_all_my_devices_size_a_move(client, admin_headers):
+    count = len(client.get("/assets", headers=admin_headers).json())
+    proposal = _classify(client, admin_headers, text="il faut déménager toutes nos imprimantes")
+    assert (proposal["category"], proposal["device_count"], proposal["all_devices"]) == ("product_move", count, True)
+    assert proposal["subcategory"] == ("one_to_five" if count <= 5 else "more_than_five")
