@@ -19,8 +19,9 @@ from rasa_sdk.types import DomainDict
 
 from actions.backend_client import BackendClient, BackendError
 from actions.forms import (
-    PortalFormValidation, ask_asset, asked, asset_label, entity, extract_asset, intent_of, is_payload,
-    likeliest, likeliest_buttons, may_change_summary, not_an_answer, opening_message, opening_turn, summary_field, text_of, yes_no_answer,
+    ANOTHER_TYPE, PortalFormValidation, ask_asset, asked, asset_label, entity, extract_asset, intent_of, is_payload,
+    likeliest, likeliest_buttons, may_change_summary, not_an_answer, opening_message, opening_turn, summary_field,
+    text_of, yes_no_answer,
 )
 from actions.knowledge import utter_articles
 from actions.session import (
@@ -278,9 +279,7 @@ class ValidateFaultReportForm(PortalFormValidation):
     @staticmethod
     def _not_this_type(tracker: Tracker) -> bool:
         """"Not this type": the button, or words saying the type is wrong."""
-        text = text_of(tracker)
-        plain = "" if is_payload(text) else fold_accents(text.lower())
-        return entity(tracker, "fault_change") == "type" or bool(plain and CHANGE_TYPE.search(plain))
+        return summary_field(tracker) == "type"
 
     async def _type_changed_at_articles(self, tracker: Tracker) -> Optional[Dict[Text, Any]]:
         """At the articles of a type taken from the words: "not this type" (the button, or words saying so) asks the
@@ -290,8 +289,7 @@ class ValidateFaultReportForm(PortalFormValidation):
         if self._not_this_type(tracker):
             return NOT_THIS_TYPE
         text = text_of(tracker)
-        plain = "" if is_payload(text) else fold_accents(text.lower())
-        if not plain or intent_of(tracker) in ("affirm", "deny") or not_an_answer(tracker):
+        if is_payload(text) or intent_of(tracker) in ("affirm", "deny") or not_an_answer(tracker):
             return None
         try:
             proposal = await backend(tracker).classify_fault(text, language(tracker))
