@@ -488,7 +488,8 @@ CONTACT_CHANGE = re.compile(r"\b(contact|quelqu'un d'autre|quelqu un d'autre|une
 CONTACT_AFTER = re.compile(r"\bcontact\b\s*(?:(?:c'est|c’est|est|sera|serait|is|will be|should be|to|pour|=|:)\s*)*"
                            r"(?P<who>.*)$", re.I | re.S)
 CONTACT_BEFORE = re.compile(r"^(?P<who>.+?)\s+(?:est|sera|is|will be)\s+(?:le |the )?contact\b", re.I | re.S)
-DELIVERY_CHANGE = re.compile(r"\b(livr\w*|adresse|address|deliver\w*|ship\w*|envoy\w*|send|ailleurs|elsewhere)\b")
+DELIVERY_CHANGE = re.compile(r"\b(livr\w*|adresse|address|deliver\w*|ship\w*|envoy\w*|send|ailleurs|elsewhere|"
+                             r"emplacement|location)\b")
 DELIVERY_AFTER = re.compile(r"^.*?\b(?:livr\w*|deliver\w*|ship\w*|envoy\w*|send(?:\s+it)?|adresse(?:\s+de\s+livraison)?|"
                             r"address|ailleurs|elsewhere)\b\s*(?:(?:à|a|au|aux|chez|to|at|plutôt|plutot|instead|"
                             r"rather|:|est|is|sera|will be)\s+)*(?P<where>.*)$", re.I | re.S)
@@ -552,7 +553,8 @@ class ValidateOrderConsumablesForm(PortalFormValidation):
         if not named.names_items:
             return {"order_request_words": None}
         taken = self._take(dispatcher, tracker, named, [], catalogue, quiet_when_unsure=True) or {}
-        return {"order_request_words": None, "order_more": False, **taken}
+        said_which = {"order_more": False} if named.lines else {}  # not for "du toner" alone
+        return {"order_request_words": None, **said_which, **taken}
 
     async def validate_order_asset(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -221,6 +221,7 @@ async def test_opening_single_device_is_selected_with_its_catalogue_and_address(
     assert slots["order_ship_to"] == SHIP_TO
     assert slots["order_lines"] == []
     assert slots["requested_slot"] == "order_item"
+    assert "order_more" not in slots  # no particular item named: "anything else?" will be asked
     assert responses(dispatcher) == ["utter_asset_selected"]
     assert portal.calls("GET", "/assets/53463252/consumables") and portal.calls("GET", "/assets/53463252")
 
@@ -811,16 +812,23 @@ async def test_summary_change_to_an_incomplete_address_says_what_is_missing(port
     assert slots["requested_slot"] == "order_address"
 
 
-async def test_summary_change_back_to_the_account_address(portal, orders, make_tracker, domain, lines_done):
-    lines_done.update(order_delivery="new", order_address={"recipient": "", "street": "1 High Street",
-                                                           "city": "Uxbridge", "postcode": "UB8 1JX",
-                                                           "country": "United Kingdom"})
-    dispatcher, slots = await summary_answer(make_tracker, domain, lines_done, "finalement à l'adresse du compte")
-    assert slots["order_delivery"] == "account" and slots["requested_slot"] == "order_confirm"
+@pytest.mark.parametrize(("changed", "text", "slot", "value", "field", "shown"), [
+    ({"order_delivery": "new", "order_address": {"recipient": "", "street": "1 High Street", "city": "Uxbridge",
+                                                 "postcode": "UB8 1JX", "country": "United Kingdom"}},
+     "finalement à l'adresse du compte", "order_delivery", "account", "delivery",
+     "CANON UK LTD, 4 Roundwood Avenue, UB11 1AF Uxbridge, Royaume-Uni"),
+    ({"order_contact": "other", "order_contact_person": {"full_name": "Karim"}}, "actually the contact is me",
+     "order_contact", "me", "contact", "SNTestDM DemoPortal (sntestdm@canon-uk-demo.example)"),
+])
+async def test_summary_change_back_to_the_default(portal, orders, make_tracker, domain, lines_done, changed, text, slot,
+                                                 value, field, shown):
+    lines_done.update(changed)
+    _, slots = await summary_answer(make_tracker, domain, lines_done, text)
+    assert slots[slot] == value and slots["requested_slot"] == "order_confirm"
     lines_done.update(slots)
     dispatcher, _ = await run(ActionAskOrderConfirm(), make_tracker(requested_slot="order_confirm", slots=lines_done),
                               domain)
-    assert dispatcher.messages[0]["delivery"] == "CANON UK LTD, 4 Roundwood Avenue, UB11 1AF Uxbridge, Royaume-Uni"
+    assert dispatcher.messages[0][field] == shown
 
 
 @pytest.mark.parametrize(("text", "entities", "person", "next_slot"), [
@@ -837,16 +845,6 @@ async def test_summary_change_of_contact(portal, orders, make_tracker, domain, l
     assert (slots["order_contact"], slots["order_contact_person"]) == ("other", person)
     assert slots["requested_slot"] == next_slot and slots["order_confirm"] is None
     assert dispatcher.messages == []
-
-
-async def test_summary_change_of_contact_back_to_me(portal, orders, make_tracker, domain, lines_done):
-    lines_done.update(order_contact="other", order_contact_person={"full_name": "Karim"})
-    _, slots = await summary_answer(make_tracker, domain, lines_done, "finalement le contact c'est moi")
-    assert slots["order_contact"] == "me" and slots["requested_slot"] == "order_confirm"
-    lines_done.update(slots)
-    dispatcher, _ = await run(ActionAskOrderConfirm(), make_tracker(requested_slot="order_confirm", slots=lines_done),
-                              domain)
-    assert dispatcher.messages[0]["contact"] == "SNTestDM DemoPortal (sntestdm@canon-uk-demo.example)"
 
 
 @pytest.mark.parametrize(("text", "response"), [
