@@ -1,11 +1,13 @@
 """Orders ("Commandes" in the portal guide): order consumables, ask about a delivered order (wrong or missing
 items), request a training, and show the last consumables orders of a device.
 
-- Consumables (`order_consumables_form`): device → consumable (buttons from the device's catalogue) → quantity
-  (1..the item's limit) → "another item?" loop (lines kept in `order_lines`) → delivery (account address or a
-  new location) → contact (me or another person) → price from the portal ("Obtenir le prix": each line, whether
-  the contract covers it, the total) → yes/no → order number. A device under eMaintenance is refused with the
-  portal's own reason as soon as it is chosen; nothing else is asked and nothing is written.
+- Consumables (`order_consumables_form`): device → consumable(s) and quantities (1..each item's limit; one message
+  may name several lines: "2 noirs, 1 cyan", "one magenta and one yellow") → "another item?" loop (not asked when
+  the first message already named what is wanted) → summary with the portal's price ("Obtenir le prix": each line,
+  whether the contract covers it, the total), the delivery address (the account's) and the contact (the user) →
+  yes/no → order number. At the summary the user may change the delivery address or the contact, or add an item
+  (buttons or words); only then is the new address or person asked. A device under eMaintenance is refused with
+  the portal's own reason as soon as it is chosen; nothing else is asked and nothing is written.
 - Order enquiry (`order_enquiry_form`): order (typed or picked among the last orders) → wrong / missing items →
   description → confirmation → case number.
 - Training (`order_training_form`): topic → device (optional) → attendees → preferred date (optional) →
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
@@ -46,7 +49,7 @@ ENQUIRY_FORM = "order_enquiry_form"
 TRAINING_FORM = "order_training_form"
 # Helper slots of each form, forgotten with its answers.
 CONSUMABLES_EXTRA = ("order_asset_label", "order_catalogue", "order_ship_to", "order_refusal", "order_lines",
-                     "order_request_words")
+                     "order_request_words", "order_quantity_refused", "order_delivery", "order_contact")
 ENQUIRY_EXTRA = ("order_enquiry_order",)
 TRAINING_EXTRA = ("order_training_asset_label",)
 # Set while the last-orders question "which device?" waits for a typed answer (rules: data/rules/orders.yml).
@@ -76,19 +79,17 @@ EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-
 
 # Words the code puts into sentences whose frame is a response of the domain (both languages).
 WORDS = {
-    "fr": {"covered": "couvert par le contrat", "not_covered": "facturé", "me": "Moi", "none_device":
+    "fr": {"covered": "couvert par le contrat", "not_covered": "facturé", "none_device":
            "aucun appareil en particulier", "no_preference": "pas de préférence", "wrong_items":
            "Article(s) incorrect(s) reçu(s)", "missing_items": "Article(s) manquant(s) à la livraison",
-           "other_person": "Une autre personne", "account_address": "Oui, à cette adresse",
-           "new_address": "Non, un nouvel emplacement", "no_device_button": "Aucun appareil en particulier",
-           "submitted": "envoyée", "delivered": "livrée", "shipped": "expédiée", "cancelled": "annulée",
-           "in_progress": "en cours", "each": "l'unité"},
-    "en": {"covered": "covered by your contract", "not_covered": "charged", "me": "Me", "none_device":
+           "no_device_button": "Aucun appareil en particulier", "order_max": "Commander {n}",
+           "each": "{n} de chaque", "submitted": "envoyée", "delivered": "livrée", "shipped": "expédiée",
+           "cancelled": "annulée", "in_progress": "en cours", "unit_price": "l'unité"},
+    "en": {"covered": "covered by your contract", "not_covered": "charged", "none_device":
            "no particular device", "no_preference": "no preference", "wrong_items": "Wrong item(s) received",
-           "missing_items": "Item(s) missing from delivery", "other_person": "Someone else",
-           "account_address": "Yes, to this address", "new_address": "No, a new location",
-           "no_device_button": "No particular device", "submitted": "submitted", "delivered": "delivered",
-           "shipped": "shipped", "cancelled": "cancelled", "in_progress": "in progress", "each": "each"},
+           "missing_items": "Item(s) missing from delivery", "no_device_button": "No particular device",
+           "order_max": "Order {n}", "each": "{n} of each", "submitted": "submitted", "delivered": "delivered",
+           "shipped": "shipped", "cancelled": "cancelled", "in_progress": "in progress", "unit_price": "each"},
 }
 CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
 MONTHS_FR = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
@@ -134,7 +135,7 @@ def parse_count(text: str, entity_value: Optional[str] = None) -> Optional[int]:
             if found is not None:
                 return found
     norm = normalize(text)
-    values = {int(d) for d in re.findall(r"(?<![\d.,/-])\d{1,4}(?![\d.,/])", norm)}
+    values = {int(d) for d in re.findall(r"(?<![\w.,/-])x?(\d{1,4})x?(?![\w.,/])", norm)}
     if not values:
         words = [_word_number(t) for t in re.findall(r"[a-z]+(?:-[a-z]+)*", norm)]
         numbers: List[int] = []
@@ -331,7 +332,7 @@ def priced_lines_text(price: Dict[str, Any], lang: str) -> str:
         else:
             text += money(line["line_total"], currency, lang)
             if int(line["quantity"]) > 1:
-                text += f" ({money(line['unit_price'], currency, lang)} {words['each']})"
+                text += f" ({money(line['unit_price'], currency, lang)} {words['unit_price']})"
         out.append(text)
     return "\n".join(out)
 
@@ -345,54 +346,173 @@ def status_text(status: str, lang: str) -> str:
 
 
 # --- consumables catalogue matching ------------------------------------------------------------------------------
-SYNONYMS = {
-    "noir": "black", "noire": "black", "jaune": "yellow", "bleu": "cyan", "rouge": "magenta", "couleur": "colour",
-    "color": "colour", "tambour": "drum", "photoconducteur": "drum", "agrafe": "staple", "agrafes": "staple",
-    "recuperation": "waste", "usage": "waste", "usagee": "waste", "collecteur": "waste", "residuel": "waste",
-    "encre": "toner", "cartouche": "cartridge", "bac": "container", "boite": "container", "staples": "staple",
+# What a typed word names (accents folded, plural "s" dropped): the kind of consumable and its colour. A catalogue
+# item's kind and colour are read the same way from its description and category.
+KINDS = {  # checked in this order: "waste toner container" is a waste container, "cartouche d'agrafes" staples
+    "waste": {"waste", "recuperation", "recup", "recuperateur", "usage", "usagee", "collecteur", "residuel"},
+    "staples": {"agrafe", "staple", "agrafage", "stapler"},
+    "drum": {"drum", "tambour", "photoconducteur", "cylindre"},
+    "toner": {"toner", "encre", "ink", "cartouche", "cartridge"},
 }
-STOP = {"le", "la", "les", "de", "du", "des", "un", "une", "the", "a", "an", "of", "for", "pour", "et", "and",
-        "svp", "please", "merci", "je", "veux", "voudrais", "want", "need", "i", "unit", "unite", "none"}
+COLOURS = {
+    "black": {"noir", "noire", "black", "bk"}, "cyan": {"cyan", "bleu", "bleue", "blue"},
+    "magenta": {"magenta", "rouge", "red", "rose", "pink"}, "yellow": {"jaune", "yellow"},
+    "colour": {"couleur", "colour", "color"},
+}
+# One message may name several lines: "2 noirs, 1 cyan", "one magenta and one yellow", "deux toners noirs et un jaune"
+SEGMENT_SPLIT = re.compile(r"[,;+&\n]|\s(?:et|and|plus|ainsi que|avec|with|puis|then)\s")
+EACH_WORDS = re.compile(r"\b(de chaque|chacun|chacune|of each|each|apiece|par couleur|per colou?r)\b")
+ARTICLE = re.compile(r"\b(a|an)\b")
 
 
-def _tokens(text: str) -> set:
-    words = re.findall(r"[a-z0-9]+", normalize(text))
-    out = set()
-    for word in words:
-        if word in STOP:
-            continue
-        word = SYNONYMS.get(word, word)
-        if len(word) > 3 and word.endswith("s"):
-            word = SYNONYMS.get(word[:-1], word[:-1])
-        out.add(word)
+def _words(text: str) -> List[str]:
+    out = []
+    for word in re.findall(r"[a-z0-9]+", normalize(text)):
+        out.append(word[:-1] if len(word) > 3 and word.endswith(("s", "x")) and not word.endswith("ss") else word)
     return out
 
 
-def match_items(text: str, catalogue: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """Catalogue items a typed answer names: its part number exactly, else the best description match."""
-    compact = re.sub(r"[\s\-_.]", "", normalize(text))
-    exact = [item for item in catalogue if re.sub(r"[\s\-_.]", "", item["part_number"].lower()) in compact]
+def kind_of(text: str) -> Optional[str]:
+    words = set(_words(text))
+    return next((kind for kind, names in KINDS.items() if words & names), None)
+
+
+def colours_of(text: str) -> List[str]:
+    words = _words(text)
+    found = [colour for word in words for colour, names in COLOURS.items() if word in names]
+    return list(dict.fromkeys(found))
+
+
+def _compact(text: str) -> str:
+    return re.sub(r"[\s\-_.]", "", normalize(text))
+
+
+def part_numbers_in(text: str, catalogue: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    compact = _compact(text)
+    return [item for item in catalogue if _compact(item["part_number"]) in compact]
+
+
+def _candidates(catalogue: Sequence[Dict[str, Any]], kind: Optional[str], colour: Optional[str]) -> List[Dict]:
+    def fits(item: Dict[str, Any]) -> bool:
+        if kind is not None and kind_of(f"{item['description']} {item.get('category', '')}") != kind:
+            return False
+        has = colours_of(item["description"])
+        # a "colour" drum is the cyan, magenta and yellow one; a drum without colour is every colour's
+        return colour is None or colour in has or (not has and kind is not None) or \
+            ("colour" in has and colour in ("cyan", "magenta", "yellow"))
+    return [item for item in catalogue if fits(item)]
+
+
+def match_items(text: str, catalogue: Sequence[Dict[str, Any]], kind: Optional[str] = None) -> List[Dict[str, Any]]:
+    """Catalogue items some words name: a part number, else the kind and colour they say (a colour alone is a toner,
+    or the `kind` the rest of the message names). Empty when they name no consumable."""
+    exact = part_numbers_in(text, catalogue)
     if exact:
         return exact
-    wanted = _tokens(text)
-    if not wanted:
+    named_kind, colours = kind_of(text), colours_of(text)
+    if not named_kind and not colours:
         return []
-    scored = [(len(wanted & _tokens(f"{item['description']} {item.get('category', '')}")), item)
-              for item in catalogue]
-    best = max((score for score, _ in scored), default=0)
-    return [item for score, item in scored if best > 0 and score == best]
+    found = _candidates(catalogue, named_kind or kind or "toner", colours[0] if colours else None)
+    if not named_kind and len(found) > 1:
+        found = _candidates(catalogue, "toner", colours[0] if colours else None) or found
+    return found
+
+
+def segment_count(text: str) -> Optional[int]:
+    """The quantity some words give ("2", "deux", "x3", "a" / "an" = 1), None when none or several."""
+    return parse_count(ARTICLE.sub("one", normalize(text)))
+
+
+@dataclass
+class NamedItems:
+    """What a message names: lines (catalogue item, quantity or None), "un de chaque" (a quantity for every item
+    named or waiting for its quantity), and the first words that name no item of the device or several."""
+
+    lines: List[Tuple[Dict[str, Any], Optional[int]]] = field(default_factory=list)
+    each: Optional[int] = None
+    unknown: str = ""
+    ambiguous: List[Dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def names_items(self) -> bool:
+        return bool(self.lines or self.unknown or self.ambiguous)
+
+
+def read_items(text: str, catalogue: Sequence[Dict[str, Any]]) -> NamedItems:
+    """The consumables and quantities of a typed message, one line per part of it ("2 noirs, 1 cyan",
+    "one magenta and one yellow", "deux toners noirs et un jaune", "cyan et magenta, un de chaque")."""
+    named = NamedItems()
+    if not text or is_payload(text):
+        return named
+    parts = [p.strip() for p in SEGMENT_SPLIT.split(normalize(text)) if p and p.strip()]
+    kinds = {kind_of(p) for p in parts} - {None}
+    context = kinds.pop() if len(kinds) == 1 else None
+    colours_alone = any(colours_of(p) and not kind_of(p) for p in parts)  # "noir", "un jaune"
+    quantities: Dict[str, Optional[int]] = {}
+    items: Dict[str, Dict[str, Any]] = {}
+    for part in parts:
+        count = segment_count(part)
+        if EACH_WORDS.search(part):
+            named.each = count if count is not None else named.each
+            continue
+        colours = [] if part_numbers_in(part, catalogue) else colours_of(part)
+        # "toner cyan magenta": one line per colour; else the words as they are
+        asked_for = [f"{kind_of(part) or ''} {colour}" for colour in colours] if len(colours) > 1 else [part]
+        for words in asked_for:
+            found = match_items(words, catalogue, context)
+            if not found:
+                if kind_of(part) or colours:
+                    named.unknown = named.unknown or part
+                continue
+            if len(found) > 1:
+                if kind_of(part) and not colours and colours_alone and count is None:
+                    continue  # "des toners, 2 noirs et 1 cyan": the kind of the colours named alone
+                named.ambiguous = named.ambiguous or found
+                continue
+            item = found[0]
+            items[item["part_number"]] = item
+            previous = quantities.get(item["part_number"])
+            quantities[item["part_number"]] = count if previous is None else previous + (count or 0)
+    named.lines = [(items[p], q) for p, q in quantities.items()]
+    return named
 
 
 # --- the consumables order form ---------------------------------------------------------------------------------
 ACCOUNT_WORDS = re.compile(r"\b(compte|account|habituel+e?|usual|meme adresse|same address|cette adresse|"
                            r"this address|adresse du compte|account address|default)\b")
-NEW_PLACE_WORDS = re.compile(r"\b(autre|nouvel+e?|ailleurs|different+e?|another|new|other|elsewhere)\b")
 ME_WORDS = re.compile(r"^\W*(moi|moi-meme|moi meme|me|myself|c'est moi|it's me|its me|mine|moi svp)\W*$")
-OTHER_WORDS = re.compile(r"\b(autre|quelqu'un|quelqu un|someone|somebody|another|other|collegue|colleague)\b")
 MAX_WORDS = re.compile(r"\b(max|maximum|le plus possible|as many as possible)\b")
+# At the summary: the contact, the delivery address or one more item, changed by words (accents folded)
+CONTACT_CHANGE = re.compile(r"\b(contact|quelqu'un d'autre|quelqu un d'autre|une autre personne|someone else|"
+                            r"somebody else|another person|un collegue|a colleague)\b")
+CONTACT_AFTER = re.compile(r"\bcontact\b\s*(?:(?:c'est|c’est|est|sera|serait|is|will be|should be|to|pour|=|:)\s*)*"
+                           r"(?P<who>.*)$", re.I | re.S)
+CONTACT_BEFORE = re.compile(r"^(?P<who>.+?)\s+(?:est|sera|is|will be)\s+(?:le |the )?contact\b", re.I | re.S)
+DELIVERY_CHANGE = re.compile(r"\b(livr\w*|adresse|address|deliver\w*|ship\w*|envoy\w*|send|ailleurs|elsewhere|"
+                             r"emplacement|location)\b")
+DELIVERY_AFTER = re.compile(r"^.*?\b(?:livr\w*|deliver\w*|ship\w*|envoy\w*|send(?:\s+it)?|adresse(?:\s+de\s+livraison)?|"
+                            r"address|ailleurs|elsewhere)\b\s*(?:(?:à|a|au|aux|chez|to|at|plutôt|plutot|instead|"
+                            r"rather|:|est|is|sera|will be)\s+)*(?P<where>.*)$", re.I | re.S)
+ADD_WORDS = re.compile(r"\b(ajout\w*|rajout\w*|add|adding|one more|un autre|une autre|another|en plus|aussi|also)\b")
+
+
+def pending_items(tracker: Tracker, catalogue: Optional[Sequence[Dict[str, Any]]] = None) -> List[Dict[str, Any]]:
+    """The consumables whose quantity is asked: the part numbers of `order_item` (several when named together)."""
+    parts = [p for p in str(tracker.get_slot("order_item") or "").split(",") if p]
+    by_part = {c["part_number"]: c for c in (catalogue if catalogue is not None
+                                               else tracker.get_slot("order_catalogue") or [])}
+    return [by_part[p] for p in parts if p in by_part]
+
+
+def order_line(item: Dict[str, Any], quantity: int) -> Dict[str, Any]:
+    return {"part_number": item["part_number"], "description": item["description"], "quantity": quantity}
 
 
 class ValidateOrderConsumablesForm(PortalFormValidation):
+    """Device → consumable(s) and quantities (several lines from one message) → "another item?" (not when the
+    first message already named what is wanted) → summary. The delivery goes to the account address and the user
+    is the contact unless changed at the summary (buttons or words), which then asks the new address or person."""
+
     def name(self) -> Text:
         return "validate_order_consumables_form"
 
@@ -419,27 +539,22 @@ class ValidateOrderConsumablesForm(PortalFormValidation):
                 slots["order_request_words"] = {"text": opening.text, "entities": list(opening.entities)}
         return slots
 
-    def _from_request_words(self, tracker: Tracker, catalogue: List[Dict[str, Any]]) -> Dict[Text, Any]:
-        """"2 toners noirs pour la C5560 de l'accueil": once the device's catalogue is known, the item the request
-        named (when exactly one matches) and its quantity (the number the NLU read, when within the limit)."""
+    def _from_request_words(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                            catalogue: List[Dict[str, Any]]) -> Dict[Text, Any]:
+        """"2 toners noirs et un jaune pour la C5560 de l'accueil": once the device's catalogue is known, the lines
+        the request named (their quantity is asked when not said); "another item?" is then not asked."""
         words = tracker.get_slot("order_request_words")
         if opening_turn(tracker):
             opening = opening_message(tracker)
             words = {"text": opening.text, "entities": list(opening.entities)}
         if not isinstance(words, dict) or not words.get("text") or tracker.get_slot("order_lines"):
             return {}
-        found = match_items(words["text"], catalogue)
-        if len(found) != 1:
+        named = read_items(words["text"], catalogue)
+        if not named.names_items:
             return {"order_request_words": None}
-        item = found[0]
-        slots: Dict[Text, Any] = {"order_item": item["part_number"], "order_request_words": None}
-        said = next((e.get("value") for e in words.get("entities") or [] if e.get("entity") == "quantity"), None)
-        quantity = parse_count(str(said), said) if said is not None else None
-        if quantity is not None and 1 <= quantity <= int(item["max_quantity"]):
-            slots["order_quantity"] = quantity
-            slots["order_lines"] = [{"part_number": item["part_number"], "description": item["description"],
-                                     "quantity": quantity}]
-        return slots
+        taken = self._take(dispatcher, tracker, named, [], catalogue, quiet_when_unsure=True) or {}
+        said_which = {"order_more": False} if named.lines else {}  # not for "du toner" alone
+        return {"order_request_words": None, **said_which, **taken}
 
     async def validate_order_asset(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -473,9 +588,60 @@ class ValidateOrderConsumablesForm(PortalFormValidation):
                 "covered_by_contract")
         kept = [{k: c.get(k) for k in keep} for c in catalogue]
         return {"order_asset": value, "order_catalogue": kept, "order_ship_to": ship_to,
-                "order_lines": tracker.get_slot("order_lines") or [], **self._from_request_words(tracker, kept)}
+                "order_lines": tracker.get_slot("order_lines") or [],
+                **self._from_request_words(dispatcher, tracker, kept)}
 
-    # --- consumable ------------------------------------------------------------------------------------------------
+    # --- the lines: consumables and quantities -------------------------------------------------------------------
+    def _take(self, dispatcher: CollectingDispatcher, tracker: Tracker, named: NamedItems,
+              pending: List[Dict[str, Any]], catalogue: Optional[List[Dict[str, Any]]] = None,
+              quiet_when_unsure: bool = False) -> Optional[Dict[Text, Any]]:
+        """Adds the lines a message names to the order. A consumable named without a quantity, or above its limit,
+        waits for the quantity question (`order_item`); "un de chaque" gives the consumables waiting theirs. When
+        the message names a consumable the device has not, several at once, one already ordered or a quantity
+        below 1: a message says so, nothing is written and None is returned (on the opening message, naming only
+        a kind of consumable without saying which is left to the consumable question: `quiet_when_unsure`)."""
+        catalogue = catalogue if catalogue is not None else tracker.get_slot("order_catalogue") or []
+        lines = list(tracker.get_slot("order_lines") or [])
+        if named.unknown:
+            dispatcher.utter_message(response="utter_order_item_unknown")
+            return None
+        if named.ambiguous:
+            if not (quiet_when_unsure and not named.lines):
+                dispatcher.utter_message(response="utter_order_item_ambiguous",
+                                         choices=", ".join(item_label(c) for c in named.ambiguous[:MAX_BUTTONS]))
+            return None
+        for item, _ in named.lines:
+            already = next((line for line in lines if line["part_number"] == item["part_number"]), None)
+            if already:
+                dispatcher.utter_message(response="utter_order_item_already", item=item_label(item),
+                                         quantity=already["quantity"])
+                return None
+        said = {item["part_number"] for item, _ in named.lines}
+        wanted = [(item, named.each if quantity is None else quantity) for item, quantity in named.lines]
+        wanted += [(item, named.each) for item in pending if item["part_number"] not in said]
+        added, waiting, refused = [], [], {}
+        for item, quantity in wanted:
+            if quantity is not None and quantity < 1:
+                dispatcher.utter_message(response="utter_order_quantity_invalid", max_quantity=item["max_quantity"])
+                return None
+            if quantity is None or quantity > int(item["max_quantity"]):
+                waiting.append(item)
+                if quantity is not None:
+                    refused[item["part_number"]] = quantity  # the question then gives the limit and offers it
+            else:
+                added.append(order_line(item, quantity))
+        lines += added
+        slots: Dict[Text, Any] = {"order_lines": lines, "order_quantity_refused": refused or None}
+        if waiting:
+            slots.update(order_item=",".join(item["part_number"] for item in waiting), order_quantity=None)
+        else:
+            quantities = [line["quantity"] for line in added]
+            slots.update(order_item=",".join(line["part_number"] for line in added),
+                         order_quantity=quantities[0] if len(quantities) == 1 else quantities)
+        if len(lines) >= min(MAX_LINES, len(catalogue)):
+            slots["order_more"] = False  # nothing left to add
+        return slots
+
     async def extract_order_item(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
@@ -485,74 +651,59 @@ class ValidateOrderConsumablesForm(PortalFormValidation):
         if chosen:
             return {"order_item": chosen}
         text = text_of(tracker)
-        if not_an_answer(tracker) and not match_items(text, tracker.get_slot("order_catalogue") or []):
+        if not_an_answer(tracker) and not read_items(text, tracker.get_slot("order_catalogue") or []).names_items:
             return {}
         return {"order_item": text}
 
     async def validate_order_item(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
+        if value is None:  # "add an item" at the summary: the consumable is asked
+            return {"order_item": None, "order_quantity": None}
         catalogue = tracker.get_slot("order_catalogue") or []
-        text = str(value or "")
-        found = [c for c in catalogue if c["part_number"].upper() == text.strip().upper()]
-        if not found and not is_payload(text):
-            found = match_items(text, catalogue)
-        if len(found) > 1:
-            dispatcher.utter_message(response="utter_order_item_ambiguous",
-                                     choices=", ".join(item_label(c) for c in found[:MAX_BUTTONS]))
-            return {"order_item": None}
-        if not found:
+        text = str(value)
+        button = [c for c in catalogue if c["part_number"].upper() == text.strip().upper()]
+        named = NamedItems(lines=[(button[0], None)]) if button else read_items(text, catalogue)
+        if not named.names_items:
             dispatcher.utter_message(response="utter_order_item_unknown")
             return {"order_item": None}
-        item = found[0]
-        already = next((line for line in tracker.get_slot("order_lines") or []
-                        if line["part_number"] == item["part_number"]), None)
-        if already:
-            dispatcher.utter_message(response="utter_order_item_already", item=item_label(item),
-                                     quantity=already["quantity"])
-            return {"order_item": None}
-        return {"order_item": item["part_number"]}
+        return self._take(dispatcher, tracker, named, []) or {"order_item": None}
 
-    # --- quantity --------------------------------------------------------------------------------------------------
     async def extract_order_quantity(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         if not asked(tracker, "order_quantity"):
             return {}
         text, value = text_of(tracker), entity(tracker, "quantity")
+        if intent_of(tracker) == "affirm" and tracker.get_slot("order_quantity_refused"):
+            return {"order_quantity": "max"}  # "yes" to the limit offered
         if value is None and parse_count(text) is None and not MAX_WORDS.search(normalize(text)) \
+                and not read_items(text, tracker.get_slot("order_catalogue") or []).names_items \
                 and not_an_answer(tracker):
             return {}
-        return {"order_quantity": value if value is not None else text}
+        return {"order_quantity": value if is_payload(text) and value is not None else text}
 
     async def validate_order_quantity(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        item = self._item(tracker)
-        if item is None:  # no consumable chosen: ask it first
+        if value is None:  # reset with the consumable
+            return {"order_quantity": None}
+        pending = pending_items(tracker)
+        if not pending:  # no consumable chosen: ask it first
             return {"order_quantity": None, "order_item": None}
-        limit = int(item["max_quantity"])
-        text = str(value if value is not None else "")
-        quantity = limit if MAX_WORDS.search(normalize(text)) else parse_count(text, entity(tracker, "quantity"))
+        text = str(value)
+        named = read_items(text, tracker.get_slot("order_catalogue") or [])
+        if named.names_items:  # "2 cyan et 1 magenta", "2 black" answered to "how many?"
+            return self._take(dispatcher, tracker, named, pending) or {"order_quantity": None}
+        if text == "max" or MAX_WORDS.search(normalize(text)):
+            named = NamedItems(lines=[(item, int(item["max_quantity"])) for item in pending])
+            return self._take(dispatcher, tracker, named, pending) or {"order_quantity": None}
+        quantity = parse_count(text, entity(tracker, "quantity"))  # "3", "10 boîtes", "un de chaque"
         if quantity is None or quantity < 1:
-            dispatcher.utter_message(response="utter_order_quantity_invalid", max_quantity=limit)
+            dispatcher.utter_message(response="utter_order_quantity_invalid",
+                                     max_quantity=min(int(item["max_quantity"]) for item in pending))
             return {"order_quantity": None}
-        if quantity > limit:
-            dispatcher.utter_message(response="utter_order_quantity_above_max", item=item_label(item),
-                                     max_quantity=limit)
-            return {"order_quantity": None}
-        lines = list(tracker.get_slot("order_lines") or [])
-        lines.append({"part_number": item["part_number"], "description": item["description"],
-                      "quantity": quantity})
-        slots: Dict[Text, Any] = {"order_quantity": quantity, "order_lines": lines}
-        if len(lines) >= min(MAX_LINES, len(tracker.get_slot("order_catalogue") or [])):
-            slots["order_more"] = False  # nothing left to add
-        return slots
-
-    @staticmethod
-    def _item(tracker: Tracker) -> Optional[Dict[str, Any]]:
-        part = tracker.get_slot("order_item")
-        return next((c for c in tracker.get_slot("order_catalogue") or [] if c["part_number"] == part), None)
+        return self._take(dispatcher, tracker, NamedItems(each=quantity), pending) or {"order_quantity": None}
 
     # --- another item? ---------------------------------------------------------------------------------------------
     async def extract_order_more(
@@ -567,41 +718,7 @@ class ValidateOrderConsumablesForm(PortalFormValidation):
             return {"order_more": None, "order_item": None, "order_quantity": None}
         return {"order_more": value}
 
-    # --- delivery address ------------------------------------------------------------------------------------------
-    async def extract_order_delivery(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
-        if not asked(tracker, "order_delivery"):
-            return {}
-        chosen, intent, text = entity(tracker, "order_delivery"), intent_of(tracker), text_of(tracker)
-        if chosen:
-            return {"order_delivery": chosen}
-        if intent == "affirm":
-            return {"order_delivery": "account"}
-        if intent == "deny":
-            return {"order_delivery": "new"}
-        if not is_payload(text):
-            try:  # the new address given straight away
-                return {"order_delivery": "new", "order_address": parse_address(text)}
-            except AddressError:
-                pass
-            norm = normalize(text)
-            if NEW_PLACE_WORDS.search(norm):
-                return {"order_delivery": "new"}
-            if ACCOUNT_WORDS.search(norm):
-                return {"order_delivery": "account"}
-        if not_an_answer(tracker):
-            return {}
-        return {"order_delivery": text}
-
-    async def validate_order_delivery(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
-        if value in ("account", "new"):
-            return {"order_delivery": value}
-        dispatcher.utter_message(response="utter_order_delivery_unclear")
-        return {"order_delivery": None}
-
+    # --- a new delivery address (asked only when changed at the summary) ------------------------------------------
     async def extract_order_address(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
@@ -618,49 +735,17 @@ class ValidateOrderConsumablesForm(PortalFormValidation):
     async def validate_order_address(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        if isinstance(value, dict):  # parsed when the delivery question was answered with the address
+        if value is None or isinstance(value, dict):  # to be asked, or already read
             return {"order_address": value}
         try:
-            return {"order_address": parse_address("" if is_payload(str(value or "")) else str(value or ""))}
+            return {"order_address": parse_address("" if is_payload(str(value)) else str(value))}
         except AddressError as error:
             response = {"postcode": "utter_order_address_no_postcode", "country": "utter_order_address_no_country",
                         "too_long": "utter_order_address_too_long"}.get(error.code, "utter_order_address_invalid")
             dispatcher.utter_message(response=response)
             return {"order_address": None}
 
-    # --- contact ---------------------------------------------------------------------------------------------------
-    async def extract_order_contact(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
-        if not asked(tracker, "order_contact"):
-            return {}
-        chosen, intent, text = entity(tracker, "order_contact"), intent_of(tracker), text_of(tracker)
-        if chosen:
-            return {"order_contact": chosen}
-        if intent == "affirm":
-            return {"order_contact": "me"}
-        if intent == "deny":
-            return {"order_contact": "other"}
-        norm = normalize(text)
-        if not is_payload(text):
-            if ME_WORDS.search(norm):
-                return {"order_contact": "me"}
-            if entity(tracker, "email") or EMAIL.search(text):  # the other person given straight away
-                return {"order_contact": "other", "order_contact_person": text}
-            if OTHER_WORDS.search(norm):
-                return {"order_contact": "other"}
-        if not_an_answer(tracker):
-            return {}
-        return {"order_contact": text}
-
-    async def validate_order_contact(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
-        if value in ("me", "other"):
-            return {"order_contact": value}
-        dispatcher.utter_message(response="utter_order_contact_unclear")
-        return {"order_contact": None}
-
+    # --- another contact (asked only when changed at the summary) -------------------------------------------------
     async def extract_order_contact_person(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
@@ -671,9 +756,9 @@ class ValidateOrderConsumablesForm(PortalFormValidation):
     async def validate_order_contact_person(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        if isinstance(value, dict):
+        if value is None or isinstance(value, dict):  # to be asked, or already read
             return {"order_contact_person": value}
-        text = str(value or "")
+        text = str(value)
         person, problem = parse_person("" if is_payload(text) else text)
         if problem == "email":
             dispatcher.utter_message(response="utter_order_contact_email_invalid")
@@ -683,11 +768,68 @@ class ValidateOrderConsumablesForm(PortalFormValidation):
             return {"order_contact_person": None}
         return {"order_contact_person": person}
 
-    # --- confirmation ----------------------------------------------------------------------------------------------
+    # --- the summary: yes / no, or a change ------------------------------------------------------------------------
     async def extract_order_confirm(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
+        """Yes / no to the summary, or a change before ordering: a button ("change the delivery address / the
+        contact", "add an item") or words ("livrer ailleurs", "deliver to 10 Station Road", "le contact c'est
+        Karim", "ajoute un toner jaune"). The new address or person is read or asked, the item added or asked,
+        then the summary is shown again."""
+        if asked(tracker, "order_confirm") and not not_free_text_answer(tracker):
+            change = self._summary_change(dispatcher, tracker)
+            if change is not None:
+                return {**change, "order_confirm": None}
         return yes_no_answer(tracker, dispatcher, "order_confirm")
+
+    def _summary_change(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Optional[Dict[Text, Any]]:
+        wanted, text = entity(tracker, "order_change"), text_of(tracker)
+        plain = "" if is_payload(text) else normalize(text)
+        if wanted == "contact" or (not wanted and (CONTACT_CHANGE.search(plain) or EMAIL.search(plain))):
+            return self._contact_change(text if plain else "")
+        if wanted == "delivery" or (not wanted and (DELIVERY_CHANGE.search(plain) or self._is_address(text))):
+            return self._delivery_change(text if plain else "")
+        catalogue = tracker.get_slot("order_catalogue") or []
+        named = read_items(plain, catalogue)
+        if wanted == "item" or (not wanted and (named.names_items or ADD_WORDS.search(plain))):
+            taken = {line["part_number"] for line in tracker.get_slot("order_lines") or []}
+            if all(item["part_number"] in taken for item in catalogue):
+                dispatcher.utter_message(response="utter_order_nothing_left")
+                return {}
+            return {"order_item": text if named.names_items else None}
+        return None
+
+    @staticmethod
+    def _is_address(text: str) -> bool:
+        try:
+            parse_address(text)
+        except AddressError:
+            return False
+        return True
+
+    @staticmethod
+    def _contact_change(text: str) -> Dict[Text, Any]:
+        """"le contact c'est Karim" → that person (read by the contact question's validation); "the contact is me"
+        → the user again; "change the contact" → the person is asked."""
+        after, before = CONTACT_AFTER.search(text), CONTACT_BEFORE.search(text)
+        who = (after.group("who") if after else text if EMAIL.search(text) else "").strip(" .!")
+        if not who and before:
+            who = before.group("who").strip(" .!")
+        if ME_WORDS.search(normalize(who)):
+            return {"order_contact": "me", "order_contact_person": None}
+        return {"order_contact": "other", "order_contact_person": who if HAS_LETTER.search(who) else None}
+
+    def _delivery_change(self, text: str) -> Dict[Text, Any]:
+        """"livrer à l'adresse du compte" → back to it; "deliver to 1 High Street, …" → that address (read by the
+        address question's validation, which says what is missing); "livrer ailleurs" → the address is asked."""
+        plain = normalize(text)
+        if ACCOUNT_WORDS.search(plain) and not self._is_address(text):
+            return {"order_delivery": "account", "order_address": None}
+        found = DELIVERY_AFTER.search(text)
+        where = (found.group("where") if found else text).strip()
+        if not re.search(r"\d", where) and self._is_address(text):
+            where = text
+        return {"order_delivery": "new", "order_address": where if re.search(r"\d", where) else None}
 
 
 def delivery_address(tracker: Tracker) -> Dict[str, str]:
@@ -746,17 +888,39 @@ class ActionAskOrderItem(Action):
 
 
 class ActionAskOrderQuantity(Action):
+    """How many of the consumable (buttons 1..its limit), or of each when several were named together. A quantity
+    above the limit is answered here: the limit, and the maximum offered as a button (or "yes")."""
+
     def name(self) -> Text:
         return "action_ask_order_quantity"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        item = ValidateOrderConsumablesForm._item(tracker) or {"description": "?", "part_number": "?",
-                                                                "max_quantity": 1}
-        limit = int(item["max_quantity"])
-        buttons = [{"title": str(n), "payload": f'/inform{{"quantity":"{n}"}}'} for n in range(1, min(limit, 10) + 1)]
-        dispatcher.utter_message(response="utter_ask_order_quantity", item=item_label(item), max_quantity=limit,
-                                 buttons=buttons)
+        words = WORDS[language(tracker)]
+        pending = pending_items(tracker) or [{"description": "?", "part_number": "?", "max_quantity": 1}]
+        refused = tracker.get_slot("order_quantity_refused") or {}
+        for item in pending:
+            if item["part_number"] in refused:
+                limit = int(item["max_quantity"])
+                offer = [{"title": words["order_max"].format(n=limit), "payload": f'/inform{{"quantity":"{limit}"}}'}]
+                dispatcher.utter_message(response="utter_order_quantity_above_max", item=item_label(item),
+                                         quantity=refused[item["part_number"]], max_quantity=limit,
+                                         buttons=offer if len(pending) == 1 else [])
+        if len(pending) == 1:
+            if pending[0]["part_number"] not in refused:
+                limit = int(pending[0]["max_quantity"])
+                dispatcher.utter_message(response="utter_ask_order_quantity", item=item_label(pending[0]),
+                                         max_quantity=limit, buttons=self._buttons(limit, "{n}"))
+            return []
+        limit = min(int(item["max_quantity"]) for item in pending)
+        dispatcher.utter_message(response="utter_ask_order_quantities", buttons=self._buttons(limit, words["each"]),
+                                 items="\n".join(f"• {item_label(item)} (1 – {item['max_quantity']})"
+                                                  for item in pending))
         return []
+
+    @staticmethod
+    def _buttons(limit: int, title: str) -> List[Dict[str, str]]:
+        return [{"title": title.format(n=n), "payload": f'/inform{{"quantity":"{n}"}}'}
+                for n in range(1, min(limit, 10) + 1)]
 
 
 class ActionAskOrderMore(Action):
@@ -766,35 +930,6 @@ class ActionAskOrderMore(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         lines = lines_text(tracker.get_slot("order_lines") or [])
         dispatcher.utter_message(response="utter_ask_order_more", lines=lines)
-        return []
-
-
-class ActionAskOrderDelivery(Action):
-    def name(self) -> Text:
-        return "action_ask_order_delivery"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        words = WORDS[language(tracker)]
-        dispatcher.utter_message(
-            response="utter_ask_order_delivery", address=address_text(tracker.get_slot("order_ship_to") or {}),
-            buttons=[{"title": words["account_address"], "payload": '/inform{"order_delivery":"account"}'},
-                     {"title": words["new_address"], "payload": '/inform{"order_delivery":"new"}'}])
-        return []
-
-
-class ActionAskOrderContact(Action):
-    def name(self) -> Text:
-        return "action_ask_order_contact"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        words = WORDS[language(tracker)]
-        me = {"full_name": ((portal_user(tracker) or {}).get("full_name") or ""),
-              "email": ((portal_user(tracker) or {}).get("email") or "")}
-        dispatcher.utter_message(
-            response="utter_ask_order_contact", person=person_text(me) or words["me"],
-            buttons=[{"title": f"{words['me']} ({me['full_name']})" if me["full_name"] else words["me"],
-                      "payload": '/inform{"order_contact":"me"}'},
-                     {"title": words["other_person"], "payload": '/inform{"order_contact":"other"}'}])
         return []
 
 

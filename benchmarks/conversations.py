@@ -116,9 +116,7 @@ def scripts() -> List[Script]:
             Turn('/inform{"asset_ref":"53463252"}', "action"),
             Turn('/inform{"order_part":"2790B002"}', "action"),
             Turn("2", "action"),
-            Turn("non", "action"),
-            Turn('/inform{"order_delivery":"account"}', "action"),
-            Turn('/inform{"order_contact":"me"}', "action", r"2790B002"),
+            Turn("non", "action", r"2790B002"),
             Turn("oui", "action", r"ORD\d{7}")], creates="order"),
         Script("meter readings", USER, lambda c: [
             Turn("I'd like to enter my meter readings", "action", r"112"),

@@ -18,8 +18,6 @@ from actions.orders import (
     TRAINING_EXTRA,
     ActionAskOrderAsset,
     ActionAskOrderConfirm,
-    ActionAskOrderContact,
-    ActionAskOrderDelivery,
     ActionAskOrderEnquiryConfirm,
     ActionAskOrderEnquiryKind,
     ActionAskOrderEnquiryNumber,
@@ -44,6 +42,7 @@ from actions.orders import (
     parse_count,
     parse_date,
     parse_person,
+    read_items,
 )
 from actions.roles import ROLE_GUARDS
 from actions.submission import ActionCancelForm, ActionRetrySubmit
@@ -222,6 +221,7 @@ async def test_opening_single_device_is_selected_with_its_catalogue_and_address(
     assert slots["order_ship_to"] == SHIP_TO
     assert slots["order_lines"] == []
     assert slots["requested_slot"] == "order_item"
+    assert "order_more" not in slots  # no particular item named: "anything else?" will be asked
     assert responses(dispatcher) == ["utter_asset_selected"]
     assert portal.calls("GET", "/assets/53463252/consumables") and portal.calls("GET", "/assets/53463252")
 
@@ -242,7 +242,8 @@ async def test_opening_item_and_quantity_are_taken_with_the_only_device(portal, 
     slots = slot_values(events)
     assert (slots["order_item"], slots["order_quantity"]) == ("2790B002", 2)
     assert slots["order_lines"] == [{"part_number": "2790B002", "description": "C-EXV29 Toner Black", "quantity": 2}]
-    assert slots["requested_slot"] == "order_more"  # neither the item nor the quantity is asked
+    assert slots["order_more"] is False  # the first message said what is wanted: "anything else?" is not asked
+    assert slots["requested_slot"] == "order_confirm"  # nor the item, the quantity, the delivery or the contact
 
 
 async def test_the_request_words_wait_for_the_device_question(portal, orders, make_tracker, domain):
@@ -436,16 +437,57 @@ async def test_quantity_adds_the_line(portal, orders, make_tracker, domain, chos
     assert dispatcher.messages == []
 
 
-async def test_quantity_above_the_limit_names_it(portal, orders, make_tracker, domain, chosen):
+async def test_quantity_above_the_limit_names_it_and_offers_the_maximum(portal, orders, make_tracker, domain, chosen):
     chosen["order_item"] = "2778B003"  # drum unit: at most 2
     tracker = make_tracker('/inform{"quantity":"9"}', entities=[("quantity", "9")], requested_slot="order_quantity",
                            active_loop=CONSUMABLES, slots=chosen)
     dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
-    msg = message(dispatcher, "utter_order_quantity_above_max")
-    assert (msg["max_quantity"], msg["item"]) == (2, "C-EXV29 Drum Unit Black (2778B003)")
     slots = slot_values(events)
     assert slots["order_quantity"] is None and slots["requested_slot"] == "order_quantity"
-    assert "order_lines" not in slots
+    assert slots["order_lines"] == [] and slots["order_quantity_refused"] == {"2778B003": 9}
+    assert dispatcher.messages == []  # the question says it, once
+    chosen.update(order_quantity_refused={"2778B003": 9})
+    dispatcher, _ = await run(ActionAskOrderQuantity(), make_tracker(requested_slot="order_quantity", slots=chosen),
+                              domain)
+    (msg,) = dispatcher.messages
+    assert msg["response"] == "utter_order_quantity_above_max"
+    assert (msg["quantity"], msg["max_quantity"], msg["item"]) == (9, 2, "C-EXV29 Drum Unit Black (2778B003)")
+    assert msg["buttons"] == [{"title": "Commander 2", "payload": '/inform{"quantity":"2"}'}]
+
+
+@pytest.mark.parametrize(("text", "intent", "entities", "lang", "title"), [
+    ('/inform{"quantity":"2"}', "inform", [("quantity", "2")], "fr", "Commander 2"),  # the button
+    ("oui", "affirm", [], "fr", "Commander 2"),
+    ("yes please", "affirm", [], "en", "Order 2"),
+])
+async def test_quantity_above_the_limit_then_the_maximum_accepted(portal, orders, make_tracker, domain, chosen, text,
+                                                                  intent, entities, lang, title):
+    chosen.update(order_item="2778B003", order_quantity_refused={"2778B003": 9}, language=lang)
+    dispatcher, _ = await run(ActionAskOrderQuantity(), make_tracker(requested_slot="order_quantity", slots=chosen),
+                              domain)
+    assert dispatcher.messages[0]["buttons"][0]["title"] == title
+    tracker = make_tracker(text, intent=intent, entities=entities, requested_slot="order_quantity",
+                           active_loop=CONSUMABLES, slots=chosen)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["order_lines"] == [line("2778B003", "C-EXV29 Drum Unit Black", 2)]
+    assert slots["order_quantity_refused"] is None and slots["requested_slot"] == "order_more"
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize(("text", "quantity"), [("10 boîtes", 10), ("3 boxes", 3), ("2 cartons svp", 2)])
+async def test_quantity_typed_with_its_unit(portal, orders, make_tracker, domain, chosen, text, quantity):
+    chosen["order_item"] = "2790B002"  # toner: at most 4
+    tracker = make_tracker(text, intent="nlu_fallback", requested_slot="order_quantity", active_loop=CONSUMABLES,
+                           slots=chosen)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    slots = slot_values(events)
+    if quantity <= 4:
+        assert slots["order_lines"] == [line("2790B002", "C-EXV29 Toner Black", quantity)]
+    else:
+        assert slots["order_lines"] == [] and slots["order_quantity_refused"] == {"2790B002": quantity}
+        assert slots["requested_slot"] == "order_quantity"
+    assert dispatcher.messages == []
 
 
 @pytest.mark.parametrize("text", ["0", "beaucoup", "2 ou 3", "-1"])
@@ -481,7 +523,7 @@ async def test_another_item_no_goes_on_to_the_delivery(portal, orders, make_trac
     tracker = make_tracker("non", intent="deny", requested_slot="order_more", active_loop=CONSUMABLES, slots=chosen)
     dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
     slots = slot_values(events)
-    assert slots["order_more"] is False and slots["requested_slot"] == "order_delivery"
+    assert slots["order_more"] is False and slots["requested_slot"] == "order_confirm"  # delivery, contact: defaults
 
 
 async def test_another_item_unclear(portal, orders, make_tracker, domain, chosen):
@@ -498,7 +540,7 @@ async def test_nothing_left_to_add_skips_the_question(portal, orders, make_track
     tracker = make_tracker("1", requested_slot="order_quantity", active_loop=CONSUMABLES, slots=chosen)
     dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
     slots = slot_values(events)
-    assert slots["order_more"] is False and slots["requested_slot"] == "order_delivery"
+    assert slots["order_more"] is False and slots["requested_slot"] == "order_confirm"
 
 
 async def test_ask_more_lists_the_lines(portal, orders, make_tracker, domain, chosen):
@@ -508,7 +550,185 @@ async def test_ask_more_lists_the_lines(portal, orders, make_tracker, domain, ch
                                                "• 1 × Cartridge-D3-NONE- (0250A013)")
 
 
-# --- consumables: delivery and contact ------------------------------------------------------------------------------
+# --- consumables: several lines in one message ----------------------------------------------------------------------
+BLACK, CYAN, MAGENTA, YELLOW = (line("2790B002", "C-EXV29 Toner Black", 0), line("2794B002", "C-EXV29 Toner Cyan", 0),
+                                line("2798B002", "C-EXV29 Toner Magenta", 0), line("2802B002", "C-EXV29 Toner Yellow", 0))
+
+
+def lines_of(*pairs) -> List[Dict[str, Any]]:
+    return [{**template, "quantity": quantity} for template, quantity in pairs]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2 noirs, 1 cyan", [("2790B002", 2), ("2794B002", 1)]),
+    ("one magenta and one yellow", [("2798B002", 1), ("2802B002", 1)]),
+    ("2 black and a cyan", [("2790B002", 2), ("2794B002", 1)]),
+    ("deux toners noirs et un jaune", [("2790B002", 2), ("2802B002", 1)]),
+    ("3 boîtes de toner noir", [("2790B002", 3)]),
+    ("un bac de récupération et 2 agrafes", [("FM3-5945-010", 1), ("0250A013", 2)]),
+    ("one waste toner container, two staples", [("FM3-5945-010", 1), ("0250A013", 2)]),
+    ("un tambour couleur", [("2779B003", 1)]),
+    ("2x 2794B002", [("2794B002", 2)]),
+    ("cyan et magenta", [("2794B002", None), ("2798B002", None)]),
+])
+async def test_read_items(orders, text, expected):
+    named = read_items(text, catalogue_c5030(orders))
+    assert [(item["part_number"], quantity) for item, quantity in named.lines] == expected
+    assert not named.unknown and not named.ambiguous
+
+
+async def test_read_items_each_unknown_and_ambiguous(orders):
+    catalogue = catalogue_c5030(orders)
+    assert read_items("cyan et magenta, un de chaque", catalogue).each == 1
+    assert read_items("2 of each", catalogue).each == 2 and not read_items("2 of each", catalogue).names_items
+    assert len(read_items("du toner", catalogue).ambiguous) == 4
+    assert read_items("un tambour", catalogue).ambiguous  # black or colour drum
+    assert read_items("un tambour cyan", catalogue).lines[0][0]["part_number"] == "2779B003"  # the colour drum
+    assert not read_items("10 boîtes", catalogue).names_items  # a unit, not a consumable
+    assert not read_items("pour la GNM75498 svp", catalogue).names_items
+    c5560 = [{k: c[k] for k in ("part_number", "description", "category", "max_quantity")}
+             for c in orders._catalogue(ASSET_C5560)]
+    assert read_items("des agrafes", c5560).lines[0][0]["part_number"] == "1725B001"
+
+
+@pytest.mark.parametrize(("text", "lang", "expected"), [
+    ("2 noirs, 1 cyan", "fr", [(BLACK, 2), (CYAN, 1)]),
+    ("deux toners noirs et un jaune", "fr", [(BLACK, 2), (YELLOW, 1)]),
+    ("one magenta and one yellow", "en", [(MAGENTA, 1), (YELLOW, 1)]),
+    ("2 black and a cyan", "en", [(BLACK, 2), (CYAN, 1)]),
+])
+async def test_several_lines_answered_to_the_item_question(portal, orders, make_tracker, domain, chosen, text, lang,
+                                                           expected):
+    chosen["language"] = lang
+    tracker = make_tracker(text, intent="order_consumables", requested_slot="order_item", active_loop=CONSUMABLES,
+                           slots=chosen)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["order_lines"] == lines_of(*expected)
+    assert slots["requested_slot"] == "order_more"  # neither quantity is asked
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize(("answer", "lang"), [("un de chaque", "fr"), ("one of each", "en"),
+                                              ('/inform{"quantity":"1"}', "en")])
+async def test_each_answered_to_the_quantity_of_two_items_named_together(portal, orders, make_tracker, domain, chosen,
+                                                                          answer, lang):
+    chosen["language"] = lang
+    item = make_tracker("cyan et magenta" if lang == "fr" else "cyan and magenta", requested_slot="order_item",
+                        active_loop=CONSUMABLES, slots=chosen)
+    _, events = await run(ValidateOrderConsumablesForm(), item, domain)
+    slots = slot_values(events)
+    assert (slots["order_item"], slots["requested_slot"]) == ("2794B002,2798B002", "order_quantity")
+    chosen.update(slots)
+    dispatcher, _ = await run(ActionAskOrderQuantity(), make_tracker(requested_slot="order_quantity", slots=chosen),
+                              domain)
+    (msg,) = dispatcher.messages
+    assert msg["response"] == "utter_ask_order_quantities"
+    assert msg["items"] == "• C-EXV29 Toner Cyan (2794B002) (1 – 4)\n• C-EXV29 Toner Magenta (2798B002) (1 – 4)"
+    assert msg["buttons"][0] == {"title": "1 de chaque" if lang == "fr" else "1 of each",
+                                 "payload": '/inform{"quantity":"1"}'}
+    entities = [("quantity", "1")] if answer.startswith("/") else []
+    quantity = make_tracker(answer, entities=entities, requested_slot="order_quantity", active_loop=CONSUMABLES,
+                            slots=chosen)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), quantity, domain)
+    slots = slot_values(events)
+    assert slots["order_lines"] == lines_of((CYAN, 1), (MAGENTA, 1))
+    assert slots["requested_slot"] == "order_more" and dispatcher.messages == []
+
+
+async def test_quantities_given_per_item_to_the_quantity_question(portal, orders, make_tracker, domain, chosen):
+    chosen["order_item"] = "2794B002,2798B002"
+    tracker = make_tracker("2 cyan et 1 magenta", requested_slot="order_quantity", active_loop=CONSUMABLES,
+                           slots=chosen)
+    _, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    assert slot_values(events)["order_lines"] == lines_of((CYAN, 2), (MAGENTA, 1))
+
+
+@pytest.mark.parametrize(("text", "response"), [
+    ("2 noirs et 1 tambour", "utter_order_item_ambiguous"),   # which drum?
+    ("2 noirs et 1 rose fluo", "utter_order_item_unknown"),   # no pink toner
+    ("0 noir et 1 cyan", "utter_order_quantity_invalid"),
+])
+async def test_several_lines_with_one_bad_write_nothing(portal, orders, make_tracker, domain, chosen, text, response):
+    chosen["order_catalogue"] = [c for c in chosen["order_catalogue"] if c["part_number"] != "2798B002"]
+    tracker = make_tracker(text, requested_slot="order_item", active_loop=CONSUMABLES, slots=chosen)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    assert responses(dispatcher) == [response]
+    slots = slot_values(events)
+    assert "order_lines" not in slots and slots["order_item"] is None and slots["requested_slot"] == "order_item"
+
+
+async def test_one_line_above_its_limit_waits_for_its_quantity_the_others_are_added(portal, orders, make_tracker,
+                                                                                    domain, chosen):
+    tracker = make_tracker("6 noirs et 1 cyan", requested_slot="order_item", active_loop=CONSUMABLES, slots=chosen)
+    _, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["order_lines"] == lines_of((CYAN, 1))
+    assert (slots["order_item"], slots["order_quantity_refused"]) == ("2790B002", {"2790B002": 6})
+    assert slots["requested_slot"] == "order_quantity"
+
+
+# --- consumables: what the first message says ------------------------------------------------------------------------
+@pytest.mark.parametrize(("text", "lang", "expected"), [
+    ("il me faut 2 toners noirs et un cyan pour la GNM75498", "fr", [(BLACK, 2), (CYAN, 1)]),
+    ("I need one magenta and one yellow toner for GNM75498", "en", [(MAGENTA, 1), (YELLOW, 1)]),
+])
+async def test_opening_with_device_items_and_quantities_goes_straight_to_the_summary(portal, orders, make_tracker,
+                                                                                     domain, text, lang, expected):
+    tracker = make_tracker(text, intent="order_consumables", entities=[("asset_ref", "GNM75498")],
+                           active_loop=CONSUMABLES, slots={"language": lang})
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["order_asset"] == "53463252" and slots["order_lines"] == lines_of(*expected)
+    assert slots["order_more"] is False and slots["requested_slot"] == "order_confirm"
+    assert responses(dispatcher) == ["utter_asset_selected"]
+
+
+@pytest.mark.parametrize(("text", "lang"), [("du toner noir et du cyan svp", "fr"), ("black and cyan toner", "en")])
+async def test_opening_items_without_quantities_asks_them_at_once_then_the_summary(portal, orders, make_tracker,
+                                                                                   domain, text, lang):
+    portal.assets = [ASSET_C5030]
+    tracker = make_tracker(text, intent="order_consumables", active_loop=CONSUMABLES, slots={"language": lang})
+    _, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    slots = slot_values(events)
+    assert (slots["order_item"], slots["requested_slot"]) == ("2790B002,2794B002", "order_quantity")
+    answer = make_tracker("2 of each" if lang == "en" else "2 de chaque", requested_slot="order_quantity",
+                          active_loop=CONSUMABLES, slots={**slots, "language": lang})
+    _, events = await run(ValidateOrderConsumablesForm(), answer, domain)
+    slots = slot_values(events)
+    assert slots["order_lines"] == lines_of((BLACK, 2), (CYAN, 2)) and slots["requested_slot"] == "order_confirm"
+
+
+async def test_opening_quantity_above_the_limit_offers_it(portal, orders, make_tracker, domain):
+    portal.assets = [ASSET_C5030]
+    tracker = make_tracker("I need 10 boxes of black toner", intent="order_consumables", active_loop=CONSUMABLES,
+                           slots={"language": "en"})
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    slots = slot_values(events)
+    assert (slots["order_item"], slots["order_quantity_refused"]) == ("2790B002", {"2790B002": 10})
+    assert slots["requested_slot"] == "order_quantity" and responses(dispatcher) == ["utter_asset_selected"]
+    dispatcher, _ = await run(ActionAskOrderQuantity(), make_tracker(requested_slot="order_quantity",
+                                                                     slots={**slots, "language": "en"}), domain)
+    assert responses(dispatcher) == ["utter_order_quantity_above_max"]
+    assert dispatcher.messages[0]["buttons"] == [{"title": "Order 4", "payload": '/inform{"quantity":"4"}'}]
+
+
+@pytest.mark.parametrize("started", STARTS)
+@pytest.mark.parametrize(("text", "lang"), [("2 toners noirs et 1 jaune pour la GNM75498", "fr"),
+                                            ("2 black and a yellow toner for GNM75498", "en")])
+async def test_consumables_items_and_quantities_of_the_request_are_taken_however_the_form_started(
+        portal, orders, make_tracker, domain, started, text, lang):
+    tracker = await opening_tracker(make_tracker, domain, started, text, "order_consumables", CONSUMABLES,
+                                    entities=[("asset_ref", "GNM75498")], slots={"language": lang})
+    _, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["order_asset"] == "53463252"
+    assert slots["order_lines"] == lines_of((BLACK, 2), (YELLOW, 1))
+    assert slots["requested_slot"] == "order_confirm"
+    assert_switch_request_forgotten(events, started)
+
+
+# --- consumables: the summary, and changing the delivery address, the contact or the items there ---------------------
 @pytest.fixture
 def lines_done(chosen) -> Dict[str, Any]:
     chosen.update(order_item="2790B002", order_quantity=2, order_more=False,
@@ -516,48 +736,175 @@ def lines_done(chosen) -> Dict[str, Any]:
     return chosen
 
 
-async def test_ask_delivery_shows_the_account_address(portal, orders, make_tracker, domain, lines_done):
-    tracker = make_tracker(requested_slot="order_delivery", slots=lines_done)
-    dispatcher, _ = await run(ActionAskOrderDelivery(), tracker, domain)
+async def summary_answer(make_tracker, domain, slots, text, intent="inform", entities=()):
+    tracker = make_tracker(text, intent=intent, entities=list(entities), requested_slot="order_confirm",
+                           active_loop=CONSUMABLES, slots=slots)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    return dispatcher, slot_values(events)
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+async def test_summary_states_the_default_delivery_and_contact_and_offers_changes(portal, orders, make_tracker, domain,
+                                                                                 lines_done, lang):
+    lines_done["language"] = lang
+    dispatcher, _ = await run(ActionAskOrderConfirm(), make_tracker(requested_slot="order_confirm", slots=lines_done),
+                              domain)
     (msg,) = dispatcher.messages
-    assert msg["address"] == "CANON UK LTD, 4 Roundwood Avenue, UB11 1AF Uxbridge, Royaume-Uni"
-    assert [b["payload"] for b in msg["buttons"]] == ['/inform{"order_delivery":"account"}',
-                                                      '/inform{"order_delivery":"new"}']
+    assert msg["delivery"] == "CANON UK LTD, 4 Roundwood Avenue, UB11 1AF Uxbridge, Royaume-Uni"
+    assert msg["contact"] == "SNTestDM DemoPortal (sntestdm@canon-uk-demo.example)"
+    (variant,) = [v for v in domain["responses"]["utter_ask_order_confirm"]
+                  if bool(v.get("condition")) == (lang == "en")]
+    payloads = [b["payload"] for b in variant["buttons"]]
+    assert payloads == ["/affirm", '/inform{{"order_change":"delivery"}}', '/inform{{"order_change":"contact"}}',
+                        '/inform{{"order_change":"item"}}', "/deny"]
+    titles = [b["title"] for b in variant["buttons"]]
+    assert titles[1:4] == (["Change the delivery address", "Change the contact", "Add an item"] if lang == "en" else
+                           ["Changer l'adresse de livraison", "Changer le contact", "Ajouter un article"])
 
 
-@pytest.mark.parametrize(("text", "intent", "entities", "delivery", "next_slot"), [
-    ('/inform{"order_delivery":"account"}', "inform", [("order_delivery", "account")], "account", "order_contact"),
-    ("oui", "affirm", [], "account", "order_contact"),
-    ("à l'adresse du compte", "inform", [], "account", "order_contact"),
-    ('/inform{"order_delivery":"new"}', "inform", [("order_delivery", "new")], "new", "order_address"),
-    ("non", "deny", [], "new", "order_address"),
-    ("a new location", "inform", [], "new", "order_address"),
+async def test_the_form_asks_neither_the_delivery_nor_the_contact(portal, orders, make_tracker, domain, chosen):
+    chosen["order_item"] = "2790B002"
+    tracker = make_tracker("2", requested_slot="order_quantity", active_loop=CONSUMABLES,
+                           slots={**chosen, "order_more": False})
+    _, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    assert slot_values(events)["requested_slot"] == "order_confirm"
+    assert "order_delivery" not in domain["forms"][CONSUMABLES]["required_slots"]
+    assert "order_contact" not in domain["forms"][CONSUMABLES]["required_slots"]
+
+
+@pytest.mark.parametrize(("text", "intent", "entities"), [
+    ('/inform{"order_change":"delivery"}', "inform", [("order_change", "delivery")]),  # the button
+    ("livrer ailleurs", "inform", []),
+    ("non, il faut livrer ailleurs", "deny", []),
+    ("I want it delivered elsewhere", "nlu_fallback", []),
+    ("change the delivery address", "inform", []),
 ])
-async def test_delivery_choice(portal, orders, make_tracker, domain, lines_done, text, intent, entities, delivery,
-                               next_slot):
-    tracker = make_tracker(text, intent=intent, entities=entities, requested_slot="order_delivery",
-                           active_loop=CONSUMABLES, slots=lines_done)
-    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
-    slots = slot_values(events)
-    assert slots["order_delivery"] == delivery and slots["requested_slot"] == next_slot
+async def test_summary_change_of_address_asks_it(portal, orders, make_tracker, domain, lines_done, text, intent,
+                                                 entities):
+    dispatcher, slots = await summary_answer(make_tracker, domain, lines_done, text, intent, entities)
+    assert (slots["order_delivery"], slots["order_address"], slots["order_confirm"]) == ("new", None, None)
+    assert slots["requested_slot"] == "order_address"
+    assert dispatcher.messages == []
+    assert not portal.calls("POST", "/orders")
 
 
-async def test_delivery_answered_with_the_address_itself(portal, orders, make_tracker, domain, lines_done):
-    tracker = make_tracker("Mail room, 1 High Street, Uxbridge UB8 1JX, United Kingdom",
-                           requested_slot="order_delivery", active_loop=CONSUMABLES, slots=lines_done)
-    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
-    slots = slot_values(events)
+@pytest.mark.parametrize("text", [
+    "deliver to Mail room, 1 High Street, Uxbridge UB8 1JX, United Kingdom",
+    "livrer à : Mail room, 1 High Street, Uxbridge UB8 1JX, United Kingdom",
+    "Mail room, 1 High Street, Uxbridge UB8 1JX, United Kingdom",
+])
+async def test_summary_change_of_address_given_at_once(portal, orders, make_tracker, domain, lines_done, text):
+    dispatcher, slots = await summary_answer(make_tracker, domain, lines_done, text)
     assert slots["order_delivery"] == "new"
     assert slots["order_address"] == {"recipient": "Mail room", "street": "1 High Street", "city": "Uxbridge",
                                       "postcode": "UB8 1JX", "country": "United Kingdom"}
-    assert slots["requested_slot"] == "order_contact"
+    assert slots["requested_slot"] == "order_confirm" and slots["order_confirm"] is None  # the summary again
+    assert dispatcher.messages == []
 
 
-async def test_delivery_unclear(portal, orders, make_tracker, domain, lines_done):
-    tracker = make_tracker("je sais pas", requested_slot="order_delivery", active_loop=CONSUMABLES, slots=lines_done)
-    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
-    assert responses(dispatcher) == ["utter_order_delivery_unclear"]
-    assert slot_values(events)["order_delivery"] is None
+@pytest.mark.parametrize(("text", "lang"), [("deliver to 10 Station Road", "en"), ("livrer au 10 rue de la Gare", "fr")])
+async def test_summary_change_to_an_incomplete_address_says_what_is_missing(portal, orders, make_tracker, domain,
+                                                                           lines_done, text, lang):
+    lines_done["language"] = lang
+    dispatcher, slots = await summary_answer(make_tracker, domain, lines_done, text)
+    assert responses(dispatcher) == ["utter_order_address_invalid"]
+    assert (slots["order_delivery"], slots["order_address"]) == ("new", None)
+    assert slots["requested_slot"] == "order_address"
+
+
+@pytest.mark.parametrize(("changed", "text", "slot", "value", "field", "shown"), [
+    ({"order_delivery": "new", "order_address": {"recipient": "", "street": "1 High Street", "city": "Uxbridge",
+                                                 "postcode": "UB8 1JX", "country": "United Kingdom"}},
+     "finalement à l'adresse du compte", "order_delivery", "account", "delivery",
+     "CANON UK LTD, 4 Roundwood Avenue, UB11 1AF Uxbridge, Royaume-Uni"),
+    ({"order_contact": "other", "order_contact_person": {"full_name": "Karim"}}, "actually the contact is me",
+     "order_contact", "me", "contact", "SNTestDM DemoPortal (sntestdm@canon-uk-demo.example)"),
+])
+async def test_summary_change_back_to_the_default(portal, orders, make_tracker, domain, lines_done, changed, text, slot,
+                                                 value, field, shown):
+    lines_done.update(changed)
+    _, slots = await summary_answer(make_tracker, domain, lines_done, text)
+    assert slots[slot] == value and slots["requested_slot"] == "order_confirm"
+    lines_done.update(slots)
+    dispatcher, _ = await run(ActionAskOrderConfirm(), make_tracker(requested_slot="order_confirm", slots=lines_done),
+                              domain)
+    assert dispatcher.messages[0][field] == shown
+
+
+@pytest.mark.parametrize(("text", "entities", "person", "next_slot"), [
+    ('/inform{"order_change":"contact"}', [("order_change", "contact")], None, "order_contact_person"),
+    ("changer le contact", [], None, "order_contact_person"),
+    ("le contact c'est Karim", [], {"full_name": "Karim"}, "order_confirm"),
+    ("the contact is Jane Facilities, jane.facilities@example.com", [],
+     {"full_name": "Jane Facilities", "email": "jane.facilities@example.com"}, "order_confirm"),
+    ("Karim Benali est le contact", [], {"full_name": "Karim Benali"}, "order_confirm"),
+])
+async def test_summary_change_of_contact(portal, orders, make_tracker, domain, lines_done, text, entities, person,
+                                         next_slot):
+    dispatcher, slots = await summary_answer(make_tracker, domain, lines_done, text, entities=entities)
+    assert (slots["order_contact"], slots["order_contact_person"]) == ("other", person)
+    assert slots["requested_slot"] == next_slot and slots["order_confirm"] is None
+    assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize(("text", "response"), [
+    ("le contact c'est R2D2", "utter_order_contact_name_invalid"),
+    ("the contact is Jane, jane@facilities", "utter_order_contact_email_invalid"),
+])
+async def test_summary_change_of_contact_refused_says_why_and_asks(portal, orders, make_tracker, domain, lines_done,
+                                                                   text, response):
+    dispatcher, slots = await summary_answer(make_tracker, domain, lines_done, text)
+    assert responses(dispatcher) == [response]
+    assert (slots["order_contact"], slots["order_contact_person"]) == ("other", None)
+    assert slots["requested_slot"] == "order_contact_person"
+
+
+@pytest.mark.parametrize(("text", "entities"), [
+    ('/inform{"order_change":"item"}', [("order_change", "item")]), ("ajouter un article", []),
+    ("I'd like to add something", []),
+])
+async def test_summary_add_an_item_asks_it(portal, orders, make_tracker, domain, lines_done, text, entities):
+    dispatcher, slots = await summary_answer(make_tracker, domain, lines_done, text, entities=entities)
+    assert (slots["order_item"], slots["order_quantity"], slots["order_confirm"]) == (None, None, None)
+    assert slots["requested_slot"] == "order_item"
+    assert dispatcher.messages == []
+    dispatcher, _ = await run(ActionAskOrderItem(), make_tracker(requested_slot="order_item", slots=lines_done),
+                              domain)
+    assert dispatcher.messages[0]["response"] == "utter_ask_order_next_item"
+
+
+@pytest.mark.parametrize(("text", "lang"), [("ajoute un toner jaune", "fr"), ("add one yellow", "en")])
+async def test_summary_item_typed_is_added_and_the_summary_shown_again(portal, orders, make_tracker, domain,
+                                                                       lines_done, text, lang):
+    lines_done["language"] = lang
+    dispatcher, slots = await summary_answer(make_tracker, domain, lines_done, text)
+    assert slots["order_lines"] == [line("2790B002", "C-EXV29 Toner Black", 2),
+                                    line("2802B002", "C-EXV29 Toner Yellow", 1)]
+    assert slots["requested_slot"] == "order_confirm" and slots["order_confirm"] is None
+    assert dispatcher.messages == []
+
+
+async def test_summary_item_already_ordered_is_refused(portal, orders, make_tracker, domain, lines_done):
+    dispatcher, slots = await summary_answer(make_tracker, domain, lines_done, "add 1 black toner")
+    assert responses(dispatcher) == ["utter_order_item_already"]
+    assert "order_lines" not in slots  # nothing written
+    assert slots["requested_slot"] == "order_item"
+
+
+async def test_summary_add_when_nothing_is_left(portal, orders, make_tracker, domain, lines_done):
+    lines_done["order_catalogue"] = lines_done["order_catalogue"][:1]
+    dispatcher, slots = await summary_answer(make_tracker, domain, lines_done, '/inform{"order_change":"item"}',
+                                             entities=[("order_change", "item")])
+    assert responses(dispatcher) == ["utter_order_nothing_left"]
+    assert slots["requested_slot"] == "order_confirm"
+
+
+@pytest.mark.parametrize(("text", "intent", "value"), [("oui", "affirm", True), ("non", "deny", False),
+                                                       ("no thanks", "deny", False)])
+async def test_summary_bare_yes_or_no(portal, orders, make_tracker, domain, lines_done, text, intent, value):
+    dispatcher, slots = await summary_answer(make_tracker, domain, lines_done, text, intent)
+    assert slots["order_confirm"] is value and slots["requested_slot"] is None
+    assert "order_delivery" not in slots and "order_contact" not in slots
 
 
 @pytest.mark.parametrize(("text", "response"), [
@@ -581,7 +928,8 @@ async def test_new_address_accepted_even_when_the_nlu_is_unsure(portal, orders, 
     tracker = make_tracker("Service courrier, 12 rue des Presses, 69002 Lyon, France", intent="nlu_fallback",
                            requested_slot="order_address", active_loop=CONSUMABLES, slots=lines_done)
     dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
-    assert slot_values(events)["order_address"]["city"] == "Lyon"
+    slots = slot_values(events)
+    assert slots["order_address"]["city"] == "Lyon" and slots["requested_slot"] == "order_confirm"
 
 
 async def test_help_while_the_address_is_asked_is_a_digression(portal, orders, make_tracker, domain, lines_done):
@@ -590,44 +938,6 @@ async def test_help_while_the_address_is_asked_is_a_digression(portal, orders, m
                            slots=lines_done)
     dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
     assert "order_address" not in slot_values(events) and dispatcher.messages == []
-
-
-async def test_ask_contact_offers_me_or_someone_else(portal, orders, make_tracker, domain, lines_done):
-    tracker = make_tracker(requested_slot="order_contact", slots={**lines_done, "language": "en"})
-    dispatcher, _ = await run(ActionAskOrderContact(), tracker, domain)
-    (msg,) = dispatcher.messages
-    assert msg["person"] == "SNTestDM DemoPortal (sntestdm@canon-uk-demo.example)"
-    assert msg["buttons"] == [{"title": "Me (SNTestDM DemoPortal)", "payload": '/inform{"order_contact":"me"}'},
-                              {"title": "Someone else", "payload": '/inform{"order_contact":"other"}'}]
-
-
-@pytest.mark.parametrize(("text", "intent", "entities", "contact", "next_slot"), [
-    ('/inform{"order_contact":"me"}', "inform", [("order_contact", "me")], "me", "order_confirm"),
-    ("moi", "inform", [], "me", "order_confirm"),
-    ("yes", "affirm", [], "me", "order_confirm"),
-    ("someone else", "inform", [], "other", "order_contact_person"),
-    ('/inform{"order_contact":"other"}', "inform", [("order_contact", "other")], "other", "order_contact_person"),
-])
-async def test_contact_choice(portal, orders, make_tracker, domain, lines_done, text, intent, entities, contact,
-                              next_slot):
-    lines_done["order_delivery"] = "account"
-    tracker = make_tracker(text, intent=intent, entities=entities, requested_slot="order_contact",
-                           active_loop=CONSUMABLES, slots=lines_done)
-    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
-    slots = slot_values(events)
-    assert slots["order_contact"] == contact and slots["requested_slot"] == next_slot
-
-
-async def test_contact_answered_with_the_person(portal, orders, make_tracker, domain, lines_done):
-    lines_done["order_delivery"] = "account"
-    tracker = make_tracker("Jane Facilities, jane.facilities@example.com",
-                           entities=[("email", "jane.facilities@example.com")], requested_slot="order_contact",
-                           active_loop=CONSUMABLES, slots=lines_done)
-    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
-    slots = slot_values(events)
-    assert slots["order_contact"] == "other"
-    assert slots["order_contact_person"] == {"full_name": "Jane Facilities", "email": "jane.facilities@example.com"}
-    assert slots["requested_slot"] == "order_confirm"
 
 
 @pytest.mark.parametrize(("text", "response"), [
@@ -647,7 +957,8 @@ async def test_contact_person_name_only(portal, orders, make_tracker, domain, li
     tracker = make_tracker("John Smith", requested_slot="order_contact_person", active_loop=CONSUMABLES,
                            slots=lines_done)
     dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
-    assert slot_values(events)["order_contact_person"] == {"full_name": "John Smith"}
+    slots = slot_values(events)
+    assert slots["order_contact_person"] == {"full_name": "John Smith"} and slots["requested_slot"] == "order_confirm"
 
 
 # --- consumables: price, confirmation, order ------------------------------------------------------------------------
