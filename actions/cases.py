@@ -57,6 +57,8 @@ LIST_MAX_SHOWN = 50   # "show my last 30 tickets" shows 30; more than this is sa
 LIST_FETCHED = 51     # fetched to tell whether there are more than shown
 BUTTON_CASES = 5      # case buttons offered when asking which case
 ACTIVITIES_SHOWN = 3
+REPLY_BUTTONS = 3     # "Reply on CS…" buttons under a list, for the cases waiting for the user's answer
+REPLY_TITLE = {"fr": "Répondre sur", "en": "Reply on"}
 ACTIVITY_CHARS = 280
 DESCRIPTION_CHARS = 200
 MIN_COMMENT_CHARS = 5
@@ -362,8 +364,12 @@ class ActionListCases(Action):
             dispatcher.utter_message(response="utter_case_list_more",
                                      more=f"{more}+" if len(cases) >= LIST_FETCHED else str(more),
                                      max_shown=LIST_MAX_SHOWN)
+        # a case waiting for the user's answer can be answered from the list at once
+        awaiting = [c for c in shown if c.get("status") == "awaiting_customer"][:REPLY_BUTTONS]
+        replies = [{"title": f"{REPLY_TITLE[lang]} {c['number']}",
+                    "payload": f'/add_case_comment{{"case_number":"{c["number"]}"}}'} for c in awaiting]
         dispatcher.utter_message(response="utter_case_list_hint", example=shown[0]["number"],
-                                 buttons=list_buttons(lang, exclude=which))
+                                 buttons=replies + list_buttons(lang, exclude=which))
         return []
 
 

@@ -81,6 +81,7 @@ _ANY_PAIR = re.compile(r"(?<![\w.'])(\d{2,4})\s*[:=]\s*[-\u2212\u2013]?\d")
 KEEP_WORDS = re.compile(
     r"\b(pareil|idem|inchangee?s?|identiques?|meme (valeur|chose|qu'avant)|pas (de )?changement|aucun changement"
     r"|(n'a )?pas bouge|rien change|same|unchanged|no change|not changed|hasn'?t changed|didn'?t change"
+    r"|hasn'?t moved|has not moved|not moved|didn'?t move|did not move"
     r"|as before|as last time)\b")
 SKIP_WORDS = re.compile(
     r"\b(passer|passe|sauter|saute|ignorer|suivant|je (ne )?sais pas|sais pas|aucune idee|pas de releve"
@@ -145,6 +146,70 @@ def parse_pairs(text: str, codes: Sequence[str]) -> Tuple[List[Tuple[str, str, O
             pairs.append((match.group("code"), "value", _digits(match.group("num"))))
     unknown = [c for c in _ANY_PAIR.findall(t) if c not in codes]
     return pairs, sorted(set(unknown))
+
+
+# Meters named by what they count ("N&B grand format 2 547", "colour small: 19,204", "b&w big 2,401"): the colour
+# words and the size words, in either order; a device's meter is recognised by the same words in its label.
+_MONO = r"(?:n\s*&\s*b|n\s*/\s*b|nb|noir(?:\s*(?:et|&)\s*blanc)?|b\s*&\s*w|b\s*/\s*w|bw|black(?:\s*(?:and|&)\s*white)?" \
+        r"|mono(?:chrome)?)"
+_COLOUR = r"(?:couleurs?|colou?rs?)"
+_LARGE = r"(?:grands?(?:\s+formats?)?|large|big|a3)"
+_SMALL = r"(?:petits?(?:\s+formats?)?|small|a4)"
+_KINDS = {"mono": _MONO, "colour": _COLOUR}
+_SIZES = {"large": _LARGE, "small": _SMALL}
+_VALUE = re.compile(r"(?<![\w.'])" + _NUMBER.replace("(?P<neg>", "(?P<neg2>").replace("(?P=sep)", "(?P=sep)"))
+
+
+def _meter_kind(label: str) -> Optional[Tuple[str, str]]:
+    """("mono" | "colour", "large" | "small") of a meter from its label ("112 N&B Grand", "123 Colour Small")."""
+    words = normalize(label).lower()
+    kind = next((k for k, pattern in _KINDS.items() if re.search(rf"\b{pattern}\b", words)), None)
+    size = next((k for k, pattern in _SIZES.items() if re.search(rf"\b{pattern}\b", words)), None)
+    return (kind, size) if kind and size else None
+
+
+def named_pairs(text: str, meters: Sequence[Dict[str, Any]]) -> List[Tuple[str, str, Optional[int]]]:
+    """Values given after a meter's name ("N&B petit 42 318", "colour large is unchanged") → [(code, kind, value)]:
+    the first number after the name and before the next name; "unchanged" words give its last value."""
+    t = normalize(text).lower()
+    by_kind = {}
+    for meter in meters:
+        for label in {meter_name(meter, "fr"), meter_name(meter, "en")}:
+            kind = _meter_kind(label)
+            if kind:
+                by_kind[kind] = meter
+    if not by_kind or is_payload(t):
+        return []
+    mentions = []
+    for (kind, size), meter in by_kind.items():
+        k, z = _KINDS[kind], _SIZES[size]
+        for match in re.finditer(rf"(?<![\w&/])(?:{k}[\s,-]*{z}|{z}[\s,-]*{k})(?![\w&/])", t):
+            mentions.append((match.start(), match.end(), meter))
+    mentions.sort(key=lambda m: m[0])
+    pairs: List[Tuple[str, str, Optional[int]]] = []
+    for index, (_, end, meter) in enumerate(mentions):
+        if any(code == meter["code"] for code, _, _ in pairs):
+            continue
+        segment = t[end: mentions[index + 1][0] if index + 1 < len(mentions) else len(t)]
+        values = [v for v in _VALUE.finditer(segment) if v.group("num") != meter["code"]]
+        if values:
+            value = values[0]
+            if value.group("neg2"):
+                pairs.append((meter["code"], "negative", None))
+            elif value.group("dec"):
+                pairs.append((meter["code"], "decimal", None))
+            else:
+                pairs.append((meter["code"], "value", _digits(value.group("num"))))
+        elif KEEP_WORDS.search(segment) and meter.get("last") is not None:
+            pairs.append((meter["code"], "value", meter["last"]))
+    return pairs
+
+
+def meter_pairs(text: str, meters: Sequence[Dict[str, Any]]) -> Tuple[List[Tuple[str, str, Optional[int]]], List[str]]:
+    """Values given per meter, by code ("112: 45300") or by name ("N&B grand 45 300") → (pairs, unknown codes)."""
+    pairs, unknown = parse_pairs(text, [m["code"] for m in meters])
+    given = {code for code, _, _ in pairs}
+    return pairs + [p for p in named_pairs(text, meters) if p[0] not in given], unknown
 
 
 # --- formatting -------------------------------------------------------------------------------------------------
@@ -325,7 +390,7 @@ class ValidateMeterReadingForm(PortalFormValidation):
         values = dict(tracker.get_slot("meter_values") or {})
         pending = dict(tracker.get_slot("meter_pending") or {})
         if first:  # only values named per meter ("112: 45300"), never a bare number (a serial, a floor...)
-            pairs, _ = parse_pairs(text, [m["code"] for m in meters])
+            pairs, _ = meter_pairs(text, meters)
             if not pairs:
                 return {}
             self._apply_pairs(dispatcher, meters, values, pending, pairs, lang)
@@ -375,7 +440,7 @@ class ValidateMeterReadingForm(PortalFormValidation):
     def _answer(self, dispatcher: CollectingDispatcher, meters: List[Dict[str, Any]], values: Dict[str, Any],
                 pending: Dict[str, int], text: str, lang: str) -> Dict[Text, Any]:
         codes = [m["code"] for m in meters]
-        pairs, unknown = parse_pairs(text, codes)
+        pairs, unknown = meter_pairs(text, meters)
         if unknown:
             dispatcher.utter_message(response="utter_meter_unknown_code", code=", ".join(unknown),
                                      codes=", ".join(codes))
@@ -439,7 +504,7 @@ class ValidateMeterReadingForm(PortalFormValidation):
             return {**progress(meters, {}, {}), "meter_values": None, "meter_confirm": None}
         if not_an_answer(tracker):
             return {}
-        pairs, unknown = parse_pairs(text, [m["code"] for m in meters])
+        pairs, unknown = meter_pairs(text, meters)
         if pairs or unknown:  # a correction at the summary: record it, then summarise again
             return {**self._answer(dispatcher, meters, values, {}, text, lang), "meter_confirm": None}
         return yes_no_answer(tracker, dispatcher, "meter_confirm")

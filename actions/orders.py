@@ -32,6 +32,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
+from text_to_num import alpha2digit
 
 from actions.text import fold_accents
 from actions.backend_client import BackendClient, BackendError, BackendRejected
@@ -103,23 +104,9 @@ def normalize(text: str) -> str:
     return fold_accents(text).replace("’", "'")
 
 
-NUMBER_WORDS = {
-    "un": 1, "une": 1, "seul": 1, "seule": 1, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "six": 6, "sept": 7,
-    "huit": 8, "neuf": 9, "dix": 10, "onze": 11, "douze": 12, "treize": 13, "quatorze": 14, "quinze": 15,
-    "seize": 16, "vingt": 20, "trente": 30, "quarante": 40, "cinquante": 50, "soixante": 60, "cent": 100,
-    "one": 1, "single": 1, "two": 2, "three": 3, "four": 4, "five": 5, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40,
-    "fifty": 50, "sixty": 60, "hundred": 100,
-}
-
-
-def _word_number(token: str) -> Optional[int]:
-    """"deux", "two", "vingt-cinq", "twenty-five", "dix-huit" → the number, else None."""
-    parts = [p for p in re.split(r"-|\bet\b", token) if p]
-    if not parts or any(p.strip() not in NUMBER_WORDS for p in parts):
-        return None
-    return sum(NUMBER_WORDS[p.strip()] for p in parts)
+def digits_of(text: str) -> str:
+    """Numbers written in words as digits, French and English ("deux" → "2", "twenty-five" → "25", "un" → "1")."""
+    return alpha2digit(alpha2digit(text, "fr", threshold=0), "en", threshold=0)
 
 
 def parse_count(text: str, entity_value: Optional[str] = None) -> Optional[int]:
@@ -134,19 +121,8 @@ def parse_count(text: str, entity_value: Optional[str] = None) -> Optional[int]:
             found = parse_count(str(entity_value))
             if found is not None:
                 return found
-    norm = normalize(text)
+    norm = digits_of(normalize(text))
     values = {int(d) for d in re.findall(r"(?<![\w.,/-])x?(\d{1,4})x?(?![\w.,/])", norm)}
-    if not values:
-        words = [_word_number(t) for t in re.findall(r"[a-z]+(?:-[a-z]+)*", norm)]
-        numbers: List[int] = []
-        for previous, current in zip([None, *words], words):
-            if current is None:
-                continue
-            if previous is not None and previous >= 20 and previous % 10 == 0 and current < 10 and numbers:
-                numbers[-1] += current  # "twenty five", "vingt cinq"
-            else:
-                numbers.append(current)
-        values = set(numbers)
     return values.pop() if len(values) == 1 else None
 
 

@@ -513,8 +513,11 @@ def _fact_values(conv: Conversation) -> List[str]:
 def _no_form(conv: Conversation, turn: BotTurn, memory: Memory) -> Any:
     expected = conv.outcome
     path_done = any(f in OUTCOME_FORMS.get(expected, ()) for f in memory.forms_seen)
+    # the "save this language in your profile too?" offer is answered only for a goal about the profile
+    offer = "utter_offer_language" in turn.responses and expected != "profile_changed"
     fresh = [b for b in turn.buttons if b.payload not in memory.clicked  # the channel's "save this language?"
-             and (expected == "profile_changed" or _payload_intent(b.payload) != "change_language")]
+             and (expected == "profile_changed" or _payload_intent(b.payload) != "change_language")
+             and not (offer and b.payload in ("/affirm", "/deny"))]
     if fresh and not path_done:
         wanted = OUTCOME_INTENTS.get(expected, ())
         chosen, why = None, ""
@@ -566,7 +569,8 @@ def _no_form(conv: Conversation, turn: BotTurn, memory: Memory) -> Any:
 def _render(turn: BotTurn, concept: Concept, key: str, value: Any) -> Move:
     text = _fact_text(value)
     match_on = device_words(text) if concept.kind == "device" else text
-    button, why = _choose_button(turn.buttons, match_on)
+    # half the words of a device ("1er étage" against "Copieur 2e étage") is no match: a person types the words
+    button, why = _choose_button(turn.buttons, match_on, threshold=0.6 if concept.kind == "device" else 0.5)
     if button is not None:
         return Move(button.payload, "button", f"{concept.name} = {text!r} ({key}): {button.title!r} ({why})")
     return Move(text, "typed", f"{concept.name} ({key})")
@@ -969,6 +973,11 @@ def diff(before: Dict[str, Any], after: Dict[str, Any]) -> List[Dict[str, Any]]:
     old_tokens = {row[0] for row in before["tokens"]}
     for token_id, email, purpose in after["tokens"]:
         if token_id not in old_tokens and purpose == "password_reset":
+            # one user changed once: an approval that also sends the password link is one change, not two
+            same = next((w for w in written if w["kind"] == "user_changed" and w["email"] == email), None)
+            if same is not None:
+                same["changes"]["password_reset"] = [None, True]
+                continue
             written.append({"kind": "user_changed", "email": email, "changes": {"password_reset": [None, True]},
                             **after["users"].get(email, {})})
     for email, profile in after["profiles"].items():

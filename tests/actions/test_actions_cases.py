@@ -144,8 +144,8 @@ async def test_list_all_for_a_user_en_shows_only_their_cases(cases, portal, make
     assert "Print quality problem › Print, scan and copy" in listed["lines"]
     assert portal.calls("GET", "/cases")[0]["headers"]["accept-language"] == "en"
     assert not of(dispatcher, "utter_case_list_more")
-    assert [b["title"] for b in message(dispatcher, "utter_case_list_hint")["buttons"]] == ["Action required",
-                                                                                           "My cases"]
+    assert [b["title"] for b in message(dispatcher, "utter_case_list_hint")["buttons"]] == [
+        "Reply on CS0032499", "Action required", "My cases"]  # CS0032499 waits for the user's answer
 
 
 @pytest.mark.asyncio
@@ -165,6 +165,18 @@ async def test_list_the_number_of_lines_asked(cases, portal, make_tracker, domai
     dispatcher, _ = await run(ActionListCases(), tracker, domain)
     assert message(dispatcher, "utter_case_list")["count"] == 9
     assert not of(dispatcher, "utter_case_list_more")
+
+
+@pytest.mark.asyncio
+async def test_a_case_waiting_for_the_user_can_be_answered_from_the_list(cases, portal, make_tracker, domain):
+    dispatcher, _ = await run(ActionListCases(), list_tracker(make_tracker, "action requise", **as_admin()), domain)
+    hint = message(dispatcher, "utter_case_list_hint")
+    assert hint["buttons"][0] == {"title": "Répondre sur CS0032499",
+                                  "payload": '/add_case_comment{"case_number":"CS0032499"}'}
+    mine = list_tracker(make_tracker, "show my closed cases", lang="en", **as_admin())
+    dispatcher, _ = await run(ActionListCases(), mine, domain)
+    assert not any(b["payload"].startswith("/add_case_comment")
+                   for b in message(dispatcher, "utter_case_list_hint")["buttons"])
 
 
 @pytest.mark.asyncio

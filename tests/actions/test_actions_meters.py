@@ -14,7 +14,7 @@ from actions.meters import (
     EXTRA_SLOTS, FORM, QUERY_EXTRA_SLOTS, QUERY_FORM, ActionAskMeterAsset, ActionAskMeterConfirm,
     ActionAskMeterCurrent, ActionAskMeterQueryCode, ActionAskMeterQueryConfirm, ActionAskMeterQueryDescription,
     ActionSubmitMeterQuery, ActionSubmitMeterReading, ValidateMeterQueryForm, ValidateMeterReadingForm,
-    compact_meter, fmt_date, fmt_number, implausible, parse_pairs, parse_value,
+    compact_meter, fmt_date, fmt_number, implausible, meter_pairs, parse_pairs, parse_value,
 )
 from actions.submission import ActionCancelForm, ActionRetrySubmit
 from actions_fakes import (
@@ -147,6 +147,40 @@ async def test_opening_with_device_and_every_value(portal, meters, make_tracker,
     noted = message(dispatcher, "utter_meter_noted")["readings"]
     assert noted.splitlines() == ["• 112 N&B Grand : 2 450", "• 113 N&B Petit : 41 300", "• 122 Couleur Grand : 1 600",
                                   "• 123 Couleur Petit : 19 000"]
+
+
+NAMED_METERS = [{"code": code, "label": {"fr": fr, "en": en}, "last": last} for code, fr, en, last in (
+    ("112", "112 N&B Grand", "112 B&W Large", 15230), ("113", "113 N&B Petit", "113 B&W Small", 88410),
+    ("122", "122 Couleur Grand", "122 Colour Large", 4210), ("123", "123 Couleur Petit", "123 Colour Small", 61175))]
+
+
+@pytest.mark.parametrize("text, pairs", [
+    ("N&B grand format 2 547, N&B petit 42 318, couleur grand 1 611, couleur petit 19 204",
+     [("112", "value", 2547), ("113", "value", 42318), ("122", "value", 1611), ("123", "value", 19204)]),
+    ("b&w big 2,401 / black and white small 42,007 - colour large: 1,533; color small is 19,102",
+     [("112", "value", 2401), ("113", "value", 42007), ("122", "value", 1533), ("123", "value", 19102)]),
+    ("petit format noir 89 000 et grand format couleur 4 300", [("113", "value", 89000), ("122", "value", 4300)]),
+    # "unchanged" after a name gives its last value; a number after it still wins
+    ("B&W large hasn't moved, colour small 61,850", [("112", "value", 15230), ("123", "value", 61850)]),
+    ("noir et blanc grand : -5", [("112", "negative", None)]),
+    ("colour small 19,5", [("123", "decimal", None)]),
+    # codes and names together: the code's value is kept
+    ("112: 15 300, N&B petit 88 500", [("112", "value", 15300), ("113", "value", 88500)]),
+    ("le copieur couleur du grand bureau", []),
+    ("grand format svp", []),
+])
+async def test_values_after_a_meters_name(text, pairs):
+    assert meter_pairs(text, NAMED_METERS) == (pairs, [])
+
+
+async def test_opening_with_every_value_named_by_meter_names(portal, meters, make_tracker, domain):
+    tracker = make_tracker("relevés de la WHJ01481 : N&B grand 2 450, N&B petit 41 300, couleur grand 1 600, "
+                           "couleur petit 19 000", intent="submit_meter_reading", entities=[("asset_ref", "WHJ01481")],
+                           active_loop=FORM)
+    dispatcher, events = await run(ValidateMeterReadingForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["meter_values"] == {"112": 2450, "113": 41300, "122": 1600, "123": 19000}
+    assert slots["meter_current"] == "done"
 
 
 async def test_opening_with_one_value_lower_than_the_last(portal, meters, make_tracker, domain):
