@@ -109,6 +109,12 @@ def digits_of(text: str) -> str:
     return alpha2digit(alpha2digit(text, "fr", threshold=0), "en", threshold=0)
 
 
+# A question about how many may be ordered ("what's the most drums I can order?", "combien je peux en commander max ?")
+LIMIT_QUESTION = re.compile(
+    r"\b(combien|how many|what'?s the (most|max\w*)|maximum|max|limite?|limit|at most|au plus|au maximum)\b.*\?|"
+    r"\b(quantite|quantity) (max\w*|limite)\b")
+
+
 def parse_count(text: str, entity_value: Optional[str] = None) -> Optional[int]:
     """A count typed as digits or words ("2", "2 svp", "deux", "two", "x3"). None when there is no number or
     several different ones ("2 ou 3")."""
@@ -766,6 +772,12 @@ class ValidateOrderConsumablesForm(PortalFormValidation):
         if wanted == "delivery" or (not wanted and (DELIVERY_CHANGE.search(plain) or self._is_address(text))):
             return self._delivery_change(text if plain else "")
         catalogue = tracker.get_slot("order_catalogue") or []
+        if not wanted and LIMIT_QUESTION.search(plain):  # "what's the most I can order?": the limits, then the summary
+            ordered = {line["part_number"] for line in tracker.get_slot("order_lines") or []}
+            limits = "\n".join(f"• {item_label(item)} : {item['max_quantity']}" for item in catalogue
+                               if item["part_number"] in ordered and item.get("max_quantity"))
+            dispatcher.utter_message(response="utter_order_limits", limits=limits)
+            return {}
         named = read_items(plain, catalogue)
         if wanted == "item" or (not wanted and (named.names_items or ADD_WORDS.search(plain))):
             taken = {line["part_number"] for line in tracker.get_slot("order_lines") or []}

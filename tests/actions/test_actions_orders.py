@@ -788,6 +788,17 @@ async def test_summary_change_of_address_asks_it(portal, orders, make_tracker, d
     assert not portal.calls("POST", "/orders")
 
 
+@pytest.mark.parametrize("text", ["what's the most toners I can order at once?",
+                                  "combien je peux en commander au maximum ?"])
+async def test_a_question_about_the_limit_at_the_summary_is_answered(portal, orders, make_tracker, domain,
+                                                                     lines_done, text):
+    dispatcher, slots = await summary_answer(make_tracker, domain, lines_done, text, intent="nlu_fallback")
+    assert message(dispatcher, "utter_order_limits")["limits"].startswith("• C-EXV29 Toner Black (2790B002) : ")
+    assert "order_item" not in slots and slots["order_confirm"] is None  # nothing added: the summary is asked again
+    assert slots["requested_slot"] == "order_confirm"
+    assert not portal.calls("POST", "/orders")
+
+
 @pytest.mark.parametrize("text", [
     "deliver to Mail room, 1 High Street, Uxbridge UB8 1JX, United Kingdom",
     "livrer à : Mail room, 1 High Street, Uxbridge UB8 1JX, United Kingdom",
