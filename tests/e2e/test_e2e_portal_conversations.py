@@ -82,9 +82,10 @@ def test_contract_question_is_refused_for_a_user_and_accepted_for_an_admin(stack
     assert len(stack.api(USER, "/cases?list=mine").json()) == before
 
     sender = new_sender()
-    stack.say(sender, "quelle est la date de fin de notre contrat ?", ADMIN)
-    stack.say(sender, "aucun appareil en particulier", ADMIN)
-    stack.say(sender, "je voudrais savoir quand se termine notre contrat de location et s'il est renouvelé", ADMIN)
+    # the words name the sub-type and describe the need: only the (optional) device is asked before the summary
+    stack.say(sender, "quelle est la date de fin de notre contrat de maintenance ?", ADMIN)
+    summary = texts(stack.say(sender, "aucun appareil en particulier", ADMIN))
+    assert "Je vais soumettre cette demande" in summary and "Date de fin de contrat" in summary, summary
     done = texts(stack.say(sender, "oui", ADMIN))
     (number,) = set(CASE_NUMBER.findall(done))
     case = stack.api(ADMIN, f"/cases/{number}").json()

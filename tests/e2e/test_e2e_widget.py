@@ -198,12 +198,12 @@ def expect_article_cards(page) -> None:
 def expect_history_shown(page) -> None:
     """After a page change or a reload: `history` shows the conversation again, only the last question's
     buttons can still be pressed and the button the user pressed shows its title."""
-    bot_says(page, ARTICLES_QUESTION)
+    bot_says(page, SUMMARY)
     expect(page.get_by_test_id("user-message").filter(has_text=FAULT)).to_be_visible()
-    expect(page.get_by_test_id("user-message").filter(has_text=re.compile(r"^Yes$"))).to_be_visible()  # not "/affirm"
-    expect(reply_button(page, "No")).to_have_count(1)  # the articles question's, not older ones
-    expect(reply_button(page, "Yes")).to_have_count(1)
-    assert page.get_by_test_id("quick-reply").and_(page.locator("[disabled]")).count() >= 2  # the first question's
+    expect(page.get_by_test_id("user-message").filter(has_text=re.compile(r"^No$"))).to_be_visible()  # not "/deny"
+    expect(reply_button(page, "No")).to_have_count(1)  # the summary's, not the articles question's
+    expect(reply_button(page, "Yes, submit")).to_have_count(1)
+    assert page.get_by_test_id("quick-reply").and_(page.locator("[disabled]")).count() >= 2  # the articles question's
 
 
 def expect_typing_ends(page) -> None:
@@ -263,14 +263,15 @@ def test_fault_report_with_the_mouse_across_pages_and_a_reload(stack: Stack, new
     send(page, FAULT)
     expect(page.get_by_test_id("user-message").last).to_have_text(FAULT)
     expect(page.get_by_test_id("typing")).to_be_visible()
-    bot_says(page, PROPOSED)
-    click_reply(page, "Yes")
+    bot_says(page, PROPOSED)  # the type the words name, shown with its articles (no question about it)
     bot_says(page, ARTICLES_QUESTION)
     expect_article_cards(page)
     expect_typing_ends(page)
     shot(page, "desktop-articles")
     session = session_keys(page)
     assert len(session) == 1
+    click_reply(page, "No")
+    bot_says(page, SUMMARY)
 
     # Another portal page: same user, same conversation, the panel still open.
     page.get_by_role("link", name="My cases", exact=True).click()
@@ -285,8 +286,6 @@ def test_fault_report_with_the_mouse_across_pages_and_a_reload(stack: Stack, new
     expect(panel).to_be_visible()
     expect_history_shown(page)
     assert session_keys(page) == session
-    click_reply(page, "No")
-    bot_says(page, SUMMARY)
 
     # The answer comes while the panel is closed: the badge counts it, across a reload too.
     click_reply(page, "Yes, submit")
@@ -361,12 +360,11 @@ def test_fault_report_with_the_keyboard_only(stack: Stack, new_page):
     page.keyboard.type(FAULT)
     page.keyboard.press("Enter")
     bot_says(page, PROPOSED)
-    choose("Yes", "Space")
     bot_says(page, ARTICLES_QUESTION)
     accessibility_check(page)
-    choose("No", "Enter")
+    choose("No", "Space")
     bot_says(page, SUMMARY)
-    choose("Yes, submit", "Space")
+    choose("Yes, submit", "Enter")
     number = case_number(page)
     shot(page, "desktop-keyboard-done")
     check_case(stack, number)
@@ -477,7 +475,6 @@ def test_phone_width_panel_is_full_screen(stack: Stack, new_page):
     expect(page.get_by_test_id("widget-launcher")).to_be_hidden()  # the panel has its own close button
     send(page, FAULT)
     bot_says(page, PROPOSED)
-    click_reply(page, "Yes")
     bot_says(page, ARTICLES_QUESTION)
     # nothing wider than the screen
     assert panel.evaluate("(n) => n.querySelector('.scroller').scrollWidth <= n.clientWidth")
