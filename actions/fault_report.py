@@ -53,6 +53,12 @@ async def fault_label(client: BackendClient, category: str, subcategory: Optiona
 
 
 
+async def chosen_fault_label(tracker: Tracker) -> str:
+    """The label of the fault type the form holds ("Bourrage papier › Dans le tiroir ou le plateau")."""
+    return await fault_label(backend(tracker), tracker.get_slot("fault_category"),
+                             tracker.get_slot("fault_subcategory"), language(tracker))
+
+
 # "Not this type" at a type taken from the words: every type is offered instead.
 NOT_THIS_TYPE: Dict[Text, Any] = {"fault_category": None, "fault_subcategory": None, "fault_proposal": {},
                                   "kb_articles": None, "fault_type_inferred": None}
@@ -425,8 +431,7 @@ class ActionAskKbFeedback(Action):
         inferred = bool(tracker.get_slot("fault_type_inferred"))
         if inferred:
             try:
-                label = await fault_label(backend(tracker), tracker.get_slot("fault_category"),
-                                          tracker.get_slot("fault_subcategory"), language(tracker))
+                label = await chosen_fault_label(tracker)
             except BackendError as error:
                 report_backend_error(dispatcher, error)
                 return []
@@ -445,8 +450,7 @@ class ActionAskFaultConfirm(Action):
         if tracker.get_slot("kb_feedback") == "none_shown" and not tracker.get_slot("kb_articles"):
             dispatcher.utter_message(response="utter_no_articles_found")
         try:
-            label = await fault_label(backend(tracker), tracker.get_slot("fault_category"),
-                                      tracker.get_slot("fault_subcategory"), language(tracker))
+            label = await chosen_fault_label(tracker)
         except BackendError as error:
             report_backend_error(dispatcher, error)
             return []

@@ -157,7 +157,7 @@ _LARGE = r"(?:grands?(?:\s+formats?)?|large|big|a3)"
 _SMALL = r"(?:petits?(?:\s+formats?)?|small|a4)"
 _KINDS = {"mono": _MONO, "colour": _COLOUR}
 _SIZES = {"large": _LARGE, "small": _SMALL}
-_VALUE = re.compile(r"(?<![\w.'])" + _NUMBER.replace("(?P<neg>", "(?P<neg2>").replace("(?P=sep)", "(?P=sep)"))
+_VALUE = re.compile(r"(?<![\w.'])" + _NUMBER)
 
 
 def _meter_kind(label: str) -> Optional[Tuple[str, str]]:
@@ -194,7 +194,7 @@ def named_pairs(text: str, meters: Sequence[Dict[str, Any]]) -> List[Tuple[str, 
         values = [v for v in _VALUE.finditer(segment) if v.group("num") != meter["code"]]
         if values:
             value = values[0]
-            if value.group("neg2"):
+            if value.group("neg"):
                 pairs.append((meter["code"], "negative", None))
             elif value.group("dec"):
                 pairs.append((meter["code"], "decimal", None))
