@@ -30,6 +30,7 @@ from actions.forms import (
     MAX_BUTTONS, PortalFormValidation, asked, asset_buttons, asset_label, entity, extract_asset, intent_of,
     is_payload, not_an_answer, opening_message, opening_turn, text_of, turn_message, yes_no_answer,
 )
+from actions.orders import day_text
 from actions.session import backend, language, portal_user, report_backend_error
 from actions.submission import SubmitAction, reset_events
 
@@ -86,10 +87,12 @@ NAMES_MAY_LOOK_LIKE = ("nlu_fallback", "out_of_scope")
 WORDS = {
     "fr": {"no_alias": "(sans alias)", "asset_number": "n° d'actif", "serial": "série", "yes": "oui", "no": "non",
            "none": "aucun", "until": "jusqu'au", "emaintenance": "oui (consommables envoyés automatiquement)",
+           "no_emaintenance": "non (les consommables se commandent sur le portail)",
            "user": "utilisateur du portail", "contact": "contact non inscrit", NEW: "nouveau contact non inscrit",
            "new_button": "Nouveau contact", "no_contract": "aucun contrat enregistré"},
     "en": {"no_alias": "(no alias)", "asset_number": "asset no.", "serial": "serial", "yes": "yes", "no": "no",
            "none": "none", "until": "until", "emaintenance": "yes (consumables are sent automatically)",
+           "no_emaintenance": "no (consumables are ordered on the portal)",
            "user": "portal user", "contact": "non-registered contact", NEW: "new non-registered contact",
            "new_button": "New contact", "no_contract": "no contract recorded"},
 }
@@ -120,15 +123,6 @@ def asset_line(asset: Dict[str, Any], w: Dict[str, str]) -> str:
     return line
 
 
-def _date(value: Optional[str], lang: str) -> str:
-    if not value:
-        return ""
-    if lang == "fr" and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        year, month, day = value.split("-")
-        return f"{day}/{month}/{year}"
-    return value
-
-
 def detail_values(detail: Dict[str, Any], tracker: Tracker) -> Dict[str, str]:
     """The variables of utter_assets_detail for a GET /assets/{ref} answer."""
     w, lang = words(tracker), language(tracker)
@@ -139,7 +133,7 @@ def detail_values(detail: Dict[str, Any], tracker: Tracker) -> Dict[str, str]:
     if contract.get("number"):
         shown = contract["number"]
         if contract.get("end_date"):
-            shown += f" ({w['until']} {_date(contract['end_date'], lang)})"
+            shown += f" ({w['until']} {day_text(contract['end_date'], lang)})"
     else:
         shown = w["no_contract"]
     return {
@@ -147,7 +141,7 @@ def detail_values(detail: Dict[str, Any], tracker: Tracker) -> Dict[str, str]:
         "address": street or "—", "contract": shown,
         "consumables": w["yes"] if contract.get("covers_consumables") else w["no"],
         "service": w["yes"] if contract.get("covers_service") else w["no"],
-        "emaintenance": w["emaintenance"] if detail.get("emaintenance") else w["no"],
+        "emaintenance": w["emaintenance"] if detail.get("emaintenance") else w["no_emaintenance"],
     }
 
 
@@ -168,10 +162,9 @@ class ActionAssetsList(Action):
             if not assets:
                 dispatcher.utter_message(response="utter_assets_none")
                 return []
-            shown = await self._named(dispatcher, client, tracker, assets)
+            shown = await named_assets(dispatcher, client, tracker) or assets
             if len(shown) == 1:
-                dispatcher.utter_message(response="utter_assets_detail",
-                                         **detail_values(await client.asset(shown[0]["asset_number"]), tracker))
+                await utter_details(dispatcher, client, tracker, shown)
             else:
                 w = words(tracker)
                 dispatcher.utter_message(response="utter_assets_list", count=len(shown),
@@ -184,19 +177,78 @@ class ActionAssetsList(Action):
         dispatcher.utter_message(response="utter_assets_hint_admin" if is_admin(tracker) else "utter_assets_hint")
         return []
 
-    @staticmethod
-    async def _named(dispatcher: CollectingDispatcher, client: BackendClient, tracker: Tracker,
-                     assets: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-        """The devices the message names (by number, serial or alias), else every visible device."""
-        reference = entity(tracker, "asset_ref") or text_of(tracker)
-        if not reference or is_payload(reference):
-            return assets
-        resolution = await client.resolve_assets(reference)
-        if resolution["matches"]:
-            return resolution["matches"]
-        if resolution["unknown_references"]:
-            dispatcher.utter_message(response="utter_asset_not_found", reference=resolution["unknown_references"][0])
-        return assets
+
+# The slots that hold the device a conversation is about (fault_asset, meter_asset, order_asset, ...).
+DEVICE_SLOT = re.compile(r"^[a-z_]+_asset$")
+MAX_DETAILED = 3  # a question about "our contract" with no device named: the detail of each device, up to this many
+
+
+def context_asset(tracker: Tracker) -> Optional[str]:
+    """The device the conversation is about ("that one", "celle-là"): the device a form holds now (a form's slots
+    are forgotten when it ends), else the last one a form held."""
+    for name, value in (tracker.slots or {}).items():
+        if DEVICE_SLOT.match(name) and isinstance(value, str) and ASSET_REFERENCE.fullmatch(value):
+            return value
+    for event in reversed(tracker.events):
+        value = event.get("value")
+        if (event.get("event") == "slot" and DEVICE_SLOT.match(event.get("name") or "") and isinstance(value, str)
+                and ASSET_REFERENCE.fullmatch(value)):
+            return value
+    return None
+
+
+class ActionDeviceInfo(Action):
+    """A question about a device's contract, coverage, consumables supply or address ("jusqu'à quand elle est sous
+    contrat ?", "do we order toner for it ourselves?"), answered from the portal's data, in any conversation (inside
+    a form the form then asks its question again). The device is the one named, else the one the conversation is
+    about, else (no device in sight) each device."""
+
+    def name(self) -> Text:
+        return "action_assets_device_info"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        client = backend(tracker)
+        try:
+            assets = await client.assets()
+            if not assets:
+                dispatcher.utter_message(response="utter_assets_none")
+                return []
+            shown = await named_assets(dispatcher, client, tracker)
+            if not shown:
+                current = context_asset(tracker)
+                shown = [a for a in assets if a["asset_number"] == current] or assets
+            if len(shown) <= MAX_DETAILED:
+                await utter_details(dispatcher, client, tracker, shown)
+            else:
+                w = words(tracker)
+                dispatcher.utter_message(response="utter_assets_list", count=len(shown),
+                                         lines="\n".join(asset_line(a, w) for a in shown[:MAX_LISTED]))
+                dispatcher.utter_message(response="utter_assets_device_which")
+        except BackendError as error:
+            report_backend_error(dispatcher, error)
+            return []
+        if is_admin(tracker) and not (tracker.active_loop or {}).get("name"):
+            dispatcher.utter_message(response="utter_assets_contract_more")
+        return []
+
+
+async def named_assets(dispatcher: CollectingDispatcher, client: BackendClient,
+                       tracker: Tracker) -> List[Dict[str, Any]]:
+    """The devices the message names (by number, serial, alias, place or model); none named: []."""
+    reference = entity(tracker, "asset_ref") or text_of(tracker)
+    if not reference or is_payload(reference):
+        return []
+    resolution = await client.resolve_assets(reference)
+    if not resolution["matches"] and resolution["unknown_references"]:
+        dispatcher.utter_message(response="utter_asset_not_found", reference=resolution["unknown_references"][0])
+    return resolution["matches"]
+
+
+async def utter_details(dispatcher: CollectingDispatcher, client: BackendClient, tracker: Tracker,
+                        shown: List[Dict[str, Any]]) -> None:
+    for asset in shown:
+        dispatcher.utter_message(response="utter_assets_detail",
+                                 **detail_values(await client.asset(asset["asset_number"]), tracker))
 
 
 # --- asking which device (both forms) -------------------------------------------------------------------------

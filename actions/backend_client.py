@@ -278,6 +278,10 @@ class BackendClient:
     async def case(self, number: str) -> Dict[str, Any]:
         return await self._request("GET", f"/cases/{number}")
 
+    async def match_cases(self, text: str) -> Dict[str, Any]:
+        """{"best": number or None, "cases": [case, ...] best first}: the visible cases the words describe."""
+        return await self._request("POST", "/cases/match", json={"text": text[:MAX_RESOLVE_CHARS]})
+
     async def add_comment(self, number: str, body: str, idempotency_key: str) -> Dict[str, Any]:
         return await self._request("POST", f"/cases/{number}/comments", json={"body": body},
                                    idempotency_key=idempotency_key)

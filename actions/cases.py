@@ -395,6 +395,13 @@ class ActionCaseStatus(Action):
                 number = await newest_case(client, dispatcher)
                 if number is None:
                     return done
+            described: List[Dict[str, Any]] = []
+            if number is None and not is_payload(latest_user_message(tracker).text):
+                number, described = await case_by_topic(client, latest_user_message(tracker).text)
+            if number is None and len(described) > 1:  # the words describe a few cases: offer those
+                dispatcher.utter_message(response="utter_ask_case_status_number",
+                                         buttons=case_buttons(described, "case_status"))
+                return done
             if number is None:
                 cases = await client.cases("all", limit=BUTTON_CASES)
                 if not cases:
@@ -434,6 +441,13 @@ class ActionAskCaseStatusNumber(Action):
         return []
 
 
+async def case_by_topic(client: BackendClient, text: str) -> Tuple[Optional[str], List[Dict[str, Any]]]:
+    """The case the words describe ("my ticket about the noise on the 2nd floor copier": its type, description,
+    device, order items), if one stands out, and the few cases they describe (backend POST /cases/match)."""
+    answer = await client.match_cases(text)
+    return answer.get("best"), answer.get("cases") or []
+
+
 async def extract_case_number(tracker: Tracker, dispatcher: CollectingDispatcher, slot: str,
                               opening_intent: str) -> Dict[Text, Any]:
     """The "which case?" question of both forms: a number, "my last ticket", or a button. On the opening message
@@ -448,11 +462,13 @@ async def extract_case_number(tracker: Tracker, dispatcher: CollectingDispatcher
             return {}
         before_comment = COLON_COMMENT.split(text)[0] if not is_payload(text) else text
         number = case_number_in(message, before_comment)
-        if number is None and LAST_CASE.search(before_comment):
-            try:
+        try:
+            if number is None and LAST_CASE.search(before_comment):
                 number = await newest_case(backend(tracker), dispatcher)
-            except BackendError:
-                return {}  # the question will simply be asked
+            elif number is None and not is_payload(before_comment):
+                number, _ = await case_by_topic(backend(tracker), before_comment)
+        except BackendError:
+            return {}  # the question will simply be asked
         return {slot: number} if number else {}
     number = case_number_in(message)
     meant_as_answer = intent not in NOT_AN_ANSWER or intent == opening_intent

@@ -60,6 +60,7 @@ INTENT_LABELS: Dict[str, Dict[str, str]] = {
     "case_status": {"fr": "État d'un dossier", "en": "Status of a case"},
     "add_case_comment": {"fr": "Commenter un dossier", "en": "Comment on a case"},
     "list_assets": {"fr": "Voir mes appareils", "en": "See my devices"},
+    "device_info": {"fr": "Contrat et couverture d'un appareil", "en": "A device's contract and coverage"},
     "set_asset_alias": {"fr": "Donner un nom d'alias à un appareil", "en": "Give a device an alias"},
     "manage_asset_contacts": {"fr": "Gérer les contacts d'un appareil", "en": "Manage a device's contacts"},
     "list_users": {"fr": "Voir les utilisateurs du compte", "en": "See the account's users"},
@@ -102,8 +103,10 @@ CAPABILITIES: List[Dict[str, Any]] = [
      "fr": "suivre vos dossiers (action requise, les miens, tous), leur état et leurs mises à jour, et les commenter",
      "en": "follow your cases (action required, mine, all), their status and updates, and comment on them"},
     {"needs": ("view_assets",), "intent": "list_assets",
-     "fr": "lister vos appareils et leur donner un nom d'alias",
-     "en": "list your devices and give them an alias name"},
+     "fr": "lister vos appareils, dire leur contrat (échéance, couverture, consommables automatiques) et leur "
+           "donner un nom d'alias",
+     "en": "list your devices, tell you their contract (end date, coverage, automatic consumables) and give them "
+           "an alias name"},
     {"needs": ("approve_access_requests", "invite_users", "upgrade_users", "deactivate_users", "reset_passwords"),
      "intent": "list_users",
      "fr": "gérer les utilisateurs du compte : inviter, approuver les demandes d'accès, nommer administrateur, "

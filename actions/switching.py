@@ -32,8 +32,8 @@ RULES_DIR = ROOT / "data" / "rules"
 GENERATED = "switching.yml"
 # Questions answered inside any form (the form then asks its question again). Each must be answered by one
 # custom action in its own rules, with no form of its own in that path.
-INLINE_QUESTIONS = ("case_status", "list_cases", "view_orders", "list_assets", "search_knowledge", "ask_glossary",
-                    "bot_challenge", "change_password")
+INLINE_QUESTIONS = ("case_status", "list_cases", "view_orders", "list_assets", "device_info", "search_knowledge",
+                    "ask_glossary", "bot_challenge", "change_password")
 
 
 @dataclass(frozen=True)

@@ -133,6 +133,17 @@ class CaseOut(BaseModel):
     order_number: str | None = None
 
 
+class CaseMatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=1000, description="The user's words about a case")
+
+
+class CaseMatches(BaseModel):
+    best: str | None = Field(description="The case the words clearly name, if one stands out")
+    cases: list[CaseOut] = Field(description="The visible cases the words describe, best first (at most 5)")
+    scores: list[float]
+
+
 class DeflectionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     asset: str | None = Field(default=None, max_length=40)

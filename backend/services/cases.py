@@ -1,6 +1,7 @@
 """Case ("dossier/ticket") rules: numbering, validation against the taxonomy and roles, visibility."""
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 
@@ -14,7 +15,8 @@ from backend.models import (
 )
 from backend.permissions import check_case_category
 from backend.schemas import ActivityOut, AssetOut, CaseCreate, CaseOut, PersonOut
-from backend.services.assets import find_visible_asset
+from backend.services.assets import find_visible_asset, resolve_assets_in_text
+from backend.services.text import canonical_words
 from backend.taxonomy import get_taxonomy
 
 CASE_NUMBER = re.compile(r"^CS\d{7}$")
@@ -237,3 +239,71 @@ def canon_update(session: Session, case: Case, status: CaseStatus, message: str)
     case.updated_at = datetime.now(UTC)
     session.commit()
     return case
+
+
+# --- a case named by its topic ("my ticket about the noise on the 2nd floor copier") ------------------------------
+# Words that name no topic: function words of both languages and the words for "case" itself.
+_NO_TOPIC = set("""
+a au aux avec ce ces cet cette dans de des du elle en est et il ils je la le les leur lui ma mais me mes mon ne nos
+notre nous on ou par pas pour qu que qui sa se ses son sur ta te tes ton tu un une vos votre vous y ça ca c d j l m
+n s t qu quoi quel quelle quels quelles comment quand fait faire etait ete avait avons avez sont etre avoir
+encore deja tout tous toute toutes bien plus moins tres peu alors donc aussi
+ticket tickets dossier dossiers demande demandes cas suivi statut etat nouvelles nouvelle nouveau probleme
+the an and or of to in on at for with about from by is are was were be been has have had do does did it its this
+that these those my our your their we you they he she them what which who when where how any anything
+something happened happen news status update updates latest still yet there here just please ok case cases
+ticket request requests problem issue one
+""".split())
+_MATCH_MIN_SCORE = 2.5   # a topic names a case when its words score this much ...
+_MATCH_MARGIN = 1.5      # ... and this much more than the next case's
+
+
+def _topic_words(text: str) -> set[str]:
+    words = set()
+    for word in canonical_words(text):
+        if len(word) < 2 or word in _NO_TOPIC or word.isdigit():
+            continue
+        words.add(word[:-1] if len(word) > 4 and word[-1] in "sx" else word)
+    return words
+
+
+def _case_words(case: Case) -> set[str]:
+    """What a case is about, in both languages: its description, its type's labels and symptom words, its
+    device's model, alias and place, and the items of the order it is about."""
+    parts = [case.description]
+    found = get_taxonomy().get(case.category, case.subcategory)
+    if found:
+        category, subcategory = found
+        parts += [*category.labels.values(), *subcategory.labels.values()]
+        parts += [word for words in subcategory.keywords.values() for word in words]
+    if case.asset is not None:
+        parts += [case.asset.model, case.asset.alias or "", case.asset.location or ""]
+    if case.order is not None:
+        parts += [line.description for line in case.order.lines]
+    return _topic_words(" ".join(parts))
+
+
+def match_cases(session: Session, user: User, text: str,
+                limit: int = 5) -> tuple[list[tuple[Case, float]], Case | None]:
+    """The visible cases a sentence's words describe, best first with their scores, and the one it clearly names
+    (None when no case stands out). A word counts more when fewer cases share it."""
+    wanted = _topic_words(text)
+    if not wanted:
+        return [], None
+    cases = list_visible_cases(session, user, limit=200)
+    named_devices = {asset.id for asset in resolve_assets_in_text(session, user, text)[0]}
+    described = [(case, _case_words(case)) for case in cases]
+    frequency = {w: sum(1 for _, words in described if w in words) for w in wanted}
+    scored = []
+    for case, words in described:
+        score = sum(math.log2(1 + len(cases) / frequency[w]) for w in wanted & words)
+        if named_devices and case.asset_id in named_devices:
+            score += 1.0
+        if score > 0:
+            scored.append((case, round(score, 2)))
+    scored.sort(key=lambda item: (-item[1], item[0].number))
+    best = None
+    if scored and scored[0][1] >= _MATCH_MIN_SCORE and (
+            len(scored) == 1 or scored[0][1] - scored[1][1] >= _MATCH_MARGIN):
+        best = scored[0][0]
+    return scored[:limit], best

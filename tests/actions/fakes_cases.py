@@ -14,6 +14,8 @@ from typing import Any, Dict, List, Optional
 
 import httpx
 
+from actions.text import fold_accents
+
 from actions_fakes import ASSET_C5030, ASSET_C5560, ASSET_C5560B, TOKEN, FakePortal
 
 ADMIN_TOKEN = "tok-admin"
@@ -88,6 +90,7 @@ class FakeCases:
         portal.route("GET", r"/cases", self._list)
         portal.route("GET", r"/cases/(?P<number>[^/]+)", self._get)
         portal.route("POST", r"/cases/(?P<number>[^/]+)/comments", self._comment)
+        portal.route("POST", r"/cases/match", self._match)
 
     # --- who is asking ----------------------------------------------------------------------------------------------
     @staticmethod
@@ -127,6 +130,21 @@ class FakeCases:
         }
 
     # --- routes -----------------------------------------------------------------------------------------------------
+    def _match(self, request: httpx.Request, body: Any) -> httpx.Response:
+        """A stand-in for the backend's topic scoring: the visible cases whose description shares words of 5+
+        letters with the text, most shared first; the best is the first if it shares more than the next."""
+        def words(text: str) -> set:
+            return {w for w in re.findall(r"\w+", fold_accents(text.lower())) if len(w) >= 5}
+
+        wanted = words(body["text"])
+        scored = sorted(((len(wanted & words(c["description"])), c) for c in self.visible(self._who(request))),
+                        key=lambda item: -item[0])
+        scored = [(score, c) for score, c in scored if score][:5]
+        best = scored[0][1]["number"] if scored and (len(scored) == 1 or scored[0][0] > scored[1][0]) else None
+        lang = self._lang(request)
+        return httpx.Response(200, json={"best": best, "cases": [self._out(c, lang) for _, c in scored],
+                                         "scores": [float(score) for score, _ in scored]})
+
     def _list(self, request: httpx.Request, body: Any) -> httpx.Response:
         which = request.url.params.get("list", "all")
         limit = int(request.url.params.get("limit", "50"))

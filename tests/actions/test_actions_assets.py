@@ -24,6 +24,7 @@ from actions.assets import (
     ActionAssetsList,
     ActionAssetsSubmitAlias,
     ActionAssetsSubmitContact,
+    ActionDeviceInfo,
     ValidateAssetsAliasForm,
     ValidateAssetsContactsForm,
 )
@@ -161,7 +162,7 @@ async def test_a_user_with_one_device_gets_its_detail(fake, portal, make_tracker
                                                      "service", "emaintenance")} == {
         "asset_label": LABEL_C5030, "location": "Uxbridge — Accueil",
         "address": "4 Roundwood Avenue, UB11 1AF Uxbridge, Royaume-Uni", "contract": "CTR-GB-0045813 (jusqu'au 30/06/2027)",
-        "consumables": "non", "service": "oui", "emaintenance": "non"}
+        "consumables": "non", "service": "oui", "emaintenance": "non (les consommables se commandent sur le portail)"}
     assert portal.calls("GET", "/assets/53463252")
 
 
@@ -170,7 +171,7 @@ async def test_the_device_named_by_serial_gets_its_detail_in_english(fake, porta
                            slots={"language": "en"}, token=ADMIN_TOKEN, portal_user=ADMIN_PROFILE, active_loop=None)
     dispatcher, _ = await run(ActionAssetsList(), tracker, domain)
     detail = message(dispatcher, "utter_assets_detail")
-    assert detail["contract"] == "CTR-GB-0051190 (until 2029-01-31)"
+    assert detail["contract"] == "CTR-GB-0051190 (until 31 Jan 2029)"
     assert detail["emaintenance"] == "yes (consumables are sent automatically)"
     assert detail["asset_label"] == "Canon iR-ADV C5560i (80145861 / WHJ02153)"
     text = render(domain, "utter_assets_detail", "en", **{k: v for k, v in detail.items() if k != "response"
@@ -226,6 +227,62 @@ async def test_list_with_an_expired_session(fake, portal, make_tracker, domain):
     dispatcher, _ = await run(ActionAssetsList(), make_tracker("my devices", intent="list_assets",
                                                               token="expired", active_loop=None), domain)
     assert responses(dispatcher) == ["utter_login_required"]
+
+
+# --- device_info: a question about a device's contract, coverage or consumables --------------------------------
+async def test_device_info_answers_for_the_device_named(fake, portal, make_tracker, domain):
+    tracker = make_tracker("jusqu'à quand la GNM75498 est sous contrat ?", intent="device_info",
+                           token=ADMIN_TOKEN, portal_user=ADMIN_PROFILE, active_loop=None)
+    dispatcher, events = await run(ActionDeviceInfo(), tracker, domain)
+    assert events == []
+    assert responses(dispatcher) == ["utter_assets_detail", "utter_assets_contract_more"]
+    detail = message(dispatcher, "utter_assets_detail")
+    assert (detail["asset_label"], detail["contract"]) == (LABEL_C5030, "CTR-GB-0045813 (jusqu'au 30/06/2027)")
+    assert "/contract_question" in str(domain["responses"]["utter_assets_contract_more"])
+
+
+async def test_device_info_inside_a_form_is_about_the_forms_device(fake, portal, make_tracker, domain):
+    tracker = make_tracker("and do we order the toner for that one ourselves?", intent="device_info",
+                           slots={"language": "en", "fault_asset": "80145861"}, token=ADMIN_TOKEN,
+                           portal_user=ADMIN_PROFILE, active_loop="fault_report_form")
+    dispatcher, _ = await run(ActionDeviceInfo(), tracker, domain)
+    assert responses(dispatcher) == ["utter_assets_detail"]  # no offer inside a form: the form asks again
+    detail = message(dispatcher, "utter_assets_detail")
+    assert detail["asset_label"] == "Canon iR-ADV C5560i (80145861 / WHJ02153)"
+    assert detail["emaintenance"] == "yes (consumables are sent automatically)"
+
+
+async def test_device_info_after_a_form_is_about_the_last_device(fake, portal, make_tracker, domain):
+    tracker = make_tracker("c'est quoi son numéro de contrat ?", intent="device_info", active_loop=None,
+                           token=ADMIN_TOKEN, portal_user=ADMIN_PROFILE)
+    tracker.events.extend([{"event": "slot", "name": "meter_asset", "value": "77996101"},
+                           {"event": "slot", "name": "meter_asset", "value": None}])
+    dispatcher, _ = await run(ActionDeviceInfo(), tracker, domain)
+    assert message(dispatcher, "utter_assets_detail")["asset_label"] == LABEL_C5560
+
+
+async def test_device_info_with_no_device_in_sight_details_each_device(fake, portal, make_tracker, domain):
+    tracker = make_tracker("when does our contract end?", intent="device_info", slots={"language": "en"},
+                           active_loop=None)
+    dispatcher, _ = await run(ActionDeviceInfo(), tracker, domain)
+    details = [m for m in dispatcher.messages if m.get("response") == "utter_assets_detail"]
+    assert [d["contract"] for d in details] == ["CTR-GB-0045812 (until 31 Mar 2028)", "CTR-GB-0045813 (until 30 Jun 2027)",
+                                                "CTR-GB-0051190 (until 31 Jan 2029)"]
+    assert responses(dispatcher)[-1] == "utter_assets_detail"  # a `user` is offered no contract question
+
+
+async def test_device_info_on_a_large_fleet_asks_which_device(fake, portal, make_tracker, domain):
+    portal.assets = [dict(ASSET_C5030, asset_number=f"{n:08d}", serial=f"ABC{n:05d}") for n in range(5)]
+    dispatcher, _ = await run(ActionDeviceInfo(), make_tracker("quand finit le contrat ?", intent="device_info",
+                                                              active_loop=None), domain)
+    assert responses(dispatcher) == ["utter_assets_list", "utter_assets_device_which"]
+
+
+async def test_device_info_with_the_portal_down(fake, portal, make_tracker, domain):
+    portal.fail("down")
+    dispatcher, events = await run(ActionDeviceInfo(), make_tracker("contrat ?", intent="device_info",
+                                                                   active_loop=None), domain)
+    assert responses(dispatcher) == ["utter_backend_unavailable"] and events == []
 
 
 # --- alias form: the device ------------------------------------------------------------------------------------

@@ -505,6 +505,46 @@ async def test_status_as_a_digression_inside_another_form(cases, portal, make_tr
 
 
 @pytest.mark.asyncio
+async def test_status_of_a_case_told_by_its_topic(cases, portal, make_tracker, domain):
+    tracker = status_tracker(make_tracker, "did anything happen with my case about the spilled toner (renversé)?",
+                             lang="en", **as_admin())
+    dispatcher, events = await run(ActionCaseStatus(), tracker, domain)
+    assert portal.calls("POST", "/cases/match")[0]["json"]["text"].startswith("did anything happen")
+    assert message(dispatcher, "utter_case_status")["case_number"] == "CS0032497"
+    assert slot_values(events) == DONE
+
+
+@pytest.mark.asyncio
+async def test_status_of_a_topic_several_cases_share_offers_those(cases, portal, make_tracker, domain):
+    tracker = status_tracker(make_tracker, "où en est la question sur le relevé, ou celle sur le service ?",
+                             **as_admin())
+    dispatcher, events = await run(ActionCaseStatus(), tracker, domain)
+    (msg,) = dispatcher.messages
+    assert msg["response"] == "utter_ask_case_status_number"
+    assert {b["payload"] for b in msg["buttons"]} >= {'/case_status{"case_number":"CS0032411"}',
+                                                      '/case_status{"case_number":"CS0032414"}'}
+    assert len(msg["buttons"]) < len(cases.visible("admin"))
+    assert slot_values(events) == DONE
+
+
+@pytest.mark.asyncio
+async def test_status_by_topic_inside_another_form_answers_and_the_form_goes_on(cases, portal, make_tracker, domain):
+    tracker = status_tracker(make_tracker, "au fait, et mon dossier sur le toner renversé ?",
+                             active_loop="fault_report_form", requested_slot="fault_description", **as_admin())
+    dispatcher, events = await run(ActionCaseStatus(), tracker, domain)
+    assert message(dispatcher, "utter_case_status")["case_number"] == "CS0032497"
+    assert slot_values(events) == DONE
+
+
+@pytest.mark.asyncio
+async def test_status_with_the_portal_down_when_matching(cases, portal, make_tracker, domain):
+    portal.fail("down", "POST", "/cases/match")
+    dispatcher, events = await run(ActionCaseStatus(), status_tracker(make_tracker, "mon ticket du toner renversé"),
+                                   domain)
+    assert responses(dispatcher) == ["utter_backend_unavailable"] and slot_values(events) == DONE
+
+
+@pytest.mark.asyncio
 async def test_status_after_the_form_uses_the_answer(cases, portal, make_tracker, domain):
     tracker = status_tracker(make_tracker, "c'est le 32413", intent=None, active_loop="case_status_form",
                              slots={"case_status_number": "CS0032413", "case_status_ask": True})
@@ -657,6 +697,13 @@ async def test_comment_opening_numbers_inside_the_comment_are_not_the_case(cases
 async def test_comment_opening_on_my_last_ticket(cases, portal, make_tracker, domain):
     _, events = await comment_form(make_tracker, domain, "commenter mon dernier dossier", intent="add_case_comment")
     assert slot_values(events)["case_comment_number"] == "CS0032500"
+
+
+@pytest.mark.asyncio
+async def test_comment_opening_on_a_case_told_by_its_topic(cases, portal, make_tracker, domain):
+    _, events = await comment_form(make_tracker, domain, "ajoute un commentaire au dossier du toner renversé",
+                                   intent="add_case_comment", **as_admin())
+    assert slot_values(events)["case_comment_number"] == "CS0032497"
 
 
 @pytest.mark.asyncio

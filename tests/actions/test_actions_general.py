@@ -25,7 +25,7 @@ CATALOGUE = """greet goodbye affirm deny thank bot_challenge help out_of_scope h
 change_language set_notifications change_password ask_glossary report_fault search_knowledge
 submit_meter_reading query_meter_reading order_consumables order_enquiry order_training view_orders
 request_change contract_question invoice_question general_enquiry product_information product_move
-list_cases case_status add_case_comment list_assets set_asset_alias manage_asset_contacts
+list_cases case_status add_case_comment list_assets device_info set_asset_alias manage_asset_contacts
 list_users invite_user approve_access_request upgrade_user deactivate_user reset_user_password""".split()
 HANDOFF = "handoff_form"
 RESET = {"handoff_confirm": None, "handoff_reason": None, "submission_key": None, "pending_submit": False,

@@ -7,9 +7,12 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from backend.api.deps import SessionDep, answer_replay
 from backend.core.errors import request_language
 from backend.permissions import Allowed, Permission
-from backend.schemas import ActivityOut, CaseCreate, CaseOut, CommentCreate, WatcherCreate
+from backend.schemas import (
+    ActivityOut, CaseCreate, CaseMatches, CaseMatchRequest, CaseOut, CommentCreate, WatcherCreate,
+)
 from backend.services.cases import (
-    add_comment, add_watcher, case_to_out, create_case, get_visible_case, list_visible_cases, remove_watcher,
+    add_comment, add_watcher, case_to_out, create_case, get_visible_case, list_visible_cases, match_cases,
+    remove_watcher,
 )
 from backend.services.idempotency import run_once
 
@@ -45,6 +48,15 @@ def get_cases(
     lang = request_language(request)
     return [case_to_out(c, lang) for c in list_visible_cases(session, user, limit=limit, which=list_, state=state,
                                                              asset=asset, offset=offset)]
+
+
+@router.post("/match", response_model=CaseMatches,
+             summary="Which visible cases a sentence describes ('my ticket about the noise on the 2nd floor copier')")
+def post_match(data: CaseMatchRequest, user: CaseTracker, session: SessionDep, request: Request) -> CaseMatches:
+    scored, best = match_cases(session, user, data.text)
+    lang = request_language(request)
+    return CaseMatches(best=best.number if best else None, cases=[case_to_out(c, lang) for c, _ in scored],
+                       scores=[score for _, score in scored])
 
 
 @router.get("/{number}", response_model=CaseOut, summary="One case by number (CS + 7 digits)")
