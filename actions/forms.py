@@ -326,8 +326,9 @@ class PortalFormValidation(FormValidationAction):
         events += [SlotSet(name, value) for name, value in extracted.items() if name not in decided]
         if tracker.get_slot("switch_pending"):  # the user answered the form instead of the switch offer
             events += [SlotSet("switch_pending", False), SlotSet("switch_to", None)]
-        if tracker.get_slot(SWITCH_REQUEST) is not None:
-            # this opening turn has read it, or the user went on with this form: never for a later request.
+        if tracker.get_slot(SWITCH_REQUEST) is not None and SWITCH_REQUEST not in extracted:
+            # this opening turn has read it, or the user went on with this form: never for a later request (unless
+            # this very run recorded a message for the form that takes over, see actions/requests.py).
             # rasa-sdk applies these events after every extract_* and validate_* of this run has read it.
             events.append(SlotSet(SWITCH_REQUEST, None))
         return events

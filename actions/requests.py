@@ -22,14 +22,14 @@ import re
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.text import fold_accents
 from actions.backend_client import BackendClient, BackendError
 from actions.forms import (
-    PortalFormValidation, ask_asset, asked, asset_buttons, asset_label, entity, extract_asset,
+    SWITCH_REQUEST, PortalFormValidation, ask_asset, asked, asset_buttons, asset_label, entity, extract_asset,
     intent_of, is_payload, likeliest, likeliest_buttons, may_change_summary, not_an_answer, opening_message, opening_turn,
     summary_field, text_of, yes_no_answer,
 )
@@ -50,6 +50,11 @@ MIN_DESCRIPTION_CHARS = 10
 DESCRIPTION_ANYWAY = {"nlu_fallback", "out_of_scope"}
 
 # The intent that opened the form -> the taxonomy's request category.
+# Request types a fault may be mistaken for ("can you send someone, the badge reader stopped working"): when the
+# words name no request type but clearly a fault, the fault form takes over with the same message.
+MISTAKEN_FOR_FAULTS = ("change_request", "general_enquiry", "product_information")
+FAULT_INTENT = "report_fault"
+
 INTENT_CATEGORIES: Dict[str, str] = {
     "request_change": "change_request",
     "contract_question": "contract_question",
@@ -173,6 +178,8 @@ class ValidateRequestForm(PortalFormValidation):
     async def required_slots(
         self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Text]:
+        if tracker.get_slot("switch_to") == FAULT_INTENT:  # a fault: nothing more is asked, the fault form takes over
+            return []
         policy = asset_policy(tracker.get_slot("request_category"), tracker.get_slot("request_subcategory"))
         if policy == "skip":  # an access or billing-address change is about no device
             return [slot for slot in domain_slots if slot != "request_asset"]
@@ -222,6 +229,11 @@ class ValidateRequestForm(PortalFormValidation):
         except BackendError as error:
             log.warning("request classification unavailable: %s", error)
             return {"request_category": said}  # the intent alone says the type
+        if said in MISTAKEN_FOR_FAULTS and not is_payload(opening.text):
+            if await self._names_a_fault(tracker, opening.text, proposal):  # the fault form takes over
+                return {"switch_to": FAULT_INTENT, "request_proposal": None,
+                        SWITCH_REQUEST: {"text": opening.text, "intent": FAULT_INTENT,
+                                         "entities": [dict(e) for e in opening.entities]}}
         chosen = words_category(proposal, said)
         if chosen and chosen != said and await self._refused(dispatcher, tracker, chosen):
             return {"request_proposal": None}  # the types the role allows are asked
@@ -229,6 +241,19 @@ class ValidateRequestForm(PortalFormValidation):
         if chosen:
             slots["request_category"] = chosen
         return slots
+
+    @staticmethod
+    async def _names_a_fault(tracker: Tracker, text: str, request: Dict[str, Any]) -> bool:
+        """The words clearly name a fault type (the fault triage's keywords), and weigh more for it than for any
+        request type ("the badge reader stopped reading cards" is a fault; "give her badge access back" is not)."""
+        try:
+            fault = await backend(tracker).classify_fault(text, language(tracker))
+        except BackendError as error:
+            log.warning("fault classification unavailable: %s", error)
+            return False
+        request_score = request.get("score", 0) if request.get("source") == "keywords" else 0
+        return (fault.get("source") == "keywords" and bool(fault.get("category")) and bool(fault.get("confident"))
+                and fault.get("score", 0) > request_score)
 
     @staticmethod
     async def _refused(dispatcher: CollectingDispatcher, tracker: Tracker, category: str) -> bool:
@@ -650,6 +675,12 @@ class ActionSubmitRequest(SubmitAction):
     action_name = "action_submit_request"
     form = FORM
     extra_slots = EXTRA_SLOTS
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        if tracker.get_slot("switch_to") == FAULT_INTENT:  # the words were a fault's: the fault form takes over
+            dispatcher.utter_message(response="utter_request_is_a_fault")
+            return [*reset_events(domain, FORM), FollowupAction("action_switch_form")]
+        return await super().run(dispatcher, tracker, domain)
 
     async def submit(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
                      key: str) -> List[EventType]:

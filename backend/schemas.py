@@ -206,6 +206,9 @@ class FaultProposal(BaseModel):
     # When the words point at more than one fault type: the likeliest ones, best first (the assistant then offers
     # them as buttons plus "another type" instead of one doubtful proposal).
     alternatives: list[FaultOption] = []
+    # How much the words weigh for the best type (the keyword score; 0 without keyword evidence): lets a caller
+    # compare a fault reading of the words with a request reading.
+    score: int = 0
 
 
 class RequestProposal(FaultProposal):

@@ -67,10 +67,10 @@ def _by_keywords(text: str, categories: list[Category], chosen: bool = False) ->
     alternatives = [option for _, option in options[:MAX_ALTERNATIVES]]
     if len(options) > 1 and options[0][0] == options[1][0]:
         return FaultProposal(category=None, subcategory=None, confident=False, source="keywords",
-                             alternatives=alternatives)
+                             alternatives=alternatives, score=options[0][0])
     best = options[0][1]
     return FaultProposal(category=best.category, subcategory=best.subcategory, confident=True, source="keywords",
-                         alternatives=alternatives if len(alternatives) > 1 else [])
+                         alternatives=alternatives if len(alternatives) > 1 else [], score=options[0][0])
 
 
 def _by_knowledge(session: Session, text: str, lang: str | None) -> FaultProposal | None:

@@ -196,7 +196,7 @@ class FakePortal:
             return httpx.Response(200, json={"category": category, "subcategory": None, "confident": False,
                                              "source": "none"})
         return httpx.Response(200, json={"category": best_cat, "subcategory": best_sub, "confident": True,
-                                         "source": "keywords"})
+                                         "source": "keywords", "score": best_score})
 
     def _search(self, request: httpx.Request, body: Any) -> httpx.Response:
         q = request.url.params.get("q", "")

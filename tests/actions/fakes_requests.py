@@ -125,9 +125,10 @@ class RequestsBackend:
         if options:
             alternatives = [o for _, o in options[:2]] if len(options) > 1 else []
             if len(options) > 1 and options[0][0] == options[1][0]:
-                answer.update(category=None, source="keywords", alternatives=alternatives)
+                answer.update(category=None, source="keywords", alternatives=alternatives, score=options[0][0])
             else:
-                answer.update(options[0][1], confident=True, source="keywords", alternatives=alternatives)
+                answer.update(options[0][1], confident=True, source="keywords", alternatives=alternatives,
+                              score=options[0][0])
         if answer["category"] == "product_move" and answer["subcategory"] is None and count:
             answer["subcategory"] = "one_to_five" if count <= 5 else "more_than_five"
         return httpx.Response(200, json=answer)

@@ -808,6 +808,53 @@ async def test_words_name_another_type_than_the_nlu(requests_backend, make_track
     assert "utter_request_type_selected" in responses(dispatcher)
 
 
+# --- a fault said as a request ("can you send someone, the badge reader stopped"): the fault form takes over ---------
+@pytest.mark.parametrize("text, intent, lang", [
+    ("the badge reader on the 2nd floor copier stopped reading cards, can you send someone?", "general_enquiry",
+     "en"),
+    ("pouvez-vous faire passer quelqu'un, le copieur fait un bruit de ferraille", "request_change", "fr"),
+])
+async def test_a_fault_said_as_a_request_hands_over_to_the_fault_form(requests_backend, portal, make_tracker, domain,
+                                                                      text, intent, lang):
+    tracker = form_tracker(make_tracker, text, intent=intent, slots={"language": lang})
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert slots["switch_to"] == "report_fault"
+    assert slots["switch_request"] == {"text": text, "intent": "report_fault", "entities": []}
+    assert slots.get("requested_slot") is None  # nothing more is asked: the form ends
+    assert "request_category" not in slots and dispatcher.messages == []
+    assert portal.calls("POST", "/faults/classify")[0]["json"]["text"] == text
+    # the end of the form: no request, the fault form takes over with the same words
+    done = make_tracker(text, intent=intent, active_loop=None, slots={"language": lang, "switch_to": "report_fault",
+                                                                        "switch_request": slots["switch_request"]})
+    dispatcher, events = await run(ActionSubmitRequest(), done, domain)
+    assert responses(dispatcher) == ["utter_request_is_a_fault"]
+    assert events[-1] == {"event": "followup", "timestamp": None, "name": "action_switch_form"}
+    assert not portal.calls("POST", "/requests")
+
+
+async def test_request_words_keep_the_request_even_with_fault_words(requests_backend, portal, make_tracker, domain):
+    text = "mon collègue n'a plus accès au scan avec son badge, il faut lui redonner l'accès"
+    _, events = await run_form(form_tracker(make_tracker, text, intent="request_change"), domain)
+    slots = slot_values(events)
+    assert slots["request_category"] == "change_request" and "switch_to" not in slots
+
+
+@pytest.mark.parametrize("intent", ["contract_question", "invoice_question", "product_move"])
+async def test_admin_only_types_are_never_handed_over(admin_backend, portal, make_tracker, domain, intent):
+    _, events = await run_form(form_tracker(make_tracker, "le copieur fait un bruit, question sur le contrat",
+                                            intent=intent), domain)
+    assert "switch_to" not in slot_values(events) and not portal.calls("POST", "/faults/classify")
+
+
+async def test_fault_triage_down_keeps_the_request(requests_backend, portal, make_tracker, domain):
+    portal.fail(503, "POST", "/faults/classify")
+    _, events = await run_form(form_tracker(make_tracker, "pouvez-vous envoyer quelqu'un, ça fait un bruit de ferraille",
+                                            intent="general_enquiry"), domain)
+    slots = slot_values(events)
+    assert "switch_to" not in slots and slots["request_category"] == "general_enquiry"
+
+
 @pytest.mark.parametrize("text, lang, category, subcategory", [
     ("Nous changeons de siège, voici notre nouvelle adresse de facturation : 3 rue des Lilas, Lyon", "fr",
      "contract_question", "billing_address_update"),

@@ -95,3 +95,17 @@ def test_all_my_devices_size_a_move(client, admin_headers):
     proposal = _classify(client, admin_headers, text="il faut déménager toutes nos imprimantes")
     assert (proposal["category"], proposal["device_count"], proposal["all_devices"]) == ("product_move", count, True)
     assert proposal["subcategory"] == ("one_to_five" if count <= 5 else "more_than_five")
+
+
+@pytest.mark.parametrize(("text", "fault_wins"), [
+    ("the badge reader on the copier stopped reading cards, can you send someone?", True),
+    ("le copieur fait un bruit de ferraille, vous pouvez envoyer un technicien ?", True),
+    ("a new starter needs her badge enabled on the printers", False),
+    ("Mon collègue Paul n'a plus accès à la numérisation sur le copieur de l'accueil", False),
+])
+def test_scores_compare_a_fault_reading_with_a_request_reading(client, admin_headers, text, fault_wins):
+    """The assistant hands a "request" over to the fault form when the words weigh more for a fault type."""
+    request = _classify(client, admin_headers, text=text)
+    response = client.post("/faults/classify", json={"text": text}, headers=admin_headers)
+    fault = response.json()
+    assert (fault["score"] > request["score"]) is fault_wins, (fault, request)

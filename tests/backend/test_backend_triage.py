@@ -112,6 +112,20 @@ def test_classify_requires_authentication(client):
     ("prints come out with black lines down the page", "print_quality", "print_scan_copy"),
     ("une grosse ligne noire verticale sur les impressions", "print_quality", "print_scan_copy"),  # singular
     ("du toner partout dans la machine, de la poudre noire", "malfunction", "toner_problem"),  # where is not what
+    # the defect only on copies, prints from the computers fine
+    ("Quand je copie il y a des traits gris, mais les impressions depuis le PC sont propres", "print_quality",
+     "copy_scan_only"),
+    ("the copies have a dark band down the middle but printing from the pc is fine", "print_quality",
+     "copy_scan_only"),
+    # toner that does not stay on the page is print quality, not a toner fault
+    ("the toner rubs off the pages when you touch them", "print_quality", "print_scan_copy"),
+    # software: a driver after a Windows update, a card login showing another person, the address book
+    ("after the windows update nobody can print to the C5560 anymore, do we need a new driver?", "software",
+     "driver"),
+    ("quand je me connecte avec ma carte ca affiche le nom d'un collegue", "software", "card_login_incorrect"),
+    ("le carnet d'adresses a disparu apres la mise a jour du firmware", "software", "other"),
+    # incoming faxes: a fax fault, whatever "line" says
+    ("we can't receive faxes anymore, the line just keeps ringing", "cannot_print_scan_fax", "scan"),
 ])
 def test_symptoms_by_family(client, admin_headers, text, category, subcategory):
     proposal = _classify(client, admin_headers, text=text, lang="en")
