@@ -998,12 +998,29 @@ def order_number_in(text: str, whole_answer: bool) -> Optional[str]:
     return None
 
 
+# "we ordered black toner but the box had cyan in it", "j'ai commandé du noir et on m'a livré du cyan": what was
+# ordered set against what came, with no word saying something is missing, is a wrong item.
+ORDERED_BUT = re.compile(r"\b(?:ordered|order was for|asked for|commande\w*|demande\w*)\b.{0,80}"
+                         r"\b(?:but|mais|et|and|yet|whereas|alors que|sauf que)\b.{0,40}"
+                         r"\b(?:got|received|had|came|sent|contained|contenait|recu\w*|livre\w*|envoye\w*|"
+                         r"arrive\w*)\b")
+MIN_DESCRIBING_WORDS = 10  # a message this long that says what went wrong (and with what) is its description too
+
+
 def enquiry_kind_in(text: str) -> Optional[str]:
     norm = normalize(text)
     missing, wrong = bool(MISSING_WORDS.search(norm)), bool(WRONG_WORDS.search(norm))
+    if not missing and not wrong and ORDERED_BUT.search(norm):
+        wrong = True
     if missing == wrong:
         return None
     return "missing_items" if missing else "wrong_items"
+
+
+def describes_the_problem(text: str) -> bool:
+    """A message that says what went wrong with a delivery, at some length: the enquiry's description."""
+    return (not is_payload(text) and enquiry_kind_in(text) is not None
+            and len(re.findall(r"\w+", text)) >= MIN_DESCRIBING_WORDS and len(text) <= MAX_DESCRIPTION_CHARS)
 
 
 class ValidateOrderEnquiryForm(PortalFormValidation):
@@ -1059,6 +1076,8 @@ class ValidateOrderEnquiryForm(PortalFormValidation):
             opening = opening_message(tracker)  # also when said inside another form and accepted with a "yes"
             text = opening.text
             kind = enquiry_kind_in(text) if opening.intent == "order_enquiry" and not is_payload(text) else None
+            if kind and describes_the_problem(text) and not tracker.get_slot("order_enquiry_description"):
+                return {slot: kind, "order_enquiry_description": text.strip()}  # the problem, told already
             return {slot: kind} if kind else {}
         text = text_of(tracker)
         if not asked(tracker, slot):
@@ -1067,6 +1086,8 @@ class ValidateOrderEnquiryForm(PortalFormValidation):
         if chosen:
             return {slot: chosen}
         kind = None if is_payload(text) else enquiry_kind_in(text)
+        if kind and describes_the_problem(text) and not tracker.get_slot("order_enquiry_description"):
+            return {slot: kind, "order_enquiry_description": text.strip()}  # the answer tells the whole problem
         if kind:
             return {slot: kind}
         if not_an_answer(tracker):

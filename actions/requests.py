@@ -49,12 +49,12 @@ MIN_DESCRIPTION_CHARS = 10
 # A description is free text: one the NLU found unclear or off-topic is still the user's description.
 DESCRIPTION_ANYWAY = {"nlu_fallback", "out_of_scope"}
 
-# The intent that opened the form -> the taxonomy's request category.
 # Request types a fault may be mistaken for ("can you send someone, the badge reader stopped working"): when the
 # words name no request type but clearly a fault, the fault form takes over with the same message.
 MISTAKEN_FOR_FAULTS = ("change_request", "general_enquiry", "product_information")
 FAULT_INTENT = "report_fault"
 
+# The intent that opened the form -> the taxonomy's request category.
 INTENT_CATEGORIES: Dict[str, str] = {
     "request_change": "change_request",
     "contract_question": "contract_question",

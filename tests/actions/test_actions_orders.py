@@ -1212,6 +1212,39 @@ async def test_enquiry_kind(portal, orders, make_tracker, domain, text, entities
     assert next_slot(domain, ENQUIRY, tracker, events) == "order_enquiry_description"
 
 
+@pytest.mark.parametrize("text", [
+    "ORD0001229: we ordered black toner but the box had two cyan cartridges in it",
+    "pour la ORD0001229 j'avais commandé du toner noir et on m'a livré du cyan",
+    "ORD0001229 only one of the two toners arrived, the second one is missing",
+])
+async def test_enquiry_opening_that_tells_the_problem_needs_no_more_questions(portal, orders, make_tracker, domain,
+                                                                               text):
+    tracker = make_tracker(text, intent="order_enquiry", entities=[("order_number", "ORD0001229")],
+                           active_loop=ENQUIRY)
+    _, events = await run(ValidateOrderEnquiryForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["order_enquiry_kind"] == ("missing_items" if "missing" in text else "wrong_items")
+    assert slots["order_enquiry_description"] == text
+    assert next_slot(domain, ENQUIRY, tracker, events) == "order_enquiry_confirm"
+
+
+async def test_enquiry_kind_answered_with_the_whole_problem_is_its_description(portal, orders, make_tracker, domain):
+    text = "I ordered 2 black toners and received 2 cyan ones instead"
+    tracker = make_tracker(text, requested_slot="order_enquiry_kind", active_loop=ENQUIRY,
+                           slots={"order_enquiry_number": "ORD0001229"})
+    _, events = await run(ValidateOrderEnquiryForm(), tracker, domain)
+    slots = slot_values(events)
+    assert (slots["order_enquiry_kind"], slots["order_enquiry_description"]) == ("wrong_items", text)
+
+
+async def test_a_bare_enquiry_opening_asks_the_problem(portal, orders, make_tracker, domain):
+    tracker = make_tracker("problème avec la commande ORD0001229", intent="order_enquiry",
+                           entities=[("order_number", "ORD0001229")], active_loop=ENQUIRY)
+    _, events = await run(ValidateOrderEnquiryForm(), tracker, domain)
+    slots = slot_values(events)
+    assert "order_enquiry_kind" not in slots and "order_enquiry_description" not in slots
+
+
 async def test_enquiry_kind_unclear(portal, orders, make_tracker, domain):
     tracker = make_tracker("bof", requested_slot="order_enquiry_kind", active_loop=ENQUIRY,
                            slots={"order_enquiry_number": "ORD0001229"})
