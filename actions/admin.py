@@ -154,6 +154,49 @@ def find_users(users: List[Dict[str, Any]], text: str, emails: List[str], person
     return [u for s, u in scored if s == best]
 
 
+# --- a message that asks for two things ("make Anna an administrator and deactivate Tom"): each person goes with
+# the operation named next to them -------------------------------------------------------------------------------------
+OPERATION_WORDS = {
+    "approve": re.compile(r"\b(approuv\w*|accept\w*|valid\w*|autoris\w*|approv\w*|grant\w*|allow\w*)\b"),
+    "upgrade": re.compile(r"\b(admin\w*|upgrad\w*|promo\w*|promouv\w*|nomm\w*)\b"),
+    "deactivate": re.compile(r"\b(desactiv\w*|deactivat\w*|disabl\w*|supprim\w*|remove\w*|retir\w*|bloqu\w*|"
+                             r"block\w*|revoqu\w*|revok\w*|left|parti\w*|quitt\w*)\b"),
+    "password-reset": re.compile(r"\b(mot de passe|password|reinitialis\w*|reset\w*)\b"),
+}
+CLAUSE_BREAK = re.compile(r"\s*(?:[,;.!?]+\s|\s-+\s|\b(?:and|et|puis|then|also|aussi|while|pendant que)\b)\s*",
+                          re.I)
+
+
+def operation_clause(text: str, operation: str) -> str:
+    """The words about this operation: the whole message, unless it also names another operation; then only the
+    parts that name this one (so a person is never taken for the wrong operation)."""
+    norm = normalize(text)
+    others = [op for op, words in OPERATION_WORDS.items() if op != operation and words.search(norm)]
+    own = OPERATION_WORDS.get(operation)
+    if not others or own is None:
+        return text
+    parts = [part for part in CLAUSE_BREAK.split(text) if part and own.search(normalize(part))]
+    return " ".join(parts)
+
+
+NAME_WORD = r"[A-ZÀ-Ý][\w'’-]*"
+
+
+def full_name(person: str, text: str, emails: List[str]) -> str:
+    """The person's whole name when the NLU took only its first word: the capitalised words that follow it in the
+    message ("Marc" -> "Marc Lefebvre"), else the name the e-mail address spells (marc.lefebvre@ -> Marc Lefebvre)."""
+    person = person.strip()
+    match = re.search(rf"(?<!\w){re.escape(person)}((?:\s+{NAME_WORD}){{1,3}})", text) if person else None
+    if match and " " not in person:
+        return person + match.group(1)
+    for email in emails:
+        parts = [p for p in re.split(r"[._-]", email.split("@")[0]) if p.isalpha()]
+        if len(parts) >= 2 and " " not in person and parts[0].lower() == fold_accents(person).lower():
+            return " ".join([person.capitalize() if person.islower() else person,
+                             *(p.capitalize() for p in parts[1:])])
+    return person
+
+
 def decision_in(text: str) -> Optional[str]:
     """"approuver" / "refuser" said in words (both or neither: None)."""
     said = normalize(text)
@@ -284,9 +327,10 @@ class ValidateAdminUserForm(PortalFormValidation):
         if not opening and not_a_name(tracker):
             return {}
         message = turn_message(tracker)  # on the opening turn, the words that asked for the operation
-        text = message.text
-        emails = message.entity_values("email") or ([] if is_payload(text) else EMAIL_RE.findall(text))
-        person = message.entity("person")
+        text = message.text if is_payload(message.text) else operation_clause(message.text, operation)
+        emails = [e for e in message.entity_values("email") if e in text] or (
+            [] if is_payload(text) else EMAIL_RE.findall(text))
+        person = next((p for p in message.entity_values("person") if p in text), None)
         said = "" if is_payload(text) else text
         try:
             users = await backend(tracker).users()
@@ -504,7 +548,10 @@ class ValidateAdminInviteForm(PortalFormValidation):
     ) -> Dict[Text, Any]:
         if tracker.get_slot("admin_invite_name"):
             return {}
-        person = turn_message(tracker).entity("person")
+        message = turn_message(tracker)
+        person = message.entity("person")
+        if person and not is_payload(message.text):
+            person = full_name(person, message.text, EMAIL_RE.findall(message.text))
         if opening_turn(tracker):
             return {"admin_invite_name": person.strip()} if person else {}
         if not asked(tracker, "admin_invite_name") or not_a_name(tracker):

@@ -178,6 +178,9 @@ class ActionAssetsList(Action):
         return []
 
 
+# A question about the device's meter readings ("c'était combien le dernier relevé couleur ?", "last reading of 113")
+READING_WORDS = re.compile(r"\b(?:releve\w*|compteurs?|index|meters?|readings?|counts?|counters?|clicks?)\b", re.I)
+
 # The slots that hold the device a conversation is about (fault_asset, meter_asset, order_asset, ...).
 DEVICE_SLOT = re.compile(r"^[a-z_]+_asset$")
 MAX_DETAILED = 3  # a question about "our contract" with no device named: the detail of each device, up to this many
@@ -199,9 +202,10 @@ def context_asset(tracker: Tracker) -> Optional[str]:
 
 class ActionDeviceInfo(Action):
     """A question about a device's contract, coverage, consumables supply or address ("jusqu'à quand elle est sous
-    contrat ?", "do we order toner for it ourselves?"), answered from the portal's data, in any conversation (inside
-    a form the form then asks its question again). The device is the one named, else the one the conversation is
-    about, else (no device in sight) each device."""
+    contrat ?", "do we order toner for it ourselves?"), or about its last meter readings ("c'était combien le dernier
+    relevé couleur petit ?"), answered from the portal's data, in any conversation (inside a form the form then asks
+    its question again). The device is the one named, else the one the conversation is about, else (no device in
+    sight) each device."""
 
     def name(self) -> Text:
         return "action_assets_device_info"
@@ -217,7 +221,9 @@ class ActionDeviceInfo(Action):
             if not shown:
                 current = context_asset(tracker)
                 shown = [a for a in assets if a["asset_number"] == current] or assets
-            if len(shown) <= MAX_DETAILED:
+            if len(shown) <= MAX_DETAILED and READING_WORDS.search(fold_accents(text_of(tracker))):
+                await utter_readings(dispatcher, client, tracker, shown)
+            elif len(shown) <= MAX_DETAILED:
                 await utter_details(dispatcher, client, tracker, shown)
             else:
                 w = words(tracker)
@@ -242,6 +248,23 @@ async def named_assets(dispatcher: CollectingDispatcher, client: BackendClient,
     if not resolution["matches"] and resolution["unknown_references"]:
         dispatcher.utter_message(response="utter_asset_not_found", reference=resolution["unknown_references"][0])
     return resolution["matches"]
+
+
+async def utter_readings(dispatcher: CollectingDispatcher, client: BackendClient, tracker: Tracker,
+                         shown: List[Dict[str, Any]]) -> None:
+    """The last reading of each meter of these devices (only the meter named, when the words name one)."""
+    from actions.meters import compact_meter, find_meter_code, meter_lines  # meters.py imports nothing of this module
+
+    lang = language(tracker)
+    for asset in shown:
+        meters = [compact_meter(m) for m in await client.meters(asset["asset_number"])]
+        if not meters:
+            dispatcher.utter_message(response="utter_assets_no_meters", asset_label=asset_label(asset))
+            continue
+        code = find_meter_code(text_of(tracker), meters)
+        chosen = [m for m in meters if m["code"] == code] or meters
+        dispatcher.utter_message(response="utter_assets_last_readings", asset_label=asset_label(asset),
+                                 meters=meter_lines(chosen, lang))
 
 
 async def utter_details(dispatcher: CollectingDispatcher, client: BackendClient, tracker: Tracker,

@@ -597,6 +597,27 @@ async def test_cancel_forgets_the_user_form(admin_tracker, domain):
     assert slot_values(events) == USER_RESET
 
 
+@pytest.mark.parametrize("text, entities", [
+    ("Please make SNTestDM an administrator, and deactivate Tom Baker while you're at it - he left last month.",
+     [("person", "SNTestDM"), ("person", "Tom Baker")]),
+    ("passe SNTestDM admin et désactive Tom Baker", [("person", "SNTestDM"), ("person", "Tom Baker")]),
+])
+async def test_two_operations_in_one_message_never_give_a_person_the_wrong_one(admin_tracker, domain, text,
+                                                                                entities):
+    tracker = admin_tracker(text, "deactivate_user", entities=entities)
+    dispatcher, events = await run(ValidateAdminUserForm(), tracker, domain)
+    slots = slot_values(events)
+    assert not slots.get("admin_user_target")  # never SNTestDM, named for the other operation
+    assert message(dispatcher, "utter_admin_user_not_found")["reference"] == "Tom Baker"
+
+
+async def test_the_person_next_to_the_operation_is_taken(admin_tracker, domain):
+    tracker = admin_tracker("désactive SNTestDM et passe Priya administrateur", "deactivate_user",
+                            entities=[("person", "SNTestDM"), ("person", "Priya")])
+    _, events = await run(ValidateAdminUserForm(), tracker, domain)
+    assert slot_values(events)["admin_user_target"] == target(SNTESTDM)
+
+
 # --- invitation form --------------------------------------------------------------------------------------------------
 def invite_tracker(admin_tracker, text: str, intent: str = "inform", asked: Optional[str] = None, **kwargs: Any):
     return admin_tracker(text, intent, form=INVITE_FORM, requested_slot=asked, **kwargs)
@@ -611,6 +632,19 @@ async def test_invite_opening_reuses_email_name_and_phone(admin_tracker, domain)
     assert slots["admin_invite_name"] == "Karim Benali"
     assert slots["admin_invite_phone"] == "+33 6 12 34 56 78"
     assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize("text, person, name", [
+    ("Ajoute Marc Lefebvre comme utilisateur, son mail c'est marc.lefebvre@acme.fr", "Marc", "Marc Lefebvre"),
+    ("please add tomasz to the portal, tomasz.nowak@acme.fr, normal user", "tomasz", "Tomasz Nowak"),
+    ("invite Anne-Sophie Durand (a.durand@acme.fr)", "Anne-Sophie", "Anne-Sophie Durand"),
+    ("invite Karim, karim@acme.fr", "Karim", "Karim"),
+])
+async def test_invite_takes_the_whole_name_when_the_nlu_took_its_first_word(admin_tracker, domain, text, person,
+                                                                             name):
+    tracker = invite_tracker(admin_tracker, text, "invite_user", entities=[("person", person)])
+    _, events = await run(ValidateAdminInviteForm(), tracker, domain)
+    assert slot_values(events)["admin_invite_name"] == name
 
 
 async def test_invite_opening_without_details_extracts_nothing(admin_tracker, portal, domain):

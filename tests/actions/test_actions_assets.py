@@ -278,6 +278,32 @@ async def test_device_info_on_a_large_fleet_asks_which_device(fake, portal, make
     assert responses(dispatcher) == ["utter_assets_list", "utter_assets_device_which"]
 
 
+async def test_device_info_last_reading_of_the_named_meter_inside_the_meter_form(fake, portal, make_tracker, domain):
+    from fakes_meters import install as install_meters
+
+    install_meters(portal)
+    tracker = make_tracker("au fait c'était combien mon dernier relevé couleur petit ?", intent="device_info",
+                           slots={"meter_asset": "53463252"}, active_loop="meter_reading_form")
+    dispatcher, _ = await run(ActionDeviceInfo(), tracker, domain)
+    assert responses(dispatcher) == ["utter_assets_last_readings"]
+    shown = message(dispatcher, "utter_assets_last_readings")
+    assert shown["asset_label"] == LABEL_C5030
+    assert shown["meters"] == "• 123 Couleur Petit : 61 175 — 15/10/2026 (Portail)"
+
+
+async def test_device_info_last_readings_of_every_meter_in_english(fake, portal, make_tracker, domain):
+    from fakes_meters import install as install_meters
+
+    install_meters(portal)
+    tracker = make_tracker("what were the last meter readings on WHJ02153?", intent="device_info",
+                           entities=[("asset_ref", "WHJ02153")], slots={"language": "en"}, active_loop=None)
+    dispatcher, _ = await run(ActionDeviceInfo(), tracker, domain)
+    lines = message(dispatcher, "utter_assets_last_readings")["meters"].split("\n")
+    assert lines[0] == "• 112 B&W Large: 6,586 — 08 Feb 2024 (e-Maintenance (UGW))" and len(lines) == 4
+    text = render(domain, "utter_assets_last_readings", "en", asset_label="X", meters="…")
+    assert text.startswith("Last readings of X:")
+
+
 async def test_device_info_with_the_portal_down(fake, portal, make_tracker, domain):
     portal.fail("down")
     dispatcher, events = await run(ActionDeviceInfo(), make_tracker("contrat ?", intent="device_info",

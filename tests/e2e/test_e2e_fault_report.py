@@ -127,3 +127,38 @@ def test_another_user_cannot_continue_someone_elses_conversation(stack: Stack):
     reply_text = texts(replies)
     assert "WHJ01481" not in reply_text and "Copieur 2e étage" not in reply_text
     assert not CASE_NUMBER.search(reply_text)
+
+
+def test_a_question_about_the_devices_contract_is_answered_inside_the_fault_report(stack: Stack):
+    """Asked in the middle of a fault report, a device's contract end is answered from the portal's data, then the
+    report goes on where it was; nothing is dropped."""
+    sender = new_sender()
+    replies = stack.say(sender, "la machine de l'accueil fait un bruit de ferraille", ADMIN)
+    assert "Canon iR-ADV C5030i (53463252 / GNM75498)" in texts(replies)
+    replies = stack.say(sender, "au fait, elle est sous contrat jusqu'à quand celle-là ?", ADMIN)
+    answer = texts(replies)
+    assert "CTR-GB-0045813" in answer and "30/06/2027" in answer, answer
+    assert "Nous sommes en train de traiter" not in answer  # no switch offered: the question is answered
+    assert "L'un des articles ci-dessus vous a-t-il aidé" in answer  # the report asks its question again
+    summary = texts(stack.say(sender, "non", ADMIN))
+    assert "Je vais ouvrir ce dossier" in summary and "ferraille" in summary, summary
+
+
+def test_a_fault_asked_as_a_request_becomes_a_fault_case(stack: Stack):
+    """"Can you send someone" with a fault's words: a fault case of the right type, not a request."""
+    sender = new_sender()
+    replies = stack.say(sender, "Could you send someone please? The badge reader on the 1st floor copier has stopped "
+                                "reading our cards", ADMIN)
+    assert "Card reader problem" in texts(replies), texts(replies)
+    replies = stack.say(sender, "no", ADMIN)  # the articles did not help: the summary
+    assert "I'm about to open this case" in texts(replies), texts(replies)
+    done = texts(stack.say(sender, "yes", ADMIN))
+    (number,) = set(CASE_NUMBER.findall(done))
+    case = stack.api(ADMIN, f"/cases/{number}").json()
+    assert (case["category"], case["subcategory"], case["asset"]["serial"]) == ("software", "card_reader", "WHJ02153")
+    assert "badge reader" in case["description"]
+
+
+def test_the_status_of_a_case_told_by_its_subject(stack: Stack):
+    replies = stack.say(new_sender(), "any news on my case about the toner that was spilled in the machine?", ADMIN)
+    assert "CS0032497" in texts(replies), texts(replies)
