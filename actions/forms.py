@@ -238,7 +238,7 @@ def yes_no_answer(tracker: Tracker, dispatcher: CollectingDispatcher, slot: str)
     intent = intent_of(tracker)
     if intent in ("affirm", "deny"):
         return {slot: intent == "affirm"}
-    if intent in NOT_AN_ANSWER:
+    if not_an_answer(tracker):  # a question (answered, then this one is asked again) or another request (offered)
         return {}
     dispatcher.utter_message(response="utter_answer_yes_no")
     return {slot: None}

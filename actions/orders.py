@@ -476,6 +476,9 @@ DELIVERY_AFTER = re.compile(r"^.*?\b(?:livr\w*|deliver\w*|ship\w*|envoy\w*|send(
                             r"address|ailleurs|elsewhere)\b\s*(?:(?:à|a|au|aux|chez|to|at|plutôt|plutot|instead|"
                             r"rather|:|est|is|sera|will be)\s+)*(?P<where>.*)$", re.I | re.S)
 ADD_WORDS = re.compile(r"\b(ajout\w*|rajout\w*|add|adding|one more|un autre|une autre|another|en plus|aussi|also)\b")
+# "ça sera livré où ?", "where will it be delivered?": a question about the delivery, not a change of it
+WHERE_QUESTION = re.compile(r"\b(ou|where|quelle adresse|which address|what address|a quelle adresse)\b[^?]*\?|"
+                            r"^\s*(ou|where)\b")
 
 
 def pending_items(tracker: Tracker, catalogue: Optional[Sequence[Dict[str, Any]]] = None) -> List[Dict[str, Any]]:
@@ -707,6 +710,8 @@ class ValidateOrderConsumablesForm(PortalFormValidation):
         if not asked(tracker, "order_address"):
             return {}
         text = text_of(tracker)
+        if not is_payload(text) and ACCOUNT_WORDS.search(normalize(text)) and not self._is_address(text):
+            return {"order_delivery": "account", "order_address": None}  # "l'adresse habituelle": the account's
         if not_free_text_answer(tracker):
             try:
                 parse_address(text)
@@ -769,6 +774,10 @@ class ValidateOrderConsumablesForm(PortalFormValidation):
         plain = "" if is_payload(text) else normalize(text)
         if wanted == "contact" or (not wanted and (CONTACT_CHANGE.search(plain) or EMAIL.search(plain))):
             return self._contact_change(text if plain else "")
+        if not wanted and WHERE_QUESTION.search(plain) and not re.search(r"\d", plain):
+            dispatcher.utter_message(response="utter_order_delivery_is",
+                                     address=address_text(delivery_address(tracker)))
+            return {}  # answered: the summary is asked again
         if wanted == "delivery" or (not wanted and (DELIVERY_CHANGE.search(plain) or self._is_address(text))):
             return self._delivery_change(text if plain else "")
         catalogue = tracker.get_slot("order_catalogue") or []
@@ -981,7 +990,10 @@ class ActionSubmitOrder(SubmitAction):
 # --- order enquiry -------------------------------------------------------------------------------------------------
 MISSING_WORDS = re.compile(r"(manqu|missing|absent|pas (ete )?recu|jamais (ete )?recu|pas arrive|not (been )?"
                            r"(received|delivered)|never (arrived|came|received)|didn'?t (arrive|get|receive)|"
-                           r"incomplet|incomplete|short)")
+                           r"incomplet|incomplete|short|"
+                           # fewer than ordered: "only 1 delivered", "on n'en a recu qu'un", "seulement 2"
+                           r"\bonly (\d+|one|two|three|half)\b|\bseulement (\d+|un|une|deux|trois)\b|"
+                           r"\bqu'(un|une|\d+) (seul|seule)?|\bjust (\d+|one)\b (came|arrived|delivered))")
 WRONG_WORDS = re.compile(r"(incorrect|wrong|mauvais|errone|erreur|pas le bon|pas la bonne|pas les bons|au lieu|"
                          r"instead|not what i ordered|ne correspond|different|autre reference|not the right)")
 
@@ -1001,9 +1013,12 @@ def order_number_in(text: str, whole_answer: bool) -> Optional[str]:
 # "we ordered black toner but the box had cyan in it", "j'ai commandé du noir et on m'a livré du cyan": what was
 # ordered set against what came, with no word saying something is missing, is a wrong item.
 ORDERED_BUT = re.compile(r"\b(?:ordered|order was for|asked for|commande\w*|demande\w*)\b.{0,80}"
-                         r"\b(?:but|mais|et|and|yet|whereas|alors que|sauf que)\b.{0,40}"
+                         r"\b(?:but|mais|et|and|yet|whereas|alors qu\w*|sauf qu\w*)\b.{0,40}"
                          r"\b(?:got|received|had|came|sent|contained|contenait|recu\w*|livre\w*|envoye\w*|"
-                         r"arrive\w*)\b")
+                         r"arrive\w*)\b"
+                         # ... or what came first: "the box had cyan in it but we ordered black"
+                         r"|\b(?:got|received|had|came|sent|contained|contenait|recu\w*|livre\w*|envoye\w*)\b.{0,80}"
+                         r"\b(?:but|mais|whereas|alors qu\w*|sauf qu\w*)\b.{0,40}\b(?:ordered|asked for|commande\w*)\b")
 MIN_DESCRIBING_WORDS = 10  # a message this long that says what went wrong (and with what) is its description too
 
 

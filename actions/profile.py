@@ -73,8 +73,25 @@ _LANGUAGE_WORDS = [
 ]
 
 
+# The portal itself (not only this conversation): "mon portail est en anglais", "my e-mails come in French".
+_PORTAL_WORDS = re.compile(r"\b(portail|portal|profil|profile|site|interface|e-?mails?|mails?|ecrans?|screens?|"
+                           r"menus?|compte|account)\b")
+
+
+def languages_named(text: str) -> List[str]:
+    """The languages the words name, in the order they are named."""
+    plain = fold_accents(text)
+    found = sorted((match.start(), code) for code, words in _LANGUAGE_WORDS for match in words.finditer(plain))
+    return [code for _, code in found]
+
+
 def language_choice(tracker: Tracker) -> Optional[str]:
-    """fr | en from the entity (a button or the NLU), else from the user's words; None if not said."""
+    """fr | en from the entity (a button or the NLU), else from the user's words; None if not said. Words naming
+    both ("it's in French, switch it to English") mean the one named last: the one wanted."""
+    text = text_of(tracker)
+    named = [] if is_payload(text) else languages_named(text)
+    if len(set(named)) > 1:
+        return named[-1]
     value = entity(tracker, "language_choice")
     if value:
         plain = fold_accents(value).strip()
@@ -87,11 +104,13 @@ def language_choice(tracker: Tracker) -> Optional[str]:
             return "fr"
         if plain.startswith(("en", "ang", "eng")):
             return "en"
+    return named[0] if named else None
+
+
+def about_the_portal(tracker: Tracker) -> bool:
+    """The words ask for the portal's language (the profile), not only this conversation's."""
     text = text_of(tracker)
-    if is_payload(text):
-        return None
-    found = [code for code, words in _LANGUAGE_WORDS if words.search(fold_accents(text))]
-    return found[0] if len(found) == 1 else None
+    return not is_payload(text) and bool(_PORTAL_WORDS.search(fold_accents(text)))
 
 
 class ActionChangeLanguage(Action):
@@ -105,6 +124,9 @@ class ActionChangeLanguage(Action):
         if target is None:
             dispatcher.utter_message(response="utter_ask_language")
             return []
+        if about_the_portal(tracker):  # "can I have my portal in French?": the user asks for the profile itself
+            await save_profile_language(dispatcher, tracker, domain, target)
+            return [SlotSet("language", target), SlotSet("language_offered", target)]
         utter_in(dispatcher, domain, "utter_language_changed", target)
         return [SlotSet("language", target)]
 
@@ -132,26 +154,35 @@ class ActionSaveLanguage(Action):
         return "action_save_language"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        target = language(tracker)
-        if profile_language(tracker) == target:
-            dispatcher.utter_message(response="utter_language_saved")
-            return []
+        await save_profile_language(dispatcher, tracker, domain, language(tracker))
+        return []
+
+
+async def save_profile_language(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
+                                target: str) -> None:
+    """PATCH the profile's language, and say so in that language."""
+    def say(response: str) -> None:
+        if target == language(tracker):
+            dispatcher.utter_message(response=response)
+        else:  # the conversation changes language with this very action: render the new language's variation
+            utter_in(dispatcher, domain, response, target)
+
+    if profile_language(tracker) != target:
         try:
             await backend(tracker).update_profile(language=target)
         except NotAuthenticated as error:
             report_backend_error(dispatcher, error)
-            return []
+            return
         except BackendRejected as error:  # e.g. the role may not change its profile: say why
             log.warning("language not saved: %s", error)
-            dispatcher.utter_message(response="utter_language_not_saved")
+            say("utter_language_not_saved")
             dispatcher.utter_message(text=error.message)
-            return []
+            return
         except BackendError as error:
             log.warning("language not saved: %s", error)
-            dispatcher.utter_message(response="utter_language_not_saved")
-            return []
-        dispatcher.utter_message(response="utter_language_saved")
-        return []
+            say("utter_language_not_saved")
+            return
+    say("utter_language_saved")
 
 
 # --- e-mail notifications --------------------------------------------------------------------------------------

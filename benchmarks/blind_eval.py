@@ -1002,7 +1002,8 @@ ACCEPTS = {
     "handoff": {"handoff"},
     "meter_reading": {"meter_reading", "meter_query"},
 }
-NOTHING_WRITTEN_FIELDS = {"case_created", "request_created", "reading_recorded", "user_invited", "contact_added"}
+NOTHING_WRITTEN_FIELDS = {"case_created", "request_created", "reading_recorded", "user_invited", "contact_added",
+                          "order_created", "training_created"}
 CONVERSATION_FIELDS = {"reply_language_after_detour", "must_not_mention", "max_orders_listed"}
 NOT_IN_PORTAL_FIELDS = {"location_hint", "scenario_hint"}  # the guide's deeper fault levels: not in the taxonomy
 
@@ -1257,6 +1258,9 @@ def check_field(portal: Portal, key: str, value: Any, obj: Dict[str, Any], ctx: 
         return check_quantity(value, obj)
     if k in ("item_hint", "item"):
         return check_item(portal, value, obj)
+    if k == "items" and isinstance(value, list) and all(isinstance(i, dict) for i in value):
+        # the list form of batch 4: [{item_hint, quantity}, ...]
+        value = {str(i.get("item_hint") or i.get("item")): i.get("quantity") for i in value}
     if k == "items" and isinstance(value, dict):
         return check_items(portal, value, obj)
     if k == "meters":

@@ -799,6 +799,27 @@ async def test_a_question_about_the_limit_at_the_summary_is_answered(portal, ord
     assert not portal.calls("POST", "/orders")
 
 
+@pytest.mark.parametrize("text", ["ça sera livré où exactement ?", "where will it be delivered?",
+                                  "à quelle adresse vous l'envoyez ?"])
+async def test_a_question_about_the_delivery_at_the_summary_is_answered(portal, orders, make_tracker, domain,
+                                                                        lines_done, text):
+    dispatcher, slots = await summary_answer(make_tracker, domain, lines_done, text, intent="nlu_fallback")
+    assert "4 Roundwood Avenue" in message(dispatcher, "utter_order_delivery_is")["address"]
+    assert "order_delivery" not in slots and slots["order_confirm"] is None  # nothing changed: the summary again
+    assert slots["requested_slot"] == "order_confirm"
+
+
+@pytest.mark.parametrize("text", ["l'adresse habituelle", "the usual address please", "à l'adresse du compte"])
+async def test_the_usual_address_as_the_new_address_goes_back_to_the_account_address(portal, orders, make_tracker,
+                                                                                      domain, lines_done, text):
+    tracker = make_tracker(text, intent="inform", requested_slot="order_address",
+                           slots={**lines_done, "order_delivery": "new"})
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["order_delivery"] == "account" and not slots.get("order_address")
+    assert slots["requested_slot"] == "order_confirm" and dispatcher.messages == []
+
+
 @pytest.mark.parametrize("text", [
     "deliver to Mail room, 1 High Street, Uxbridge UB8 1JX, United Kingdom",
     "livrer à : Mail room, 1 High Street, Uxbridge UB8 1JX, United Kingdom",
@@ -1216,6 +1237,8 @@ async def test_enquiry_kind(portal, orders, make_tracker, domain, text, entities
     "ORD0001229: we ordered black toner but the box had two cyan cartridges in it",
     "pour la ORD0001229 j'avais commandé du toner noir et on m'a livré du cyan",
     "ORD0001229 only one of the two toners arrived, the second one is missing",
+    "ORD0001229: two black toners on the order, only 1 delivered to us yesterday",
+    "pour la ORD0001229 la boîte contenait du cyan alors qu'on avait commandé du noir",
 ])
 async def test_enquiry_opening_that_tells_the_problem_needs_no_more_questions(portal, orders, make_tracker, domain,
                                                                                text):
@@ -1223,7 +1246,7 @@ async def test_enquiry_opening_that_tells_the_problem_needs_no_more_questions(po
                            active_loop=ENQUIRY)
     _, events = await run(ValidateOrderEnquiryForm(), tracker, domain)
     slots = slot_values(events)
-    assert slots["order_enquiry_kind"] == ("missing_items" if "missing" in text else "wrong_items")
+    assert slots["order_enquiry_kind"] == ("missing_items" if "missing" in text or "only" in text else "wrong_items")
     assert slots["order_enquiry_description"] == text
     assert next_slot(domain, ENQUIRY, tracker, events) == "order_enquiry_confirm"
 

@@ -100,10 +100,28 @@ async def test_unmapped_entity_values_are_understood(make_tracker, value):
 
 @pytest.mark.parametrize("text, expected", [
     ("parle moi en anglais stp", "en"), ("switch to french", "fr"), ("repasse en francais", "fr"),
-    ("change language", None), ("je ne parle pas francais, anglais svp", None), ("/change_language", None),
+    ("change language", None), ("/change_language", None),
+    # both named: the one named last is the one wanted
+    ("je ne parle pas francais, anglais svp", "en"), ("Everything is in French, can you switch it to English?", "en"),
+    ("c'est en anglais, je peux l'avoir en français ?", "fr"),
 ])
 async def test_language_from_the_words(make_tracker, text, expected):
     assert language_choice(user_says(make_tracker, text, "change_language")) == expected
+
+
+@pytest.mark.parametrize("text, target", [
+    ("Mon portail est en anglais, est-ce que je peux l'avoir en français ?", "fr"),
+    ("my portal emails come in French, can you switch it to English?", "en"),
+])
+async def test_asking_for_the_portals_language_saves_the_profile(general, portal, make_tracker, domain, text, target):
+    profile = dict(USER_PROFILE_SEED, language="en" if target == "fr" else "fr")
+    tracker = make_tracker(text, intent="change_language", active_loop=None, portal_user=profile,
+                           slots={"language": profile["language"]})
+    dispatcher, events = await run(ActionChangeLanguage(), tracker, domain)
+    assert portal.calls("PATCH", "/users/me/profile")[0]["json"] == {"language": target}
+    assert {(e["name"], e["value"]) for e in events} == {("language", target), ("language_offered", target)}
+    expected = render_response(domain, "utter_language_saved", target)["text"]
+    assert [m.get("text") for m in dispatcher.messages] == [expected]
 
 
 async def test_without_a_language_asks_with_two_buttons(general, portal, make_tracker, domain):
