@@ -181,6 +181,9 @@ class ActionAssetsList(Action):
 # A question about the device's meter readings ("c'était combien le dernier relevé couleur ?", "last reading of 113")
 READING_WORDS = re.compile(r"\b(?:releve\w*|compteurs?|index|meters?|readings?|counts?|counters?|clicks?)\b", re.I)
 
+# "who's down as the contact on that machine?", "qui est le contact de la machine de l'accueil ?"
+CONTACT_WORDS = re.compile(r"\b(contacts?|responsables?|referents?|who'?s down|qui s'en occupe|in charge)\b", re.I)
+
 # The slots that hold the device a conversation is about (fault_asset, meter_asset, order_asset, ...).
 DEVICE_SLOT = re.compile(r"^[a-z_]+_asset$")
 MAX_DETAILED = 3  # a question about "our contract" with no device named: the detail of each device, up to this many
@@ -221,7 +224,10 @@ class ActionDeviceInfo(Action):
             if not shown:
                 current = context_asset(tracker)
                 shown = [a for a in assets if a["asset_number"] == current] or assets
-            if len(shown) <= MAX_DETAILED and READING_WORDS.search(fold_accents(text_of(tracker))):
+            said = fold_accents(text_of(tracker))
+            if len(shown) <= MAX_DETAILED and CONTACT_WORDS.search(said) and not READING_WORDS.search(said):
+                await utter_contacts(dispatcher, client, tracker, shown)
+            elif len(shown) <= MAX_DETAILED and READING_WORDS.search(said):
                 await utter_readings(dispatcher, client, tracker, shown)
             elif len(shown) <= MAX_DETAILED:
                 await utter_details(dispatcher, client, tracker, shown)
@@ -248,6 +254,18 @@ async def named_assets(dispatcher: CollectingDispatcher, client: BackendClient,
     if not resolution["matches"] and resolution["unknown_references"]:
         dispatcher.utter_message(response="utter_asset_not_found", reference=resolution["unknown_references"][0])
     return resolution["matches"]
+
+
+async def utter_contacts(dispatcher: CollectingDispatcher, client: BackendClient, tracker: Tracker,
+                         shown: List[Dict[str, Any]]) -> None:
+    """The contacts of these devices (the portal shows them to administrators only)."""
+    if not is_admin(tracker):
+        dispatcher.utter_message(response="utter_assets_contacts_admin_only")
+        return
+    for asset in shown:
+        contacts = await client.asset_contacts(asset["asset_number"])
+        dispatcher.utter_message(response="utter_assets_contacts_of", asset_label=asset_label(asset),
+                                 contacts=contacts_text(contacts, words(tracker)))
 
 
 async def utter_readings(dispatcher: CollectingDispatcher, client: BackendClient, tracker: Tracker,

@@ -82,7 +82,8 @@ WANTS_ACTION_REQUIRED = re.compile(
     r"attend\w* (une |ma |notre )?(r[ée]ponse|action)|en attente de (ma|notre|mon)|"
     r"need\w* (my |an |our )?(action|answer|reply|input)|waiting (for|on) (me|us|my|our)|awaiting (me|us|my|our)|"
     r"requir\w* (my |an |our )?action|attend\w* (qq?ch|quelque chose)|anything from (me|us))", re.I)
-WANTS_ALL = re.compile(r"\b(tou[st]e?s?|all|every|everything|ensemble|associ\w*|involved)\b", re.I)
+WANTS_ALL = re.compile(r"\b(tou[st]e?s?|all|every|everything|ensemble|associ\w*|involved|on the account|"
+                       r"du compte|sur le compte|of the company|de la soci[ée]t[ée]|our|nos|notre)\b", re.I)
 WANTS_MINE = re.compile(
     r"\b(mes|my|mine|j'ai (cr[ée]{1,2}\w*|ouvert\w*|fait|d[ée]clar[ée]\w*)|i (created|opened|raised|logged|made)|"
     r"moi-m[êe]me|myself)\b", re.I)
@@ -164,9 +165,29 @@ def state_in(tracker: Tracker) -> Optional[str]:
     return None
 
 
+_COUNT_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "ten": 10, "deux": 2, "trois": 3, "quatre": 4,
+                "cinq": 5, "dix": 10}
+_COUNT = r"(\d{1,3}|" + "|".join(_COUNT_WORDS) + r")"
+LAST_COUNT = re.compile(rf"\b(?:last|latest|derni\w*|most recent|recent\w*)\s+{_COUNT}\b|"
+                        rf"\b{_COUNT}\s+(?:last|latest|derni\w*|most recent|recent\w*|plus r[ée]cent\w*)\b", re.I)
+
+
+def count_said(tracker: Tracker) -> Optional[str]:
+    """The number of cases asked for: the NLU's quantity, else "the 3 latest" / "les 5 derniers" in the words."""
+    value = entity(tracker, "quantity")
+    if value is not None:
+        return str(value)
+    text = text_of(tracker)
+    found = None if is_payload(text) else LAST_COUNT.search(text)
+    if not found:
+        return None
+    word = (found.group(1) or found.group(2)).lower()
+    return str(_COUNT_WORDS.get(word, word))
+
+
 def wanted_count(tracker: Tracker, default: int = LIST_SHOWN) -> int:
     """How many lines the user asked for ("my last 30 cases"), the default otherwise; at least one."""
-    value = entity(tracker, "quantity")
+    value = count_said(tracker)
     try:
         count = int(str(value).strip()) if value is not None else default
     except ValueError:
@@ -338,7 +359,7 @@ class ActionListCases(Action):
         try:
             device = await device_in(tracker, client)
             # "the last 3 tickets" names no list: the widest one the user may see, without asking
-            if which is None and state is None and device is None and entity(tracker, "quantity") is None:
+            if which is None and state is None and device is None and count_said(tracker) is None:
                 dispatcher.utter_message(response="utter_ask_case_list", buttons=list_buttons(lang))
                 return []
             which = which or "all"

@@ -304,6 +304,23 @@ async def test_device_info_last_readings_of_every_meter_in_english(fake, portal,
     assert text.startswith("Last readings of X:")
 
 
+async def test_device_info_contacts_of_the_forms_device_for_an_admin(fake, portal, make_tracker, domain):
+    tracker = make_tracker("while I've got you - who's down as the contact on that machine?", intent="device_info",
+                           slots={"language": "en", "fault_asset": "77996101"}, token=ADMIN_TOKEN,
+                           portal_user=ADMIN_PROFILE, active_loop="fault_report_form")
+    dispatcher, _ = await run(ActionDeviceInfo(), tracker, domain)
+    shown = message(dispatcher, "utter_assets_contacts_of")
+    assert shown["asset_label"] == LABEL_C5560 and shown["contacts"] != ""
+    assert portal.calls("GET", "/assets/77996101/contacts")
+
+
+async def test_device_info_contacts_are_for_admins_only(fake, portal, make_tracker, domain):
+    tracker = make_tracker("qui est le contact de la GNM75498 ?", intent="device_info", active_loop=None)
+    dispatcher, _ = await run(ActionDeviceInfo(), tracker, domain)
+    assert responses(dispatcher) == ["utter_assets_contacts_admin_only"]
+    assert not portal.calls("GET", "/assets/53463252/contacts")
+
+
 async def test_device_info_with_the_portal_down(fake, portal, make_tracker, domain):
     portal.fail("down")
     dispatcher, events = await run(ActionDeviceInfo(), make_tracker("contrat ?", intent="device_info",

@@ -254,6 +254,19 @@ async def test_last_n_shows_n_and_the_hint_names_a_case_of_the_list(cases, porta
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize(("text", "lang", "count"), [
+    ("show me the 3 latest tickets on the account pls", "en", 3),
+    ("les 5 derniers dossiers svp", "fr", 5),
+    ("the last two cases", "en", 2),
+])
+async def test_last_n_read_from_the_words_lists_at_once(cases, portal, make_tracker, domain, text, lang, count):
+    dispatcher, _ = await run(ActionListCases(), list_tracker(make_tracker, text, lang=lang, **as_admin()), domain)
+    listed = message(dispatcher, "utter_case_list")
+    assert listed["count"] == count and len(listed["lines"].splitlines()) == count
+    assert portal.calls("GET", "/cases")[0]["params"]["list"] == "all"
+
+
+@pytest.mark.asyncio
 async def test_more_than_the_chat_shows_is_said_plainly(cases, portal, make_tracker, domain):
     base = cases.find("CS0032413")
     cases.cases += [dict(base, number=f"CS{40000 + n:07d}", activities=list(base["activities"])) for n in range(80)]
