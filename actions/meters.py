@@ -74,7 +74,9 @@ _RUN = re.compile(r"\d(?:[\d .,'\u00a0\u202f]*\d)?")
 _DECIMAL = re.compile(r"\d+[.,]\d+")
 _NEGATIVE = re.compile(r"(?:^|[^\w])[-\u2212\u2013]\s*\d")
 # A meter code followed by a connector and a value: "112: 45300", "113 = 12 000", "le 122 est a 1600".
-_CONNECTOR = r"\s*(?:[:=]|->|=>|\u2192|\bc\s*'?\s*est\b|\best\s+(?:a|de)\b|\bis\b|\bat\b|\ba\b)\s*"
+# "112: 45300", "112 = 45300", "112 → 45300", "112 - 45300" (a dash followed by a space; "112 -5" stays negative)
+_CONNECTOR = (r"\s*(?:[:=]|->|=>|\u2192|[-\u2013\u2014](?=\s)|\bc\s*'?\s*est\b|\best\s+(?:a|de)\b|\bis\b|"
+              r"\bat\b|\ba\b)\s*")
 _NUMBER = (r"(?P<neg>[-\u2212\u2013]\s*)?(?P<num>\d{1,3}(?P<sep>[ .,'\u00a0\u202f])\d{3}(?!\s*[:=])"
            r"(?:(?P=sep)\d{3}(?!\s*[:=]))*(?!\d)|\d+)(?P<dec>[.,]\d+(?!\d)(?!\s*[:=]))?")
 _ANY_PAIR = re.compile(r"(?<![\w.'])(\d{2,4})\s*[:=]\s*[-\u2212\u2013]?\d")

@@ -162,9 +162,25 @@ def parse_date(text: str, today: date) -> Optional[date]:
         for m in re.finditer(r"\b([a-z]+)\.?\s+(\d{1,2})\b(?:\s*,?\s*(\d{4})\b)?", norm):
             if m.group(1) in _MONTHS:
                 return _with_year(int(m.group(2)), _MONTHS[m.group(1)], m.group(3), today)
+        m = APPROXIMATE_DATE.search(norm)
+        if m and m.group("month") in _MONTHS:  # "mi-janvier", "early February", "fin mars 2027"
+            day = next(d for words, d in _APPROXIMATE_DAYS if re.fullmatch(words, m.group("when")))
+            return _with_year(day, _MONTHS[m.group("month")], m.group("year"), today)
     except ValueError as exc:
         raise DateError(str(exc)) from exc
     return None
+
+
+# A time of a month rather than a day: its middle (15), its beginning (1), its end (25); the summary shows the day
+_APPROXIMATE_DAYS = ((r"mi|mid|le milieu de|the middle of|middle of", 15),
+                     (r"debut|early|beginning of|the beginning of|first week of|the first week of|premiere semaine "
+                      r"de|premiere semaine d'|courant|during", 1),
+                     (r"fin|late|end of|the end of|last week of|the last week of|derniere semaine de|derniere semaine "
+                      r"d'", 25))
+APPROXIMATE_DATE = re.compile(
+    r"\b(?P<when>" + "|".join(sorted((w for words, _ in _APPROXIMATE_DAYS for w in words.split("|")), key=len,
+                                     reverse=True)) + r")(?![a-z])[\s-]*(?:de |d'|of )?"
+    r"(?P<month>[a-z]+)\.?(?:\s+(?P<year>\d{4}))?\b")
 
 
 def _with_year(day: int, month: int, year: Optional[str], today: date) -> date:
@@ -1234,6 +1250,36 @@ NO_PREFERENCE_WORDS = re.compile(r"(pas de pref|peu importe|n'importe|indifferen
                                  r"whenever|any date|doesn'?t matter|des que possible|asap|as soon as possible|"
                                  r"le plus tot)")
 ONLY_ME_WORDS = re.compile(r"\b(juste moi|moi seul|moi seule|only me|just me|myself)\b")
+# How many people, in a sentence: "three new starters", "pour 5 personnes", "me and one colleague" (digits_of first)
+PEOPLE_COUNT = re.compile(r"\b(?P<n>\d{1,3})\s+(?:\w+\s+){0,2}?(?:people|persons?|personnes?|starters?|colleagues?|"
+                          r"collegues?|users?|utilisateurs?|employees?|salaries?|agents?|participants?|attendees?|"
+                          r"staff|members?|membres?|nouveaux|nouvelles|recrues?|stagiaires?|interns?)\b")
+ME_AND = re.compile(r"\b(?:me|myself|moi|moi-meme)\s+(?:and|et|\+|plus)\s+(?P<n>\d{1,3})\s+(?:\w+\s+)?"
+                    r"(?:colleagues?|collegues?|others?|autres?|people|personnes?|coworkers?)\b")
+# The words of a training request that say nothing of its subject
+TRAINING_GENERIC = set("""
+formation formations training session sessions course cours organiser organise book booking arrange could can
+we us our nous on peut pourrait est ce que qu il faudrait voudrais would like want need please svp merci hello
+bonjour hi some une un des de du la le les pour for on the a an to sur avec with get have avoir faire do
+""".split())
+MIN_TOPIC_WORDS = 3  # words besides those: an opening message this specific is the training's subject
+
+
+def attendees_in(text: str) -> Optional[int]:
+    """The number of people a sentence names ("three new starters", "me and one colleague" = 2), else None."""
+    norm = digits_of(normalize(text)).lower()
+    pair = ME_AND.search(norm)
+    if pair:
+        return int(pair.group("n")) + 1
+    found = {int(m.group("n")) for m in PEOPLE_COUNT.finditer(norm)}
+    return found.pop() if len(found) == 1 else None
+
+
+def topic_in(text: str) -> Optional[str]:
+    """The opening message as the training's subject, when it says more than "I'd like a training"."""
+    words = [w for w in re.findall(r"[^\W\d_]+", normalize(text).lower()) if w not in TRAINING_GENERIC and len(w) > 1]
+    cleaned = re.sub(r"\s+", " ", text).strip()
+    return cleaned if len(words) >= MIN_TOPIC_WORDS and len(cleaned) <= MAX_TOPIC_CHARS else None
 
 
 class ValidateOrderTrainingForm(PortalFormValidation):
@@ -1244,6 +1290,10 @@ class ValidateOrderTrainingForm(PortalFormValidation):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         slot = "order_training_topic"
+        if opening_turn(tracker) and not tracker.get_slot(slot):  # the subject, said in the first message
+            opening = opening_message(tracker)
+            topic = None if is_payload(opening.text) or opening.intent != "order_training" else topic_in(opening.text)
+            return {slot: topic} if topic else {}
         if not asked(tracker, slot) or not_free_text_answer(tracker):
             return {}
         return {slot: text_of(tracker)}
@@ -1264,9 +1314,17 @@ class ValidateOrderTrainingForm(PortalFormValidation):
         slot = "order_training_asset"
         if tracker.get_slot(slot):
             return {}
-        if opening_turn(tracker):  # only a device the first message names; the device is optional
-            if not opening_message(tracker).entity("asset_ref"):
+        if opening_turn(tracker):  # only a device the first message names (by number, alias, place, model)
+            opening = opening_message(tracker)
+            if is_payload(opening.text):
                 return {}
+            try:
+                named = opening.entity("asset_ref") or (
+                    await backend(tracker).resolve_assets(opening.text))["matches"]
+            except BackendError:
+                return {}
+            if not named:
+                return {}  # the device is optional: asked, with "no particular device"
             return await extract_asset(tracker, dispatcher, slot, "order_training_asset_label")
         if not asked(tracker, slot):
             return {}
@@ -1279,6 +1337,10 @@ class ValidateOrderTrainingForm(PortalFormValidation):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         slot = "order_training_attendees"
+        if opening_turn(tracker) and not tracker.get_slot(slot):
+            opening = opening_message(tracker)
+            count = None if is_payload(opening.text) else attendees_in(opening.text)
+            return {slot: count} if count else {}
         if not asked(tracker, slot):
             return {}
         text, value = text_of(tracker), entity(tracker, "quantity")
@@ -1301,6 +1363,13 @@ class ValidateOrderTrainingForm(PortalFormValidation):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         slot = "order_training_date"
+        if opening_turn(tracker) and not tracker.get_slot(slot):
+            opening = opening_message(tracker)
+            try:
+                found = None if is_payload(opening.text) else parse_date(opening.text, date.today())
+            except DateError:
+                found = None
+            return {slot: found.isoformat()} if found and found >= date.today() else {}
         if not asked(tracker, slot):
             return {}
         text = text_of(tracker)

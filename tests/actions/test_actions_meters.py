@@ -85,6 +85,8 @@ async def test_parse_value(text, expected):
     ("meter 112 is 2450 and 113 is 41,300", [("112", "value", 2450), ("113", "value", 41300)], []),
     ("112: 45,5", [("112", "decimal", None)], []),
     ("112 = -3", [("112", "negative", None)], []),
+    ("112 - 6,702 ; 113 – 15,399", [("112", "value", 6702), ("113", "value", 15399)], []),  # a dash between
+    ("112: -3 et 113 -4", [("112", "negative", None)], []),  # a dash against the number is a sign
     ("la 77996101 : 112: 2450", [("112", "value", 2450)], []),
     ("999: 10, 112: 5", [("112", "value", 5)], ["999"]),
     ("112 2450", [], []),  # no connector: not read as a pair

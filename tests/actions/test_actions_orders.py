@@ -1385,6 +1385,31 @@ async def test_training_opening_reuses_a_named_device(portal, orders, make_track
     assert slots["order_training_asset_label"] == LABEL_C5560
 
 
+async def test_training_opening_that_says_everything_asks_only_for_confirmation(portal, orders, make_tracker, domain):
+    text = ("We've got three new starters - could we book some training on the WHJ01481? Mainly secure print and "
+            "scanning to email. Any day in the first week of February works.")
+    tracker = make_tracker(text, intent="order_training", slots={"language": "en"}, active_loop=TRAINING)
+    dispatcher, events = await run(ValidateOrderTrainingForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["order_training_topic"] == text
+    assert slots["order_training_asset"] == "77996101"
+    assert slots["order_training_attendees"] == 3
+    assert slots["order_training_date"].endswith("-02-01")
+    assert next_slot(domain, TRAINING, tracker, events) == "order_training_confirm"
+
+
+@pytest.mark.parametrize(("text", "attendees", "day"), [
+    ("une formation scan vers mail pour moi et deux collègues, mi-janvier", 3, "-01-15"),
+    ("training on stapling for 5 people at the end of March", 5, "-03-25"),
+])
+async def test_training_opening_people_and_approximate_dates(portal, orders, make_tracker, domain, text, attendees,
+                                                             day):
+    tracker = make_tracker(text, intent="order_training", active_loop=TRAINING)
+    _, events = await run(ValidateOrderTrainingForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["order_training_attendees"] == attendees and slots["order_training_date"].endswith(day)
+
+
 @pytest.mark.parametrize(("text", "intent", "ok"), [
     ("prise en main du copieur", "inform", True),
     ("how to configure scan to email", "search_knowledge", True),
