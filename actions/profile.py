@@ -21,7 +21,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.text import fold_accents
 from actions.backend_client import BackendError, BackendRejected, NotAuthenticated, public_backend_url
-from actions.forms import entity, is_payload, text_of
+from actions.forms import entity, is_payload, opening_message
 from actions.roles import require_permission
 from actions.session import LANGUAGES, backend, language, portal_user, report_backend_error
 
@@ -66,6 +66,12 @@ def utter_in(dispatcher: CollectingDispatcher, domain: DomainDict, name: str, la
         dispatcher.utter_message(**message)
 
 
+def said_text(tracker: Tracker) -> str:
+    """The user's words: the latest message, or when it is a button the bot offered in reply to a typed message (the
+    low-confidence menu), that typed message ("turn those e-mails off" → menu → "E-mail notifications")."""
+    return opening_message(tracker).text
+
+
 # --- language --------------------------------------------------------------------------------------------------
 _LANGUAGE_WORDS = [
     ("en", re.compile(r"\b(anglais|english|inglish|angalis|eng|en anglais|in english)\b")),
@@ -88,7 +94,7 @@ def languages_named(text: str) -> List[str]:
 def language_choice(tracker: Tracker) -> Optional[str]:
     """fr | en from the entity (a button or the NLU), else from the user's words; None if not said. Words naming
     both ("it's in French, switch it to English") mean the one named last: the one wanted."""
-    text = text_of(tracker)
+    text = said_text(tracker)
     named = [] if is_payload(text) else languages_named(text)
     if len(set(named)) > 1:
         return named[-1]
@@ -109,7 +115,7 @@ def language_choice(tracker: Tracker) -> Optional[str]:
 
 def about_the_portal(tracker: Tracker) -> bool:
     """The words ask for the portal's language (the profile), not only this conversation's."""
-    text = text_of(tracker)
+    text = said_text(tracker)
     return not is_payload(text) and bool(_PORTAL_WORDS.search(fold_accents(text)))
 
 
@@ -202,7 +208,7 @@ def notification_choice(tracker: Tracker) -> Optional[bool]:
     value = entity(tracker, "notification_state")
     if value in ("on", "off"):
         return value == "on"
-    text = text_of(tracker)
+    text = said_text(tracker)
     if is_payload(text):
         return None
     plain = fold_accents(text)

@@ -192,6 +192,16 @@ async def test_notification_choice_from_the_buttons(make_tracker, state, expecte
     assert notification_choice(tracker) is expected
 
 
+async def test_the_menus_button_keeps_the_words_typed_before_it(make_tracker):
+    """"Turn those e-mails off" fell to the low-confidence menu; its "E-mail notifications" button still means off."""
+    history = [{"event": "user", "text": "I get an email every time a ticket changes, turn those off",
+                "parse_data": {"intent": {"name": "nlu_fallback"}, "entities": []}},
+               {"event": "bot", "text": "Did you mean:", "data": {"buttons": [
+                   {"title": "E-mail notifications", "payload": "/set_notifications"}]}}]
+    tracker = make_tracker("/set_notifications", intent="set_notifications", active_loop=None, history=history)
+    assert notification_choice(tracker) is False
+
+
 async def test_turn_notifications_off(general, portal, make_tracker, domain):
     tracker = user_says(make_tracker, "désactive les notifications", "set_notifications", lang="fr")
     dispatcher, events = await run(ActionSetNotifications(), tracker, domain)
