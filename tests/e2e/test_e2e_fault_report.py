@@ -148,7 +148,9 @@ def test_a_fault_asked_as_a_request_becomes_a_fault_case(stack: Stack):
     """"Can you send someone" with a fault's words: a fault case of the right type, not a request."""
     sender = new_sender()
     replies = stack.say(sender, "Could you send someone please? The badge reader on the 1st floor copier has stopped "
-                                "reading our cards", ADMIN)
+                                "working", ADMIN)
+    if "/report_fault" in [b["payload"] for reply in replies for b in reply.get("buttons", [])]:
+        replies = stack.say(sender, "/report_fault", ADMIN)  # the low-confidence menu: its button keeps the words
     assert "Card reader problem" in texts(replies), texts(replies)
     replies = stack.say(sender, "no", ADMIN)  # the articles did not help: the summary
     assert "I'm about to open this case" in texts(replies), texts(replies)
