@@ -252,7 +252,10 @@ async def extract_asset(
     after a switch from another form); a user with exactly one device is then never asked."""
     if tracker.get_slot(slot) or not (opening_turn(tracker) or asked(tracker, slot)):
         return {}
-    if asked(tracker, slot) and not_an_answer(tracker):
+    # An answer the NLU did not understand may still name the device ("la C5560i qu'on appelle Copieur 2e étage"):
+    # it is taken when it names exactly one; otherwise the rules answer it.
+    unclear = intent_of(tracker) in ("nlu_fallback", "out_of_scope")
+    if asked(tracker, slot) and not_an_answer(tracker) and not unclear:
         return {}
     client = backend(tracker)
     said = turn_message(tracker)
@@ -270,6 +273,8 @@ async def extract_asset(
         return {slot: None} if asked(tracker, slot) else {}
     if len(matches) == 1:
         return _select_asset(dispatcher, matches[0], slot, label_slot)
+    if unclear and asked(tracker, slot):
+        return {}  # not a device after all: the fallback answers, then the question is asked again
     if len(matches) > 1:
         dispatcher.utter_message(response="utter_asset_ambiguous", reference=reference)
         return {slot: None}

@@ -131,7 +131,11 @@ class ActionChangeLanguage(Action):
             dispatcher.utter_message(response="utter_ask_language")
             return []
         if about_the_portal(tracker):  # "can I have my portal in French?": the user asks for the profile itself
-            await save_profile_language(dispatcher, tracker, domain, target)
+            for said in await save_profile_language(tracker, target):  # said in the new language already
+                if "response" in said:
+                    utter_in(dispatcher, domain, said["response"], target)
+                else:
+                    dispatcher.utter_message(**said)
             return [SlotSet("language", target), SlotSet("language_offered", target)]
         utter_in(dispatcher, domain, "utter_language_changed", target)
         return [SlotSet("language", target)]
@@ -160,35 +164,25 @@ class ActionSaveLanguage(Action):
         return "action_save_language"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        await save_profile_language(dispatcher, tracker, domain, language(tracker))
+        for said in await save_profile_language(tracker, language(tracker)):
+            dispatcher.utter_message(**said)
         return []
 
 
-async def save_profile_language(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
-                                target: str) -> None:
-    """PATCH the profile's language, and say so in that language."""
-    def say(response: str) -> None:
-        if target == language(tracker):
-            dispatcher.utter_message(response=response)
-        else:  # the conversation changes language with this very action: render the new language's variation
-            utter_in(dispatcher, domain, response, target)
-
+async def save_profile_language(tracker: Tracker, target: str) -> List[Dict[str, str]]:
+    """PATCH the profile's language; what to say, as [{"response": name} or {"text": the portal's reason}]."""
     if profile_language(tracker) != target:
         try:
             await backend(tracker).update_profile(language=target)
-        except NotAuthenticated as error:
-            report_backend_error(dispatcher, error)
-            return
+        except NotAuthenticated:
+            return [{"response": "utter_login_required"}]
         except BackendRejected as error:  # e.g. the role may not change its profile: say why
             log.warning("language not saved: %s", error)
-            say("utter_language_not_saved")
-            dispatcher.utter_message(text=error.message)
-            return
+            return [{"response": "utter_language_not_saved"}, {"text": error.message}]
         except BackendError as error:
             log.warning("language not saved: %s", error)
-            say("utter_language_not_saved")
-            return
-    say("utter_language_saved")
+            return [{"response": "utter_language_not_saved"}]
+    return [{"response": "utter_language_saved"}]
 
 
 # --- e-mail notifications --------------------------------------------------------------------------------------
