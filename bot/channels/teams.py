@@ -16,7 +16,10 @@ Like every adapter it only authenticates and translates (bot/identity.py deliver
 - **Group chats and channels**: the bot answers only messages that @mention it (card clicks aside), with the
   mention stripped from the text.
 
-Who the Teams user (tenant id, AAD object id) is in the portal is the `resolve` callable's answer.
+Who the Teams user (tenant id, AAD object id) is in the portal is the backend's answer on every message
+(`BackendLinks`, a short-lived service token signed with CHANNEL_KEY): a user who is not linked, deactivated, or
+writing from a tenant bound to another account reaches nothing of the assistant and gets a sign-in card to the
+portal page that links them (a single-use code, minutes long).
 """
 from __future__ import annotations
 
@@ -40,13 +43,10 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from actions.backend_client import KEEP_ALIVE
-from bot.channels.teams_cards import submitted_payload, teams_activities
-from bot.identity import Handler, IdentityLayer, edge_message
+from bot.channels.teams_cards import sign_in_card, submitted_payload, teams_activities
+from bot.identity import Handler, IdentityLayer, PortalUnavailable, edge_message, user_identity
 
 log = logging.getLogger(__name__)
-
-# (tenant id, AAD object id) → the verified identity (IdentityLayer.identify's shape) or None when not linked
-Resolver = Callable[[str, str], Awaitable[Optional[Dict[str, Any]]]]
 
 TEAMS_MESSAGES = {
     "welcome": {
@@ -57,10 +57,17 @@ TEAMS_MESSAGES = {
               "supplies, follow your cases and answer your questions. What can I do for you?",
     },
     "not_linked": {
-        "fr": "Votre compte Teams n'est pas encore relié à votre compte du portail.",
-        "en": "Your Teams account is not linked to your portal account yet.",
+        "fr": "Pour utiliser l'assistant dans Teams, reliez votre compte Teams à votre compte du portail : ouvrez le "
+              "lien, connectez-vous au portail, puis revenez ici. Le lien ne sert qu'une fois et expire dans quelques "
+              "minutes.",
+        "en": "To use the assistant in Teams, link your Teams account to your portal account: open the link, sign "
+              "in to the portal, then come back here. The link works once and expires in a few minutes.",
     },
+    "link_button": {"fr": "Relier mon compte", "en": "Link my account"},
 }
+CHANNEL_AUDIENCE = "portal-channel"  # backend/core/security.py
+CHANNEL_TOKEN_SECONDS = 60
+DEFAULT_CHANNEL_KEY_FILE = os.path.join(os.path.dirname(__file__), "..", "..", "var", "channel.key")
 
 
 def teams_message(key: str, lang: str) -> str:
@@ -330,12 +337,70 @@ def tenant_of(activity: Dict[str, Any]) -> Optional[str]:
     return tenant if isinstance(tenant, str) and tenant else None
 
 
+class BackendLinks:
+    """The backend's Teams links, asked by the channel with a short-lived service token (CHANNEL_KEY)."""
+
+    def __init__(self, backend_url: Optional[str] = None, link_page_url: Optional[str] = None,
+                 key: Optional[str] = None, transport: Optional[httpx.AsyncBaseTransport] = None) -> None:
+        self.backend_url = (backend_url or _env("BACKEND_URL", "http://localhost:8000")).rstrip("/")
+        self.link_page_url = link_page_url or _env("TEAMS_LINK_PAGE_URL", f"{self.backend_url}/chat/teams-link.html")
+        self._key = key
+        self.client = httpx.AsyncClient(timeout=5.0, transport=transport or httpx.AsyncHTTPTransport(
+            retries=2, limits=KEEP_ALIVE))
+
+    def key(self) -> str:
+        if not self._key:
+            self._key = _secret("CHANNEL_KEY")
+            if not self._key and os.path.exists(DEFAULT_CHANNEL_KEY_FILE):
+                with open(DEFAULT_CHANNEL_KEY_FILE, encoding="utf-8") as handle:
+                    self._key = handle.read().strip()
+        return self._key or ""
+
+    def _headers(self) -> Dict[str, str]:
+        now = int(time.time())
+        token = jwt.encode({"sub": "teams", "aud": CHANNEL_AUDIENCE, "iat": now, "exp": now + CHANNEL_TOKEN_SECONDS},
+                           self.key(), algorithm="HS256")
+        return {"Authorization": f"Bearer {token}"}
+
+    async def _post(self, path: str, tenant_id: str, aad_object_id: str) -> httpx.Response:
+        try:
+            return await self.client.post(f"{self.backend_url}{path}", headers=self._headers(),
+                                          json={"tenant_id": tenant_id, "aad_object_id": aad_object_id})
+        except httpx.HTTPError as exc:
+            log.error("teams: backend unreachable: %s", type(exc).__name__)
+            raise PortalUnavailable() from exc
+
+    async def __call__(self, tenant_id: str, aad_object_id: str) -> Optional[Dict[str, Any]]:
+        """The linked user's identity, None when this Teams user is not (or no longer) linked."""
+        if not tenant_id or not aad_object_id:
+            return None
+        answer = await self._post("/teams/identity", tenant_id, aad_object_id)
+        if answer.status_code in (404, 422):
+            return None
+        if answer.status_code != 200:
+            log.error("teams: identity look-up answered %s", answer.status_code)
+            raise PortalUnavailable()
+        return {**user_identity(answer.json()), "channel": "teams",
+                "channel_user": f"teams:{tenant_id}:{aad_object_id}"}
+
+    async def link_url(self, tenant_id: str, aad_object_id: str) -> Optional[str]:
+        """The portal page that links this Teams user, with a fresh single-use code (in the fragment: never sent to
+        a server or written in its logs)."""
+        if not tenant_id or not aad_object_id:
+            return None
+        answer = await self._post("/teams/link-codes", tenant_id, aad_object_id)
+        if answer.status_code != 201:
+            log.error("teams: link code answered %s", answer.status_code)
+            return None
+        return f"{self.link_page_url}#code={answer.json()['code']}"
+
+
 class TeamsInput(InputChannel):
     @classmethod
     def name(cls) -> Text:
         return "teams"
 
-    def __init__(self, settings: TeamsSettings, resolve: Resolver, layer: Optional[IdentityLayer] = None,
+    def __init__(self, settings: TeamsSettings, resolve: BackendLinks, layer: Optional[IdentityLayer] = None,
                  transport: Optional[httpx.AsyncBaseTransport] = None,
                  sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
         self.settings = settings
@@ -348,6 +413,12 @@ class TeamsInput(InputChannel):
         self._turns: Dict[str, asyncio.Lock] = {}
         self._welcomed: Set[str] = set()
         self.tasks: Set["asyncio.Task[None]"] = set()
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "TeamsInput":
+        credentials = credentials or {}
+        return cls(TeamsSettings.from_env(credentials), BackendLinks(credentials.get("backend_url")),
+                   IdentityLayer(credentials.get("channel", "teams")))
 
     async def idle(self) -> None:
         """Waits until every accepted activity has been answered (tests)."""
@@ -379,10 +450,18 @@ class TeamsInput(InputChannel):
     async def _message(self, on_new_message: Handler, activity: Dict[str, Any], text: str) -> None:
         lang = locale_language(activity.get("locale"))
         output = TeamsOutput(self.connector, activity, lang)
-        sender = activity.get("from") or {}
-        identity = await self.resolve(tenant_of(activity) or "", str(sender.get("aadObjectId") or ""))
-        if identity is None:
-            await output.send_text_message("", teams_message("not_linked", lang))
+        tenant, aad = tenant_of(activity) or "", str((activity.get("from") or {}).get("aadObjectId") or "")
+        try:
+            identity = await self.resolve(tenant, aad)
+            if identity is None:
+                url = await self.resolve.link_url(tenant, aad)
+                if url is None:
+                    raise PortalUnavailable()
+                await output.post({"type": "message", "attachments": [
+                    sign_in_card(teams_message("not_linked", lang), teams_message("link_button", lang), url)]})
+                return
+        except PortalUnavailable:
+            await output.send_text_message("", edge_message("portal_unavailable", lang))
             return
         refusal = self.layer.refusal(text)
         if refusal:
@@ -409,6 +488,9 @@ class TeamsInput(InputChannel):
                 activity = None
             if not isinstance(activity, dict):
                 return response.json({"code": "invalid_body"}, status=400)
+            if not self.settings.app_id:
+                log.error("teams: TEAMS_APP_ID is not set; activities are refused")
+                return response.empty(status=503)
             try:
                 await self.validator.validate(request.headers.get("authorization"), activity)
             except Unauthorized as exc:

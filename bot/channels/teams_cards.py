@@ -137,6 +137,11 @@ def teams_activities(message: Dict[str, Any], lang: str) -> List[Dict[str, Any]]
     return []
 
 
+def sign_in_card(text: str, button: str, url: str) -> Dict[str, Any]:
+    """The card an unlinked Teams user gets: why, and the button to the portal page that links them."""
+    return _card([_text_block(text)], [{"type": "Action.OpenUrl", "title": button, "url": url}])
+
+
 def submitted_payload(value: Any) -> Optional[str]:
     """The payload of a card button the user clicked (a message activity's `value`), None if it carries none."""
     if isinstance(value, dict):

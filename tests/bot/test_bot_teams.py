@@ -9,14 +9,15 @@ import time
 from typing import Any, AsyncIterator, Dict, List, Optional, Tuple
 
 import httpx
+import jwt
 import pytest
 from sanic import Sanic
 
 from actions.session import IDENTITY_KEY
-from bot.channels.teams import TeamsInput, TeamsSettings, locale_language, strip_mentions
+from bot.channels.teams import BackendLinks, TeamsInput, TeamsSettings, locale_language, strip_mentions
 from bot.channels.teams_cards import CARD_CONTENT_TYPE, submitted_payload, teams_activities, teams_markdown
-from bot.identity import MAX_MESSAGE_CHARS, IdentityLayer
-from bot_fakes import Recorder, channel_app
+from bot.identity import MAX_MESSAGE_CHARS, IdentityLayer, PortalUnavailable
+from bot_fakes import Recorder, channel_app, user_out
 from microsoft_mock import APP_ID, APP_PASSWORD, ISSUER, KID, TENANT, MicrosoftMock, new_key, public_jwk
 
 AAD_USER = "9f1e2d3c-0000-4000-8000-00000000abcd"
@@ -47,6 +48,9 @@ class Links:
     async def __call__(self, tenant: str, aad: str) -> Optional[Dict[str, Any]]:
         self.asked.append((tenant, aad))
         return self.links.get((tenant, aad))
+
+    async def link_url(self, tenant: str, aad: str) -> str:
+        return f"http://portal.test/chat/teams-link.html#code=code-for-{aad}"
 
 
 class Sleeps:
@@ -130,7 +134,7 @@ def forged(microsoft: MicrosoftMock) -> Dict[str, Any]:
         "no expiry": microsoft.sign(drop=("exp",)),
         "serviceUrl mismatch": microsoft.sign(service_url="https://attacker.example/teams/"),
         "no serviceurl claim": microsoft.sign(drop=("serviceurl",)),
-        "HS256 with the public key as secret": __import__("jwt").encode(
+        "HS256 with the public key as secret": jwt.encode(
             {"iss": ISSUER, "aud": APP_ID, "exp": int(time.time()) + 600, "serviceurl": microsoft.service_url},
             "secret", algorithm="HS256", headers={"kid": KID}),
     }
@@ -195,13 +199,60 @@ async def test_bodies_that_are_not_activities_get_400(microsoft):
 
 # --- identity -----------------------------------------------------------------------------------------------------
 @pytest.mark.asyncio
-async def test_an_unlinked_teams_user_reaches_nothing_of_the_assistant(microsoft):
+async def test_an_unlinked_teams_user_gets_a_sign_in_card_and_reaches_nothing(microsoft):
     recorder, links = Recorder(reply="leak"), Links()
     links.links.clear()
     async with teams(microsoft, recorder, links) as (adapter, client):
         await send(client, microsoft, activity(microsoft, locale="fr-FR"))
     assert recorder.messages == []
-    assert microsoft.texts() == ["Votre compte Teams n'est pas encore relié à votre compte du portail."]
+    (content,) = microsoft.texts()
+    assert content["body"][0]["text"].startswith("Pour utiliser l'assistant dans Teams, reliez votre compte")
+    assert content["actions"] == [{"type": "Action.OpenUrl", "title": "Relier mon compte",
+                                   "url": f"http://portal.test/chat/teams-link.html#code=code-for-{AAD_USER}"}]
+
+
+@pytest.mark.asyncio
+async def test_the_portal_out_of_reach_is_said_and_nothing_reaches_the_assistant(microsoft):
+    class Down(Links):
+        async def __call__(self, tenant: str, aad: str) -> Optional[Dict[str, Any]]:
+            raise PortalUnavailable()
+
+    recorder = Recorder(reply="leak")
+    async with teams(microsoft, recorder, Down()) as (adapter, client):
+        await send(client, microsoft, activity(microsoft))
+    assert recorder.messages == []
+    assert microsoft.texts() == ["The portal is not responding right now. Please try again in a few minutes."]
+
+
+@pytest.mark.asyncio
+async def test_backend_links_ask_with_a_short_lived_channel_token():
+    seen: List[httpx.Request] = []
+
+    def backend(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == "/teams/link-codes":
+            return httpx.Response(201, json={"code": "abc123", "expires_at": "2026-12-07T15:00:00Z"})
+        body = __import__("json").loads(request.content)
+        if body["aad_object_id"] == AAD_USER:
+            return httpx.Response(200, json=user_out())
+        return httpx.Response(404, json={"code": "teams_not_linked"})
+
+    links = BackendLinks("http://portal.test", key="channel-key", transport=httpx.MockTransport(backend))
+    assert await links(TENANT, AAD_USER) == {**IDENTITY}
+    assert await links(TENANT, "someone-else") is None
+    assert await links("", AAD_USER) is None
+    assert await links.link_url(TENANT, "someone-else") == "http://portal.test/chat/teams-link.html#code=abc123"
+    token = seen[0].headers["authorization"].split()[1]
+    claims = jwt.decode(token, "channel-key", algorithms=["HS256"], audience="portal-channel")
+    assert claims["sub"] == "teams" and claims["exp"] - claims["iat"] <= 60
+
+
+@pytest.mark.asyncio
+async def test_an_unconfigured_app_refuses_everything(microsoft):
+    recorder = Recorder()
+    async with teams(microsoft, recorder, app_id="") as (_, client):
+        assert (await send(client, microsoft, activity(microsoft))).status_code == 503
+    assert recorder.messages == [] and microsoft.activities == []
 
 
 @pytest.mark.asyncio
@@ -370,3 +421,11 @@ def test_settings_come_from_the_environment_and_keep_the_secret_out_of_repr(monk
     assert settings.tenant_token_url == "https://login.microsoftonline.us/tenant/oauth2/v2.0/token"
     assert settings.openid_metadata_url.startswith("https://login.botframework.azure.us")
     assert TeamsSettings.from_env({}).issuer == "https://api.botframework.com"
+
+
+def test_from_credentials_builds_the_channel_from_the_environment(monkeypatch):
+    monkeypatch.setenv("TEAMS_APP_ID", "app-from-env")
+    monkeypatch.setenv("BACKEND_URL", "http://env-backend:8000")
+    adapter = TeamsInput.from_credentials({"channel": "teams"})
+    assert adapter.settings.app_id == "app-from-env" and adapter.layer.channel == "teams"
+    assert adapter.resolve.link_page_url == "http://env-backend:8000/chat/teams-link.html"
