@@ -190,7 +190,9 @@ class TeamsLink(Base):
 
 
 class TeamsLinkCode(Base):
-    """A single-use code, stored as a SHA-256 hash, that lets the portal user who opens it link this Teams user."""
+    """A single-use code (stored as a SHA-256 hash) that the Teams user's sign-in card carries to the portal page.
+    A portal user who opens it claims it and is shown a confirmation number (also hashed) that the Teams user must
+    type in Teams: only then is the link made, so a link sent to someone else links nothing."""
 
     __tablename__ = "teams_link_codes"
 
@@ -199,6 +201,9 @@ class TeamsLinkCode(Base):
     tenant_id: Mapped[str] = mapped_column(String(64))
     aad_object_id: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=True)
+    confirm_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

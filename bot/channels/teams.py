@@ -58,20 +58,31 @@ TEAMS_MESSAGES = {
     },
     "not_linked": {
         "fr": "Pour utiliser l'assistant dans Teams, reliez votre compte Teams à votre compte du portail : ouvrez le "
-              "lien, connectez-vous au portail, puis revenez ici. Le lien ne sert qu'une fois et expire dans quelques "
-              "minutes.",
+              "lien, connectez-vous au portail, puis tapez ici le numéro à six chiffres qu'il vous donne. Le lien ne "
+              "sert qu'une fois et expire dans quelques minutes.",
         "en": "To use the assistant in Teams, link your Teams account to your portal account: open the link, sign "
-              "in to the portal, then come back here. The link works once and expires in a few minutes.",
+              "in to the portal, then type here the six-digit number it gives you. The link works once and expires "
+              "in a few minutes.",
     },
     "link_button": {"fr": "Relier mon compte", "en": "Link my account"},
+    "linked": {
+        "fr": "C'est fait : votre compte Teams est relié au compte du portail de {name}. Que puis-je faire pour vous ?",
+        "en": "Done: your Teams account is linked to {name}'s portal account. What can I do for you?",
+    },
+    "wrong_number": {
+        "fr": "Ce numéro ne correspond pas ou a expiré.",
+        "en": "This number does not match or has expired.",
+    },
 }
+CONFIRMATION_NUMBER = re.compile(r"[0-9]{6}")  # what the portal's linking page shows, typed back in Teams
 CHANNEL_AUDIENCE = "portal-channel"  # backend/core/security.py
 CHANNEL_TOKEN_SECONDS = 60
 DEFAULT_CHANNEL_KEY_FILE = os.path.join(os.path.dirname(__file__), "..", "..", "var", "channel.key")
 
 
-def teams_message(key: str, lang: str) -> str:
-    return TEAMS_MESSAGES[key]["fr" if lang == "fr" else "en"]
+def teams_message(key: str, lang: str, **values: Any) -> str:
+    text = TEAMS_MESSAGES[key]["fr" if lang == "fr" else "en"]
+    return text.format(**values) if values else text
 
 
 def locale_language(locale: Any) -> str:
@@ -383,6 +394,18 @@ class BackendLinks:
         return {**user_identity(answer.json()), "channel": "teams",
                 "channel_user": f"teams:{tenant_id}:{aad_object_id}"}
 
+    async def confirm(self, tenant_id: str, aad_object_id: str, number: str) -> Optional[Dict[str, Any]]:
+        """Makes the link with the number the portal page showed; the linked identity, None when it is wrong."""
+        try:
+            answer = await self.client.post(f"{self.backend_url}/teams/links/confirm", headers=self._headers(), json={
+                "tenant_id": tenant_id, "aad_object_id": aad_object_id, "number": number})
+        except httpx.HTTPError as exc:
+            raise PortalUnavailable() from exc
+        if answer.status_code != 201:
+            return None
+        return {**user_identity(answer.json()), "channel": "teams",
+                "channel_user": f"teams:{tenant_id}:{aad_object_id}"}
+
     async def link_url(self, tenant_id: str, aad_object_id: str) -> Optional[str]:
         """The portal page that links this Teams user, with a fresh single-use code (in the fragment: never sent to
         a server or written in its logs)."""
@@ -454,6 +477,13 @@ class TeamsInput(InputChannel):
         try:
             identity = await self.resolve(tenant, aad)
             if identity is None:
+                if CONFIRMATION_NUMBER.fullmatch(text.strip()):
+                    linked = await self.resolve.confirm(tenant, aad, text.strip())
+                    if linked is not None:
+                        await output.send_text_message("", teams_message(
+                            "linked", linked.get("language") or lang, name=linked.get("full_name") or ""))
+                        return
+                    await output.send_text_message("", teams_message("wrong_number", lang))
                 url = await self.resolve.link_url(tenant, aad)
                 if url is None:
                     raise PortalUnavailable()

@@ -52,6 +52,12 @@ class Links:
     async def link_url(self, tenant: str, aad: str) -> str:
         return f"http://portal.test/chat/teams-link.html#code=code-for-{aad}"
 
+    async def confirm(self, tenant: str, aad: str, number: str) -> Optional[Dict[str, Any]]:
+        if number != "123456":
+            return None
+        self.links[(tenant, aad)] = IDENTITY
+        return IDENTITY
+
 
 class Sleeps:
     def __init__(self) -> None:
@@ -212,6 +218,24 @@ async def test_an_unlinked_teams_user_gets_a_sign_in_card_and_reaches_nothing(mi
 
 
 @pytest.mark.asyncio
+async def test_the_number_typed_in_teams_makes_the_link(microsoft):
+    recorder, links = Recorder(reply="Hello Sam"), Links()
+    links.links.clear()
+    async with teams(microsoft, recorder, links) as (adapter, client):
+        await send(client, microsoft, activity(microsoft, "654321"))
+        await adapter.idle()
+        assert microsoft.texts()[0] == "This number does not match or has expired."
+        assert microsoft.texts()[1]["actions"][0]["title"] == "Link my account"
+        await send(client, microsoft, activity(microsoft, "123456"))
+        await adapter.idle()
+        await send(client, microsoft, activity(microsoft, "hello"))
+    assert microsoft.texts()[2:] == [
+        "Done: your Teams account is linked to SNTestDM DemoPortal's portal account. What can I do for you?",
+        "typing", "Hello Sam"]
+    assert [m.text for m in recorder.messages] == ["hello"]  # the numbers never reached the assistant
+
+
+@pytest.mark.asyncio
 async def test_the_portal_out_of_reach_is_said_and_nothing_reaches_the_assistant(microsoft):
     class Down(Links):
         async def __call__(self, tenant: str, aad: str) -> Optional[Dict[str, Any]]:
@@ -233,6 +257,8 @@ async def test_backend_links_ask_with_a_short_lived_channel_token():
         if request.url.path == "/teams/link-codes":
             return httpx.Response(201, json={"code": "abc123", "expires_at": "2026-12-07T15:00:00Z"})
         body = __import__("json").loads(request.content)
+        if request.url.path == "/teams/links/confirm":
+            return httpx.Response(201, json=user_out()) if body["number"] == "123456" else httpx.Response(400)
         if body["aad_object_id"] == AAD_USER:
             return httpx.Response(200, json=user_out())
         return httpx.Response(404, json={"code": "teams_not_linked"})
@@ -242,6 +268,8 @@ async def test_backend_links_ask_with_a_short_lived_channel_token():
     assert await links(TENANT, "someone-else") is None
     assert await links("", AAD_USER) is None
     assert await links.link_url(TENANT, "someone-else") == "http://portal.test/chat/teams-link.html#code=abc123"
+    assert await links.confirm(TENANT, AAD_USER, "123456") == IDENTITY
+    assert await links.confirm(TENANT, AAD_USER, "000000") is None
     token = seen[0].headers["authorization"].split()[1]
     claims = jwt.decode(token, "channel-key", algorithms=["HS256"], audience="portal-channel")
     assert claims["sub"] == "teams" and claims["exp"] - claims["iat"] <= 60

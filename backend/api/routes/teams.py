@@ -1,8 +1,10 @@
 """Teams identity links (backend/services/teams.py).
 
 - The Teams channel (a channel service token, `ChannelService`): `POST /teams/link-codes` for an unlinked Teams
-  user, `POST /teams/identity` on every message.
-- The portal user: `POST /teams/links` (the code of the sign-in card's page), `GET|DELETE /teams/links/me`.
+  user, `POST /teams/links/confirm` with the number the user typed in Teams, `POST /teams/identity` on every
+  message.
+- The portal user: `POST /teams/links` (claims the sign-in card's code, answers the number to type in Teams),
+  `GET|DELETE /teams/links/me`.
 - An administrator: `DELETE /teams/links/{user_id}` for a user of their account.
 """
 from __future__ import annotations
@@ -42,6 +44,15 @@ class TeamsUser(BaseModel):
     aad_object_id: TeamsKey
 
 
+class TeamsConfirmation(TeamsUser):
+    number: str = Field(pattern=r"^[0-9]{6}$")
+
+
+class LinkClaimOut(BaseModel):
+    confirmation_number: str
+    expires_at: datetime
+
+
 class LinkCodeOut(BaseModel):
     code: str
     expires_at: datetime
@@ -72,11 +83,21 @@ def resolve_identity(data: TeamsUser, _: ChannelService, session: SessionDep) ->
     return UserOut.model_validate(user)
 
 
-@router.post("/links", response_model=TeamsLinkOut, status_code=201,
-             summary="Link the Teams user of a sign-in card's code to me")
-def create_link(data: LinkCodeIn, user: CurrentUser, session: SessionDep) -> TeamsLinkOut:
-    created = service.link(session, user, data.code)
-    return TeamsLinkOut(tenant_id=created.tenant_id, created_at=created.created_at)
+@router.post("/links", response_model=LinkClaimOut, status_code=202,
+             summary="Claim a sign-in card's code: the number to type in Teams to make the link")
+def claim_link(data: LinkCodeIn, user: CurrentUser, session: SessionDep) -> LinkClaimOut:
+    number, expires_at = service.claim(session, user, data.code)
+    return LinkClaimOut(confirmation_number=number, expires_at=expires_at)
+
+
+@router.post("/links/confirm", response_model=UserOut, status_code=201,
+             summary="The Teams user typed the confirmation number (Teams channel only); 400 when wrong")
+def confirm_link(data: TeamsConfirmation, _: ChannelService, session: SessionDep) -> UserOut:
+    user = service.confirm(session, data.tenant_id, data.aad_object_id, data.number)
+    if user is None:
+        raise ApiError(400, "invalid_confirmation", "Numéro de confirmation incorrect ou expiré.",
+                       "Wrong or expired confirmation number.")
+    return UserOut.model_validate(user)
 
 
 @router.get("/links/me", response_model=TeamsLinkOut, summary="My Teams link")

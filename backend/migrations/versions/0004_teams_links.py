@@ -1,7 +1,7 @@
 """teams links
 
 Teams users linked to portal users (tenant id, AAD object id), the tenant each account is bound to (one tenant, one
-account) and the single-use link codes of the sign-in card.
+account) and the single-use link codes of the sign-in card with the confirmation number the Teams user types back.
 
 Revision ID: 0004
 Revises: 0003
@@ -50,8 +50,12 @@ def upgrade() -> None:
         sa.Column('tenant_id', sa.String(length=64), nullable=False),
         sa.Column('aad_object_id', sa.String(length=64), nullable=False),
         sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('user_id', sa.Integer(), nullable=True),
+        sa.Column('confirm_hash', sa.String(length=64), nullable=True),
+        sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
         sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
         sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('id'),
         sa.UniqueConstraint('code_hash'),
     )
