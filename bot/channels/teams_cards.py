@@ -6,8 +6,8 @@ Made from the same parts the web adapters send (`render.web_message`), so every 
 - buttons → an Adaptive Card with one `Action.Submit` per button, whose `data` carries the button's payload (Teams
   ignores `postBack` and suggested actions in group chats); a click comes back as a message activity whose `value`
   is that data (`submitted_payload`). Buttons with a URL → `Action.OpenUrl`.
-- a confirmation question (buttons answering `/affirm` and `/deny`) → a card whose "Label: value" lines are a
-  FactSet, with the confirm button styled positive and the cancel button destructive.
+- a summary to confirm (buttons answering `/affirm` and `/deny` under "Label: value" lines) → a card whose
+  lines are a FactSet, with the confirm button styled positive and the cancel button destructive.
 - a knowledge article → a card with its title, number, summary and an "open the article" button.
 - text → Teams markdown (single line breaks kept as breaks).
 """
@@ -115,10 +115,11 @@ def teams_activities(message: Dict[str, Any], lang: str) -> List[Dict[str, Any]]
             out.append({"type": "message", "attachments": [_card([], _actions(buttons, False))]})
         return out
     if buttons:
-        confirmation = _is_confirmation(buttons)
+        # a summary to confirm: yes/no buttons under "Label: value" lines (not a bare yes/no question)
+        lines, facts = _facts(text or "") if _is_confirmation(buttons) else ((text or "").split("\n"), [])
+        confirmation = bool(facts)
         body: List[Dict[str, Any]] = []
         if text:
-            lines, facts = _facts(text) if confirmation else (text.split("\n"), [])
             chunk: List[str] = []
             for line in lines + ["\0"]:
                 if line != "\0":

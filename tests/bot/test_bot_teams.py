@@ -410,6 +410,15 @@ def test_a_confirmation_is_a_card_with_facts_and_styled_confirm_cancel():
         {"type": "TextBlock", "text": "Shall I send it?", "wrap": True}]
     assert [(a["title"], a["style"]) for a in content["actions"]] == [("Oui, envoyer", "positive"),
                                                                      ("Non", "destructive")]
+    # a bare yes/no question is not a summary: plain buttons
+    question = card(teams_activities({"text": "Did it help?", "buttons": [{"title": "Yes", "payload": "/affirm"},
+                                                                          {"title": "No", "payload": "/deny"}]}, "en"))
+    assert all("style" not in action for action in question["actions"])
+    french = card(teams_activities({"text": "Je vais ouvrir ce dossier :\n• Appareil : WHJ01481\n• Type : Odeur\n"
+                                            "Je le soumets ?", "buttons": [{"title": "Oui", "payload": "/affirm"},
+                                                                           {"title": "Non", "payload": "/deny"}]}, "fr"))
+    assert french["body"][1] == {"type": "FactSet", "facts": [{"title": "Appareil", "value": "WHJ01481"},
+                                                              {"title": "Type", "value": "Odeur"}]}
 
 
 @pytest.mark.parametrize("lang, label", [("fr", "Ouvrir l'article"), ("en", "Open the article")])
