@@ -103,7 +103,7 @@ class Stack:
 
 
 @contextlib.contextmanager
-def running_stack(workdir: Path, timeout: float = 420) -> Iterator[Stack]:
+def running_stack(workdir: Path, timeout: float = 420, extra_env: Optional[dict[str, str]] = None) -> Iterator[Stack]:
     """Seeds a fresh SQLite demo database in `workdir`, starts the Procfile on free ports, yields a Stack once
     every service answers, and stops everything it started on exit."""
     from knowledge_index import build_index, is_stale
