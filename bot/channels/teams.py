@@ -418,6 +418,32 @@ class BackendLinks:
         return f"{self.link_page_url}#code={answer.json()['code']}"
 
 
+class Once:
+    """Whether something happens for the first time (the welcome of a conversation), across the Rasa workers: in
+    the Redis they share (the web chat's session db, CHAT_SESSIONS_REDIS_URL), else in this process."""
+
+    TTL_SECONDS = 90 * 24 * 3600
+
+    def __init__(self, redis_url: Optional[str] = None) -> None:
+        self._local: Set[str] = set()
+        self.redis = None
+        if redis_url:
+            import redis.asyncio  # Rasa's own dependency
+
+            self.redis = redis.asyncio.Redis.from_url(redis_url)
+
+    async def first(self, what: str) -> bool:
+        key = "teams_once:" + hashlib.sha256(what.encode()).hexdigest()[:32]
+        if self.redis is None:
+            if key in self._local:
+                return False
+            if len(self._local) > 100_000:
+                self._local.clear()
+            self._local.add(key)
+            return True
+        return bool(await self.redis.set(key, 1, nx=True, ex=self.TTL_SECONDS))
+
+
 class TeamsInput(InputChannel):
     @classmethod
     def name(cls) -> Text:
@@ -425,7 +451,7 @@ class TeamsInput(InputChannel):
 
     def __init__(self, settings: TeamsSettings, resolve: BackendLinks, layer: Optional[IdentityLayer] = None,
                  transport: Optional[httpx.AsyncBaseTransport] = None,
-                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep, once: Optional[Once] = None) -> None:
         self.settings = settings
         self.resolve = resolve
         self.layer = layer or IdentityLayer("teams")
@@ -434,14 +460,15 @@ class TeamsInput(InputChannel):
         self.validator = BotTokenValidator(settings, client)
         self.connector = ConnectorClient(settings, client, sleep)
         self._turns: Dict[str, asyncio.Lock] = {}
-        self._welcomed: Set[str] = set()
+        self.once = once or Once()
         self.tasks: Set["asyncio.Task[None]"] = set()
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "TeamsInput":
         credentials = credentials or {}
         return cls(TeamsSettings.from_env(credentials), BackendLinks(credentials.get("backend_url")),
-                   IdentityLayer(credentials.get("channel", "teams")))
+                   IdentityLayer(credentials.get("channel", "teams")),
+                   once=Once(os.environ.get("CHAT_SESSIONS_REDIS_URL")))
 
     async def idle(self) -> None:
         """Waits until every accepted activity has been answered (tests)."""
@@ -535,8 +562,7 @@ class TeamsInput(InputChannel):
             if kind == "conversationUpdate":
                 bot_id = (activity.get("recipient") or {}).get("id")
                 added = [m.get("id") for m in activity.get("membersAdded") or [] if isinstance(m, dict)]
-                if bot_id in added and conversation["id"] not in self._welcomed:
-                    self._welcomed.add(conversation["id"])
+                if bot_id in added and await self.once.first(f"welcome:{conversation['id']}"):
                     self._in_background(conversation["id"], lambda: self._welcome(activity))
                 return response.empty(status=200)
             if kind != "message":

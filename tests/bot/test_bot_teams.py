@@ -14,7 +14,7 @@ import pytest
 from sanic import Sanic
 
 from actions.session import IDENTITY_KEY
-from bot.channels.teams import BackendLinks, TeamsInput, TeamsSettings, locale_language, strip_mentions
+from bot.channels.teams import BackendLinks, Once, TeamsInput, TeamsSettings, locale_language, strip_mentions
 from bot.channels.teams_cards import CARD_CONTENT_TYPE, submitted_payload, teams_activities, teams_markdown
 from bot.identity import MAX_MESSAGE_CHARS, IdentityLayer, PortalUnavailable
 from bot_fakes import Recorder, channel_app, user_out
@@ -466,3 +466,23 @@ def test_from_credentials_builds_the_channel_from_the_environment(monkeypatch):
     adapter = TeamsInput.from_credentials({"channel": "teams"})
     assert adapter.settings.app_id == "app-from-env" and adapter.layer.channel == "teams"
     assert adapter.resolve.link_page_url == "http://env-backend:8000/chat/teams-link.html"
+
+
+@pytest.mark.asyncio
+async def test_once_is_shared_through_redis_when_configured():
+    class FakeRedis:
+        def __init__(self) -> None:
+            self.keys: Dict[str, Any] = {}
+
+        async def set(self, key: str, value: Any, nx: bool = False, ex: int = 0) -> Optional[bool]:
+            if nx and key in self.keys:
+                return None
+            self.keys[key] = value
+            return True
+
+    first, second = Once(), Once()
+    first.redis = second.redis = FakeRedis()  # two workers, one Redis
+    assert await first.first("welcome:a") and not await second.first("welcome:a")
+    assert await second.first("welcome:b")
+    local = Once()
+    assert await local.first("x") and not await local.first("x")
