@@ -2,6 +2,7 @@
 Teams channel makes on every message."""
 from __future__ import annotations
 
+import os
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -10,7 +11,9 @@ import pytest
 from sqlalchemy import delete
 
 from backend.models import TeamsLink, TeamsLinkCode, TeamsTenant, User, UserStatus
-from conftest import TEST_ASSISTANT_KEY, TEST_CHANNEL_KEY, USER_EMAIL
+# set by conftest (which several test folders have: not imported by name)
+TEST_CHANNEL_KEY, TEST_ASSISTANT_KEY = os.environ["CHANNEL_KEY"], os.environ["ASSISTANT_KEY"]
+USER_EMAIL = "sntestdemoportaldm@yopmail.com"
 
 TENANT = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
 OTHER_TENANT = "99999999-bbbb-cccc-dddd-eeeeeeeeeeee"

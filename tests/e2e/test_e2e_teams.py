@@ -14,7 +14,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from conftest import ADMIN, USER, Stack
+from conftest import ADMIN, PASSWORD, USER, Stack
 from microsoft_mock import APP_ID, TENANT, MicrosoftMock, new_key
 
 CASE_NUMBER = re.compile(r"\bCS\d{7}\b")
@@ -238,3 +238,39 @@ def test_forged_activities_get_401_and_reach_nothing(chat, stack: Stack, microso
     time.sleep(0.5)
     assert teams.received()[-1]["text"].startswith("Done: your Teams account is linked")  # nothing after it
     assert not [e for e in teams.tracker().get("events") or [] if e["event"] == "user"]
+
+
+def test_linking_through_the_portal_page_in_a_browser(chat, stack: Stack):
+    """The sign-in card's link opened in Chromium: the code leaves the address bar, the user signs in, the page
+    shows the number, typed in Teams it links; the page runs under its strict CSP without errors."""
+    from test_e2e_widget import CHROMIUM, CHROMIUM_ARGS, CSP_WATCH, goto, playwright
+
+    if CHROMIUM is None:
+        pytest.skip("Debian chromium is not installed (scripts/test.sh installs it)")
+    teams = chat(USER)
+    (card,) = teams.say("hello", to_assistant=False)
+    url = actions([card])[0]["url"]
+    assert url.startswith(f"{stack.backend_url}/chat/teams-link.html#code=")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(locale="en-GB")
+        context.add_init_script(CSP_WATCH)
+        page = context.new_page()
+        errors: List[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        goto(page, url)
+        playwright.expect(page.get_by_role("heading", name="Link Microsoft Teams to my account")).to_be_visible()
+        assert "code=" not in page.url  # the single-use code is not left in the address bar or history
+        page.get_by_test_id("tl-email").fill(USER)
+        page.get_by_test_id("tl-password").fill("wrong password")
+        page.get_by_test_id("tl-submit").click()
+        playwright.expect(page.get_by_test_id("tl-error")).to_have_text("Incorrect e-mail address or password.")
+        page.get_by_test_id("tl-password").fill(PASSWORD)
+        page.get_by_test_id("tl-submit").click()
+        number = page.get_by_test_id("tl-number")
+        playwright.expect(number).to_have_text(re.compile(r"^\d{6}$"))
+        shown = number.text_content()
+        assert page.evaluate("window.__cspViolations") == [] and errors == []
+        browser.close()
+    (done,) = teams.say(shown, to_assistant=False)
+    assert text_of(done).startswith("Done: your Teams account is linked to SNTestDM")
