@@ -94,7 +94,7 @@
         $("tl-number").textContent = answer.data.confirmation_number;
         $("tl-success").hidden = false;
         $("tl-submit").hidden = true;
-        $("tl-number").focus && $("tl-number").setAttribute("tabindex", "-1");
+        $("tl-number").setAttribute("tabindex", "-1"); // focus moves to the number for screen readers
         $("tl-number").focus();
       } else if (answer.data && answer.data.message) {
         show($("tl-error"), answer.data.message);
