@@ -274,15 +274,3 @@ def test_linking_through_the_portal_page_in_a_browser(chat, stack: Stack):
         browser.close()
     (done,) = teams.say(shown, to_assistant=False)
     assert text_of(done).startswith("Done: your Teams account is linked to SNTestDM")
-
-
-def test_unlinking_in_the_chat_asks_first_then_the_next_message_gets_the_sign_in_card(chat, stack: Stack):
-    teams = chat(USER)
-    teams.link()
-    asked = teams.say("unlink my Teams account")
-    assert "Shall I unlink your Microsoft Teams account" in texts(asked)
-    done = teams.click(asked, payload="/affirm")
-    assert texts(done).startswith("Done: your Microsoft Teams account is no longer linked")
-    assert stack.api(USER, "/teams/links/me").status_code == 404
-    (card,) = teams.say("show my cases", to_assistant=False)
-    assert actions([card])[0]["title"] == "Link my account"
