@@ -183,10 +183,6 @@ class BackendClient:
         """language / accessibility / analytics / email_notifications"""
         return await self._request("PATCH", "/users/me/profile", json=changes)
 
-    async def unlink_teams(self) -> None:
-        """Removes the user's Teams link (404 BackendRejected when there is none)."""
-        await self._request("DELETE", "/teams/links/me")
-
     async def users(self) -> List[Dict[str, Any]]:
         return await self._request("GET", "/users")
 

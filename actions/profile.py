@@ -229,31 +229,3 @@ class ActionChangePassword(Action):
             return []
         dispatcher.utter_message(response="utter_change_password", url=password_page_url(language(tracker)))
         return []
-
-
-# --- the Teams link --------------------------------------------------------------------------------------------
-class ActionUnlinkTeams(Action):
-    """The user said yes to unlinking their Microsoft Teams account (DELETE /teams/links/me)."""
-
-    def name(self) -> Text:
-        return "action_unlink_teams"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        try:
-            await backend(tracker).unlink_teams()
-        except NotAuthenticated as error:
-            report_backend_error(dispatcher, error)
-            return []
-        except BackendRejected as error:
-            if error.status == 404:
-                dispatcher.utter_message(response="utter_teams_not_linked")
-            else:
-                log.warning("Teams not unlinked: %s", error)
-                dispatcher.utter_message(response="utter_teams_not_unlinked")
-            return []
-        except BackendError as error:
-            log.warning("Teams not unlinked: %s", error)
-            dispatcher.utter_message(response="utter_teams_not_unlinked")
-            return []
-        dispatcher.utter_message(response="utter_teams_unlinked")
-        return []

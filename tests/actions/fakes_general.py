@@ -1,6 +1,5 @@
 """Fake portal routes for the general part and the profile, mirroring backend/api/routes/users.py:
-GET/PATCH /users/me/profile (ProfileOut; PATCH needs the email_notifications permission, a null field is 422),
-DELETE /teams/links/me (204, 404 when not linked)
+GET/PATCH /users/me/profile (ProfileOut; PATCH needs the email_notifications permission, a null field is 422)
 and, through fakes_admin.AdminBackend, GET /users/me/permissions and /users/me/administrators.
 POST /cases (the handoff's callback case) is FakePortal's own, idempotent by key.
 """
@@ -34,8 +33,6 @@ class GeneralBackend:
         portal.route("GET", r"/users/me/profile", self._profile)
         portal.route("PATCH", r"/users/me/profile", self._update_profile)
         portal.route("GET", r"/users/me/permissions", self._permissions)
-        self.teams_linked = {"user", "admin"}  # roles whose Teams account is linked
-        portal.route("DELETE", r"/teams/links/me", self._unlink_teams)
 
     def without(self, *permissions: str) -> None:
         self.removed |= set(permissions)
@@ -54,13 +51,6 @@ class GeneralBackend:
             "permissions": [{"code": c, "label": {"fr": c, "en": c}} for c in self._codes(role)],
             "restricted_request_categories": [] if role == "admin" else list(USER_RESTRICTED),
         })
-
-    def _unlink_teams(self, request: httpx.Request, body: Any) -> httpx.Response:
-        role = self.role_of(request)
-        if role not in self.teams_linked:
-            return httpx.Response(404, json={"code": "not_found", "message": "Teams link not found."})
-        self.teams_linked.discard(role)
-        return httpx.Response(204)
 
     def _profile(self, request: httpx.Request, body: Any) -> httpx.Response:
         return httpx.Response(200, json=self.profiles[self.role_of(request)])

@@ -9,8 +9,7 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.profile import (
-    ActionChangeLanguage, ActionChangePassword, ActionOfferLanguage, ActionSaveLanguage, ActionSetNotifications,
-    ActionUnlinkTeams, language_choice, notification_choice,
+    ActionChangeLanguage, ActionChangePassword, ActionOfferLanguage, ActionSaveLanguage, ActionSetNotifications, language_choice, notification_choice,
     render_response,
 )
 from actions_fakes import run, BASE_URL, FakePortal, responses, slot_values
@@ -286,25 +285,3 @@ def test_a_saved_notification_choice_offers_its_undo_in_both_languages(domain, r
     for lang in ("fr", "en"):
         assert [b["payload"] for b in variation(domain, response, lang)["buttons"]] == [
             f'/set_notifications{{{{"notification_state":"{undo}"}}}}']
-
-
-# --- the Teams link ---------------------------------------------------------------------------------------------
-async def test_yes_unlinks_teams_then_there_is_nothing_left_to_unlink(general, portal, make_tracker, domain):
-    tracker = user_says(make_tracker, "yes", "affirm", lang="en")
-    dispatcher, events = await run(ActionUnlinkTeams(), tracker, domain)
-    assert responses(dispatcher) == ["utter_teams_unlinked"] and events == []
-    assert len(portal.calls("DELETE", "/teams/links/me")) == 1 and "user" not in general.teams_linked
-    dispatcher, _ = await run(ActionUnlinkTeams(), tracker, domain)
-    assert responses(dispatcher) == ["utter_teams_not_linked"]
-
-
-async def test_unlinking_teams_when_the_portal_is_down_says_so(general, portal, make_tracker, domain):
-    portal.fail("down")
-    dispatcher, _ = await run(ActionUnlinkTeams(), user_says(make_tracker, "oui", "affirm", lang="fr"), domain)
-    assert responses(dispatcher) == ["utter_teams_not_unlinked"]
-
-
-async def test_the_unlink_question_asks_yes_or_no_in_both_languages(domain):
-    for lang, yes in (("en", "Yes, unlink Teams"), ("fr", "Oui, délier Teams")):
-        buttons = variation(domain, "utter_ask_unlink_teams", lang)["buttons"]
-        assert [(b["title"], b["payload"]) for b in buttons] == [(yes, "/affirm"), (buttons[1]["title"], "/deny")]

@@ -26,7 +26,7 @@ report_fault submit_meter_reading query_meter_reading order_consumables order_en
 request_change contract_question invoice_question general_enquiry product_information product_move
 list_cases case_status add_case_comment search_knowledge list_assets set_asset_alias manage_asset_contacts
 list_users invite_user approve_access_request upgrade_user deactivate_user reset_user_password
-change_language set_notifications change_password ask_glossary unlink_teams
+change_language set_notifications change_password ask_glossary
 """.split()
 
 
