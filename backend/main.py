@@ -9,7 +9,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from backend.api.routes import assets, auth, cases, chat, contacts, knowledge, orders, requests, taxonomy, users
+from backend.api.routes import (
+    assets, auth, cases, chat, contacts, knowledge, orders, requests, taxonomy, teams, users,
+)
 from backend.core.config import get_settings
 from backend.core.errors import ApiError, install_error_handlers
 from backend.services.knowledge import get_searcher
@@ -41,7 +43,7 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (auth, users, assets, cases, requests, orders, knowledge, taxonomy, chat):
+    for module in (auth, users, assets, cases, requests, orders, knowledge, taxonomy, chat, teams):
         app.include_router(module.router)
     app.include_router(auth.access_router)
     app.include_router(contacts.router)

@@ -163,6 +163,51 @@ class UserToken(Base):
     user: Mapped[User] = relationship()
 
 
+class TeamsTenant(Base):
+    """The Microsoft 365 tenant whose Teams users may link to this account's portal users: one tenant, one account
+    (bound by the first link)."""
+
+    __tablename__ = "teams_tenants"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TeamsLink(Base):
+    """A Teams user (tenant id, AAD object id) linked to a portal user; one Teams user per portal user."""
+
+    __tablename__ = "teams_links"
+    __table_args__ = (UniqueConstraint("tenant_id", "aad_object_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("teams_tenants.tenant_id", ondelete="CASCADE"), index=True)
+    aad_object_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    user: Mapped[User] = relationship()
+
+
+class TeamsLinkCode(Base):
+    """A single-use code (stored as a SHA-256 hash) that the Teams user's sign-in card carries to the portal page.
+    A portal user who opens it claims it and is shown a confirmation number (also hashed) that the Teams user must
+    type in Teams: only then is the link made, so a link sent to someone else links nothing."""
+
+    __tablename__ = "teams_link_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    aad_object_id: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=True)
+    confirm_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class IdempotencyRecord(Base):
     """The answer given to a create request sent with an Idempotency-Key: a retry gets it back."""
 

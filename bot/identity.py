@@ -74,6 +74,20 @@ def edge_message(key: str, lang: Optional[str]) -> str:
     return f"{MESSAGES[key]['fr']}\n{MESSAGES[key]['en']}"
 
 
+def user_identity(body: Dict[str, Any]) -> Dict[str, Any]:
+    """The identity fields of the backend's user (UserOut: GET /users/me, POST /teams/identity)."""
+    return {
+        "id": body["id"],
+        "email": body["email"],
+        "full_name": body["full_name"],
+        "role": body["role"],
+        "language": body["language"],
+        "account": body["account"]["name"],
+        "account_id": body["account"]["id"],
+        "token_version": body.get("token_version", 0),
+    }
+
+
 class PortalUnavailable(Exception):
     """The backend could not be asked whether the token is valid."""
 
@@ -107,17 +121,7 @@ class IdentityVerifier:
         if response.status_code == 401:
             user = None
         elif response.status_code == 200:
-            body = response.json()
-            user = {
-                "id": body["id"],
-                "email": body["email"],
-                "full_name": body["full_name"],
-                "role": body["role"],
-                "language": body["language"],
-                "account": body["account"]["name"],
-                "account_id": body["account"]["id"],
-                "token_version": body.get("token_version", 0),
-            }
+            user = user_identity(response.json())
         else:
             log.error("identity check: unexpected backend status %s", response.status_code)
             raise PortalUnavailable()

@@ -103,7 +103,7 @@ class Stack:
 
 
 @contextlib.contextmanager
-def running_stack(workdir: Path, timeout: float = 420) -> Iterator[Stack]:
+def running_stack(workdir: Path, timeout: float = 420, extra_env: Optional[dict[str, str]] = None) -> Iterator[Stack]:
     """Seeds a fresh SQLite demo database in `workdir`, starts the Procfile on free ports, yields a Stack once
     every service answers, and stops everything it started on exit."""
     from knowledge_index import build_index, is_stale
@@ -127,6 +127,7 @@ def running_stack(workdir: Path, timeout: float = 420) -> Iterator[Stack]:
         "DATABASE_URL": f"sqlite:///{workdir / 'portal.db'}",
         "SECRET_KEY": secrets.token_urlsafe(32),
         "ASSISTANT_KEY": secrets.token_urlsafe(32),
+        "CHANNEL_KEY": secrets.token_urlsafe(32),
         "REDIS_PASSWORD": secrets.token_hex(16),
         "CHAT_ALLOWED_ORIGINS": f"http://localhost:{ports['BACKEND_PORT']} http://127.0.0.1:{ports['BACKEND_PORT']}",
         "CONVERSATION_IDLE_SECONDS": "3600",
@@ -135,6 +136,7 @@ def running_stack(workdir: Path, timeout: float = 420) -> Iterator[Stack]:
         "HF_HUB_OFFLINE": "1",
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "3",
+        **(extra_env or {}),
     }
     python = str(ROOT / ".venv-app" / "bin" / "python")
     subprocess.run([python, "-m", "backend.seed"], cwd=ROOT, env=env, check=True, capture_output=True)

@@ -50,11 +50,22 @@ class Settings(BaseSettings):
     assistant_key: str = ""
     assistant_key_file: Path = VAR_DIR / "assistant.key"
 
+    # Key of the short-lived service tokens chat channels run by the Rasa server (Teams) call the backend with, to
+    # resolve a linked channel identity (backend/api/routes/teams.py). Shared with the Rasa server only. When unset:
+    # CHANNEL_KEY_FILE, else var/channel.key (made once, 0600).
+    channel_key: str = ""
+    channel_key_file: Path = VAR_DIR / "channel.key"
+    # Lifetime of the single-use code that links a Teams user to a portal user (the sign-in card's link).
+    teams_link_code_minutes: int = Field(default=10, ge=1, le=60)
+
     def resolved_secret_key(self) -> str:
         return self.secret_key or secret_from_file(VAR_DIR / "secret.key")
 
     def resolved_assistant_key(self) -> str:
         return self.assistant_key or secret_from_file(self.assistant_key_file)
+
+    def resolved_channel_key(self) -> str:
+        return self.channel_key or secret_from_file(self.channel_key_file)
 
 
 def secret_from_file(path: Path) -> str:

@@ -24,6 +24,9 @@ _hasher = PasswordHasher()
 ALGORITHM = "HS256"
 ASSISTANT_AUDIENCE = "portal-assistant"
 ASSISTANT_TOKEN_MAX_SECONDS = 120  # an assistant token valid longer than this is refused, whatever its exp says
+# Service tokens of the chat channels the Rasa server runs (Teams): signed with CHANNEL_KEY, `sub` the channel name.
+CHANNEL_AUDIENCE = "portal-channel"
+CHANNEL_TOKEN_MAX_SECONDS = 120
 
 
 def hash_password(password: str) -> str:
@@ -80,3 +83,16 @@ def decode_access_token(token: str) -> TokenClaims | None:
         return TokenClaims(int(claims["sub"]), int(claims.get("ver", 0)), assistant=False)
     except (jwt.PyJWTError, KeyError, ValueError, TypeError):
         return None
+
+
+def decode_channel_token(token: str) -> str | None:
+    """The channel name of a valid channel service token (CHANNEL_KEY, audience `portal-channel`, short-lived);
+    None for anything else, portal and assistant tokens included."""
+    try:
+        claims = jwt.decode(token, get_settings().resolved_channel_key(), algorithms=[ALGORITHM],
+                            audience=CHANNEL_AUDIENCE, options={"require": ["exp", "iat", "sub"]})
+    except jwt.PyJWTError:
+        return None
+    if int(claims["exp"]) - int(claims["iat"]) > CHANNEL_TOKEN_MAX_SECONDS:
+        return None
+    return str(claims["sub"])

@@ -26,6 +26,7 @@ TEST_SECRET = "backend-tests-secret-key-0123456789abcdef"
 TEST_RASA_URL = "http://rasa.backend-tests.invalid:5005"
 
 TEST_ASSISTANT_KEY = "backend-tests-assistant-key-0123456789abcdef"
+TEST_CHANNEL_KEY = "backend-tests-channel-key-0123456789abcdef"
 _TMP = Path(tempfile.mkdtemp(prefix="portal-backend-tests-"))
 atexit.register(shutil.rmtree, _TMP, True)  # also when the session aborts before the fixtures run
 DATABASE_URL = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{_TMP / 'portal.db'}"
@@ -35,6 +36,7 @@ os.environ.update(
         "DATABASE_URL": DATABASE_URL,
         "SECRET_KEY": TEST_SECRET,
         "ASSISTANT_KEY": TEST_ASSISTANT_KEY,
+        "CHANNEL_KEY": TEST_CHANNEL_KEY,
         "DEMO_PASSWORD": TEST_PASSWORD,
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",

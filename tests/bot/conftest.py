@@ -1,10 +1,15 @@
 """Fixtures for the input-channel tests (helpers in bot_fakes.py)."""
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
-from bot.identity import IdentityVerifier
-from bot_fakes import BACKEND, FakeUsersBackend, Recorder
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/microsoft_mock.py, shared with tests/e2e
+
+from bot.identity import IdentityVerifier  # noqa: E402
+from bot_fakes import BACKEND, FakeUsersBackend, Recorder  # noqa: E402
 
 
 @pytest.fixture

@@ -3,10 +3,8 @@ identity (bot/identity.py) as the message's only metadata, and never a token."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import uuid
-from typing import Any, AsyncIterator, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import httpx
 import pytest
@@ -18,7 +16,7 @@ from bot.channels.render import web_message
 from bot.channels.rest import PortalRestInput
 from bot.channels.socketio import PortalSocketIOInput, RoomOutput, SessionBindings, history_messages
 from bot.identity import MAX_MESSAGE_CHARS, IdentityLayer, IdentityVerifier
-from bot_fakes import BACKEND, FakeUsersBackend, Recorder, user_out
+from bot_fakes import BACKEND, FakeUsersBackend, Recorder, channel_app, user_out
 
 LOGIN_FR = "Veuillez vous connecter au portail pour discuter avec l'assistant."
 LOGIN_EN = "Please log in to the portal to chat with the assistant."
@@ -89,26 +87,9 @@ def _sanic_test_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Sanic, "test_mode", True)
 
 
-@contextlib.asynccontextmanager
-async def rest_app(verifier: IdentityVerifier, on_new_message: Recorder) -> AsyncIterator[httpx.AsyncClient]:
-    """The REST blueprint mounted as Rasa mounts it, driven through ASGI (startup/shutdown lifespan included)."""
-    app = Sanic(f"rest_test_{uuid.uuid4().hex[:8]}")
-    app.blueprint(PortalRestInput(IdentityLayer("rest", verifier)).blueprint(on_new_message), url_prefix="/webhooks/rest")
-    lifespan_in: asyncio.Queue = asyncio.Queue()
-    lifespan_out: asyncio.Queue = asyncio.Queue()
-    await lifespan_in.put({"type": "lifespan.startup"})
-    task = asyncio.ensure_future(app({"type": "lifespan", "asgi": {"version": "3.0"}}, lifespan_in.get,
-                                     lifespan_out.put))
-    assert (await asyncio.wait_for(lifespan_out.get(), 10))["type"] == "lifespan.startup.complete"
-    try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://rasa") as client:
-            yield client
-    finally:
-        await lifespan_in.put({"type": "lifespan.shutdown"})
-        assert (await asyncio.wait_for(lifespan_out.get(), 10))["type"] == "lifespan.shutdown.complete"
-        # Sanic 21.12 then treats the finished lifespan scope as a request and fails: nothing left to check.
-        with contextlib.suppress(AttributeError):
-            await asyncio.wait_for(task, 10)
+def rest_app(verifier: IdentityVerifier, on_new_message: Recorder):
+    """The REST blueprint mounted as Rasa mounts it, driven through ASGI."""
+    return channel_app(PortalRestInput(IdentityLayer("rest", verifier)), on_new_message)
 
 
 async def post(client: httpx.AsyncClient, body: Any, **kwargs: Any) -> httpx.Response:
@@ -240,7 +221,8 @@ def test_credentials_file_lists_every_channel_with_its_code():
 
     channels = yaml.safe_load((Path(__file__).resolve().parents[2] / "credentials.yml").read_text())
     assert {name: (conf or {}).get("channel") for name, conf in channels.items()} == {
-        "bot.channels.rest.PortalRestInput": "rest", "bot.channels.socketio.PortalSocketIOInput": "web"}
+        "bot.channels.rest.PortalRestInput": "rest", "bot.channels.socketio.PortalSocketIOInput": "web",
+        "bot.channels.teams.TeamsInput": "teams"}
 
 
 # --- PortalSocketIOInput ---------------------------------------------------------------------------------------------
