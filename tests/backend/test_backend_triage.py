@@ -14,6 +14,8 @@ def _classify(client, headers, **body):
     """The proposal without its alternatives (tested on their own below)."""
     proposal = _classify_full(client, headers, **body)
     proposal.pop("alternatives")
+    score = proposal.pop("score")
+    assert (score > 0) == (proposal["source"] == "keywords")  # the keyword score, 0 without keyword evidence
     return proposal
 
 

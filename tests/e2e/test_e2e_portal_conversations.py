@@ -83,14 +83,22 @@ def test_contract_question_is_refused_for_a_user_and_accepted_for_an_admin(stack
 
     sender = new_sender()
     # the words name the sub-type and describe the need: only the (optional) device is asked before the summary
-    stack.say(sender, "quelle est la date de fin de notre contrat de maintenance ?", ADMIN)
+    stack.say(sender, "pouvez-vous nous envoyer une copie de notre contrat de maintenance ?", ADMIN)
     summary = texts(stack.say(sender, "aucun appareil en particulier", ADMIN))
-    assert "Je vais soumettre cette demande" in summary and "Date de fin de contrat" in summary, summary
+    assert "Je vais soumettre cette demande" in summary and "Copie du contrat" in summary, summary
     done = texts(stack.say(sender, "oui", ADMIN))
     (number,) = set(CASE_NUMBER.findall(done))
     case = stack.api(ADMIN, f"/cases/{number}").json()
-    assert (case["category"], case["subcategory"]) == ("contract_question", "contract_end_date")
-    assert case["channel"] == "rest" and "quelle est la date de fin de notre contrat" in case["transcript"]
+    assert (case["category"], case["subcategory"]) == ("contract_question", "contract_copy")
+    assert case["channel"] == "rest" and "une copie de notre contrat" in case["transcript"]
+
+
+def test_a_contract_end_date_is_answered_from_the_portals_data(stack: Stack):
+    """"When does our contract end?" is a fact the portal holds: answered at once, no case opened."""
+    before = len(stack.api(ADMIN, "/cases").json())
+    answer = texts(stack.say(new_sender(), "jusqu'à quand la machine de l'accueil est-elle sous contrat ?", ADMIN))
+    assert "CTR-GB-0045813" in answer and "30/06/2027" in answer, answer
+    assert len(stack.api(ADMIN, "/cases").json()) == before
 
 
 def test_user_adds_a_comment_to_a_case(stack: Stack):
