@@ -83,7 +83,9 @@ WANTS_ACTION_REQUIRED = re.compile(
     r"need\w* (my |an |our )?(action|answer|reply|input)|waiting (for|on) (me|us|my|our)|awaiting (me|us|my|our)|"
     r"requir\w* (my |an |our )?action|attend\w* (qq?ch|quelque chose)|anything from (me|us))", re.I)
 WANTS_ALL = re.compile(r"\b(tou[st]e?s?|all|every|everything|ensemble|associ\w*|involved|on the account|"
-                       r"du compte|sur le compte|of the company|de la soci[ée]t[ée]|our|nos|notre)\b", re.I)
+                       r"du compte|sur le compte|of the company|de la soci[ée]t[ée])\b", re.I)
+# "our tickets", "nos dossiers": every case, unless "my / mes" says otherwise ("my cases on our printer")
+WANTS_OURS = re.compile(r"\b(our|nos|notre)\b", re.I)
 WANTS_MINE = re.compile(
     r"\b(mes|my|mine|j'ai (cr[ée]{1,2}\w*|ouvert\w*|fait|d[ée]clar[ée]\w*)|i (created|opened|raised|logged|made)|"
     r"moi-m[êe]me|myself)\b", re.I)
@@ -148,6 +150,8 @@ def list_in(tracker: Tracker) -> Optional[str]:
         return "all"
     if WANTS_MINE.search(text):
         return "mine"
+    if WANTS_OURS.search(text):
+        return "all"
     return None
 
 

@@ -267,6 +267,15 @@ async def test_last_n_read_from_the_words_lists_at_once(cases, portal, make_trac
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize(("text", "which"), [
+    ("show our tickets", "all"), ("nos dossiers svp", "all"),
+    ("my tickets on our reception printer", "mine"), ("mes dossiers pour notre copieur", "mine"),
+])
+async def test_our_cases_are_every_case_unless_my_says_otherwise(make_tracker, text, which):
+    assert list_in(make_tracker(text, intent="list_cases", active_loop=None)) == which
+
+
+@pytest.mark.asyncio
 async def test_more_than_the_chat_shows_is_said_plainly(cases, portal, make_tracker, domain):
     base = cases.find("CS0032413")
     cases.cases += [dict(base, number=f"CS{40000 + n:07d}", activities=list(base["activities"])) for n in range(80)]
