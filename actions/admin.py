@@ -157,7 +157,7 @@ def find_users(users: List[Dict[str, Any]], text: str, emails: List[str], person
 # --- a message that asks for two things ("make Anna an administrator and deactivate Tom"): each person goes with
 # the operation named next to them -------------------------------------------------------------------------------------
 OPERATION_WORDS = {
-    "approve": re.compile(r"\b(approuv\w*|accept\w*|valid\w*|autoris\w*|approv\w*|grant\w*|allow\w*)\b"),
+    "approve": APPROVE_WORDS,
     "upgrade": re.compile(r"\b(admin\w*|upgrad\w*|promo\w*|promouv\w*|nomm\w*)\b"),
     "deactivate": re.compile(r"\b(desactiv\w*|deactivat\w*|disabl\w*|supprim\w*|remove\w*|retir\w*|bloqu\w*|"
                              r"block\w*|revoqu\w*|revok\w*|left|parti\w*|quitt\w*)\b"),

@@ -15,6 +15,7 @@ rules answer it and the form asks again.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from typing import Any, Dict, List, Optional, Text, Tuple
@@ -30,6 +31,7 @@ from actions.forms import (
     MAX_BUTTONS, PortalFormValidation, asked, asset_buttons, asset_label, entity, extract_asset, intent_of,
     is_payload, not_an_answer, opening_message, opening_turn, text_of, turn_message, yes_no_answer,
 )
+from actions.meters import compact_meter, find_meter_code, meter_lines
 from actions.orders import day_text
 from actions.session import backend, language, portal_user, report_backend_error
 from actions.submission import SubmitAction, reset_events
@@ -166,9 +168,7 @@ class ActionAssetsList(Action):
             if len(shown) == 1:
                 await utter_details(dispatcher, client, tracker, shown)
             else:
-                w = words(tracker)
-                dispatcher.utter_message(response="utter_assets_list", count=len(shown),
-                                         lines="\n".join(asset_line(a, w) for a in shown[:MAX_LISTED]))
+                utter_list(dispatcher, tracker, shown)
                 if len(shown) > MAX_LISTED:
                     dispatcher.utter_message(response="utter_assets_list_more", more=len(shown) - MAX_LISTED)
         except BackendError as error:
@@ -189,18 +189,17 @@ DEVICE_SLOT = re.compile(r"^[a-z_]+_asset$")
 MAX_DETAILED = 3  # a question about "our contract" with no device named: the detail of each device, up to this many
 
 
+def _holds_a_device(name: Any, value: Any) -> bool:
+    return bool(DEVICE_SLOT.match(name or "")) and isinstance(value, str) and bool(ASSET_REFERENCE.fullmatch(value))
+
+
 def context_asset(tracker: Tracker) -> Optional[str]:
     """The device the conversation is about ("that one", "celle-là"): the device a form holds now (a form's slots
     are forgotten when it ends), else the last one a form held."""
-    for name, value in (tracker.slots or {}).items():
-        if DEVICE_SLOT.match(name) and isinstance(value, str) and ASSET_REFERENCE.fullmatch(value):
-            return value
-    for event in reversed(tracker.events):
-        value = event.get("value")
-        if (event.get("event") == "slot" and DEVICE_SLOT.match(event.get("name") or "") and isinstance(value, str)
-                and ASSET_REFERENCE.fullmatch(value)):
-            return value
-    return None
+    now = (value for name, value in (tracker.slots or {}).items() if _holds_a_device(name, value))
+    before = (e.get("value") for e in reversed(tracker.events)
+              if e.get("event") == "slot" and _holds_a_device(e.get("name"), e.get("value")))
+    return next(itertools.chain(now, before), None)
 
 
 class ActionDeviceInfo(Action):
@@ -232,9 +231,7 @@ class ActionDeviceInfo(Action):
             elif len(shown) <= MAX_DETAILED:
                 await utter_details(dispatcher, client, tracker, shown)
             else:
-                w = words(tracker)
-                dispatcher.utter_message(response="utter_assets_list", count=len(shown),
-                                         lines="\n".join(asset_line(a, w) for a in shown[:MAX_LISTED]))
+                utter_list(dispatcher, tracker, shown)
                 dispatcher.utter_message(response="utter_assets_device_which")
         except BackendError as error:
             report_backend_error(dispatcher, error)
@@ -242,6 +239,13 @@ class ActionDeviceInfo(Action):
         if is_admin(tracker) and not (tracker.active_loop or {}).get("name"):
             dispatcher.utter_message(response="utter_assets_contract_more")
         return []
+
+
+def utter_list(dispatcher: CollectingDispatcher, tracker: Tracker, shown: List[Dict[str, Any]]) -> None:
+    """One line per device, the first MAX_LISTED."""
+    w = words(tracker)
+    dispatcher.utter_message(response="utter_assets_list", count=len(shown),
+                             lines="\n".join(asset_line(a, w) for a in shown[:MAX_LISTED]))
 
 
 async def named_assets(dispatcher: CollectingDispatcher, client: BackendClient,
@@ -271,8 +275,6 @@ async def utter_contacts(dispatcher: CollectingDispatcher, client: BackendClient
 async def utter_readings(dispatcher: CollectingDispatcher, client: BackendClient, tracker: Tracker,
                          shown: List[Dict[str, Any]]) -> None:
     """The last reading of each meter of these devices (only the meter named, when the words name one)."""
-    from actions.meters import compact_meter, find_meter_code, meter_lines  # meters.py imports nothing of this module
-
     lang = language(tracker)
     for asset in shown:
         meters = [compact_meter(m) for m in await client.meters(asset["asset_number"])]
