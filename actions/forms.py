@@ -39,6 +39,10 @@ MAX_BUTTONS = 10
 # The message that asked for a request offered as a switch inside another form (actions/switching.py): its
 # text, intent and entities, kept until the new form's opening turn has read it.
 SWITCH_REQUEST = "switch_request"
+# A form's own questions and changes at its summary, which it answers itself even when the NLU reads them as another
+# request ("ça sera livré où ?" read as a problem with an order): form name -> test of the latest message. The
+# switch offer (actions/switching.py) asks it first and lets the form answer instead.
+SUMMARY_QUESTIONS: Dict[str, Callable[[Tracker], bool]] = {}
 
 
 # --- a summary's answer: yes, no, or a field to change (the fault and the request summaries) -----------------------
@@ -116,7 +120,19 @@ def text_of(tracker: Tracker) -> str:
 
 
 def asked(tracker: Tracker, slot: str) -> bool:
-    return tracker.get_slot("requested_slot") == slot
+    """The latest message answers the form's pending question `slot` (not the switch offer before it)."""
+    return tracker.get_slot("requested_slot") == slot and not answered_switch_offer(tracker)
+
+
+def answered_switch_offer(tracker: Tracker) -> bool:
+    """The latest message was the "no, carry on" to an offer to switch to another request: the form runs again to
+    ask its question, and that "no" must not be read as the answer ("no" to a summary would cancel it)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "action" and event.get("name") == "action_stay_in_form":
+            return True
+    return False
 
 
 def opening_turn(tracker: Tracker) -> bool:

@@ -37,7 +37,7 @@ from text_to_num import alpha2digit
 from actions.text import fold_accents
 from actions.backend_client import BackendClient, BackendError, BackendRejected
 from actions.forms import (
-    MAX_BUTTONS, PortalFormValidation, ask_asset, asked, asset_buttons, asset_label, entity, extract_asset, intent_of,
+    MAX_BUTTONS, SUMMARY_QUESTIONS, PortalFormValidation, ask_asset, asked, asset_buttons, asset_label, entity, extract_asset, intent_of,
     is_payload, not_an_answer, opening_message, opening_turn, text_of, turn_message, yes_no_answer,
 )
 from actions.session import backend, channel_code, language, portal_user, report_backend_error, transcript
@@ -495,6 +495,21 @@ ADD_WORDS = re.compile(r"\b(ajout\w*|rajout\w*|add|adding|one more|un autre|une 
 # "ça sera livré où ?", "where will it be delivered?": a question about the delivery, not a change of it
 WHERE_QUESTION = re.compile(r"\b(ou|where|quelle adresse|which address|what address|a quelle adresse)\b[^?]*\?|"
                             r"^\s*(ou|where)\b")
+
+
+def summary_question(tracker: Tracker) -> bool:
+    """At the order's summary: where it will be delivered, a change of address or contact, the most one may order —
+    the form answers these itself (actions/forms.py SUMMARY_QUESTIONS)."""
+    text = text_of(tracker)
+    if not asked(tracker, "order_confirm") or not text or is_payload(text):
+        return False
+    plain = normalize(text)
+    where = WHERE_QUESTION.search(plain) and DELIVERY_CHANGE.search(plain) and not re.search(r"\d", plain)
+    return bool(where or LIMIT_QUESTION.search(plain) or CONTACT_CHANGE.search(plain)
+                or (DELIVERY_CHANGE.search(plain) and re.search(r"\b(plutot|instead|rather|change\w*|modifi\w*)\b", plain)))
+
+
+SUMMARY_QUESTIONS["order_consumables_form"] = summary_question
 
 
 def pending_items(tracker: Tracker, catalogue: Optional[Sequence[Dict[str, Any]]] = None) -> List[Dict[str, Any]]:

@@ -23,7 +23,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.forms import SWITCH_REQUEST, switch_request_record
+from actions.forms import SUMMARY_QUESTIONS, SWITCH_REQUEST, switch_request_record
 from actions.session import language
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,9 @@ class ActionOfferSwitch(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         wanted = ((tracker.latest_message or {}).get("intent") or {}).get("name")
         current = (tracker.active_loop or {}).get("name")
+        answers_itself = SUMMARY_QUESTIONS.get(current or "")
+        if answers_itself and answers_itself(tracker):  # a question about the summary: the form answers it
+            return [FollowupAction(current)]
         lang = language(tracker)
         current_intent = _form_intent(current)
         dispatcher.utter_message(

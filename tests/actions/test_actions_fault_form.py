@@ -736,3 +736,16 @@ async def test_a_bare_fault_request_asks_everything_however_the_form_started(por
     assert dispatcher.messages == []
     assert [c["json"]["text"] for c in portal.calls("POST", "/assets/resolve")] == ["je veux signaler une panne"]
     assert_switch_request_forgotten(events, started)
+
+
+async def test_no_to_a_switch_offer_at_the_summary_is_not_a_no_to_the_summary(portal: FakePortal, make_tracker, domain):
+    """"No, carry on" to an offer to switch to another request: the summary is asked again, nothing is cancelled."""
+    tracker = at_confirm(make_tracker, "/deny", "deny")
+    user = next(i for i, e in enumerate(tracker.events) if e["event"] == "user")
+    tracker.events.insert(user + 1, {"event": "action", "name": "action_stay_in_form"})
+    dispatcher, events = await run_form(tracker, domain)
+    assert slot_values(events).get("fault_confirm") is None
+    assert "utter_answer_yes_no" not in responses(dispatcher)
+    # the same "no" typed to the summary itself still cancels it
+    _, events = await run_form(at_confirm(make_tracker, "/deny", "deny"), domain)
+    assert slot_values(events) == {"fault_confirm": False}

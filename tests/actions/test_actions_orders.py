@@ -809,6 +809,29 @@ async def test_a_question_about_the_delivery_at_the_summary_is_answered(portal, 
     assert slots["requested_slot"] == "order_confirm"
 
 
+@pytest.mark.parametrize("text, intent, answered", [
+    ("ça sera livré où exactement ?", "order_enquiry", True),
+    ("where will it be delivered?", "order_enquiry", True),
+    ("livrez plutôt au 3e étage", "request_change", True),
+    ("c'est combien au maximum ?", "order_enquiry", True),
+    ("où en est ma commande du mois dernier ?", "view_orders", False),  # another order: the switch is offered
+    ("il y a un bourrage sur la machine du 1er", "report_fault", False),
+])
+async def test_a_question_about_the_summary_read_as_another_request_is_answered_by_the_form(
+        make_tracker, domain, lines_done, text, intent, answered):
+    from rasa_sdk.events import FollowupAction
+
+    from actions.switching import ActionOfferSwitch
+
+    tracker = make_tracker(text, intent=intent, requested_slot="order_confirm", active_loop=CONSUMABLES,
+                           slots=lines_done)
+    dispatcher, events = await run(ActionOfferSwitch(), tracker, domain)
+    if answered:
+        assert events == [FollowupAction(CONSUMABLES)] and not dispatcher.messages
+    else:
+        assert responses(dispatcher) == ["utter_offer_switch"]
+
+
 @pytest.mark.parametrize("text", ["l'adresse habituelle", "the usual address please", "à l'adresse du compte"])
 async def test_the_usual_address_as_the_new_address_goes_back_to_the_account_address(portal, orders, make_tracker,
                                                                                       domain, lines_done, text):
