@@ -32,9 +32,10 @@ from rasa_sdk.types import DomainDict
 
 from actions.backend_client import BackendClient, BackendError, BackendRejected
 from actions.forms import (
-    NOT_AN_ANSWER, OpeningMessage, PortalFormValidation, asked, entity, intent_of, is_payload, latest_user_message,
-    opening_turn, text_of, turn_message, yes_no_answer,
+    NOT_AN_ANSWER, OpeningMessage, PortalFormValidation, answered_by_button, asked, entity, intent_of, is_payload,
+    latest_user_message, opening_message, opening_turn, text_of, turn_message, yes_no_answer,
 )
+from actions.text import fold_accents
 from actions.session import backend, language, report_backend_error
 from actions.submission import SubmitAction, form_slots
 
@@ -129,6 +130,65 @@ def case_number_in(message: OpeningMessage, text: Optional[str] = None) -> Optio
         return number
     text = message.text if text is None else text
     return None if is_payload(text) else normalize_case_number(text)
+
+
+# --- a case already open that the words point at ------------------------------------------------------------------
+CASE_OFFER = "case_offered"  # {"number", "pending"}: the open case offered instead of a new request (once per case)
+# Forms that write something new: their opening turn first looks for an open case the words point at.
+CASE_AWARE_FORMS = ("fault_report_form", "request_form", "order_enquiry_form", "order_consumables_form")
+# Words that point at a case already opened: "pour le ticket des traînées", "the streaks ticket", "my noise
+# complaint", "Canon asked me for a test page", "can you chase it?", "on l'a retrouvé", "déjà signalé".
+CASE_REFERENCE = re.compile(
+    r"\b(?:(?:le|la|ce|cette|mon|ma|notre|du|au|leur)\s+(?:ticket|dossier|reclamation|signalement|incident)"
+    r"|(?:the|my|our|that|this)\s+(?:[\w'-]+\s+){0,3}?(?:ticket|case|claim|complaint)"
+    r"|relanc\w*|toujours (?:rien|pas de (?:nouvelles|reponse))|chase|chasing|still (?:nothing|waiting|no news)"
+    r"|deja (?:signale|demande|declare|ouvert)|already (?:reported|asked|logged|open)"
+    r"|canon (?:nous |m')?(?:a |avait )?demande|canon (?:has )?(?:asked|wants|needs)|vous (?:nous |m')?avez demande"
+    r"|you asked (?:us|me)|page de test|test page|on l'a retrouve|we(?:'ve| have)? found it"
+    r"|refaire une demande|redemander|(?:ask|order|request|report) (?:it |for it )?again)\b")
+OFFER_TITLES = {
+    "fr": ("Ajouter mon message au {number}", "Où en est le {number} ?", "Non, c'est une nouvelle demande"),
+    "en": ("Add my message to {number}", "Status of {number}", "No, it's something new"),
+}
+
+
+async def existing_case_offer(dispatcher: CollectingDispatcher, tracker: Tracker) -> Optional[List[EventType]]:
+    """On the opening turn of a form that would write something new: when the words point at a case still open and
+    one case stands out (its number, or its subject: `case_by_topic`), offer to add the message to it, to hear its
+    status, or to go on with a new request. The form then ends and its submit action writes nothing (it sees the
+    pending offer). Each case is offered once in a conversation: "no, it's new" goes on with the new request."""
+    opening = opening_message(tracker)
+    text = opening.text
+    if not text or is_payload(text) or not opening.intent:
+        return None
+    number = normalize_case_number(opening.entity("case_number"))
+    if number is None:
+        prefixed = PREFIXED_NUMBER.search(text)
+        number = f"CS{int(prefixed.group(1)):07d}" if prefixed else None
+    if number is None and not CASE_REFERENCE.search(fold_accents(text).lower()):
+        return None
+    client = backend(tracker)
+    try:
+        if number is None:
+            best, cases = await case_by_topic(client, text)
+            case = next((c for c in cases if c["number"] == best), None)
+        else:
+            case = await client.case(number)
+    except BackendError:
+        return None  # not found, not visible or unreachable: the new request goes on
+    if not case or case.get("status") not in OPEN_STATUSES:
+        return None
+    offered = tracker.get_slot(CASE_OFFER) or {}
+    if offered.get("number") == case["number"]:
+        return None
+    lang = language(tracker)
+    comment, status, new = (t.format(number=case["number"]) for t in OFFER_TITLES[lang])
+    dispatcher.utter_message(response="utter_existing_case_offer", case=case_label(case), buttons=[
+        {"title": comment, "payload": f'/add_case_comment{{"case_number":"{case["number"]}"}}'},
+        {"title": status, "payload": f'/case_status{{"case_number":"{case["number"]}"}}'},
+        {"title": new, "payload": f"/{opening.intent}"},
+    ])
+    return [SlotSet("requested_slot", None), SlotSet(CASE_OFFER, {"number": case["number"], "pending": True})]
 
 
 def asks_for_last(tracker: Tracker) -> bool:
@@ -587,6 +647,9 @@ class ValidateCaseCommentForm(PortalFormValidation):
             return {}
         if opening_turn(tracker):
             comment = inline_comment(text) if message.intent == "add_case_comment" else None
+            typed = answered_by_button(tracker)
+            if comment is None and typed is not None and entity(tracker, "case_number"):
+                comment = typed.text  # "add my message to CS…" under what the user typed: that message
             return {"case_comment_text": comment} if comment else {}
         if not asked(tracker, "case_comment_text"):
             return {}

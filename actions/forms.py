@@ -338,6 +338,17 @@ class PortalFormValidation(FormValidationAction):
     def name(self) -> Text:  # abstract: the action server registers only concrete subclasses
         ...
 
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        """A form that would write something new first looks, on its opening turn, for a case still open that the
+        words point at (actions/cases.py existing_case_offer): offered, the form ends before asking anything."""
+        from actions.cases import CASE_AWARE_FORMS, existing_case_offer  # local: cases builds on this module
+
+        if self.form_name() in CASE_AWARE_FORMS and opening_turn(tracker):
+            offer = await existing_case_offer(dispatcher, tracker)
+            if offer is not None:
+                return offer
+        return await super().run(dispatcher, tracker, domain)
+
     async def get_validation_events(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:

@@ -227,10 +227,16 @@ class ActionSuggestIntents(Action):
 
 
 # --- glossary ----------------------------------------------------------------------------------------------------
-GLOSSARY_TERMS = ("asset", "case", "contact", "secondary_contact", "knowledge", "alias", "status", "visits")
+GLOSSARY_TERMS = ("asset", "case", "contact", "secondary_contact", "knowledge", "alias", "status", "visits",
+                  "emaintenance", "meters", "action_required")
 # Typed words -> term, when the NLU gave no entity (accents and case ignored; longest phrases first).
 _GLOSSARY_WORDS = [
     ("secondary_contact", r"contacts? secondaires?|contenu secondaire|secondary contacts?|watchers?"),
+    ("emaintenance", r"e[- ]?maintenance|ugw"),
+    ("action_required", r"(?:(?:statut|etat|status|state) (?:« |\"|')?)?actions? (?:requises?|required|needed)"),
+    ("meters", r"(?:codes?|types?|noms?|names?) (?:de |des |du )?(?:compteurs?|meters?)|"
+               r"(?:compteurs?|meters?) (?:codes?|names?|types?)|compteurs?|meters?|counters?|"
+               r"11[23]|12[23]"),
     ("alias", r"nom d'?alias|alias name|alias(es)?|surnom"),
     ("knowledge", r"savoir[- ]?faire|know[- ]?how|base de connaissances?|knowledge( base)?"),
     ("case", r"dossiers?|tickets?|cases?"),

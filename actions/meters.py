@@ -138,8 +138,13 @@ def parse_pairs(text: str, codes: Sequence[str]) -> Tuple[List[Tuple[str, str, O
         return [], []
     alternatives = "|".join(re.escape(c) for c in sorted(codes, key=len, reverse=True))
     pattern = re.compile(rf"(?<![\w.'])(?P<code>{alternatives})(?!\d){_CONNECTOR}{_NUMBER}")
+    matches = list(pattern.finditer(t))
+    if not matches:  # a list with no connector: "112 6,702 / 113 154,380 / 122 9,840" (two codes at least)
+        bare = re.compile(rf"(?<![\w.'])(?P<code>{alternatives})\s+{_NUMBER}(?=\s*(?:[/;,|]|$|\s(?:{alternatives})\b))")
+        found = list(bare.finditer(t))
+        matches = found if len({m.group("code") for m in found}) >= 2 else []
     pairs: List[Tuple[str, str, Optional[int]]] = []
-    for match in pattern.finditer(t):
+    for match in matches:
         if match.group("neg"):
             pairs.append((match.group("code"), "negative", None))
         elif match.group("dec"):

@@ -498,14 +498,16 @@ WHERE_QUESTION = re.compile(r"\b(ou|where|quelle adresse|which address|what addr
 
 
 def summary_question(tracker: Tracker) -> bool:
-    """At the order's summary: where it will be delivered, a change of address or contact, the most one may order —
-    the form answers these itself (actions/forms.py SUMMARY_QUESTIONS)."""
+    """At the order's summary: where it will be delivered, a change of address or contact, the most one may order,
+    one more consumable of the device ("rajoute un bac de récup") — the form answers these itself (actions/forms.py
+    SUMMARY_QUESTIONS)."""
     text = text_of(tracker)
     if not asked(tracker, "order_confirm") or not text or is_payload(text):
         return False
     plain = normalize(text)
     where = WHERE_QUESTION.search(plain) and DELIVERY_CHANGE.search(plain) and not re.search(r"\d", plain)
-    return bool(where or LIMIT_QUESTION.search(plain) or CONTACT_CHANGE.search(plain)
+    more = ADD_WORDS.search(plain) and read_items(plain, tracker.get_slot("order_catalogue") or []).names_items
+    return bool(where or more or LIMIT_QUESTION.search(plain) or CONTACT_CHANGE.search(plain)
                 or (DELIVERY_CHANGE.search(plain) and re.search(r"\b(plutot|instead|rather|change\w*|modifi\w*)\b", plain)))
 
 

@@ -84,11 +84,20 @@ _PORTAL_WORDS = re.compile(r"\b(portail|portal|profil|profile|site|interface|e-?
                            r"menus?|compte|account)\b")
 
 
+# A language named as the one not wanted: "he doesn't read French", "je ne parle pas anglais", "pas en anglais".
+_NEGATED = re.compile(r"\b(?:doesn'?t|don'?t|does not|do not|can'?t|cannot|can not|not|no|never|pas|plus|jamais)"
+                      r"(?:\s+[\w']+){0,3}\s*$")
+
+
 def languages_named(text: str) -> List[str]:
-    """The languages the words name, in the order they are named."""
-    plain = fold_accents(text)
+    """The languages the words name as wanted, in the order they are named (one named under a negation counts only
+    when no other is named)."""
+    plain = fold_accents(text).lower()
     found = sorted((match.start(), code) for code, words in _LANGUAGE_WORDS for match in words.finditer(plain))
-    return [code for _, code in found]
+    wanted = [(start, code) for start, code in found if not _NEGATED.search(plain[max(0, start - 40):start])]
+    if found and not wanted and len({code for _, code in found}) == 1:  # "pas en anglais": the other one
+        return [next(code for code in LANGUAGES if code != found[0][1])]
+    return [code for _, code in (wanted or found)]
 
 
 def language_choice(tracker: Tracker) -> Optional[str]:

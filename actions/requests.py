@@ -53,6 +53,13 @@ DESCRIPTION_ANYWAY = {"nlu_fallback", "out_of_scope"}
 # words name no request type but clearly a fault, the fault form takes over with the same message.
 MISTAKEN_FOR_FAULTS = ("change_request", "general_enquiry", "product_information")
 FAULT_INTENT = "report_fault"
+# One fault keyword that only names a function ("scan", "print") says no fault by itself ("can you set up scanning to
+# SharePoint?"); with words saying something is broken it does ("the scanner doesn't work any more").
+BROKEN_WORDS = re.compile(
+    r"\b(ne (?:marche|fonctionne|veut|s'allume|demarre|repond)\w* (?:plus|pas)|marche (?:plus|pas)|en panne|"
+    r"hs|plante\w*|bloque\w*|casse\w*|erreur|error|broken|broke|stopped|not working|doesn'?t work|won'?t|"
+    r"isn'?t working|no longer works?|crash\w*|fails?|failing|failed|dead|jammed|stuck|leak\w*|fuit|fuite)\b")
+STRONG_FAULT_SCORE = 2
 
 # The intent that opened the form -> the taxonomy's request category.
 INTENT_CATEGORIES: Dict[str, str] = {
@@ -252,8 +259,10 @@ class ValidateRequestForm(PortalFormValidation):
             log.warning("fault classification unavailable: %s", error)
             return False
         request_score = request.get("score", 0) if request.get("source") == "keywords" else 0
+        score = fault.get("score", 0)
+        broken = score >= STRONG_FAULT_SCORE or bool(BROKEN_WORDS.search(fold_accents(text).lower()))
         return (fault.get("source") == "keywords" and bool(fault.get("category")) and bool(fault.get("confident"))
-                and fault.get("score", 0) > request_score)
+                and score > request_score and broken)
 
     @staticmethod
     async def _refused(dispatcher: CollectingDispatcher, tracker: Tracker, category: str) -> bool:

@@ -74,6 +74,9 @@ class SubmitAction(Action, ABC):
         """Write to the portal with `key` as Idempotency-Key and tell the user the outcome."""
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        offered = tracker.get_slot("case_offered")  # actions/cases.py existing_case_offer
+        if isinstance(offered, dict) and offered.get("pending"):  # the form ended to offer an open case instead
+            return [*reset_events(domain, self.form), SlotSet("case_offered", {**offered, "pending": False})]
         key = submission_key(tracker, self.name())
         try:
             events = await self.submit(dispatcher, tracker, domain, key)

@@ -1068,3 +1068,83 @@ async def test_case_and_comment_of_the_request_are_taken_however_the_form_starte
     assert slots.get("case_comment_text") == comment  # the request's words, never the "oui"
     assert "utter_case_selected" in responses(dispatcher)
     assert_switch_request_forgotten(events, started)
+
+
+# --- a new request that points at a case still open: offered instead (actions/cases.py existing_case_offer) ----------
+STREAKS_AGAIN = ("pour le ticket des traînées sur les impressions couleur : j'ai imprimé la page de test, les "
+                 "traînées sont toujours là")
+
+
+async def fault_opening(make_tracker, domain, text: str, **kwargs):
+    from actions.fault_report import ValidateFaultReportForm
+
+    tracker = make_tracker(text, intent="report_fault", active_loop="fault_report_form", **kwargs)
+    dispatcher = CollectingDispatcher()
+    return dispatcher, await ValidateFaultReportForm().run(dispatcher, tracker, domain)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("text, number", [
+    (STREAKS_AGAIN, "CS0032499"),
+    ("Canon asked me for a test page on CS0032499, the prints still have streaks", "CS0032499"),
+    ("le bac de récupération du toner manque toujours, vous pouvez relancer ?", "CS0032500"),
+    ("nouveau problème sur CS0032499 : les traînées sont revenues", "CS0032499"),
+])
+async def test_a_new_request_pointing_at_an_open_case_offers_that_case(cases, portal, make_tracker, domain, text,
+                                                                        number):
+    dispatcher, events = await fault_opening(make_tracker, domain, text)
+    assert slot_values(events) == {"requested_slot": None, "case_offered": {"number": number, "pending": True}}
+    (offer,) = dispatcher.messages  # nothing else: no device question, no classification
+    assert offer["response"] == "utter_existing_case_offer" and offer["case"].startswith(number)
+    assert [b["payload"] for b in offer["buttons"]] == [
+        f'/add_case_comment{{"case_number":"{number}"}}', f'/case_status{{"case_number":"{number}"}}', "/report_fault"]
+    assert not portal.calls("POST", "/cases")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("text, slots", [
+    ("les impressions couleur ont des traînées", {}),  # no word pointing at a case: not even looked for
+    ("le bruit est revenu, vous aviez fermé le ticket CS0032498", {}),  # that case is closed: a new one
+    (STREAKS_AGAIN, {"case_offered": {"number": "CS0032499", "pending": False}}),  # offered once already
+])
+async def test_no_offer_without_an_open_case_pointed_at_or_once_offered(cases, portal, make_tracker, domain, text,
+                                                                       slots):
+    dispatcher, events = await fault_opening(make_tracker, domain, text, slots=slots)
+    assert "utter_existing_case_offer" not in responses(dispatcher)
+    assert "case_offered" not in slot_values(events)
+    if text.startswith("les impressions"):
+        assert not portal.calls("POST", "/cases/match")
+
+
+@pytest.mark.asyncio
+async def test_the_form_ended_for_an_offer_writes_nothing(cases, portal, make_tracker, domain):
+    from actions.fault_report import ActionSubmitFaultReport
+
+    tracker = make_tracker(STREAKS_AGAIN, intent="report_fault", active_loop=None,
+                           slots={"case_offered": {"number": "CS0032499", "pending": True}})
+    dispatcher = CollectingDispatcher()
+    events = await ActionSubmitFaultReport().run(dispatcher, tracker, domain)
+    assert slot_values(events)["case_offered"] == {"number": "CS0032499", "pending": False}
+    assert dispatcher.messages == [] and not portal.calls("POST", "/cases")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("said, comment", [
+    ("Canon asked me for a test page on CS0032499, the prints still have streaks",
+     "Canon asked me for a test page on CS0032499, the prints still have streaks"),
+    (STREAKS_AGAIN, "j'ai imprimé la page de test, les traînées sont toujours là"),  # what follows the colon
+])
+async def test_adding_the_message_to_the_offered_case_takes_the_typed_words_as_the_comment(cases, make_tracker, domain,
+                                                                                           said, comment):
+    typed = {"text": said, "intent": {"name": "report_fault", "confidence": 0.9}, "entities": []}
+    payload = '/add_case_comment{"case_number":"CS0032499"}'
+    history = [{"event": "user", "text": said, "parse_data": typed, "input_channel": "rest"},
+               {"event": "bot", "text": "Cela semble concerner votre dossier…", "data": {"buttons": [
+                   {"title": "Ajouter mon message au CS0032499", "payload": payload}]}},
+               {"event": "action", "name": "action_listen"}]
+    tracker = make_tracker(payload, intent="add_case_comment", entities=[("case_number", "CS0032499")],
+                           active_loop="case_comment_form", history=history)
+    dispatcher = CollectingDispatcher()
+    events = await ValidateCaseCommentForm().run(dispatcher, tracker, domain)
+    slots = slot_values(events)
+    assert slots["case_comment_number"] == "CS0032499" and slots["case_comment_text"] == comment

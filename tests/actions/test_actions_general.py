@@ -210,7 +210,9 @@ async def test_classifier_down_keeps_the_ranking(portal: FakePortal, make_tracke
     ("case", "case"), ("ticket", "case"), ("Dossier", "case"), ("asset", "asset"), ("ressource", "asset"),
     ("device", "asset"), ("contact secondaire", "secondary_contact"), ("secondary_contact", "secondary_contact"),
     ("savoir-faire", "knowledge"), ("know-how", "knowledge"), ("nom d'alias", "alias"), ("état", "status"),
-    ("status", "status"), ("visites", "visits"), ("contact", "contact"),
+    ("status", "status"), ("visites", "visits"), ("contact", "contact"), ("e-Maintenance", "emaintenance"),
+    ("eMaintenance", "emaintenance"), ("action requise", "action_required"), ("Action required", "action_required"),
+    ("122", "meters"), ("codes compteurs", "meters"), ("meter codes", "meters"),
 ])
 async def test_glossary_term_from_the_entity(make_tracker, domain, value, term):
     tracker = make_tracker("c'est quoi ?", intent="ask_glossary", entities=[("glossary_term", value)],
@@ -227,6 +229,10 @@ async def test_glossary_term_from_the_entity(make_tracker, domain, value, term):
     ("definition ressource et ticket", ["asset", "case"]),
     ("glossaire", []),
     ('/ask_glossary', []),
+    ("c'est quoi l'emaintenance ?", ["emaintenance"]),
+    ("que veut dire le statut action requise", ["action_required"]),
+    ("what are meters 112 and 113", ["meters"]),
+    ("a quoi correspondent les compteurs", ["meters"]),
 ])
 async def test_glossary_term_from_the_words(make_tracker, text, terms):
     assert glossary_terms(make_tracker(text, intent="ask_glossary", active_loop=None)) == terms

@@ -89,7 +89,12 @@ async def test_parse_value(text, expected):
     ("112: -3 et 113 -4", [("112", "negative", None)], []),  # a dash against the number is a sign
     ("la 77996101 : 112: 2450", [("112", "value", 2450)], []),
     ("999: 10, 112: 5", [("112", "value", 5)], ["999"]),
-    ("112 2450", [], []),  # no connector: not read as a pair
+    ("112 2450", [], []),  # no connector and a single code: not read as a pair
+    # a list with no connector, two codes at least
+    ("112 6,702 / 113 154,380 / 122 9,840 / 123 143,515",
+     [("112", "value", 6702), ("113", "value", 154380), ("122", "value", 9840), ("123", "value", 143515)], []),
+    ("112 2455 113 41120", [("112", "value", 2455), ("113", "value", 41120)], []),
+    ("le 112 fait 300 pages", [], []),
     ("45300", [], []),
 ])
 async def test_parse_pairs(text, pairs, unknown):

@@ -814,6 +814,7 @@ async def test_a_question_about_the_delivery_at_the_summary_is_answered(portal, 
     ("where will it be delivered?", "order_enquiry", True),
     ("livrez plutôt au 3e étage", "request_change", True),
     ("c'est combien au maximum ?", "order_enquiry", True),
+    ("ah et rajoute un toner cyan tant qu'à faire", "add_case_comment", True),
     ("où en est ma commande du mois dernier ?", "view_orders", False),  # another order: the switch is offered
     ("il y a un bourrage sur la machine du 1er", "report_fault", False),
 ])

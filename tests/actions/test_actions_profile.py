@@ -104,6 +104,10 @@ async def test_unmapped_entity_values_are_understood(make_tracker, value):
     # both named: the one named last is the one wanted
     ("je ne parle pas francais, anglais svp", "en"), ("Everything is in French, can you switch it to English?", "en"),
     ("c'est en anglais, je peux l'avoir en français ?", "fr"),
+    # a language named as the one not wanted does not count, wherever it comes
+    ("Sorry, can we carry on in English? I'm forwarding this chat to our IT guy and he doesn't read French.", "en"),
+    ("mon collègue ne lit pas le français, passez en anglais", "en"), ("pas en anglais svp", "fr"),
+    ("On peut continuer en français ? C'est plus simple pour moi.", "fr"),
 ])
 async def test_language_from_the_words(make_tracker, text, expected):
     assert language_choice(user_says(make_tracker, text, "change_language")) == expected

@@ -833,6 +833,25 @@ async def test_a_fault_said_as_a_request_hands_over_to_the_fault_form(requests_b
     assert not portal.calls("POST", "/requests")
 
 
+@pytest.mark.parametrize("text, intent", [
+    ("on voudrait pouvoir scanner directement vers notre SharePoint, c'est possible de nous le paramétrer ?",
+     "request_change"),
+    ("can the reception machine default to double sided? people print single-sided all day", "request_change"),
+])
+async def test_a_function_named_without_anything_broken_keeps_the_request(requests_backend, portal, make_tracker,
+                                                                          domain, text, intent):
+    """One fault keyword naming what the device does (scan, print) is no fault: the set-up request stays."""
+    portal.classify_override = {"category": "cannot_print_scan_fax", "subcategory": None, "confident": True,
+                                "source": "keywords", "score": 1}
+    _, events = await run_form(form_tracker(make_tracker, text, intent=intent), domain)
+    assert "switch_to" not in slot_values(events)
+    # the same single keyword with words saying it is broken is a fault
+    portal.classify_override["subcategory"] = "scan"
+    _, events = await run_form(form_tracker(make_tracker, "le scanner ne marche plus, vous pouvez envoyer quelqu'un ?",
+                                            intent=intent), domain)
+    assert slot_values(events)["switch_to"] == "report_fault"
+
+
 async def test_request_words_keep_the_request_even_with_fault_words(requests_backend, portal, make_tracker, domain):
     text = "mon collègue n'a plus accès au scan avec son badge, il faut lui redonner l'accès"
     _, events = await run_form(form_tracker(make_tracker, text, intent="request_change"), domain)
