@@ -37,6 +37,17 @@ def utter_articles(dispatcher: CollectingDispatcher, articles: List[Dict[str, An
         dispatcher.utter_message(response="utter_kb_article", json_message={"article": card}, **card)
 
 
+
+QUERY_SHOWN_CHARS = 80
+
+
+def shortened(query: str, limit: int = QUERY_SHOWN_CHARS) -> str:
+    """The user's question as quoted back: whole when short, else cut at a word with "…"."""
+    query = " ".join(query.split())
+    if len(query) <= limit:
+        return query
+    return query[:limit].rsplit(" ", 1)[0].rstrip(" ,;:.") + "…"
+
 class ActionSearchKnowledge(Action):
     def name(self) -> Text:
         return "action_search_knowledge"
@@ -59,7 +70,7 @@ class ActionSearchKnowledge(Action):
             return []
         articles = answering(articles)
         if not articles:  # honest: no article, and a person can answer
-            dispatcher.utter_message(response="utter_kb_search_nothing", query=query[:80])
+            dispatcher.utter_message(response="utter_kb_search_nothing", query=shortened(query))
             return []
         dispatcher.utter_message(response="utter_kb_search_intro")
         utter_articles(dispatcher, articles)

@@ -1086,6 +1086,13 @@ class ValidateOrderEnquiryForm(PortalFormValidation):
         number = message.entity("order_number") or order_number_in(text, whole_answer=asked(tracker, slot))
         if number:
             return {slot: number}
+        if not is_payload(text) and (opening_turn(tracker) or not not_an_answer(tracker)):
+            try:  # "the one from July", "la commande du copieur du 2e"
+                number = await described_order(backend(tracker), text)
+            except BackendError as error:
+                log.warning("orders unavailable to find the one described: %s", error)
+            if number:
+                return {slot: number}
         if opening_turn(tracker) or not_an_answer(tracker):
             return {}
         return {slot: text}
@@ -1184,6 +1191,55 @@ async def recent_orders(client: BackendClient) -> List[Dict[str, Any]]:
         orders += await client.asset_orders(asset["asset_number"])
     orders.sort(key=lambda o: str(o.get("created_at") or ""), reverse=True)
     return orders[:MAX_RECENT_ORDERS]
+
+
+# A month named for an order: "the July order", "la commande de mai", "back in May" ("may" / "mai" and "mars" / "mar"
+# only after a word that introduces a date, since they are also everyday words).
+_DATE_INTRO = r"(?:en|de|d'|du mois de|in|from|of|since|depuis|back in|order|commande)\s+"
+_AMBIGUOUS_MONTHS = {"may", "mai", "mar", "mars"}
+LATEST_WORDS = re.compile(r"\b(derniere|dernier|la plus recente|last|latest|most recent|newest)\b")
+
+
+def months_named(text: str) -> List[int]:
+    plain = normalize(text).lower()
+    found = []
+    for word, month in _MONTHS.items():
+        if len(word) < 4 and word not in _AMBIGUOUS_MONTHS:
+            continue
+        pattern = rf"\b{re.escape(word)}\b"
+        if word in _AMBIGUOUS_MONTHS:
+            pattern = rf"\b{_DATE_INTRO}{re.escape(word)}\b"
+        if re.search(pattern, plain) and month not in found:
+            found.append(month)
+    return found
+
+
+async def described_order(client: BackendClient, text: str) -> Optional[str]:
+    """The one recent order the words describe without its number: its month ("the one from July", "la commande de
+    mai"), its device ("for the 2nd floor copier"), its consumables ("the staples order"). None unless the words
+    say at least one of these and exactly one order fits them all."""
+    if not text or is_payload(text):
+        return None
+    plain = normalize(text).lower()
+    months = months_named(plain)
+    items_named = bool(kind_of(plain) or colours_of(plain))
+    devices = {a["asset_number"] for a in (await client.resolve_assets(text)).get("matches") or []}
+    latest = bool(LATEST_WORDS.search(plain))
+    if not (months or items_named or devices or latest):
+        return None
+    fitting = []
+    for order in await recent_orders(client):  # newest first
+        if latest and not (months or items_named or devices):
+            return order["number"]
+        created = str(order.get("created_at") or "")
+        if months and (len(created) < 7 or int(created[5:7]) not in months):
+            continue
+        if devices and order.get("asset_number") not in devices:
+            continue
+        if items_named and not match_items(plain, order.get("lines") or []):
+            continue
+        fitting.append(order["number"])
+    return fitting[0] if len(fitting) == 1 else None
 
 
 class ActionAskOrderEnquiryNumber(Action):

@@ -73,7 +73,35 @@ async def test_an_off_topic_question_gets_no_article_and_a_person(portal: FakePo
     assert responses(dispatcher) == ["utter_kb_search_nothing"]
     en = next(v for v in domain["responses"]["utter_kb_search_nothing"] if v.get("condition"))
     assert en["text"].startswith("I have no article about") and en["buttons"] == [
+        {"title": "Send my question to Canon", "payload": "/product_information"},
         {"title": "Ask an agent to call me", "payload": "/human_handoff"}]
+    assert dispatcher.messages[0]["query"] == "what's the weather tomorrow"
+
+
+async def test_a_long_question_is_quoted_back_cut_at_a_word(portal: FakePortal, make_tracker, domain):
+    portal.kb_hits = []
+    text = "how do I get it to print booklets? you know, folded with the staples in the middle like a magazine"
+    dispatcher, _ = await ask(make_tracker, domain, text, slots={"language": "en"})
+    quoted = dispatcher.messages[0]["query"]
+    assert quoted.endswith("…") and text.startswith(quoted[:-1]) and len(quoted) <= 81
+    assert text[len(quoted) - 1] == " "  # cut between two words
+
+
+async def test_the_question_goes_to_the_request_sent_from_the_no_article_button(make_tracker):
+    """"Send my question to Canon" under the no-article answer: a product information request whose description is
+    the question the user typed (actions/forms.py opening_message)."""
+    from actions.forms import opening_message
+
+    question = "how do I get it to print booklets, folded with staples in the middle?"
+    typed = {"text": question, "intent": {"name": "search_knowledge", "confidence": 0.9}, "entities": []}
+    history = [{"event": "user", "text": question, "parse_data": typed, "input_channel": "rest"},
+               {"event": "bot", "text": "I have no article…", "data": {"buttons": [
+                   {"title": "Send my question to Canon", "payload": "/product_information"}]}},
+               {"event": "action", "name": "action_listen"}]
+    tracker = make_tracker("/product_information", intent="product_information", active_loop="request_form",
+                           history=history)
+    opening = opening_message(tracker)
+    assert (opening.text, opening.intent) == (question, "product_information")
 
 
 async def test_a_question_gets_a_fault_article_only_when_clearly_about_it(portal: FakePortal, make_tracker, domain):

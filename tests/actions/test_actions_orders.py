@@ -1200,11 +1200,33 @@ async def test_enquiry_number_typed_or_picked(portal, orders, make_tracker, doma
 
 
 async def test_enquiry_number_not_an_order_number(portal, orders, make_tracker, domain):
-    tracker = make_tracker("la dernière", requested_slot="order_enquiry_number", active_loop=ENQUIRY)
+    tracker = make_tracker("celle avec le carton abîmé", requested_slot="order_enquiry_number", active_loop=ENQUIRY)
     dispatcher, events = await run(ValidateOrderEnquiryForm(), tracker, domain)
-    assert message(dispatcher, "utter_order_number_invalid")["reference"] == "la dernière"
+    assert message(dispatcher, "utter_order_number_invalid")["reference"] == "celle avec le carton abîmé"
     assert slot_values(events)["order_enquiry_number"] is None
     assert not portal.calls("GET")
+
+
+@pytest.mark.parametrize("text, number", [
+    ("the one from July, don't have the number handy", "ORD0001230"),
+    ("la commande de mai", "ORD0001228"),
+    ("celle des agrafes du copieur 2e étage", "ORD0001230"),
+    ("the staples one for GNM75498", "ORD0001231"),
+    ("la dernière", "ORD0001233"),
+])
+async def test_enquiry_order_described_without_its_number(portal, orders, make_tracker, domain, text,
+                                                          number):
+    tracker = make_tracker(text, requested_slot="order_enquiry_number", active_loop=ENQUIRY)
+    dispatcher, events = await run(ValidateOrderEnquiryForm(), tracker, domain)
+    assert slot_values(events)["order_enquiry_number"] == number
+
+
+@pytest.mark.parametrize("text", ["la commande de juin ou de mai", "the toner one"])  # several fit: asked again
+async def test_enquiry_order_described_ambiguously_is_not_guessed(portal, orders, make_tracker, domain,
+                                                                  text):
+    tracker = make_tracker(text, requested_slot="order_enquiry_number", active_loop=ENQUIRY)
+    dispatcher, events = await run(ValidateOrderEnquiryForm(), tracker, domain)
+    assert slot_values(events)["order_enquiry_number"] is None
 
 
 async def test_enquiry_order_not_found(portal, orders, make_tracker, domain):
