@@ -256,6 +256,10 @@ class BackendClient:
         """body: {"order_number", "subcategory": wrong_items|missing_items, "description", "channel", "transcript"}"""
         return await self._request("POST", "/orders/enquiries", json=body, idempotency_key=idempotency_key)
 
+    async def training_requests(self, limit: int = 20) -> List[Dict[str, Any]]:
+        """The training requests the user may see, newest first."""
+        return await self._request("GET", "/training-requests", params={"limit": limit})
+
     async def training_request(self, body: Dict[str, Any], idempotency_key: str) -> Dict[str, Any]:
         """body: {"topic", "asset"?, "attendees", "preferred_date"?, "description"}"""
         return await self._request("POST", "/training-requests", json=body, idempotency_key=idempotency_key)

@@ -191,6 +191,20 @@ async def existing_case_offer(dispatcher: CollectingDispatcher, tracker: Tracker
     return [SlotSet("requested_slot", None), SlotSet(CASE_OFFER, {"number": case["number"], "pending": True})]
 
 
+# Training requests are not cases (TRN numbers): "on avait pas déjà demandé une formation ?" lists them.
+TRAINING_WORDS = re.compile(r"\b(formations?|former|training|trainings|course)\b")
+
+
+async def utter_training_requests(dispatcher: CollectingDispatcher, client: BackendClient, lang: str) -> None:
+    from actions.orders import training_lines  # local: orders builds on this module's helpers
+
+    requests = await client.training_requests()
+    if requests:
+        dispatcher.utter_message(response="utter_training_requests_list", requests=training_lines(requests, lang))
+    else:
+        dispatcher.utter_message(response="utter_training_requests_none")
+
+
 def asks_for_last(tracker: Tracker) -> bool:
     text = text_of(tracker)
     return not is_payload(text) and bool(LAST_CASE.search(text))
@@ -486,6 +500,10 @@ class ActionCaseStatus(Action):
             if number is None and len(described) > 1:  # the words describe a few cases: offer those
                 dispatcher.utter_message(response="utter_ask_case_status_number",
                                          buttons=case_buttons(described, "case_status"))
+                return done
+            if number is None and not described and TRAINING_WORDS.search(
+                    fold_accents(latest_user_message(tracker).text).lower()):  # "didn't we already ask for a training?"
+                await utter_training_requests(dispatcher, client, lang)
                 return done
             if number is None:
                 cases = await client.cases("all", limit=BUTTON_CASES)

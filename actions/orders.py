@@ -85,12 +85,14 @@ WORDS = {
            "Article(s) incorrect(s) reçu(s)", "missing_items": "Article(s) manquant(s) à la livraison",
            "no_device_button": "Aucun appareil en particulier", "order_max": "Commander {n}",
            "each": "{n} de chaque", "submitted": "envoyée", "delivered": "livrée", "shipped": "expédiée",
-           "cancelled": "annulée", "in_progress": "en cours", "unit_price": "l'unité"},
+           "cancelled": "annulée", "in_progress": "en cours", "unit_price": "l'unité", "people": "pers.",
+           "no_date": "date non précisée"},
     "en": {"covered": "covered by your contract", "not_covered": "charged", "none_device":
            "no particular device", "no_preference": "no preference", "wrong_items": "Wrong item(s) received",
            "missing_items": "Item(s) missing from delivery", "no_device_button": "No particular device",
            "order_max": "Order {n}", "each": "{n} of each", "submitted": "submitted", "delivered": "delivered",
-           "shipped": "shipped", "cancelled": "cancelled", "in_progress": "in progress", "unit_price": "each"},
+           "shipped": "shipped", "cancelled": "cancelled", "in_progress": "in progress", "unit_price": "each",
+           "people": "people", "no_date": "no date given"},
 }
 CURRENCY_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
 MONTHS_FR = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
@@ -1508,12 +1510,44 @@ def training_date_text(value: Optional[str], lang: str) -> str:
         return value
 
 
+TRAINING_SHOWN = 3
+
+
+def training_lines(requests: Sequence[Dict[str, Any]], lang: str) -> str:
+    """One bullet per training request: number, topic, device, attendees, preferred date."""
+    words = WORDS[lang]
+    lines = []
+    for request in requests[:TRAINING_SHOWN]:
+        when = day_text(request["preferred_date"], lang) if request.get("preferred_date") else words["no_date"]
+        device = f" — {request['asset_number']}" if request.get("asset_number") else ""
+        lines.append(f"• {request['number']} — {request['topic']}{device} — {request['attendees']} "
+                     f"{words['people']} — {when}")
+    return "\n".join(lines)
+
+
+async def training_already_asked(client: BackendClient, asset: Optional[str]) -> List[Dict[str, Any]]:
+    """The training requests still to come on the same device (any device when none is chosen): a duplicate is
+    pointed out before another is sent."""
+    today = datetime.now().date().isoformat()
+    return [r for r in await client.training_requests()
+            if (not asset or r.get("asset_number") in (None, asset))
+            and (not r.get("preferred_date") or r["preferred_date"] >= today)]
+
+
 class ActionAskOrderTrainingConfirm(Action):
     def name(self) -> Text:
         return "action_ask_order_training_confirm"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         lang, slot = language(tracker), tracker.get_slot
+        asset = slot("order_training_asset") if slot("order_training_asset") not in (None, "none") else None
+        try:
+            earlier = await training_already_asked(backend(tracker), asset)
+        except BackendError as error:  # the summary matters more than the reminder
+            log.warning("training requests unavailable: %s", error)
+            earlier = []
+        if earlier:
+            dispatcher.utter_message(response="utter_training_already_requested", requests=training_lines(earlier, lang))
         device = slot("order_training_asset_label") if slot("order_training_asset") not in (None, "none") \
             else WORDS[lang]["none_device"]
         dispatcher.utter_message(response="utter_ask_order_training_confirm", topic=slot("order_training_topic"),

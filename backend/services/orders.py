@@ -174,6 +174,17 @@ def training_out(row: TrainingRequest) -> TrainingRequestOut:
                               created_at=row.created_at)
 
 
+def list_training_requests(session: Session, user: User, limit: int = 20) -> list[TrainingRequestOut]:
+    """The training requests the user may see, newest first: an administrator those of the account, a user theirs
+    and those on the devices they are a contact of (as orders)."""
+    query = select(TrainingRequest).where(TrainingRequest.account_id == user.account_id)
+    if user.role != Role.admin:
+        my_assets = select(AssetContact.asset_id).where(AssetContact.user_id == user.id)
+        query = query.where(or_(TrainingRequest.requested_by_id == user.id, TrainingRequest.asset_id.in_(my_assets)))
+    rows = session.scalars(query.order_by(TrainingRequest.created_at.desc(), TrainingRequest.id.desc()).limit(limit))
+    return [training_out(row) for row in rows]
+
+
 def create_training_request(session: Session, user: User, asset: Asset | None,
                             data: TrainingRequestCreate, key: str | None = None) -> TrainingRequestOut:
     if data.preferred_date is not None and data.preferred_date < date.today():

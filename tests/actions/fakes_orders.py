@@ -81,6 +81,11 @@ class OrdersBackend:
         self.enquiries_by_key: Dict[str, Dict[str, Any]] = {}
         self.trainings_by_key: Dict[str, Dict[str, Any]] = {}
         self.next_order, self.next_case, self.next_training = 1234, 32600, 102
+        # backend/seed.py's training request (on the C5560i of the 2nd floor)
+        self.trainings: List[Dict[str, Any]] = [{
+            "number": "TRN0000101", "status": "submitted", "topic": "Prise en main de l'imprimante iR-ADV C5560i",
+            "asset_number": "77996101", "attendees": 4, "preferred_date": "2099-12-10",
+            "description": "Formation pour l'équipe accueil.", "created_at": "2026-11-20T10:00:00Z"}]
         for number, asset, day, lines in SEED_ORDERS:
             self.orders[number] = self._order(number, self._asset(asset), lines, None, None, "delivered",
                                               f"{day}T09:00:00Z")
@@ -267,9 +272,13 @@ class OrdersBackend:
                "preferred_date": preferred, "description": body.get("description", ""),
                "created_at": "2026-11-28T10:00:00Z"}
         self.next_training += 1
+        self.trainings.insert(0, row)
         if key:
             self.trainings_by_key[key] = row
         return httpx.Response(201, json=row)
+
+    def training_list(self, request: httpx.Request, body: Any) -> httpx.Response:
+        return httpx.Response(200, json=self.trainings[: int(request.url.params.get("limit", 20))])
 
 
 def install(portal: FakePortal) -> OrdersBackend:
@@ -282,6 +291,7 @@ def install(portal: FakePortal) -> OrdersBackend:
     portal.route("POST", r"/orders", fake.create_order)
     portal.route("GET", r"/orders/(?P<number>[^/]+)", fake.get_order)
     portal.route("POST", r"/training-requests", fake.training)
+    portal.route("GET", r"/training-requests", fake.training_list)
     return fake
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any, Dict, List
 
+import httpx
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -1570,14 +1571,39 @@ async def test_training_date_unreadable(portal, orders, make_tracker, domain, te
 async def test_training_confirmation_summary_in_both_languages(portal, orders, make_tracker, domain):
     slots = {**TRAINING_SO_FAR, "order_training_date": "2027-01-15"}
     dispatcher, _ = await run(ActionAskOrderTrainingConfirm(), make_tracker(slots=slots), domain)
-    msg = dispatcher.messages[0]
+    msg = dispatcher.messages[-1]
     assert (msg["topic"], msg["asset_label"], msg["attendees"], msg["date"]) == (
         "prise en main", "aucun appareil en particulier", 4, "15 janvier 2027 (15/01/2027)")
     slots.update(language="en", order_training_date="none", order_training_asset="77996101",
                  order_training_asset_label=LABEL_C5560)
     dispatcher, _ = await run(ActionAskOrderTrainingConfirm(), make_tracker(slots=slots), domain)
-    msg = dispatcher.messages[0]
+    msg = dispatcher.messages[-1]
     assert (msg["asset_label"], msg["date"]) == (LABEL_C5560, "no preference")
+
+
+@pytest.mark.parametrize("asset, reminded", [("77996101", True), (None, True), ("53463252", False)])
+async def test_a_training_already_requested_for_the_device_is_pointed_out_at_the_summary(
+        portal, orders, make_tracker, domain, asset, reminded):
+    slots = {**TRAINING_SO_FAR, "order_training_date": "2027-01-15", "order_training_asset": asset or "none",
+             "order_training_asset_label": LABEL_C5560 if asset else None}
+    dispatcher, _ = await run(ActionAskOrderTrainingConfirm(), make_tracker(slots=slots), domain)
+    assert responses(dispatcher) == (["utter_training_already_requested"] if reminded else []) + [
+        "utter_ask_order_training_confirm"]
+    if reminded:
+        assert dispatcher.messages[0]["requests"].startswith("• TRN0000101 — Prise en main de l'imprimante")
+        assert "4 pers." in dispatcher.messages[0]["requests"]
+
+
+async def test_a_training_asked_about_as_a_case_lists_the_training_requests(portal, orders, make_tracker, domain):
+    from actions.cases import ActionCaseStatus
+
+    tracker = make_tracker("on avait pas déjà demandé une formation pour eux ?", intent="case_status",
+                           active_loop=TRAINING)
+    portal.route("POST", r"/cases/match", lambda request, body: httpx.Response(
+        200, json={"best": None, "cases": [], "scores": []}))
+    dispatcher, _ = await run(ActionCaseStatus(), tracker, domain)
+    assert responses(dispatcher) == ["utter_training_requests_list"]
+    assert "TRN0000101" in dispatcher.messages[0]["requests"]
 
 
 async def test_training_request_sent(portal, orders, make_tracker, domain):

@@ -165,6 +165,20 @@ def test_order_enquiry_bad_input(client, user_headers, body, status):
     assert client.post("/orders/enquiries", json=body, headers=user_headers).status_code == status
 
 
+def test_training_requests_listed_as_each_role_may_see_them(client, user_headers, admin_headers, other_headers):
+    body = {"topic": "Numérisation vers un dossier", "asset": "53463252", "attendees": 2}
+    made = client.post("/training-requests", json=body, headers={**user_headers, "Idempotency-Key": uuid.uuid4().hex})
+    assert made.status_code == 201
+    admin = [t["number"] for t in client.get("/training-requests", headers=admin_headers).json()]
+    user = [t["number"] for t in client.get("/training-requests", headers=user_headers).json()]
+    assert admin[0] == made.json()["number"] and "TRN0000101" in admin  # the account's, newest first
+    assert made.json()["number"] in user and "TRN0000101" not in user  # the seed's is on a device not hers
+    other = [t["number"] for t in client.get("/training-requests", headers=other_headers).json()]
+    assert not set(other) & set(admin)  # another account never sees them
+    assert client.get("/training-requests?limit=0", headers=admin_headers).status_code == 422
+    assert client.get("/training-requests").status_code == 401
+
+
 def test_training_request(client, user_headers, admin_headers, other_headers):
     headers = {**user_headers, "Idempotency-Key": uuid.uuid4().hex}
     body = {"topic": "Numérisation vers e-mail", "asset": "53463252", "attendees": 3, "preferred_date": "2027-01-15"}

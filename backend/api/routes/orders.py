@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from backend.api.deps import SessionDep, answer_replay
 from backend.core.errors import request_language
@@ -60,6 +60,13 @@ def post_order_enquiry(data: OrderEnquiryCreate, user: Orderer, session: Session
         session.commit()
     answer_replay(response, created)
     return case_to_out(case, request_language(request))
+
+
+@router.get("/training-requests", response_model=list[TrainingRequestOut],
+            summary="The training requests I may see, newest first (an administrator: the account's)")
+def get_training_requests(user: Orderer, session: SessionDep,
+                          limit: Annotated[int, Query(ge=1, le=100)] = 20) -> list[TrainingRequestOut]:
+    return service.list_training_requests(session, user, limit)
 
 
 @router.post("/training-requests", response_model=TrainingRequestOut, status_code=201,
