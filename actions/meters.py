@@ -98,12 +98,21 @@ def _digits(token: str) -> int:
     return int(re.sub(r"\D", "", token))
 
 
+# A value corrected in the same answer: "41 120, non pardon 41 920", "2,455 - sorry, 2,545", "then corrected to".
+_CORRECTION = re.compile(r"\b(?:non|pardon|plutot|je veux dire|corrige\w*|correction|sorry|i mean|rather|actually|"
+                         r"make (?:that|it)|corrected)\b", re.I)
+
+
 def parse_value(text: str) -> Tuple[str, Optional[int]]:
     """One answer for one meter → (kind, value). kind: value | keep | skip | negative | decimal | several |
-    none. Thousands may be grouped by a space, dot, comma or apostrophe used consistently ("45 300")."""
+    none. Thousands may be grouped by a space, dot, comma or apostrophe used consistently ("45 300"). A value
+    corrected in the same answer ("41 120, non pardon 41 920") is the last one."""
     t = normalize(text)
     if is_payload(t):
         return "none", None
+    correction = list(_CORRECTION.finditer(t))
+    if correction and re.search(r"\d", t[:correction[-1].start()]) and re.search(r"\d", t[correction[-1].end():]):
+        return parse_value(t[correction[-1].end():])
     numbers: List[int] = []
     for run in _RUN.findall(t):
         if run.isdigit() or _GROUPED.fullmatch(run):
@@ -506,14 +515,15 @@ class ValidateMeterReadingForm(PortalFormValidation):
         meters = tracker.get_slot("meter_list") or []
         lang, text, intent = language(tracker), text_of(tracker), intent_of(tracker)
         values = dict(tracker.get_slot("meter_values") or {})
-        if intent == "submit_meter_reading":
+        pairs, unknown = meter_pairs(text, meters)
+        if (pairs or unknown) and (intent == "submit_meter_reading" or not not_an_answer(tracker)):
+            # a correction at the summary ("le couleur petit c'est 19 420, pas 19 240"): record it, summarise again
+            return {**self._answer(dispatcher, meters, values, {}, text, lang), "meter_confirm": None}
+        if intent == "submit_meter_reading":  # readings asked for again, no value given: from the first meter
             dispatcher.utter_message(response="utter_meter_restart")
             return {**progress(meters, {}, {}), "meter_values": None, "meter_confirm": None}
         if not_an_answer(tracker):
             return {}
-        pairs, unknown = meter_pairs(text, meters)
-        if pairs or unknown:  # a correction at the summary: record it, then summarise again
-            return {**self._answer(dispatcher, meters, values, {}, text, lang), "meter_confirm": None}
         return yes_no_answer(tracker, dispatcher, "meter_confirm")
 
 

@@ -140,7 +140,9 @@ OUTCOME_FORMS: Dict[str, Tuple[str, ...]] = {
     "order_enquiry": ("order_enquiry_form",),
     "training_request": ("order_training_form",),
     # the batch's convention: an alias or a device contact set directly counts for a request
-    "request": ("request_form", "meter_query_form", "order_enquiry_form", "assets_alias_form", "assets_contacts_form"),
+    # a callback asked for is the "Callback request" type, written by the handoff
+    "request": ("request_form", "meter_query_form", "order_enquiry_form", "assets_alias_form", "assets_contacts_form",
+                "handoff_form"),
     "comment": ("case_comment_form",),
     "user_invited": ("admin_invite_form",),
     "user_changed": ("admin_user_form",),

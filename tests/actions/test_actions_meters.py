@@ -70,6 +70,9 @@ def submit_slots(meters: MeterBackend, asset: str = "77996101", **extra: Any) ->
     ("unchanged", ("keep", None)), ("passer", ("skip", None)), ("skip", ("skip", None)),
     ("je ne l'ai pas", ("skip", None)), ("don't know", ("skip", None)),
     ("oui", ("none", None)), ("bof", ("none", None)), ("", ("none", None)),
+    # corrected in the same answer: the last value
+    ("41 120, non pardon 41 920", ("value", 41920)), ("41,120, then corrected to 41,920", ("value", 41920)),
+    ("2455 sorry I mean 2545", ("value", 2545)), ("non, 2545", ("value", 2545)),
     ('/inform{"meter_code":"112"}', ("none", None)),
 ])
 async def test_parse_value(text, expected):
@@ -471,6 +474,15 @@ async def test_confirm_correction_updates_and_summarises_again(portal, meters, m
     assert slots["meter_values"] == {"112": 2450, "113": 41400, "122": None, "123": 19000}
     assert slots["meter_confirm"] is None and slots["meter_current"] == "done"
     assert responses(dispatcher) == ["utter_meter_noted"]
+
+
+async def test_confirm_correction_read_as_readings_corrects_only_that_meter(portal, meters, make_tracker, domain):
+    text = "Attendez, erreur de ma part : le couleur petit c'est 19 420, pas 19 240."
+    dispatcher, events = await run(ValidateMeterReadingForm(),
+                                   at_confirm(make_tracker, meters, text, "submit_meter_reading"), domain)
+    slots = slot_values(events)
+    assert slots["meter_values"] == {"112": 2450, "113": 41300, "122": None, "123": 19420}
+    assert "utter_meter_restart" not in responses(dispatcher) and slots["meter_confirm"] is None
 
 
 async def test_confirm_correction_lower_than_last_is_refused(portal, meters, make_tracker, domain):
