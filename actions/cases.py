@@ -497,13 +497,12 @@ class ActionCaseStatus(Action):
             described: List[Dict[str, Any]] = []
             if number is None and not is_payload(latest_user_message(tracker).text):
                 number, described = await case_by_topic(client, latest_user_message(tracker).text)
+            if number is None and TRAINING_WORDS.search(fold_accents(latest_user_message(tracker).text).lower()):
+                await utter_training_requests(dispatcher, client, lang)  # "la formation déjà demandée, elle en est où ?"
+                return done
             if number is None and len(described) > 1:  # the words describe a few cases: offer those
                 dispatcher.utter_message(response="utter_ask_case_status_number",
                                          buttons=case_buttons(described, "case_status"))
-                return done
-            if number is None and not described and TRAINING_WORDS.search(
-                    fold_accents(latest_user_message(tracker).text).lower()):  # "didn't we already ask for a training?"
-                await utter_training_requests(dispatcher, client, lang)
                 return done
             if number is None:
                 cases = await client.cases("all", limit=BUTTON_CASES)

@@ -79,6 +79,8 @@ SOMETHING_ELSE = {"fr": "Autre chose", "en": "Something else"}
 NOT_SUGGESTED = {"nlu_fallback", "out_of_scope", "inform", "affirm", "deny", "greet", "goodbye", "thank", "cancel",
                  "help"}
 SUGGESTIONS = 3  # the likeliest requests offered by the low-confidence menu (plus "something else")
+# Below this the NLU does not see the request in the message at all ("oui" out of any question): not offered.
+SUGGESTION_MIN_CONFIDENCE = 0.01
 
 # --- what the assistant can do, by permission (backend/permissions.py codes) ----------------------------------------
 # needs: any of these permissions; intent: the button's payload (None: no button, e.g. a question to type).
@@ -212,6 +214,8 @@ class ActionSuggestIntents(Action):
             name = candidate.get("name")
             if not name or name in NOT_SUGGESTED or name not in INTENT_LABELS or name in best:
                 continue
+            if (candidate.get("confidence") or 0) < SUGGESTION_MIN_CONFIDENCE:
+                break  # the ranking is sorted: the rest are lower still
             best.append(name)
             if len(best) == SUGGESTIONS:
                 break

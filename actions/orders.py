@@ -29,7 +29,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from text_to_num import alpha2digit
@@ -37,8 +37,9 @@ from text_to_num import alpha2digit
 from actions.text import fold_accents
 from actions.backend_client import BackendClient, BackendError, BackendRejected
 from actions.forms import (
-    MAX_BUTTONS, SUMMARY_QUESTIONS, PortalFormValidation, ask_asset, asked, asset_buttons, asset_label, entity, extract_asset, intent_of,
-    is_payload, not_an_answer, opening_message, opening_turn, text_of, turn_message, yes_no_answer,
+    MAX_BUTTONS, SUMMARY_QUESTIONS, SWITCH_REQUEST, PortalFormValidation, ask_asset, asked, asset_buttons, asset_label,
+    entity, extract_asset, intent_of, is_payload, not_an_answer, opening_message, opening_turn, text_of, turn_message,
+    yes_no_answer,
 )
 from actions.session import backend, channel_code, language, portal_user, report_backend_error, transcript
 from actions.submission import SubmitAction, reset_events
@@ -528,6 +529,31 @@ def order_line(item: Dict[str, Any], quantity: int) -> Dict[str, Any]:
     return {"part_number": item["part_number"], "description": item["description"], "quantity": quantity}
 
 
+ENQUIRY_INTENT = "order_enquiry"
+# An order already delivered, told as what came ("on a reçu deux magenta", "arrived without the staples") about a
+# past order ("la commande de juin", "the July order", ORD…, "we expected"): a problem with that order, not a new one.
+DELIVERED_WORDS = re.compile(
+    r"\b(recue?s?|livree?s?|arrivee?s?|arrived|received|delivered|came|turned up|showed up|dans le carton|"
+    r"in the box|au lieu d\w*|instead of|jamais eu|never got|never came|manquai\w*|was missing|missing)\b")
+PAST_ORDER_WORDS = re.compile(
+    r"\b(commande du mois|derniere commande|notre commande|ma commande|the \w+ order|our order|my order|last order|"
+    r"ord\s?\d{4,7}|on devait (?:recevoir|avoir)|we (?:expected|were supposed to)|should have (?:been|got|had))\b")
+# ... and something went wrong with it
+PROBLEM_WORDS = re.compile(
+    r"\b(pas|sans|manqu\w*|missing|without|no|not|only|seulement|qu'un|qu'une|instead|au lieu|wrong|mauvaise?s?|"
+    r"jamais|never|devait|expected|supposed|should|cassee?s?|broken|damaged|abime\w*)\b")
+
+
+def tells_of_a_delivery(text: str) -> bool:
+    """The words tell what went wrong with an order already placed: what came (DELIVERED_WORDS), which order
+    (PAST_ORDER_WORDS or a month) and a problem (PROBLEM_WORDS)."""
+    if not text or is_payload(text):
+        return False
+    plain = normalize(text).lower()
+    return bool(DELIVERED_WORDS.search(plain) and PROBLEM_WORDS.search(plain)
+                and (PAST_ORDER_WORDS.search(plain) or months_named(plain)))
+
+
 class ValidateOrderConsumablesForm(PortalFormValidation):
     """Device → consumable(s) and quantities (several lines from one message) → "another item?" (not when the
     first message already named what is wanted) → summary. The delivery goes to the account address and the user
@@ -535,6 +561,16 @@ class ValidateOrderConsumablesForm(PortalFormValidation):
 
     def name(self) -> Text:
         return "validate_order_consumables_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        """A delivered order told as a new one ("la commande de juin : on a reçu deux magenta"): nothing is asked,
+        the order enquiry takes over with the same words (ActionSubmitOrder hands over)."""
+        opening = opening_message(tracker)
+        if opening_turn(tracker) and tells_of_a_delivery(opening.text):
+            return [SlotSet("requested_slot", None), SlotSet("switch_to", ENQUIRY_INTENT),
+                    SlotSet(SWITCH_REQUEST, {"text": opening.text, "intent": ENQUIRY_INTENT,
+                                             "entities": [dict(e) for e in opening.entities]})]
+        return await super().run(dispatcher, tracker, domain)
 
     async def required_slots(
         self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -996,6 +1032,12 @@ class ActionSubmitOrder(SubmitAction):
     action_name = "action_submit_order"
     form = CONSUMABLES_FORM
     extra_slots = CONSUMABLES_EXTRA
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        if tracker.get_slot("switch_to") == ENQUIRY_INTENT and not tracker.get_slot("switch_pending"):
+            dispatcher.utter_message(response="utter_order_is_an_enquiry")  # the enquiry form takes over
+            return [*reset_events(domain, CONSUMABLES_FORM), FollowupAction("action_switch_form")]
+        return await super().run(dispatcher, tracker, domain)
 
     async def submit(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
                      key: str) -> List[EventType]:

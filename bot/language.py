@@ -27,7 +27,8 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.shared.nlu.constants import (
-    ENTITIES, ENTITY_ATTRIBUTE_END, ENTITY_ATTRIBUTE_START, ENTITY_ATTRIBUTE_TYPE, ENTITY_ATTRIBUTE_VALUE, TEXT,
+    ENTITIES, ENTITY_ATTRIBUTE_END, ENTITY_ATTRIBUTE_START, ENTITY_ATTRIBUTE_TYPE, ENTITY_ATTRIBUTE_VALUE, INTENT,
+    INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT,
 )
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
@@ -84,11 +85,34 @@ def detect_language(text: str) -> Optional[str]:
 
 
 WRITTEN_LANGUAGE = "written_language"  # the entity; the `language` slot is mapped from it
+CHANGE_LANGUAGE = "change_language"
+# A message that asks, in so many words, to go on in a language ("can we carry on in English?", "on peut continuer
+# en français ?", "répondez en anglais"): the classifier reads "continue" as a cancel or a form answer too often for
+# the one request that must always work. A language named under a negation ("he doesn't read French") is not asked.
+_LANGUAGE_NAME = r"(?:le\s+|l')?(francais|french|anglais|english)\b"
+_FILLER = (r"(?:\s+(?:on|we|nous|moi|me|us|you|vous|tu|it|please|pls|svp|stp|the|this|chat|conversation|la|discussion|"
+           r"ca|everything|tout|rest|suite|from|now|desormais|dorenavant|maintenant|plutot|rather|instead|back|"
+           r"over|to|with|avec|me|m'))*")
+LANGUAGE_REQUEST = re.compile(
+    r"\b(?:continu\w*|carry on|keep going|go on|switch\w*|passe[rz]?|repasse[rz]?|passons|parle[rz]?|parlons|speak|"
+    r"talk|repond\w*|reply|answer|write|ecri\w*|poursui\w*|discuter|chat|la suite|the rest)\b" + _FILLER
+    + r"\s+(?:en|in|to|into)\s+" + _LANGUAGE_NAME)
+BARE_LANGUAGE = re.compile(r"^\s*(?:(?:en|in)\s+)?" + _LANGUAGE_NAME
+                           + r"\s*(?:please|pls|svp|stp|s'il (?:te|vous) plait)?\s*[?!.]*\s*$")
+
+
+def asks_for_language(text: str) -> bool:
+    """The message asks to go on in French or English (see LANGUAGE_REQUEST)."""
+    if not text or text.startswith("/"):
+        return False
+    plain = fold_accents(text).lower().replace("’", "'")
+    return bool(LANGUAGE_REQUEST.search(plain) or BARE_LANGUAGE.match(plain))
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
 class WrittenLanguageExtractor(GraphComponent, EntityExtractorMixin):
-    """Adds the `written_language` entity (the whole message) when the message's language is clear."""
+    """Adds the `written_language` entity (the whole message) when the message's language is clear, and reads a
+    message that asks to go on in a language as `change_language` (LANGUAGE_REQUEST)."""
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -98,6 +122,12 @@ class WrittenLanguageExtractor(GraphComponent, EntityExtractorMixin):
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             text = (message.get(TEXT) or "").strip()
+            intent = message.get(INTENT) or {}
+            if asks_for_language(text) and intent.get(INTENT_NAME_KEY) != CHANGE_LANGUAGE:
+                asked = {INTENT_NAME_KEY: CHANGE_LANGUAGE, PREDICTED_CONFIDENCE_KEY: 1.0}
+                ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != CHANGE_LANGUAGE]
+                message.set(INTENT, asked, add_to_output=True)
+                message.set(INTENT_RANKING_KEY, [asked, *ranking], add_to_output=True)
             written = detect_language(text)
             if written is None:
                 continue

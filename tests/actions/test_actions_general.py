@@ -164,6 +164,17 @@ async def test_fallback_with_one_candidate_offers_it_and_help(no_symptom, make_t
     assert payloads(dispatcher.messages[0]) == ["/list_assets", "/help"]
 
 
+async def test_an_answer_out_of_any_question_offers_what_it_may_be_about(no_symptom, make_tracker, domain):
+    """"toner!!" reads as a form answer (inform) but no form asked anything: the core fallback is this menu, which
+    offers the requests the words may be about; the ones the NLU does not see at all are not offered."""
+    tracker = make_tracker("toner!!", intent="inform", active_loop=None, slots={"language": "en"})
+    tracker.latest_message["intent_ranking"] = [
+        {"name": "inform", "confidence": 0.93}, {"name": "order_consumables", "confidence": 0.02},
+        {"name": "search_knowledge", "confidence": 0.004}, {"name": "report_fault", "confidence": 0.003}]
+    dispatcher, _ = await run(ActionSuggestIntents(), tracker, domain)
+    assert payloads(dispatcher.messages[0]) == ["/order_consumables", "/help"]
+
+
 async def test_fallback_without_a_candidate_asks_to_rephrase(no_symptom, make_tracker, domain):
     tracker = ranked(make_tracker, ["nlu_fallback", "greet", "affirm", "out_of_scope"])
     dispatcher, _ = await run(ActionSuggestIntents(), tracker, domain)

@@ -1776,3 +1776,32 @@ async def test_consumables_device_of_the_request_is_taken_however_the_form_start
     assert (slots["order_asset"], slots["order_refusal"]) == ("80145861", REASON_FR)  # eMaintenance: refused at once
     assert [c["json"]["text"] for c in portal.calls("POST", "/assets/resolve")] == ["80145861"]
     assert_switch_request_forgotten(events, started)
+
+
+# --- a delivered order told as a new one: the enquiry takes over ------------------------------------------------------
+@pytest.mark.parametrize("text", [
+    "pour la commande de juin pour l'accueil, on devait recevoir un cyan et un magenta, on a reçu deux magenta",
+    "The July order for the 2nd floor copier arrived with the toners but no staple cartridge in the box.",
+])
+async def test_a_delivery_gone_wrong_hands_the_order_form_over_to_the_enquiry(portal, orders, make_tracker, domain,
+                                                                             text):
+    tracker = make_tracker(text, intent="order_consumables", active_loop=CONSUMABLES)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["requested_slot"] is None and slots["switch_to"] == "order_enquiry"
+    assert slots["switch_request"] == {"text": text, "intent": "order_enquiry", "entities": []}
+    assert dispatcher.messages == [] and not portal.calls("GET")  # nothing asked, no catalogue fetched
+    done = make_tracker(text, intent="order_consumables", active_loop=None,
+                        slots={"switch_to": "order_enquiry", "switch_request": slots["switch_request"]})
+    dispatcher, events = await run(ActionSubmitOrder(), done, domain)
+    assert responses(dispatcher) == ["utter_order_is_an_enquiry"]
+    assert events[-1] == {"event": "followup", "timestamp": None, "name": "action_switch_form"}
+    assert not portal.calls("POST", "/orders")
+
+
+@pytest.mark.parametrize("text", ["on commence à manquer de jaune et de magenta", "commande de toner noir, livraison à "
+                                  "l'accueil svp", "order 2 black toners, the May order was not enough"])
+async def test_a_new_order_is_not_mistaken_for_a_delivery_gone_wrong(portal, orders, make_tracker, domain, text):
+    tracker = make_tracker(text, intent="order_consumables", active_loop=CONSUMABLES)
+    _, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    assert slot_values(events).get("switch_to") is None

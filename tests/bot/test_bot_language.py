@@ -53,3 +53,31 @@ def test_training_data_passes_through_unchanged():
     data = TrainingData([Message(data={TEXT: "hello", "intent": "greet"})])
     assert WrittenLanguageExtractor().process_training_data(data) is data
     assert data.training_examples[0].get(ENTITIES) is None
+
+
+# --- a message that asks to go on in a language is a change of language, whatever the classifier read -------------
+def _classified(text: str, intent: str, confidence: float = 0.93) -> Message:
+    message = Message(data={TEXT: text, ENTITIES: [], "intent": {"name": intent, "confidence": confidence},
+                            "intent_ranking": [{"name": intent, "confidence": confidence},
+                                               {"name": "change_language", "confidence": 0.04}]})
+    WrittenLanguageExtractor().process([message])
+    return message
+
+
+@pytest.mark.parametrize("text", [
+    "On peut continuer en français ? C'est plus simple pour moi.",
+    "Sorry, can we carry on in English? I'm forwarding this chat to our IT guy and he doesn't read French.",
+    "could you reply in English from now on", "repasse en francais stp", "la suite en anglais svp", "english please",
+])
+def test_asking_to_go_on_in_a_language_is_a_change_of_language(text):
+    message = _classified(text, "cancel")
+    assert message.get("intent") == {"name": "change_language", "confidence": 1.0}
+    assert [r["name"] for r in message.get("intent_ranking")] == ["change_language", "cancel"]
+
+
+@pytest.mark.parametrize("text", [
+    "he doesn't read French", "le contrat est en anglais", "passer la machine en anglais",
+    "switch the copier to english", "continue", "je voudrais le contrat en anglais",
+])
+def test_a_language_named_for_something_else_is_left_to_the_classifier(text):
+    assert _classified(text, "request_change").get("intent")["name"] == "request_change"
