@@ -13,7 +13,7 @@ import re
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -223,11 +223,12 @@ class ActionSuggestIntents(Action):
             best = ["report_fault", *best][:SUGGESTIONS]
         if not best:
             dispatcher.utter_message(response="utter_default")
-            return []
+            return [FollowupAction("action_listen")]
         buttons = [_button(name, lang) for name in best]
         buttons.append({"title": SOMETHING_ELSE[lang], "payload": "/help"})
         dispatcher.utter_message(response="utter_suggest_intents", buttons=buttons)
-        return []
+        # then wait for the user: as the core fallback (no rule for what comes next) nothing else may be predicted
+        return [FollowupAction("action_listen")]
 
 
 # --- glossary ----------------------------------------------------------------------------------------------------

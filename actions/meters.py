@@ -308,6 +308,12 @@ def answered_now(tracker: Tracker) -> bool:
     return False
 
 
+def digression(tracker: Tracker) -> bool:
+    """Another question or request than the form's; a message the NLU could not place is read by the form (numbers
+    the NLU does not know: "le couleur petit c'est 19 420, pas 19 240")."""
+    return not_an_answer(tracker) and intent_of(tracker) != "nlu_fallback"
+
+
 def current_meter(meters: List[Dict[str, Any]], values: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     """The first meter without an answer yet (a meter left out has the answer None)."""
     return next((m for m in meters if m["code"] not in values), None)
@@ -399,7 +405,7 @@ class ValidateMeterReadingForm(PortalFormValidation):
         if not meters or not (first or (asked(tracker, "meter_current") and answered_now(tracker))):
             return {}
         intent = intent_of(tracker)
-        if not_an_answer(tracker):
+        if digression(tracker):
             return {}
         # on the opening turn, the words that asked for the readings (also after a switch from another form)
         lang, text = language(tracker), turn_message(tracker).text
@@ -516,14 +522,17 @@ class ValidateMeterReadingForm(PortalFormValidation):
         lang, text, intent = language(tracker), text_of(tracker), intent_of(tracker)
         values = dict(tracker.get_slot("meter_values") or {})
         pairs, unknown = meter_pairs(text, meters)
-        if (pairs or unknown) and (intent == "submit_meter_reading" or not not_an_answer(tracker)):
+        if (pairs or unknown) and (intent == "submit_meter_reading" or not digression(tracker)):
             # a correction at the summary ("le couleur petit c'est 19 420, pas 19 240"): record it, summarise again
             return {**self._answer(dispatcher, meters, values, {}, text, lang), "meter_confirm": None}
         if intent == "submit_meter_reading":  # readings asked for again, no value given: from the first meter
             dispatcher.utter_message(response="utter_meter_restart")
             return {**progress(meters, {}, {}), "meter_values": None, "meter_confirm": None}
-        if not_an_answer(tracker):
+        if digression(tracker):
             return {}
+        if intent == "nlu_fallback":  # no value in it either: the question is yes or no
+            dispatcher.utter_message(response="utter_answer_yes_no")
+            return {"meter_confirm": None}
         return yes_no_answer(tracker, dispatcher, "meter_confirm")
 
 

@@ -544,6 +544,25 @@ PROBLEM_WORDS = re.compile(
     r"jamais|never|devait|expected|supposed|should|cassee?s?|broken|damaged|abime\w*)\b")
 
 
+# An invoice for an order already placed ("une facture de 179 livres pour deux toners commandés en mai"): a question
+# about the invoice, not a new order.
+INVOICE_WORDS = re.compile(r"\b(factur\w*|invoic\w*|billed|bill|charged)\b")
+PLACED_WORDS = re.compile(r"\b(commandee?s?|ordered|achetee?s?|bought|received|recue?s?)\b")
+INVOICE_INTENT = "invoice_question"
+HANDED_OVER = {ENQUIRY_INTENT: "utter_order_is_an_enquiry", INVOICE_INTENT: "utter_order_is_an_invoice_question"}
+
+
+def hand_over_intent(text: str) -> Optional[str]:
+    """The request the words of an order really are: a delivery gone wrong (the order enquiry), an invoice for an
+    order already placed (an invoice question); None for a new order."""
+    if not text or is_payload(text):
+        return None
+    plain = normalize(text).lower()
+    if INVOICE_WORDS.search(plain) and (PLACED_WORDS.search(plain) or months_named(plain)):
+        return INVOICE_INTENT
+    return ENQUIRY_INTENT if tells_of_a_delivery(text) else None
+
+
 def tells_of_a_delivery(text: str) -> bool:
     """The words tell what went wrong with an order already placed: what came (DELIVERED_WORDS), which order
     (PAST_ORDER_WORDS or a month) and a problem (PROBLEM_WORDS)."""
@@ -563,12 +582,13 @@ class ValidateOrderConsumablesForm(PortalFormValidation):
         return "validate_order_consumables_form"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        """A delivered order told as a new one ("la commande de juin : on a reçu deux magenta"): nothing is asked,
-        the order enquiry takes over with the same words (ActionSubmitOrder hands over)."""
+        """A delivered order told as a new one ("la commande de juin : on a reçu deux magenta") or its invoice: nothing
+        is asked, the order enquiry or the invoice question takes over with the same words (ActionSubmitOrder)."""
         opening = opening_message(tracker)
-        if opening_turn(tracker) and tells_of_a_delivery(opening.text):
-            return [SlotSet("requested_slot", None), SlotSet("switch_to", ENQUIRY_INTENT),
-                    SlotSet(SWITCH_REQUEST, {"text": opening.text, "intent": ENQUIRY_INTENT,
+        other = hand_over_intent(opening.text) if opening_turn(tracker) else None
+        if other is not None:
+            return [SlotSet("requested_slot", None), SlotSet("switch_to", other),
+                    SlotSet(SWITCH_REQUEST, {"text": opening.text, "intent": other,
                                              "entities": [dict(e) for e in opening.entities]})]
         return await super().run(dispatcher, tracker, domain)
 
@@ -1034,8 +1054,9 @@ class ActionSubmitOrder(SubmitAction):
     extra_slots = CONSUMABLES_EXTRA
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        if tracker.get_slot("switch_to") == ENQUIRY_INTENT and not tracker.get_slot("switch_pending"):
-            dispatcher.utter_message(response="utter_order_is_an_enquiry")  # the enquiry form takes over
+        other = tracker.get_slot("switch_to")
+        if other in HANDED_OVER and not tracker.get_slot("switch_pending"):  # that request's form takes over
+            dispatcher.utter_message(response=HANDED_OVER[other])
             return [*reset_events(domain, CONSUMABLES_FORM), FollowupAction("action_switch_form")]
         return await super().run(dispatcher, tracker, domain)
 

@@ -396,7 +396,13 @@ async def test_implausible_value_replaced_by_a_new_one(portal, meters, make_trac
     assert slots["meter_values"] == {"112": 2390} and slots["meter_pending"] is None
 
 
-@pytest.mark.parametrize("intent", ["help", "greet", "cancel", "out_of_scope", "nlu_fallback", "human_handoff"])
+async def test_a_value_the_nlu_could_not_place_is_still_the_answer(portal, meters, make_tracker, domain):
+    _, events = await run(ValidateMeterReadingForm(), asked_value(make_tracker, meters, "2 390 je crois",
+                                                                  intent="nlu_fallback"), domain)
+    assert slot_values(events)["meter_values"] == {"112": 2390}
+
+
+@pytest.mark.parametrize("intent", ["help", "greet", "cancel", "out_of_scope", "human_handoff"])
 async def test_value_digression_extracts_nothing(portal, meters, make_tracker, domain, intent):
     dispatcher, events = await run(ValidateMeterReadingForm(), asked_value(make_tracker, meters, "3", intent=intent),
                                    domain)
@@ -483,6 +489,19 @@ async def test_confirm_correction_read_as_readings_corrects_only_that_meter(port
     slots = slot_values(events)
     assert slots["meter_values"] == {"112": 2450, "113": 41300, "122": None, "123": 19420}
     assert "utter_meter_restart" not in responses(dispatcher) and slots["meter_confirm"] is None
+
+
+@pytest.mark.parametrize("intent", ["nlu_fallback", "inform"])
+async def test_confirm_correction_the_nlu_could_not_place_is_read(portal, meters, make_tracker, domain, intent):
+    dispatcher, events = await run(ValidateMeterReadingForm(), at_confirm(
+        make_tracker, meters, "Attendez, erreur de ma part : le couleur petit c'est 19 420, pas 19 240.", intent), domain)
+    assert slot_values(events)["meter_values"]["123"] == 19420
+
+
+async def test_confirm_unclear_message_asks_yes_or_no(portal, meters, make_tracker, domain):
+    dispatcher, events = await run(ValidateMeterReadingForm(), at_confirm(make_tracker, meters, "hmm bof", "nlu_fallback"),
+                                   domain)
+    assert responses(dispatcher) == ["utter_answer_yes_no"] and slot_values(events)["meter_confirm"] is None
 
 
 async def test_confirm_correction_lower_than_last_is_refused(portal, meters, make_tracker, domain):

@@ -1799,8 +1799,21 @@ async def test_a_delivery_gone_wrong_hands_the_order_form_over_to_the_enquiry(po
     assert not portal.calls("POST", "/orders")
 
 
+async def test_an_invoice_for_a_placed_order_hands_over_to_an_invoice_question(portal, orders, make_tracker, domain):
+    text = ("j'ai une facture de 179 livres pour deux toners noirs commandés en mai, je pensais que les consommables "
+            "étaient compris dans le contrat ??")
+    tracker = make_tracker(text, intent="order_consumables", active_loop=CONSUMABLES)
+    _, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    assert slot_values(events)["switch_to"] == "invoice_question"
+    done = make_tracker(text, intent="order_consumables", active_loop=None, slots={"switch_to": "invoice_question"})
+    dispatcher, events = await run(ActionSubmitOrder(), done, domain)
+    assert responses(dispatcher) == ["utter_order_is_an_invoice_question"]
+    assert events[-1]["name"] == "action_switch_form"
+
+
 @pytest.mark.parametrize("text", ["on commence à manquer de jaune et de magenta", "commande de toner noir, livraison à "
-                                  "l'accueil svp", "order 2 black toners, the May order was not enough"])
+                                  "l'accueil svp", "order 2 black toners, the May order was not enough",
+                                  "2 toners noirs svp, à facturer sur notre compte habituel"])
 async def test_a_new_order_is_not_mistaken_for_a_delivery_gone_wrong(portal, orders, make_tracker, domain, text):
     tracker = make_tracker(text, intent="order_consumables", active_loop=CONSUMABLES)
     _, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
