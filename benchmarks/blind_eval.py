@@ -411,6 +411,8 @@ def decide(conv: Conversation, turn: BotTurn, memory: Memory) -> Any:
                        "fault_proposal")
     if responses & HIGH_READING_RESPONSES:
         return _yes_no(turn, True, lang, "high reading: the facts' value is right")
+    if "utter_existing_case_offer" in responses:
+        return _case_offer(conv, turn, memory)
     if responses & SUGGESTION_RESPONSES:
         return _suggestion(conv, turn, memory)
     if turn.active_loop and turn.requested_slot:
@@ -478,6 +480,20 @@ def _conditional(conv: Conversation, turn: BotTurn, memory: Memory) -> Optional[
             memory.used_conditions.append(key)
             return Move(str(value), "conditional", f"condition {key!r}: the bot refused a lower reading")
     return None
+
+
+def _case_offer(conv: Conversation, turn: BotTurn, memory: Memory) -> Any:
+    """"This looks like your open case CS…: add your message to it, its status, or something new?": the comment
+    when the goal is one, the status when the goal only wants an answer, else the new request."""
+    wanted = {"comment": "add_case_comment", "answer_only": "case_status"}.get(conv.outcome)
+    chosen = next((b for b in turn.buttons if _payload_intent(b.payload) == wanted), None) if wanted else None
+    if chosen is None:
+        chosen = next((b for b in turn.buttons
+                       if _payload_intent(b.payload) not in ("add_case_comment", "case_status")), None)
+    if chosen is None:
+        return Stop("an open case was offered and no button fits the goal", "assistant")
+    memory.clicked.append(chosen.payload)
+    return Move(chosen.payload, "button", f"open case offered: {chosen.title!r} (goal: {conv.outcome})")
 
 
 def _suggestion(conv: Conversation, turn: BotTurn, memory: Memory) -> Any:
@@ -1477,6 +1493,9 @@ def judge(portal: Portal, conv: Conversation, memory: Memory, stop: Stop, bot_te
     ctx.guessed = memory.guessed
     reasons: List[str] = []
     kinds = [object_kind(portal, w) for w in written]
+    hint = str((conv.expected.get("fields") or {}).get("request_type_hint") or "")
+    if expected == "request" and re.search(r"callback|call back|rappel", hint, re.I):
+        kinds = ["request" if k == "handoff" else k for k in kinds]  # the callback request is the handoff's case
     targets = [w for w, k in zip(written, kinds) if accepted(expected, k)]
 
     def name(w: Dict[str, Any], k: str) -> str:
