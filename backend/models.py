@@ -235,6 +235,23 @@ class VoiceAuditEvent(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class OutboundMessage(Base):
+    """A message queued for a person, not sent by the portal itself (a sender picks it up and sets `sent_at`): the
+    phone assistant's "send me the article's link by SMS"."""
+
+    __tablename__ = "outbound_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    medium: Mapped[str] = mapped_column(String(10))  # "sms"
+    to: Mapped[str] = mapped_column(String(50))
+    lang: Mapped[str] = mapped_column(String(2))
+    body: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
 class IdempotencyRecord(Base):
     """The answer given to a create request sent with an Idempotency-Key: a retry gets it back."""
 

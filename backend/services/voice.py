@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from backend.core.config import get_settings
 from backend.core.errors import ApiError
 from backend.core.security import hash_password, verify_password
-from backend.models import User, UserStatus, VoiceAuditEvent, VoicePin
+from backend.models import KnowledgeArticle, OutboundMessage, User, UserStatus, VoiceAuditEvent, VoicePin
 
 PIN_PATTERN = re.compile(r"[0-9]{6}")
 # Audit events
@@ -137,3 +137,23 @@ def verify(session: Session, caller: str, pin: str, phone: str | None = None) ->
     left = settings.voice_max_pin_attempts - found.failed_attempts
     session.commit()
     raise ApiError(403, "wrong_pin", "Code vocal incorrect.", "Wrong voice PIN.", attempts_left=left)
+
+
+SMS_LINK = {"fr": "{title} : {url}", "en": "{title}: {url}"}
+
+
+def queue_article_link(session: Session, to: str, number: str, lang: str, base_url: str,
+                       user_id: int | None = None) -> OutboundMessage:
+    """Queues (does not send) an SMS with a knowledge article's title and public link for the caller."""
+    rows = session.scalars(select(KnowledgeArticle).where(KnowledgeArticle.number == number.upper())).all()
+    article = next((r for r in rows if r.lang == lang), rows[0] if rows else None)
+    if article is None:
+        raise ApiError(404, "not_found", f"Article {number} introuvable.", f"Article {number} not found.")
+    if user_id is not None and session.get(User, user_id) is None:
+        user_id = None
+    url = f"{base_url.rstrip('/')}/kb/{article.number}?lang={article.lang}"
+    message = OutboundMessage(user_id=user_id, medium="sms", to=to[:50], lang=lang, channel="phone",
+                              body=SMS_LINK[lang].format(title=article.title, url=url))
+    session.add(message)
+    session.commit()
+    return message

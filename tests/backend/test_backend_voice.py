@@ -165,3 +165,21 @@ def test_knowledge_search_for_an_unverified_caller_and_nothing_else(client):
                         "not-the-assistant-key-0123456789-0123456789", algorithm="HS256")
     assert client.get("/knowledge/search", params={"q": "toner"},
                       headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+
+
+def test_an_article_link_is_queued_not_sent(client, db):
+    from backend.models import OutboundMessage
+
+    body = {"to": "+33612345678", "article": "KB0010100", "lang": "en"}
+    assert client.post("/voice/outbox", json=body).status_code == 401
+    assert client.post("/voice/outbox", json=body, headers=service_headers(sub="teams")).status_code == 401
+    queued = client.post("/voice/outbox", json=body, headers=service_headers())
+    assert queued.status_code == 201, queued.text
+    message = db.get(OutboundMessage, queued.json()["id"])
+    assert message.medium == "sms" and message.to == "+33612345678" and message.sent_at is None
+    assert "/kb/KB0010100?lang=en" in message.body
+    missing = client.post("/voice/outbox", json={**body, "article": "KB9999999"}, headers=service_headers())
+    assert missing.status_code == 404
+    assert client.post("/voice/outbox", json={**body, "to": "call me"}, headers=service_headers()).status_code == 422
+    db.delete(message)
+    db.commit()

@@ -1,18 +1,20 @@
 """Voice access for the phone assistant (backend/services/voice.py).
 
 - The portal user: `PUT /users/me/voice-pin` (current password required), `GET /users/me/voice-pin`.
-- The voice channel only (its channel service token): `POST /voice/verify` with the caller's number and the PIN.
+- The voice channel only (its channel service token): `POST /voice/verify` with the caller's number and the PIN;
+  `POST /voice/outbox` queues an article's link by SMS for the caller (queued, not sent).
 """
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.deps import CurrentUser, SessionDep, channel_service
-from backend.schemas import UserOut
+from backend.core.config import get_settings
+from backend.schemas import Language, UserOut
 from backend.services import voice as service
 
 router = APIRouter(tags=["voice"])
@@ -57,3 +59,23 @@ def get_voice_pin(user: CurrentUser, session: SessionDep) -> VoicePinOut:
              summary="Verify a caller's voice PIN (voice channel only): the user, or 403/409/423")
 def verify_caller(data: VoiceVerification, _: VoiceChannel, session: SessionDep) -> UserOut:
     return UserOut.model_validate(service.verify(session, data.caller, data.pin, data.phone))
+
+
+class ArticleLinkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to: PhoneNumber
+    article: str = Field(pattern=r"^[A-Za-z]{2,4}[0-9]{1,8}$")
+    lang: Language
+    user_id: int | None = None  # the verified caller, if any
+
+
+class QueuedOut(BaseModel):
+    id: int
+
+
+@router.post("/voice/outbox", response_model=QueuedOut, status_code=201,
+             summary="Queue an article's link by SMS for a caller (voice channel only; queued, not sent)")
+def queue_link(data: ArticleLinkIn, _: VoiceChannel, session: SessionDep, request: Request) -> QueuedOut:
+    base_url = get_settings().backend_public_url or str(request.base_url)
+    message = service.queue_article_link(session, data.to, data.article, data.lang, base_url, data.user_id)
+    return QueuedOut(id=message.id)

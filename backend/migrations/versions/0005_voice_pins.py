@@ -1,7 +1,7 @@
 """voice pins
 
 The phone assistant's voice PINs (hashed, with the wrong-PIN count and the lock) and the audit of voice access
-(PIN set or changed, failed verifications, locks).
+(PIN set or changed, failed verifications, locks); messages queued for a sender (an article's link by SMS).
 
 Revision ID: 0005
 Revises: 0004
@@ -41,9 +41,24 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('voice_audit', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_voice_audit_user_id'), ['user_id'], unique=False)
+    op.create_table(
+        'outbound_messages',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('user_id', sa.Integer(), nullable=True),
+        sa.Column('medium', sa.String(length=10), nullable=False),
+        sa.Column('to', sa.String(length=50), nullable=False),
+        sa.Column('lang', sa.String(length=2), nullable=False),
+        sa.Column('body', sa.Text(), nullable=False),
+        sa.Column('channel', sa.String(length=20), nullable=False),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='SET NULL'),
+        sa.PrimaryKeyConstraint('id'),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('outbound_messages')
     with op.batch_alter_table('voice_audit', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_voice_audit_user_id'))
     op.drop_table('voice_audit')
