@@ -136,9 +136,15 @@ class VoicePrompt:
         return " ".join(self.lines)
 
 
-def _is_confirmation(buttons: List[Dict[str, str]]) -> bool:
+SUMMARY_RESPONSE = re.compile(r"utter_ask_\w+_confirm(_\w+)?$")
+NOT_SUMMARIES = {"utter_ask_handoff_confirm", "utter_ask_handoff_confirm_plain"}  # a yes/no question, nothing to correct
+
+
+def _is_confirmation(buttons: List[Dict[str, str]], action: Any = None) -> bool:
+    """A summary before a write: its "yes"/"no" buttons become "1 to confirm, 2 to correct"."""
     payloads = [b["payload"] for b in buttons]
-    return "/affirm" in payloads and "/deny" in payloads
+    return "/affirm" in payloads and "/deny" in payloads and isinstance(action, str) \
+        and bool(SUMMARY_RESPONSE.match(action)) and action not in NOT_SUMMARIES
 
 
 def voice_prompt(messages: List[Dict[str, Any]], lang: str, anonymous: bool = False) -> VoicePrompt:
@@ -148,6 +154,7 @@ def voice_prompt(messages: List[Dict[str, Any]], lang: str, anonymous: bool = Fa
                 if isinstance(m.get("custom"), dict) and isinstance(m["custom"].get(ARTICLE_KEY), dict)]
     article_said = False
     option_buttons: List[Dict[str, str]] = []
+    options_action: Any = None
     for message in messages:
         action = message.get("utter_action")
         if action in NUMBER_RESPONSES:
@@ -178,8 +185,10 @@ def voice_prompt(messages: List[Dict[str, Any]], lang: str, anonymous: bool = Fa
         found = message_buttons(message)
         if found:
             option_buttons = [b for b in found if not b.get("url")]
+            options_action = action
+    summary = _is_confirmation(option_buttons, options_action)
     if option_buttons:
-        if _is_confirmation(option_buttons):
+        if summary:
             affirm = next(b for b in option_buttons if b["payload"] == "/affirm")
             deny = next(b for b in option_buttons if b["payload"] == "/deny")
             others = [b for b in option_buttons if b is not affirm and b is not deny]
@@ -191,7 +200,7 @@ def voice_prompt(messages: List[Dict[str, Any]], lang: str, anonymous: bool = Fa
             key = f"*{n}" if prompt.number else str(n)
             prompt.options[key] = button["payload"]
             prompt.titles.append(speakable(button["title"]).rstrip("."))
-        if _is_confirmation(option_buttons) and not prompt.number:
+        if summary and not prompt.number:
             prompt.lines.append(phrase("confirm", lang))
             start = 3
         else:

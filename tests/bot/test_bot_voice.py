@@ -480,6 +480,16 @@ def test_summary_is_read_back_with_confirm_and_correct_keys():
     assert "112: 45,300" in prompt.text and "Pour confirmer, tapez 1. Pour corriger, tapez 2" in prompt.text
 
 
+def test_a_yes_no_question_that_is_no_summary_reads_its_buttons():
+    helped = [{"text": "Did one of the articles above solve your problem?", "utter_action": "utter_ask_kb_feedback",
+               "buttons": [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"},
+                           {"title": "No article shown", "payload": "/inform"}]}]
+    prompt = voice_prompt(helped, "en")
+    assert "To confirm" not in prompt.text
+    assert 'For "Yes", press 1. For "No", press 2. For "No article shown", press 3.' in prompt.text
+    assert prompt.options == {"1": "/affirm", "2": "/deny", "3": "/inform"}
+
+
 def test_number_questions_finish_on_hash_and_key_options_with_star():
     prompt = voice_prompt(METER, "en")
     assert prompt.number and set(prompt.options) == {"*1", "*2"}
@@ -546,3 +556,13 @@ async def test_voice_backend_sends_a_voice_channel_token_and_reads_the_answers()
     token = seen[0].headers["authorization"][len("Bearer "):]
     claims = jwt.decode(token, "channel-key-0123456789-0123456789", algorithms=["HS256"], audience="portal-channel")
     assert claims["sub"] == "voice"
+
+
+def test_the_simulated_callers_signature_is_twilios():
+    """tests/twilio_caller.py signs by hand (no twilio package on the end-to-end side): same as the package's."""
+    from twilio_caller import twilio_signature
+
+    form = {"CallSid": "CA1", "From": "+442079460002", "Digits": "1234#", "SpeechResult": "l'imprimante & co"}
+    url = "https://assistant.example/webhooks/voice/turn?x=1"
+    assert twilio_signature(AUTH_TOKEN, url, form) == RequestValidator(AUTH_TOKEN).compute_signature(url, form)
+    assert RequestValidator(AUTH_TOKEN).validate(url, form, twilio_signature(AUTH_TOKEN, url, form))
