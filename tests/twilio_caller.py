@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import time
 import uuid
 import xml.etree.ElementTree as ET
 from typing import Dict, List, Optional
@@ -46,12 +47,16 @@ class SimulatedCaller:
         self.client = httpx.Client(timeout=timeout)
         self.transcript: List[str] = []
         self.redirects = 0
+        self.latencies: List[float] = []  # seconds from each request to its TwiML
 
     def post(self, url: str, **fields: str) -> httpx.Response:
         form = {"CallSid": self.call_sid, "AccountSid": "AC" + "0" * 32, "From": self.caller,
                 "To": "+441000000000", "Direction": "inbound", **fields}
-        return self.client.post(url, data=form, headers={
+        started = time.monotonic()
+        answer = self.client.post(url, data=form, headers={
             "X-Twilio-Signature": twilio_signature(self.auth_token, url, form)})
+        self.latencies.append(time.monotonic() - started)
+        return answer
 
     def parse(self, document: str) -> ET.Element:
         errors = check_twiml(document)

@@ -88,7 +88,8 @@ def speakable(text: str) -> str:
         line = re.sub(r"\s+", " ", line).strip()
         if not line:
             continue
-        sentences.append(line if line[-1] in ".!?:;,…»\")" else line + ".")
+        end = line.rstrip(")»\"” ")
+        sentences.append(line if end and end[-1] in ".!?:;,…" else line + ".")
     return re.sub(r"\s+([.,;:!?])(?=\s|$)", r"\1", " ".join(sentences)).replace("().", "").strip()
 
 

@@ -457,6 +457,11 @@ def test_markdown_links_and_urls_are_not_spoken():
     assert text == "Bold and it code Read the article see. one. two."
 
 
+def test_lines_become_sentences():
+    assert speakable("Meters (last reading):\n112: 15,230 (Portail)\n113: 88,410 (Portail)\nShall I? (e.g. \"x\".)") \
+        == "Meters (last reading): 112: 15,230 (Portail). 113: 88,410 (Portail). Shall I? (e.g. \"x\".)"
+
+
 def test_identifiers_are_read_as_characters():
     parts = segments("Case CS0032498, order ORD0001227, device 53463252 (WHJ01481), article KB0010100; 45 300 pages")
     assert [p for kind, p in parts if kind == "chars"] == ["CS0032498", "ORD0001227", "53463252", "WHJ01481",

@@ -124,6 +124,11 @@ def test_meter_readings_on_the_keypad_read_back_and_submitted(stack: Stack):
     # kept as the README's sample call
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "sample_call_en.txt").write_text("\n".join(call.transcript) + "\n")
+    # measured, not asserted (a shared machine): how long each webhook took to answer TwiML
+    latencies = sorted(call.latencies)
+    (RESULTS / "latency.txt").write_text(
+        f"requests: {len(latencies)}, holding redirects: {call.redirects}, "
+        f"median {latencies[len(latencies) // 2]:.3f} s, max {latencies[-1]:.3f} s\n")
 
 
 def test_fault_report_by_speech_offers_an_article_first_in_french(stack: Stack):
