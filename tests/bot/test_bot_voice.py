@@ -571,3 +571,48 @@ def test_the_simulated_callers_signature_is_twilios():
     url = "https://assistant.example/webhooks/voice/turn?x=1"
     assert twilio_signature(AUTH_TOKEN, url, form) == RequestValidator(AUTH_TOKEN).compute_signature(url, form)
     assert RequestValidator(AUTH_TOKEN).validate(url, form, twilio_signature(AUTH_TOKEN, url, form))
+
+
+@pytest.mark.asyncio
+async def test_a_failed_turn_apologises_and_the_call_goes_on():
+    class Failing(Assistant):
+        async def __call__(self, message: Any) -> None:
+            self.messages.append(message)
+            raise RuntimeError("the action server is down")
+
+    assistant = Failing()
+    async with phone(assistant) as (_, client):
+        caller = Caller(client)
+        await verified(caller)
+        answer = await caller.send(SpeechResult="my cases")
+        assert "couldn't process your request" in spoken(answer) and answer.find("Gather") is not None
+
+
+@pytest.mark.asyncio
+async def test_the_status_callback_forgets_the_call_and_a_later_request_starts_again():
+    assistant = Assistant()
+    async with phone(assistant) as (adapter, client):
+        caller = Caller(client)
+        await verified(caller)
+        assert await adapter.store.get("call", "CA0001") is not None
+        done = await caller.post(BASE + "status", CallStatus="completed")
+        assert done.status_code == 204 and await adapter.store.get("call", "CA0001") is None
+        # a turn of a call the channel no longer knows is not delivered unverified: the call starts again
+        again = await caller.post(BASE + "turn", SpeechResult="my cases")
+        assert "For English, press 2" in spoken(ET.fromstring(again.text))
+    assert assistant.messages == []
+
+
+@pytest.mark.asyncio
+async def test_a_backend_outage_during_the_pin_ends_the_call_politely():
+    class Down(FakeBackend):
+        async def verify(self, caller: str, pin: str, phone: Optional[str] = None) -> Verification:
+            from bot.identity import PortalUnavailable
+            raise PortalUnavailable()
+
+    async with phone(Assistant(), Down()) as (_, client):
+        caller = Caller(client)
+        await caller.send()
+        await caller.send(Digits="1")
+        answer = await caller.send(Digits=RIGHT_PIN)
+        assert answer[-1].tag == "Hangup" and "ne répond pas" in spoken(answer)
