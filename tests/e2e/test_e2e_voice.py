@@ -202,3 +202,14 @@ def test_handoff_creates_the_callback_case_then_transfers(stack: Stack, number, 
     ended = call.post(call.next_url, DialCallStatus="no-answer")
     assert ended.status_code == 200 and "<Hangup" in ended.text
     assert stack.api(email, f"/cases/{numbers[0]}").status_code == 200
+
+
+@pytest.mark.parametrize("email,text,lang", [(ADMIN, "je veux changer mon code vocal", "fr"),
+                                             (USER, "how do I set my voice PIN?", "en")])
+def test_the_web_chat_links_to_the_voice_pin_page_and_never_asks_for_it(stack: Stack, email, text, lang):
+    replies = stack.say(f"voice-pin-{lang}", text, email)
+    said = "\n".join(r.get("text", "") for r in replies)
+    assert f"/account/voice-pin?lang={lang}" in said, said
+    assert ("ne le tapez pas ici" if lang == "fr" else "don't type it here") in said
+    page = httpx.get(f"{stack.backend_url}/account/voice-pin?lang={lang}")
+    assert page.status_code == 200 and "/chat/voice-pin.js" in page.text
