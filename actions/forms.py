@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 NOT_AN_ANSWER = {
     "greet", "goodbye", "thank", "help", "out_of_scope", "cancel", "nlu_fallback", "bot_challenge",
     "human_handoff", "ask_glossary", "case_status", "list_cases", "search_knowledge", "change_language",
-    "view_orders", "list_assets", "device_info", "change_password", "list_users",
+    "view_orders", "list_assets", "device_info", "change_password", "set_voice_pin", "list_users",
 }
 MAX_BUTTONS = 10
 # The message that asked for a request offered as a switch inside another form (actions/switching.py): its

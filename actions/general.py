@@ -72,6 +72,7 @@ INTENT_LABELS: Dict[str, Dict[str, str]] = {
     "change_language": {"fr": "Changer de langue", "en": "Change language"},
     "set_notifications": {"fr": "Notifications par e-mail", "en": "E-mail notifications"},
     "change_password": {"fr": "Changer mon mot de passe", "en": "Change my password"},
+    "set_voice_pin": {"fr": "Mon code vocal (téléphone)", "en": "My voice PIN (phone)"},
     "ask_glossary": {"fr": "Glossaire du portail", "en": "Portal glossary"},
 }
 SOMETHING_ELSE = {"fr": "Autre chose", "en": "Something else"}

@@ -28,6 +28,7 @@ from actions.session import LANGUAGES, backend, language, portal_user, report_ba
 log = logging.getLogger(__name__)
 
 PASSWORD_PAGE = "/account/password"
+VOICE_PIN_PAGE = "/account/voice-pin"
 
 
 def render_response(domain: DomainDict, name: str, lang: str, **values: Any) -> Optional[Dict[str, Any]]:
@@ -268,4 +269,16 @@ class ActionChangePassword(Action):
                                         "change the password"):
             return []
         dispatcher.utter_message(response="utter_change_password", url=password_page_url(language(tracker)))
+        return []
+
+
+class ActionVoicePin(Action):
+    """Never asks for the voice PIN: gives the link to its secure page (any user may set their own)."""
+
+    def name(self) -> Text:
+        return "action_voice_pin"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        lang = language(tracker)
+        dispatcher.utter_message(response="utter_voice_pin", url=f"{public_backend_url()}{VOICE_PIN_PAGE}?lang={lang}")
         return []

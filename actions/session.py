@@ -68,6 +68,30 @@ def assistant_token(identity: Optional[Dict[str, Any]]) -> str:
     return jwt.encode(claims, key, algorithm="HS256")
 
 
+# The subject of the tokens minted for an unverified phone caller (the voice channel delivers their messages with an
+# identity without user id, `{"anonymous": True, ...}`): the backend lets such a token search the knowledge base and
+# nothing else (backend/core/security.py), so every other action answers as for an expired session.
+ANONYMOUS_SUBJECT = "anonymous"
+
+
+def anonymous_caller(tracker: Tracker) -> Optional[Dict[str, Any]]:
+    """The channel's identity of a caller it could not verify (phone), None otherwise."""
+    user = _metadata(tracker).get(IDENTITY_KEY)
+    if isinstance(user, dict) and user.get("anonymous") is True and user.get("id") is None:
+        return user
+    return None
+
+
+def anonymous_token() -> str:
+    """A token that only reads the knowledge base, for an unverified caller's question; never stored anywhere."""
+    key = assistant_key()
+    if not key:
+        return ""
+    now = int(time.time())
+    claims = {"sub": ANONYMOUS_SUBJECT, "aud": ASSISTANT_AUDIENCE, "iat": now, "exp": now + ASSISTANT_TOKEN_SECONDS}
+    return jwt.encode(claims, key, algorithm="HS256")
+
+
 def language(tracker: Tracker) -> str:
     lang = tracker.get_slot("language")
     if lang in LANGUAGES:
@@ -77,13 +101,17 @@ def language(tracker: Tracker) -> str:
 
 
 def backend(tracker: Tracker) -> BackendClient:
-    """A client acting for the verified user; without an identity every call fails as unauthenticated."""
-    return BackendClient(token=assistant_token(portal_user(tracker)), lang=language(tracker))
+    """A client acting for the verified user; without an identity every call fails as unauthenticated, except the
+    knowledge search of an unverified phone caller."""
+    user = portal_user(tracker)
+    if user is None and anonymous_caller(tracker):
+        return BackendClient(token=anonymous_token(), lang=language(tracker))
+    return BackendClient(token=assistant_token(user), lang=language(tracker))
 
 
 def channel_code(tracker: Tracker) -> str:
     """The case channel code the user's adapter declared (credentials.yml)."""
-    return str((portal_user(tracker) or {}).get("channel") or "api")
+    return str((portal_user(tracker) or anonymous_caller(tracker) or {}).get("channel") or "api")
 
 
 def report_backend_error(dispatcher: CollectingDispatcher, error: BackendError) -> None:

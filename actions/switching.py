@@ -33,7 +33,7 @@ GENERATED = "switching.yml"
 # Questions answered inside any form (the form then asks its question again). Each must be answered by one
 # custom action in its own rules, with no form of its own in that path.
 INLINE_QUESTIONS = ("case_status", "list_cases", "view_orders", "list_assets", "device_info", "search_knowledge",
-                    "ask_glossary", "bot_challenge", "change_password")
+                    "ask_glossary", "bot_challenge", "change_password", "set_voice_pin")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from backend.api.routes import (
-    assets, auth, cases, chat, contacts, knowledge, orders, requests, taxonomy, teams, users,
+    assets, auth, cases, chat, contacts, knowledge, orders, requests, taxonomy, teams, users, voice,
 )
 from backend.core.config import get_settings
 from backend.core.errors import ApiError, install_error_handlers
@@ -43,14 +43,14 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (auth, users, assets, cases, requests, orders, knowledge, taxonomy, chat, teams):
+    for module in (auth, users, assets, cases, requests, orders, knowledge, taxonomy, chat, teams, voice):
         app.include_router(module.router)
     app.include_router(auth.access_router)
     app.include_router(contacts.router)
     # The widget may be embedded in portal pages of other origins: they call the API with a bearer token (no
     # cookies), from the configured origins only.
     app.add_middleware(CORSMiddleware, allow_origins=get_settings().allowed_origins(), allow_credentials=False,
-                       allow_methods=["GET", "POST", "PATCH", "DELETE"],
+                       allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                        allow_headers=["Authorization", "Content-Type", "Accept-Language", "X-Display-Language",
                                       "Idempotency-Key"])
     return app

@@ -208,6 +208,50 @@ class TeamsLinkCode(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class VoicePin(Base):
+    """A user's voice PIN for the phone assistant (an argon2 hash, like passwords), with its wrong-PIN count and the
+    lock that follows too many wrong PINs."""
+
+    __tablename__ = "voice_pins"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    pin_hash: Mapped[str] = mapped_column(String(200))
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class VoiceAuditEvent(Base):
+    """What happened to voice access: a PIN set or changed, a failed verification, a lock. `user_id` is empty when
+    the caller matched no user."""
+
+    __tablename__ = "voice_audit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True,
+                                                index=True)
+    event: Mapped[str] = mapped_column(String(30))
+    caller: Mapped[str] = mapped_column(String(50), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OutboundMessage(Base):
+    """A message queued for a person, not sent by the portal itself (a sender picks it up and sets `sent_at`): the
+    phone assistant's "send me the article's link by SMS"."""
+
+    __tablename__ = "outbound_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    medium: Mapped[str] = mapped_column(String(10))  # "sms"
+    to: Mapped[str] = mapped_column(String(50))
+    lang: Mapped[str] = mapped_column(String(2))
+    body: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
 class IdempotencyRecord(Base):
     """The answer given to a create request sent with an Idempotency-Key: a retry gets it back."""
 

@@ -18,6 +18,7 @@ new_secret var/rasa_api_token
 new_secret var/redis_password
 new_secret var/assistant.key
 new_secret var/channel.key
+new_secret var/twilio_auth_token
 [ -f var/portal.db ] && chmod 600 var/portal.db
 export RASA_API_TOKEN="${RASA_API_TOKEN:-$(cat var/rasa_api_token)}"
 export REDIS_PASSWORD="${REDIS_PASSWORD:-$(cat var/redis_password)}"
@@ -26,6 +27,9 @@ export ASSISTANT_KEY_FILE="${ASSISTANT_KEY_FILE:-$PWD/var/assistant.key}"
 # Shared by the backend and the Rasa server only: the key of the service tokens the Teams channel asks the backend
 # who a Teams user is with
 export CHANNEL_KEY_FILE="${CHANNEL_KEY_FILE:-$PWD/var/channel.key}"
+# The phone channel checks Twilio's request signatures with the account's auth token: set TWILIO_AUTH_TOKEN (or
+# TWILIO_AUTH_TOKEN_FILE) to it in production; this local one only lets `make call` sign its requests.
+export TWILIO_AUTH_TOKEN_FILE="${TWILIO_AUTH_TOKEN_FILE:-$PWD/var/twilio_auth_token}"
 # Portal pages allowed to embed the chat widget and open its socket (CORS and frame-ancestors)
 export CHAT_ALLOWED_ORIGINS="${CHAT_ALLOWED_ORIGINS:-http://localhost:$BACKEND_PORT http://127.0.0.1:$BACKEND_PORT}"
 # Conversations (Redis tracker store) and chat session bindings expire after this idle time

@@ -1,7 +1,7 @@
 """Annotated dependencies shared by the routes: a DB session and the authenticated user."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from backend.core.db import get_session_factory
 from backend.core.errors import ApiError
-from backend.core.security import decode_access_token
+from backend.core.security import decode_access_token, decode_channel_token
 from backend.models import User, UserStatus
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
@@ -41,6 +41,20 @@ def get_current_user(
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def channel_service(channel: str) -> Callable[[str | None], str]:
+    """A dependency admitting only the service token of one chat channel the Rasa server runs ("teams", "voice"):
+    signed with CHANNEL_KEY, its `sub` the channel's name. A portal or assistant token, or another channel's, is
+    refused (401)."""
+
+    def dependency(token: Annotated[str | None, Depends(oauth2_scheme)]) -> str:
+        if not token or decode_channel_token(token) != channel:
+            raise ApiError(401, "not_authenticated", "Service de canal non authentifié.",
+                           "Channel service not authenticated.")
+        return channel
+
+    return dependency
 
 
 def answer_replay(response: Response, created: bool) -> None:

@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     # Lifetime of the single-use code that links a Teams user to a portal user (the sign-in card's link).
     teams_link_code_minutes: int = Field(default=10, ge=1, le=60)
 
+    # Phone assistant: wrong voice PINs in a row that lock a user's voice access, and for how long.
+    voice_max_pin_attempts: int = Field(default=3, ge=1, le=10)
+    voice_lock_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # The portal's address as people reach it (links sent outside the portal, e.g. an article's by SMS); the same
+    # variable as the action server's. Empty: the address the request came to.
+    backend_public_url: str = ""
+
     def resolved_secret_key(self) -> str:
         return self.secret_key or secret_from_file(VAR_DIR / "secret.key")
 

@@ -13,9 +13,11 @@ LANGUAGES = ("fr", "en")
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, fr: str, en: str, **extra: object) -> None:
+    def __init__(self, status: int, code: str, fr: str, en: str, headers: dict[str, str] | None = None,
+                 **extra: object) -> None:
         super().__init__(code)
         self.status, self.code, self.messages, self.extra = status, code, {"fr": fr, "en": en}, extra
+        self.headers = headers  # e.g. Retry-After
 
 
 def not_found(what_fr: str, what_en: str) -> ApiError:
@@ -81,6 +83,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             status_code=exc.status,
             content={"code": exc.code, "message": exc.messages[lang], **exc.extra},
+            headers=exc.headers,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -85,6 +85,20 @@ def decode_access_token(token: str) -> TokenClaims | None:
         return None
 
 
+# An assistant token for a caller the phone channel could not verify (no identity): it reads the knowledge base and
+# nothing else (backend/api/routes/knowledge.py); every other route refuses it as unauthenticated.
+ANONYMOUS_SUBJECT = "anonymous"
+
+
+def is_anonymous_assistant_token(token: str) -> bool:
+    try:
+        claims = jwt.decode(token, get_settings().resolved_assistant_key(), algorithms=[ALGORITHM],
+                            audience=ASSISTANT_AUDIENCE, options={"require": ["exp", "iat", "sub"]})
+    except jwt.PyJWTError:
+        return False
+    return claims["sub"] == ANONYMOUS_SUBJECT and int(claims["exp"]) - int(claims["iat"]) <= ASSISTANT_TOKEN_MAX_SECONDS
+
+
 def decode_channel_token(token: str) -> str | None:
     """The channel name of a valid channel service token (CHANNEL_KEY, audience `portal-channel`, short-lived);
     None for anything else, portal and assistant tokens included."""

@@ -26,7 +26,8 @@ change_language set_notifications change_password ask_glossary report_fault sear
 submit_meter_reading query_meter_reading order_consumables order_enquiry order_training view_orders
 request_change contract_question invoice_question general_enquiry product_information product_move
 list_cases case_status add_case_comment list_assets device_info set_asset_alias manage_asset_contacts
-list_users invite_user approve_access_request upgrade_user deactivate_user reset_user_password""".split()
+list_users invite_user approve_access_request upgrade_user deactivate_user reset_user_password
+set_voice_pin""".split()
 HANDOFF = "handoff_form"
 RESET = {"handoff_confirm": None, "handoff_reason": None, "submission_key": None, "pending_submit": False,
          "pending_action": None}

@@ -317,3 +317,18 @@ def test_a_saved_notification_choice_offers_its_undo_in_both_languages(domain, r
     for lang in ("fr", "en"):
         assert [b["payload"] for b in variation(domain, response, lang)["buttons"]] == [
             f'/set_notifications{{{{"notification_state":"{undo}"}}}}']
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+async def test_voice_pin_is_a_link_to_its_secure_page_never_asked_in_the_chat(general, portal, make_tracker, domain,
+                                                                              lang):
+    from actions.profile import ActionVoicePin
+
+    dispatcher, events = await run(ActionVoicePin(), user_says(make_tracker, "change my voice pin", "set_voice_pin",
+                                                               lang=lang), domain)
+    (msg,) = dispatcher.messages
+    assert msg["response"] == "utter_voice_pin" and msg["url"] == f"{BASE_URL}/account/voice-pin?lang={lang}"
+    assert events == []  # no slot, no form: nothing typed next is taken as a PIN
+    assert portal.calls("PUT", "/users/me/voice-pin") == []
+    text = variation(domain, "utter_voice_pin", lang)["text"]
+    assert "{url}" in text and (("don't type it here" in text) if lang == "en" else ("ne le tapez pas ici" in text))

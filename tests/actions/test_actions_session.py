@@ -167,3 +167,26 @@ async def test_session_start_carries_a_pending_submission_over(domain):
     assert ("slot", "submission_key", "req-7") in events
     assert ("slot", "fault_category", "paper_jam") in events
     assert not any(e[1] == "session_started_metadata" for e in events)
+
+
+def test_an_unverified_caller_gets_a_knowledge_only_token(monkeypatch):
+    """The phone channel delivers an unverified caller's messages with an identity without user id: the actions
+    search the knowledge base with a token whose subject is no user (the backend refuses it anything else)."""
+    import jwt
+
+    monkeypatch.setenv("ASSISTANT_KEY", "actions-tests-assistant-key-0123456789abcdef")
+    session._key_cache.clear()
+    caller = {"anonymous": True, "id": None, "channel": "phone", "language": "en"}
+    tracker = Tracker("call-1", {"language": "en"}, {"metadata": {session.IDENTITY_KEY: caller}}, [], False, None,
+                      {}, None)
+    assert session.portal_user(tracker) is None and session.anonymous_caller(tracker) == caller
+    client = session.backend(tracker)
+    claims = jwt.decode(client.headers["Authorization"][len("Bearer "):], "actions-tests-assistant-key-0123456789abcdef", algorithms=["HS256"],
+                        audience="portal-assistant")
+    assert claims["sub"] == "anonymous" and "ver" not in claims
+    assert session.channel_code(tracker) == "phone"
+    # a forged "anonymous" beside a user id is a user's identity, never the anonymous token
+    forged = Tracker("call-2", {}, {"metadata": {session.IDENTITY_KEY: {**caller, "id": 7}}}, [], False, None, {},
+                     None)
+    assert session.anonymous_caller(forged) is None
+    session._key_cache.clear()

@@ -167,7 +167,9 @@ def test_the_edge_refuses_what_it_must_before_nlu(stack: Stack):
 
 
 def test_no_secret_on_any_command_line(stack: Stack):
-    secrets = [stack.rasa_api_token, stack.redis_password]
+    from conftest import TWILIO_AUTH_TOKEN
+
+    secrets = [stack.rasa_api_token, stack.redis_password, TWILIO_AUTH_TOKEN]
     assert all(secrets)
     for service, processes in stack.processes().items():
         for pid, _ in processes:
@@ -180,5 +182,5 @@ def test_secrets_and_database_are_readable_by_their_owner_only(tmp_path):
 
     script = Path(__file__).resolve().parents[2] / "scripts" / "env.sh"
     subprocess.run(["bash", "-c", f"source {script} && touch var/portal.db"], cwd=tmp_path, check=True)
-    for name in ("rasa_api_token", "redis_password", "assistant.key", "portal.db"):
+    for name in ("rasa_api_token", "redis_password", "assistant.key", "twilio_auth_token", "portal.db"):
         assert (tmp_path / "var" / name).stat().st_mode & 0o077 == 0, name

@@ -16,10 +16,10 @@ from backend.services.users import MIN_PASSWORD_LENGTH
 
 router = APIRouter(include_in_schema=False)
 
-# What /chat/ serves: plain file names with these extensions, never the password page (it has its own route with
-# stricter headers, /account/password).
+# What /chat/ serves: plain file names with these extensions, never the password and voice PIN pages (they have
+# their own routes with stricter headers, /account/password and /account/voice-pin).
 WEB_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.(html|js|css|png|svg|ico|json|txt)$")
-NOT_UNDER_CHAT = {"password.html"}
+NOT_UNDER_CHAT = {"password.html", "voice-pin.html"}
 
 
 def websocket_origin(url: str) -> str:
@@ -109,3 +109,12 @@ def password_page() -> HTMLResponse:
         raise not_found("Page", "Page")
     html = page.read_text(encoding="utf-8").replace("__MIN_PASSWORD_LENGTH__", str(MIN_PASSWORD_LENGTH))
     return HTMLResponse(html, headers=PASSWORD_PAGE_HEADERS)
+
+
+# The same kind of secure page for the phone assistant's voice PIN (bot/web/voice-pin.js: PUT /users/me/voice-pin).
+@router.get("/account/voice-pin", response_class=HTMLResponse)
+def voice_pin_page() -> HTMLResponse:
+    page = get_settings().web_dir / "voice-pin.html"
+    if not page.is_file():
+        raise not_found("Page", "Page")
+    return HTMLResponse(page.read_text(encoding="utf-8"), headers=PASSWORD_PAGE_HEADERS)

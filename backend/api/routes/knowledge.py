@@ -3,14 +3,15 @@ from __future__ import annotations
 import html
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
-from backend.api.deps import SessionDep
-from backend.permissions import Allowed, Permission
+from backend.api.deps import SessionDep, get_current_user, oauth2_scheme
+from backend.core.security import is_anonymous_assistant_token
+from backend.permissions import Allowed, Permission, require
 from backend.core.errors import ApiError, not_found, request_language
-from backend.models import Asset, Deflection, KnowledgeArticle
+from backend.models import Asset, Deflection, KnowledgeArticle, User
 from backend.schemas import DeflectionCreate, DeflectionOut, KnowledgeArticleOut, KnowledgeHit, Language
 from backend.services.assets import (
     find_visible_asset, list_visible_assets, only_visible_asset, resolve_assets_in_text,
@@ -19,13 +20,26 @@ from backend.services.knowledge import search_articles
 from backend.taxonomy import get_taxonomy
 
 router = APIRouter(tags=["knowledge"])
-KnowledgeUser = Allowed(Permission.SEARCH_KNOWLEDGE)
 HelpUser = Allowed(Permission.GET_HELP)
+
+
+def knowledge_reader(request: Request, session: SessionDep,
+                     token: Annotated[str | None, Depends(oauth2_scheme)]) -> User | None:
+    """A user allowed to search, or None for the assistant acting for an unverified phone caller (an anonymous
+    assistant token): the articles are the vendor's, public pages (/kb/{number}); nothing of an account is read."""
+    if token and is_anonymous_assistant_token(token):
+        return None
+    user = get_current_user(request, session, token)
+    require(user, Permission.SEARCH_KNOWLEDGE)
+    return user
+
+
+KnowledgeReader = Annotated[User | None, Depends(knowledge_reader)]
 
 
 @router.get("/knowledge/search", response_model=list[KnowledgeHit], summary="Search articles (at least 3 characters)")
 def search(
-    user: KnowledgeUser,
+    user: KnowledgeReader,
     session: SessionDep,
     q: Annotated[str, Query(max_length=500)],
     lang: Language | None = None,
@@ -36,7 +50,9 @@ def search(
                                                  "have exactly one (the assistant's questions)")] = False,
 ) -> list[KnowledgeHit]:
     scope: list[str] | None = None
-    if asset:
+    if user is None:  # an unverified caller: no device to know of
+        device = None
+    elif asset:
         device: Asset | None = find_visible_asset(session, user, asset)
     elif my_device:
         # the device the question names ("the C5030 at reception"), else the user's only one; failing both, articles

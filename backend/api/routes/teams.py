@@ -15,9 +15,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
-from backend.api.deps import CurrentUser, SessionDep, oauth2_scheme
+from backend.api.deps import CurrentUser, SessionDep, channel_service
 from backend.core.errors import ApiError, not_found
-from backend.core.security import decode_channel_token
 from backend.models import User
 from backend.permissions import USER_MANAGEMENT, Allowed
 from backend.schemas import UserOut
@@ -28,15 +27,7 @@ UserManager = Allowed(*USER_MANAGEMENT)
 TeamsKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 
 
-def channel_service(token: Annotated[str | None, Depends(oauth2_scheme)]) -> str:
-    channel = decode_channel_token(token) if token else None
-    if channel != "teams":
-        raise ApiError(401, "not_authenticated", "Service de canal non authentifié.", "Channel service not "
-                       "authenticated.")
-    return channel
-
-
-ChannelService = Annotated[str, Depends(channel_service)]
+ChannelService = Annotated[str, Depends(channel_service("teams"))]
 
 
 class TeamsUser(BaseModel):
