@@ -50,6 +50,7 @@ from bot.channels.voice_render import (
     HANDOFF_DIGIT, LINK_PAYLOAD, VoiceSettings, dial_twiml, gather, goodbye_twiml, holding_twiml, prompt_twiml, say,
     voice_prompt,
 )
+from bot.language import detect_language
 from bot.identity import Handler, IdentityLayer, PortalUnavailable, user_identity
 
 log = logging.getLogger(__name__)
@@ -497,6 +498,9 @@ class VoiceInput(InputChannel):
             answer = self.reask(state, voice_message("failed", lang))
             await self.store.put("call", call, state)
             return str(answer)
+        answered_in = detect_language(" ".join(str(m.get("text") or "") for m in collector.messages))
+        if answered_in in ("fr", "en") and answered_in != lang:  # the caller asked for the other language: the
+            state["lang"] = lang = answered_in                  # voice and the speech recognition follow it
         prompt = voice_prompt(collector.messages, lang, anonymous=not state.get("identity"))
         state["options"], state["number"] = prompt.options, prompt.number
         state["article"] = prompt.article

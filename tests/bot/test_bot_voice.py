@@ -616,3 +616,14 @@ async def test_a_backend_outage_during_the_pin_ends_the_call_politely():
         await caller.send(Digits="1")
         answer = await caller.send(Digits=RIGHT_PIN)
         assert answer[-1].tag == "Hangup" and "ne répond pas" in spoken(answer)
+
+
+@pytest.mark.asyncio
+async def test_the_voice_and_the_recognition_follow_a_language_asked_for_in_the_call():
+    assistant = Assistant([{"text": "Bien sûr : je vous réponds désormais en français. Que puis-je faire pour vous ?"}])
+    async with phone(assistant) as (_, client):
+        caller = Caller(client)
+        await verified(caller)  # English
+        answer = await caller.send(SpeechResult="can we continue in French please")
+        gather = answer.find("Gather")
+        assert gather.attrib["language"] == "fr-FR" and gather.find("Say").attrib["language"] == "fr-FR"

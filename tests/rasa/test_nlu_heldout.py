@@ -106,27 +106,31 @@ def test_heldout_intent_accuracy_reaches_the_target(heldout_results, lang):
         + nlu_eval.format_errors({lang: result}))
 
 
-# The blind set (tests/nlu/blind_*.yml) is the unbiased figure: it was never used for any decision. Its first
-# measurement (2026-11-28) was fr 0.935, en 0.951; with later training data it moved between fr 0.943 and 0.959,
-# en 0.951 and 0.955 (README, "Measured"; 0.959 / 0.955 on 29 Nov): a margin of one or two utterances over the 0.95
-# target, too thin to assert on a model trained on another machine. This floor only catches a regression.
-BLIND_REGRESSION_FLOOR = 0.92
+# The blind sets (tests/nlu/blind_*.yml, 28 Nov; tests/nlu/blind2_*.yml, 7 Dec) were written without the training
+# data and never copied into it. The first measured fr 0.935, en 0.951 at first and moved with the training data
+# (README, "Measured"); the second measured fr 0.855, en 0.847 on its first run (7 Dec) and 0.906-0.914 after the
+# training data grew by family. Their figures are reported (results/nlu/blind*.md), not asserted at the 0.95 target:
+# the margin is one or two utterances on a model trained on another machine. These floors only catch a regression.
+BLIND_REGRESSION_FLOOR = {"blind": 0.92, "blind2": 0.87}
 
 
-@pytest.fixture(scope="module")
-def blind_results():
+@pytest.fixture(scope="module", params=sorted(BLIND_REGRESSION_FLOOR))
+def blind_results(request):
     assert MODEL.exists(), f"no trained model at {MODEL}: train first (make model, or make test which trains when stale)"
     try:
-        return nlu_eval.run_heldout(MODEL, nlu_eval.LANGUAGES, nlu_eval.RESULTS_DIR, test_set="blind")
+        return request.param, nlu_eval.run_heldout(MODEL, nlu_eval.LANGUAGES, nlu_eval.RESULTS_DIR,
+                                                   test_set=request.param)
     except nlu_eval.EvaluationError as exc:
         pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.mark.parametrize("lang", nlu_eval.LANGUAGES)
 def test_blind_intent_accuracy_does_not_regress(blind_results, lang):
-    result = blind_results[lang]
-    print(nlu_eval.summary_line(blind_results, "blind"),
+    test_set, results = blind_results
+    result = results[lang]
+    print(nlu_eval.summary_line(results, test_set),
           f"(on the utterances not in the training data: {result.unseen_accuracy:.3f}, {result.seen} seen)")
-    assert result.accuracy >= BLIND_REGRESSION_FLOOR, (
-        f"blind intent accuracy {lang}={result.accuracy:.3f} < {BLIND_REGRESSION_FLOOR} "
-        f"({len(result.errors)}/{result.total} misclassified; report results/nlu/blind.md)")
+    floor = BLIND_REGRESSION_FLOOR[test_set]
+    assert result.accuracy >= floor, (
+        f"{test_set} intent accuracy {lang}={result.accuracy:.3f} < {floor} "
+        f"({len(result.errors)}/{result.total} misclassified; report results/nlu/{test_set}.md)")
