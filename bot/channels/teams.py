@@ -348,13 +348,15 @@ def tenant_of(activity: Dict[str, Any]) -> Optional[str]:
     return tenant if isinstance(tenant, str) and tenant else None
 
 
-class BackendLinks:
-    """The backend's Teams links, asked by the channel with a short-lived service token (CHANNEL_KEY)."""
+class ChannelServiceClient:
+    """A channel's client of the backend, with a short-lived service token of that channel (`channel`: its `sub`),
+    signed with CHANNEL_KEY (or the file the backend writes) — the Teams links, the phone's voice access."""
 
-    def __init__(self, backend_url: Optional[str] = None, link_page_url: Optional[str] = None,
-                 key: Optional[str] = None, transport: Optional[httpx.AsyncBaseTransport] = None) -> None:
+    channel = ""
+
+    def __init__(self, backend_url: Optional[str] = None, key: Optional[str] = None,
+                 transport: Optional[httpx.AsyncBaseTransport] = None) -> None:
         self.backend_url = (backend_url or _env("BACKEND_URL", "http://localhost:8000")).rstrip("/")
-        self.link_page_url = link_page_url or _env("TEAMS_LINK_PAGE_URL", f"{self.backend_url}/chat/teams-link.html")
         self._key = key
         self.client = httpx.AsyncClient(timeout=5.0, transport=transport or httpx.AsyncHTTPTransport(
             retries=2, limits=KEEP_ALIVE))
@@ -369,9 +371,20 @@ class BackendLinks:
 
     def _headers(self) -> Dict[str, str]:
         now = int(time.time())
-        token = jwt.encode({"sub": "teams", "aud": CHANNEL_AUDIENCE, "iat": now, "exp": now + CHANNEL_TOKEN_SECONDS},
-                           self.key(), algorithm="HS256")
+        token = jwt.encode({"sub": self.channel, "aud": CHANNEL_AUDIENCE, "iat": now,
+                            "exp": now + CHANNEL_TOKEN_SECONDS}, self.key(), algorithm="HS256")
         return {"Authorization": f"Bearer {token}"}
+
+
+class BackendLinks(ChannelServiceClient):
+    """The backend's Teams links, asked by the channel with a short-lived service token (CHANNEL_KEY)."""
+
+    channel = "teams"
+
+    def __init__(self, backend_url: Optional[str] = None, link_page_url: Optional[str] = None,
+                 key: Optional[str] = None, transport: Optional[httpx.AsyncBaseTransport] = None) -> None:
+        super().__init__(backend_url, key, transport)
+        self.link_page_url = link_page_url or _env("TEAMS_LINK_PAGE_URL", f"{self.backend_url}/chat/teams-link.html")
 
     async def _post(self, path: str, tenant_id: str, aad_object_id: str) -> httpx.Response:
         try:

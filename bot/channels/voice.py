@@ -35,7 +35,6 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
 from urllib.parse import parse_qs
 
 import httpx
-import jwt
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -43,9 +42,8 @@ from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Hangup, Pause, Redirect, VoiceResponse
 
-from actions.backend_client import KEEP_ALIVE
 from actions.session import IDENTITY_KEY
-from bot.channels.teams import CHANNEL_AUDIENCE, CHANNEL_TOKEN_SECONDS, DEFAULT_CHANNEL_KEY_FILE, _secret
+from bot.channels.teams import ChannelServiceClient, _env, _secret
 from bot.channels.voice_render import (
     HANDOFF_DIGIT, LINK_PAYLOAD, VoiceSettings, dial_twiml, gather, goodbye_twiml, holding_twiml, prompt_twiml, say,
     voice_prompt,
@@ -147,10 +145,6 @@ def voice_message(key: str, lang: str, **values: Any) -> str:
     return text.format(**values) if values else text
 
 
-def _env(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
-
-
 @dataclass
 class PhoneSettings:
     """The phone channel's settings (environment variables VOICE_*, TWILIO_AUTH_TOKEN[_FILE])."""
@@ -240,29 +234,10 @@ class Verification:
     retry_after: int = 0
 
 
-class VoiceBackend:
+class VoiceBackend(ChannelServiceClient):
     """The backend's voice access, asked with a short-lived service token of the "voice" channel (CHANNEL_KEY)."""
 
-    def __init__(self, backend_url: Optional[str] = None, key: Optional[str] = None,
-                 transport: Optional[httpx.AsyncBaseTransport] = None) -> None:
-        self.backend_url = (backend_url or _env("BACKEND_URL", "http://localhost:8000")).rstrip("/")
-        self._key = key
-        self.client = httpx.AsyncClient(timeout=5.0, transport=transport or httpx.AsyncHTTPTransport(
-            retries=2, limits=KEEP_ALIVE))
-
-    def key(self) -> str:
-        if not self._key:
-            self._key = _secret("CHANNEL_KEY")
-            if not self._key and os.path.exists(DEFAULT_CHANNEL_KEY_FILE):
-                with open(DEFAULT_CHANNEL_KEY_FILE, encoding="utf-8") as handle:
-                    self._key = handle.read().strip()
-        return self._key or ""
-
-    def _headers(self) -> Dict[str, str]:
-        now = int(time.time())
-        token = jwt.encode({"sub": "voice", "aud": CHANNEL_AUDIENCE, "iat": now, "exp": now + CHANNEL_TOKEN_SECONDS},
-                           self.key(), algorithm="HS256")
-        return {"Authorization": f"Bearer {token}"}
+    channel = "voice"
 
     async def _post(self, path: str, body: Dict[str, Any]) -> httpx.Response:
         try:
