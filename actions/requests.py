@@ -328,8 +328,10 @@ class ValidateRequestForm(PortalFormValidation):
             return {}  # the question will report it
         found = proposal.get("subcategory") if proposal.get("category") == category else None
         if found is None and opening and category == "product_move":
-            named = opening.entity_values("asset_ref")  # "déplacer la WHJ01481": one device named
-            if 1 <= len(named) <= 5:
+            # "déplacer la WHJ01481", "faut monter leur copieur": devices named one by one, or no number said,
+            # is a move of 1 to 5 devices (a number or "all of them" made the proposal's size already)
+            named = opening.entity_values("asset_ref")
+            if len(named) <= 5 and not proposal.get("device_count") and not proposal.get("all_devices"):
                 found = "one_to_five"
         if found:
             if not asked(tracker, "request_subcategory"):  # recognised in the user's own words: say so

@@ -125,6 +125,16 @@ async def test_opening_move_of_a_named_device(admin_backend, portal, make_tracke
     assert dispatcher.messages[0]["request_label"] == "Demande de transfert de produit › 1 à 5 produits"
 
 
+async def test_opening_move_without_a_number_is_of_one_to_five_devices(admin_backend, portal, make_tracker, domain):
+    # "their copier", no number said: one device moves, not a question the user cannot answer
+    tracker = form_tracker(make_tracker, "la compta déménage au 3e, faut monter leur copieur avec eux",
+                           intent="product_move")
+    dispatcher, events = await run_form(tracker, domain)
+    assert slot_values(events)["request_subcategory"] == "one_to_five"
+    assert message(dispatcher, "utter_request_type_selected")["request_label"] == \
+        "Demande de transfert de produit › 1 à 5 produits"
+
+
 async def test_opening_move_count_in_english_and_the_only_device_is_taken(admin_backend, portal, make_tracker,
                                                                           domain):
     portal.assets = [ASSET_C5030]

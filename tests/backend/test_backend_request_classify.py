@@ -37,6 +37,15 @@ def _classify(client, headers, **body):
     # no specific type for a contact's details: a general enquiry
     ("merci de mettre à jour le numéro de téléphone de notre contact", "general_enquiry", "general_enquiry"),
     ("please change the mobile number of our contact person", "general_enquiry", "general_enquiry"),
+    # where scans go is the configuration of an application; a default setting, of the device
+    ("on voudrait scanner directement vers notre SharePoint, vous pouvez nous le paramétrer ?", "change_request",
+     "application_configuration"),
+    ("could you set up scan to a network folder for the finance team", "change_request",
+     "application_configuration"),
+    ("can the reception machine default to b&w double sided?", "change_request", "device_configuration"),
+    ("il faudrait que la mise en veille se fasse plus tard sur le copieur", "change_request", "device_configuration"),
+    # a move told with the verb's other forms
+    ("la compta déménage au 3e, faut monter leur copieur avec eux", "product_move", None),
 ])
 def test_words_name_the_type_and_sub_type(client, admin_headers, text, category, subcategory):
     proposal = _classify(client, admin_headers, text=text)
