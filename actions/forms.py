@@ -343,11 +343,16 @@ class PortalFormValidation(FormValidationAction):
         words point at (actions/cases.py existing_case_offer): offered, the form ends before asking anything."""
         from actions.cases import CASE_AWARE_FORMS, existing_case_offer  # local: cases builds on this module
 
+        from actions.clauses import SLOT, find_also_asked
+
         if self.form_name() in CASE_AWARE_FORMS and opening_turn(tracker):
             offer = await existing_case_offer(dispatcher, tracker)
             if offer is not None:
                 return offer
-        return await super().run(dispatcher, tracker, domain)
+        # a second request in the opening message, offered once this form is done (actions/clauses.py)
+        also = await find_also_asked(tracker, self.form_name()) if opening_turn(tracker) else None
+        events = await super().run(dispatcher, tracker, domain)
+        return [SlotSet(SLOT, also), *events] if also else events
 
     async def get_validation_events(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

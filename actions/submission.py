@@ -19,6 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.backend_client import BackendError, BackendUnavailable
+from actions.clauses import offer_also_asked
 from actions.session import report_backend_error
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ class SubmitAction(Action, ABC):
         except BackendError as error:  # refused or not authenticated: retrying would not help
             report_backend_error(dispatcher, error)
             events = []
-        return [*reset_events(domain, self.form), *events]
+        return [*reset_events(domain, self.form), *events, *offer_also_asked(dispatcher, tracker, self.form)]
 
 
 class ActionRetrySubmit(Action):
@@ -131,4 +132,5 @@ class ActionCancelForm(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         dispatcher.utter_message(response="utter_cancelled")
-        return reset_events(domain, last_form(tracker))
+        form = last_form(tracker)
+        return [*reset_events(domain, form), *offer_also_asked(dispatcher, tracker, form)]

@@ -19,6 +19,7 @@ new_secret var/redis_password
 new_secret var/assistant.key
 new_secret var/channel.key
 new_secret var/twilio_auth_token
+new_secret var/nlu.key
 [ -f var/portal.db ] && chmod 600 var/portal.db
 export RASA_API_TOKEN="${RASA_API_TOKEN:-$(cat var/rasa_api_token)}"
 export REDIS_PASSWORD="${REDIS_PASSWORD:-$(cat var/redis_password)}"
@@ -27,6 +28,9 @@ export ASSISTANT_KEY_FILE="${ASSISTANT_KEY_FILE:-$PWD/var/assistant.key}"
 # Shared by the backend and the Rasa server only: the key of the service tokens the Teams channel asks the backend
 # who a Teams user is with
 export CHANNEL_KEY_FILE="${CHANNEL_KEY_FILE:-$PWD/var/channel.key}"
+# Shared by the Rasa server and the action server only: the key of the assistant's own message parsing
+# (/webhooks/nlu/parse), with which the action server reads a message part by part (actions/clauses.py)
+export NLU_KEY_FILE="${NLU_KEY_FILE:-$PWD/var/nlu.key}"
 # The phone channel checks Twilio's request signatures with the account's auth token: set TWILIO_AUTH_TOKEN (or
 # TWILIO_AUTH_TOKEN_FILE) to it in production; this local one only lets `make call` sign its requests.
 export TWILIO_AUTH_TOKEN_FILE="${TWILIO_AUTH_TOKEN_FILE:-$PWD/var/twilio_auth_token}"

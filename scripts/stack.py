@@ -128,6 +128,7 @@ def running_stack(workdir: Path, timeout: float = 420, extra_env: Optional[dict[
         "SECRET_KEY": secrets.token_urlsafe(32),
         "ASSISTANT_KEY": secrets.token_urlsafe(32),
         "CHANNEL_KEY": secrets.token_urlsafe(32),
+        "NLU_KEY": secrets.token_urlsafe(32),
         "REDIS_PASSWORD": secrets.token_hex(16),
         "CHAT_ALLOWED_ORIGINS": f"http://localhost:{ports['BACKEND_PORT']} http://127.0.0.1:{ports['BACKEND_PORT']}",
         "CONVERSATION_IDLE_SECONDS": "3600",

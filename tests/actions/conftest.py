@@ -40,6 +40,13 @@ def _fake_assistant_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _no_parse_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No message is read part by part (actions/clauses.py) unless a test plugs a fake parse service in."""
+    monkeypatch.delenv("NLU_KEY", raising=False)
+    monkeypatch.delenv("NLU_KEY_FILE", raising=False)
+
+
+@pytest.fixture(autouse=True)
 def _clear_taxonomy_cache() -> None:
     backend_client._taxonomy_cache.clear()
     yield

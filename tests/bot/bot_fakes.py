@@ -63,10 +63,11 @@ class Recorder:
 
 
 @contextlib.asynccontextmanager
-async def channel_app(channel: InputChannel, on_new_message: Any) -> AsyncIterator[httpx.AsyncClient]:
+async def channel_app(channel: InputChannel, on_new_message: Any, agent: Any = None) -> AsyncIterator[httpx.AsyncClient]:
     """An adapter's blueprint mounted as Rasa mounts it (/webhooks/<name>), driven through ASGI (startup/shutdown
-    lifespan included)."""
+    lifespan included); `agent` stands for the Rasa agent the server keeps in `app.ctx.agent`."""
     app = Sanic(f"{channel.name()}_test_{uuid.uuid4().hex[:8]}")
+    app.ctx.agent = agent
     app.blueprint(channel.blueprint(on_new_message), url_prefix=f"/webhooks/{channel.name()}")
     lifespan_in: asyncio.Queue = asyncio.Queue()
     lifespan_out: asyncio.Queue = asyncio.Queue()

@@ -222,7 +222,8 @@ def test_credentials_file_lists_every_channel_with_its_code():
     channels = yaml.safe_load((Path(__file__).resolve().parents[2] / "credentials.yml").read_text())
     assert {name: (conf or {}).get("channel") for name, conf in channels.items()} == {
         "bot.channels.rest.PortalRestInput": "rest", "bot.channels.socketio.PortalSocketIOInput": "web",
-        "bot.channels.teams.TeamsInput": "teams", "bot.channels.voice.VoiceInput": "phone"}
+        "bot.channels.teams.TeamsInput": "teams", "bot.channels.voice.VoiceInput": "phone",
+        "bot.channels.nlu.NluParseInput": None}  # no user channel (the action server's parse service): no case code
 
 
 # --- PortalSocketIOInput ---------------------------------------------------------------------------------------------
