@@ -39,7 +39,7 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.text import fold_accents
+from actions.text import digits_of, fold_accents
 from actions.backend_client import BackendError
 from actions.forms import (
     PortalFormValidation, ask_asset, asked, asset_label, entity, extract_asset, intent_of, is_payload,
@@ -92,6 +92,16 @@ SKIP_WORDS = re.compile(
 
 def normalize(text: str) -> str:
     return fold_accents((text or "").replace("\u2019", "'"))
+
+
+# A meter's value said in words ("mille cinq cent soixante-quatre", "six thousand nine hundred and twelve"); a small
+# number alone stays a word ("pas un seul", "one of them"): no meter value is below ten.
+NUMBER_WORDS_THRESHOLD = 10
+
+
+def said_numbers(text: str, lang: str) -> str:
+    """The answer with numbers said in words as digits (a button's payload is left as it is)."""
+    return text if not text or is_payload(text) else digits_of(text, lang, NUMBER_WORDS_THRESHOLD)
 
 
 def _digits(token: str) -> int:
@@ -408,7 +418,7 @@ class ValidateMeterReadingForm(PortalFormValidation):
         if digression(tracker):
             return {}
         # on the opening turn, the words that asked for the readings (also after a switch from another form)
-        lang, text = language(tracker), turn_message(tracker).text
+        lang, text = language(tracker), said_numbers(turn_message(tracker).text, language(tracker))
         values = dict(tracker.get_slot("meter_values") or {})
         pending = dict(tracker.get_slot("meter_pending") or {})
         if first:  # only values named per meter ("112: 45300"), never a bare number (a serial, a floor...)
@@ -519,7 +529,8 @@ class ValidateMeterReadingForm(PortalFormValidation):
         if not asked(tracker, "meter_confirm") or not answered_now(tracker):
             return {}
         meters = tracker.get_slot("meter_list") or []
-        lang, text, intent = language(tracker), text_of(tracker), intent_of(tracker)
+        lang, intent = language(tracker), intent_of(tracker)
+        text = said_numbers(text_of(tracker), lang)
         values = dict(tracker.get_slot("meter_values") or {})
         pairs, unknown = meter_pairs(text, meters)
         if (pairs or unknown) and (intent == "submit_meter_reading" or not digression(tracker)):

@@ -32,9 +32,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
-from text_to_num import alpha2digit
 
-from actions.text import fold_accents
+from actions.text import digits_of, fold_accents
 from actions.backend_client import BackendClient, BackendError, BackendRejected
 from actions.forms import (
     MAX_BUTTONS, SUMMARY_QUESTIONS, SWITCH_REQUEST, PortalFormValidation, ask_asset, asked, asset_buttons, asset_label,
@@ -105,11 +104,6 @@ MONTHS_EN = ["January", "February", "March", "April", "May", "June", "July", "Au
 # --- small parsers -----------------------------------------------------------------------------------------------
 def normalize(text: str) -> str:
     return fold_accents(text).replace("’", "'")
-
-
-def digits_of(text: str) -> str:
-    """Numbers written in words as digits, French and English ("deux" → "2", "twenty-five" → "25", "un" → "1")."""
-    return alpha2digit(alpha2digit(text, "fr", threshold=0), "en", threshold=0)
 
 
 # A question about how many may be ordered ("what's the most drums I can order?", "combien je peux en commander max ?")

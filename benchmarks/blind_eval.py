@@ -248,6 +248,7 @@ class Memory:
     detour_sent: bool = False
     detour_turn: Optional[int] = None    # index of the exchange whose user message was the detour
     detour_followed: bool = False        # a question the detour's answer asked was answered
+    also_followed: bool = False          # the other request of the opening message, offered after a form, taken
     confirm_reached: bool = False        # a summary of the goal's own form was shown
     forms_seen: List[str] = field(default_factory=list)
     off_path_forms: List[str] = field(default_factory=list)
@@ -413,6 +414,10 @@ def decide(conv: Conversation, turn: BotTurn, memory: Memory) -> Any:
         return _yes_no(turn, True, lang, "high reading: the facts' value is right")
     if "utter_existing_case_offer" in responses:
         return _case_offer(conv, turn, memory)
+    if "utter_also_asked" in responses and turn.buttons and not memory.also_followed:
+        # "you also asked: …": the user's own second request, taken once (they asked for it)
+        memory.also_followed = True
+        return Move(turn.buttons[0].payload, "button", "the opening message's other request, offered after the form")
     if responses & SUGGESTION_RESPONSES:
         return _suggestion(conv, turn, memory)
     if turn.active_loop and turn.requested_slot:

@@ -284,6 +284,30 @@ async def test_value_accepted_in_every_format(portal, meters, make_tracker, doma
     assert portal.requests == []  # nothing written while answering
 
 
+@pytest.mark.parametrize(("lang", "text"), [("fr", "quarante et un mille trois cents"),
+                                             ("en", "forty-one thousand three hundred"),
+                                             ("fr", "c'est quarante et un mille trois cents pile")])
+async def test_value_said_in_words(portal, meters, make_tracker, domain, lang, text):
+    tracker = asked_value(make_tracker, meters, text, values={"112": 2450}, slots={"language": lang})
+    _, events = await run(ValidateMeterReadingForm(), tracker, domain)
+    assert slot_values(events)["meter_values"] == {"112": 2450, "113": 41300}
+
+
+async def test_opening_values_said_in_words_in_english(portal, meters, make_tracker, domain):
+    tracker = make_tracker("readings for WHJ01481: 112: two thousand four hundred and fifty, 113 = 41 300, "
+                           "122: one thousand six hundred, 123 = nineteen thousand and four", intent="submit_meter_reading",
+                           entities=[("asset_ref", "WHJ01481")], active_loop=FORM, slots={"language": "en"})
+    _, events = await run(ValidateMeterReadingForm(), tracker, domain)
+    assert slot_values(events)["meter_values"] == {"112": 2450, "113": 41300, "122": 1600, "123": 19004}
+
+
+async def test_a_small_number_word_is_no_value(portal, meters, make_tracker, domain):
+    # "pas un seul" is no reading of 1 (which would be refused as lower than the last)
+    tracker = asked_value(make_tracker, meters, "il n'a pas bougé d'un seul", values={"112": 2450})
+    dispatcher, events = await run(ValidateMeterReadingForm(), tracker, domain)
+    assert "utter_meter_value_lower" not in responses(dispatcher)
+
+
 async def test_value_equal_to_the_last_is_accepted(portal, meters, make_tracker, domain):
     _, events = await run(ValidateMeterReadingForm(), asked_value(make_tracker, meters, "2380"), domain)
     assert slot_values(events)["meter_values"] == {"112": 2380}

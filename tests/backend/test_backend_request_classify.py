@@ -44,6 +44,12 @@ def _classify(client, headers, **body):
      "application_configuration"),
     ("can the reception machine default to b&w double sided?", "change_request", "device_configuration"),
     ("il faudrait que la mise en veille se fasse plus tard sur le copieur", "change_request", "device_configuration"),
+    # invoices to another address: the billing address, even told as a move of the accounts team
+    ("notre service comptable a déménagé, il faudrait que les factures soient envoyées désormais au 12 Station Road",
+     "contract_question", "billing_address_update"),
+    # an invoice line for consumables nobody remembers ordering
+    ("I've got an invoice charging us £62 for staples and I don't remember anyone ordering them", "invoice_question",
+     "consumable_order"),
     # a move told with the verb's other forms
     ("la compta déménage au 3e, faut monter leur copieur avec eux", "product_move", None),
 ])
