@@ -163,6 +163,27 @@ class OpeningMessage:
         return next(iter(self.entity_values(name)), None)
 
 
+def hand_over(intent: str, text: str, entities: Any = (), announce: Optional[str] = None,
+              **announce_args: Any) -> List[EventType]:
+    """The events that end the current form at once for another request's form, which then reads these words
+    (`opening_message`): the words of a delivery gone wrong told as a new order, of a fault told as a request, of a
+    change to an order just sent... The submit action of the form ending says `announce` (a response) and switches
+    (actions/submission.py SubmitAction.run)."""
+    record = {"text": text, "intent": intent, "entities": [dict(e) for e in entities or ()]}
+    if announce:
+        record["announce"] = {"response": announce, **announce_args}
+    return [SlotSet("requested_slot", None), SlotSet("switch_to", intent), SlotSet(SWITCH_REQUEST, record)]
+
+
+def handed_over(tracker: Tracker) -> Optional[Dict[str, Any]]:
+    """The hand-over the form that just ended recorded (see `hand_over`), or None (an offered switch is no
+    hand-over: it waits for the user's yes)."""
+    record = tracker.get_slot(SWITCH_REQUEST)
+    if tracker.get_slot("switch_to") and not tracker.get_slot("switch_pending") and isinstance(record, dict):
+        return record
+    return None
+
+
 def switch_request_record(tracker: Tracker) -> Dict[str, Any]:
     """The latest message as the switch offer records it (the slot `switch_request`)."""
     latest = tracker.latest_message or {}
@@ -327,6 +348,51 @@ async def ask_asset(tracker: Tracker, dispatcher: CollectingDispatcher, response
     return None
 
 
+# "non pardon, c'est celle de l'accueil", "sorry, I meant the reception one": the user takes back the device the form
+# holds, at whatever question (accents folded).
+DEVICE_CORRECTION = re.compile(
+    r"\b(non pardon|pardon|je me suis trompee?|je me trompe|c'est pas (?:celle|celui|la|le)|ce n'est pas (?:celle|"
+    r"celui|la|le)|pas (?:celle|celui) (?:du|de|d')|wrong (?:one|device|printer|machine|copier)|sorry,? i meant|"
+    r"i meant|not that one|not the one|my mistake|my bad)\b")
+# the right one is named after the last of these: "… c'est celle de l'accueil", "… I meant the one at reception"
+RIGHT_DEVICE = re.compile(r"\b(c'est|c est|plutot|it'?s|i meant|je voulais dire|rather|mais)\b")
+# forms whose device may be taken back at any question: (device slot, its label slot). The order form's catalogue
+# and the meter form's meters depend on the device: they handle another device themselves.
+CORRECTABLE_DEVICE: Dict[str, Tuple[str, str]] = {
+    "fault_report_form": ("fault_asset", "fault_asset_label"),
+    "request_form": ("request_asset", "request_asset_label"),
+    "meter_query_form": ("meter_query_asset", "meter_query_asset_label"),
+}
+
+
+async def corrected_device(dispatcher: CollectingDispatcher, tracker: Tracker, form: str) -> Optional[List[EventType]]:
+    """The device taken back in words ("non pardon, c'est pas celle du 2e, c'est celle de l'accueil"): the one named
+    after the correction, when it is exactly one other device of the user's; the pending question is then asked
+    again (the message answered nothing else). None when the message corrects no device."""
+    slots = CORRECTABLE_DEVICE.get(form)
+    if slots is None or opening_turn(tracker):
+        return None
+    current, text = tracker.get_slot(slots[0]), text_of(tracker)
+    if not current or not text or is_payload(text):
+        return None
+    plain = fold_accents(text).replace("\u2019", "'")
+    if not DEVICE_CORRECTION.search(plain):
+        return None
+    after = list(RIGHT_DEVICE.finditer(plain))
+    named = entity(tracker, "asset_ref") or (plain[after[-1].end():] if after else plain).strip(" ,.!")
+    if not named:
+        return None
+    try:
+        matches = (await backend(tracker).resolve_assets(named)).get("matches") or []
+    except BackendError:
+        return None  # read as an answer as before
+    if len(matches) != 1 or matches[0]["asset_number"] == current:
+        return None
+    label = asset_label(matches[0])
+    dispatcher.utter_message(response="utter_asset_selected", asset_label=label)
+    return [SlotSet(slots[0], matches[0]["asset_number"]), SlotSet(slots[1], label)]
+
+
 class PortalFormValidation(FormValidationAction):
     """FormValidationAction that keeps the helper slots set by `extract_*` methods.
 
@@ -344,7 +410,16 @@ class PortalFormValidation(FormValidationAction):
         from actions.cases import CASE_AWARE_FORMS, existing_case_offer  # local: cases builds on this module
 
         from actions.clauses import SLOT, find_also_asked
+        from actions.orders import CONSUMABLES_FORM, ORDER_INTENT, amends_order_just_sent
 
+        if opening_turn(tracker) and self.form_name() != CONSUMABLES_FORM and amends_order_just_sent(tracker):
+            # "ah et rajoute un bac de récup" right after an order was sent (read as a comment, a change request...):
+            # the order form takes over and says that a second order takes the change
+            said = latest_user_message(tracker)
+            return hand_over(ORDER_INTENT, said.text, said.entities)
+        corrected = await corrected_device(dispatcher, tracker, self.form_name())
+        if corrected is not None:  # the device taken back: the same question again, on the right device
+            return corrected
         if self.form_name() in CASE_AWARE_FORMS and opening_turn(tracker):
             offer = await existing_case_offer(dispatcher, tracker)
             if offer is not None:

@@ -29,15 +29,16 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.text import digits_of, fold_accents
 from actions.backend_client import BackendClient, BackendError, BackendRejected
 from actions.forms import (
-    MAX_BUTTONS, SUMMARY_QUESTIONS, SWITCH_REQUEST, PortalFormValidation, ask_asset, asked, asset_buttons, asset_label,
-    entity, extract_asset, intent_of, is_payload, not_an_answer, opening_message, opening_turn, text_of, turn_message,
+    MAX_BUTTONS, SUMMARY_QUESTIONS, PortalFormValidation, ask_asset, asked, asset_buttons, asset_label,
+    entity, extract_asset, hand_over, intent_of, is_payload, latest_user_message, not_an_answer, opening_message,
+    opening_turn, text_of, turn_message,
     yes_no_answer,
 )
 from actions.session import backend, channel_code, language, portal_user, report_backend_error, transcript
@@ -46,6 +47,7 @@ from actions.submission import SubmitAction, reset_events
 log = logging.getLogger(__name__)
 
 CONSUMABLES_FORM = "order_consumables_form"
+ORDER_INTENT = "order_consumables"
 ENQUIRY_FORM = "order_enquiry_form"
 TRAINING_FORM = "order_training_form"
 # Helper slots of each form, forgotten with its answers.
@@ -567,6 +569,81 @@ def tells_of_a_delivery(text: str) -> bool:
                 and (PAST_ORDER_WORDS.search(plain) or months_named(plain)))
 
 
+# --- a change to the order just sent ("ah et rajoute un bac de récup", "actually make the cyan 3") -----------------
+FOLLOWUP_TURNS = 2  # the user's messages after an order was sent in which a change still means that order
+ORDER_NUMBER_SENT = re.compile(r"\bORD\d{7}\b")
+AMEND_WORDS = re.compile(r"\b(rajout\w*|ajout\w*|en plus|aussi|egalement|finalement|plutot|en fait|au lieu|change\w*|"
+                         r"modifi\w*|mets|mettez|passe\w* a|add|adding|also|as well|actually|instead|make (?:it|that|the)|"
+                         r"one more|another|extra)\b")
+# a new total for a line already ordered ("make the cyan 3", "finalement 3 cyans au lieu de 2"), not one more
+TOTAL_WORDS = re.compile(r"\b(finalement|plutot|au lieu|change\w*|modifi\w*|passe\w* a|make (?:it|that|the)|instead|"
+                         r"actually)\b")
+ITEM_WORDS = re.compile(r"\b(toner\w*|cartouche\w*|cartridge\w*|cyan\w*|magenta\w*|jaune\w*|yellow\w*|noir\w*|black\w*|"
+                        r"tambour\w*|drum\w*|recup\w*|waste|agrafe\w*|staple\w*|consommable\w*|consumable\w*)\b")
+
+
+@dataclass(frozen=True)
+class SentOrder:
+    number: str
+    asset: Optional[str]
+    asset_label: Optional[str]
+    lines: Tuple[Dict[str, Any], ...]
+
+
+def order_just_sent(tracker: Tracker) -> Optional[SentOrder]:
+    """The order this conversation sent within the user's last FOLLOWUP_TURNS messages: its number, device and
+    lines (the form's slots before they were forgotten)."""
+    events, users = list(tracker.events), 0
+    for index in range(len(events) - 1, -1, -1):
+        event = events[index]
+        if event.get("event") == "user":
+            users += 1
+            if users > FOLLOWUP_TURNS:
+                return None
+        elif event.get("event") == "bot" and (event.get("metadata") or {}).get("utter_action") == "utter_order_created":
+            found = ORDER_NUMBER_SENT.search(event.get("text") or "")
+            if not found:
+                return None
+            before = events[:index]
+
+            def last(name: str) -> Any:
+                return next((e.get("value") for e in reversed(before)
+                             if e.get("event") == "slot" and e.get("name") == name and e.get("value")), None)
+
+            return SentOrder(found.group(0), last("order_asset"), last("order_asset_label"),
+                             tuple(last("order_lines") or ()))
+    return None
+
+
+def amends_order_just_sent(tracker: Tracker) -> Optional[SentOrder]:
+    """The latest message changes the order just sent: words of a change and of a consumable, no other device named
+    (an order sent to Canon can no longer be changed: a second order takes the difference)."""
+    message = latest_user_message(tracker)
+    if not message.text or is_payload(message.text) or message.entity("asset_ref"):
+        return None
+    plain = normalize(message.text).lower()
+    if not (AMEND_WORDS.search(plain) and ITEM_WORDS.search(plain)):
+        return None
+    return order_just_sent(tracker)
+
+
+def followup_lines(named: "NamedItems", sent: SentOrder, text: str) -> "NamedItems":
+    """The lines of the second order: a new total for a consumable already ordered ("make the cyan 3") is the
+    difference with what was sent (a total not above it adds nothing); anything else is added as said."""
+    if not TOTAL_WORDS.search(normalize(text).lower()):
+        return named
+    sent_quantities = {line["part_number"]: int(line.get("quantity") or 0) for line in sent.lines}
+    lines = []
+    for item, quantity in named.lines:
+        already = sent_quantities.get(item["part_number"], 0)
+        if quantity is not None and already:
+            if quantity <= already:
+                continue
+            quantity -= already
+        lines.append((item, quantity))
+    return NamedItems(lines=lines, each=named.each, unknown=named.unknown, ambiguous=named.ambiguous)
+
+
 class ValidateOrderConsumablesForm(PortalFormValidation):
     """Device → consumable(s) and quantities (several lines from one message) → "another item?" (not when the
     first message already named what is wanted) → summary. The delivery goes to the account address and the user
@@ -581,9 +658,7 @@ class ValidateOrderConsumablesForm(PortalFormValidation):
         opening = opening_message(tracker)
         other = hand_over_intent(opening.text) if opening_turn(tracker) else None
         if other is not None:
-            return [SlotSet("requested_slot", None), SlotSet("switch_to", other),
-                    SlotSet(SWITCH_REQUEST, {"text": opening.text, "intent": other,
-                                             "entities": [dict(e) for e in opening.entities]})]
+            return hand_over(other, opening.text, opening.entities, HANDED_OVER[other])
         return await super().run(dispatcher, tracker, domain)
 
     async def required_slots(
@@ -602,7 +677,13 @@ class ValidateOrderConsumablesForm(PortalFormValidation):
     async def extract_order_asset(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        slots = await extract_asset(tracker, dispatcher, "order_asset", "order_asset_label")
+        sent = amends_order_just_sent(tracker) if opening_turn(tracker) and not tracker.get_slot("order_asset") else None
+        if sent is not None and sent.asset:  # a change to the order just sent: a second order for the same device
+            dispatcher.utter_message(response="utter_order_followup", order_number=sent.number)
+            dispatcher.utter_message(response="utter_asset_selected", asset_label=sent.asset_label or sent.asset)
+            slots = {"order_asset": sent.asset, "order_asset_label": sent.asset_label}
+        else:
+            slots = await extract_asset(tracker, dispatcher, "order_asset", "order_asset_label")
         if opening_turn(tracker):  # the item and quantity said with the request are read once the catalogue is known
             opening = opening_message(tracker)
             if not is_payload(opening.text):
@@ -620,6 +701,9 @@ class ValidateOrderConsumablesForm(PortalFormValidation):
         if not isinstance(words, dict) or not words.get("text") or tracker.get_slot("order_lines"):
             return {}
         named = read_items(words["text"], catalogue)
+        sent = amends_order_just_sent(tracker) if opening_turn(tracker) else None
+        if sent is not None:
+            named = followup_lines(named, sent, words["text"])
         if not named.names_items:
             return {"order_request_words": None}
         taken = self._take(dispatcher, tracker, named, [], catalogue, quiet_when_unsure=True) or {}
@@ -1046,13 +1130,6 @@ class ActionSubmitOrder(SubmitAction):
     action_name = "action_submit_order"
     form = CONSUMABLES_FORM
     extra_slots = CONSUMABLES_EXTRA
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        other = tracker.get_slot("switch_to")
-        if other in HANDED_OVER and not tracker.get_slot("switch_pending"):  # that request's form takes over
-            dispatcher.utter_message(response=HANDED_OVER[other])
-            return [*reset_events(domain, CONSUMABLES_FORM), FollowupAction("action_switch_form")]
-        return await super().run(dispatcher, tracker, domain)
 
     async def submit(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
                      key: str) -> List[EventType]:

@@ -22,14 +22,14 @@ import re
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, FollowupAction
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.text import fold_accents
 from actions.backend_client import BackendClient, BackendError
 from actions.forms import (
-    SWITCH_REQUEST, PortalFormValidation, ask_asset, asked, asset_buttons, asset_label, entity, extract_asset,
+    PortalFormValidation, ask_asset, asked, asset_buttons, asset_label, entity, extract_asset, hand_over,
     intent_of, is_payload, likeliest, likeliest_buttons, may_change_summary, not_an_answer, opening_message, opening_turn,
     summary_field, text_of, yes_no_answer,
 )
@@ -238,9 +238,9 @@ class ValidateRequestForm(PortalFormValidation):
             return {"request_category": said}  # the intent alone says the type
         if said in MISTAKEN_FOR_FAULTS and not is_payload(opening.text):
             if await self._names_a_fault(tracker, opening.text, proposal):  # the fault form takes over
-                return {"switch_to": FAULT_INTENT, "request_proposal": None,
-                        SWITCH_REQUEST: {"text": opening.text, "intent": FAULT_INTENT,
-                                         "entities": [dict(e) for e in opening.entities]}}
+                handing = hand_over(FAULT_INTENT, opening.text, opening.entities, "utter_request_is_a_fault")
+                return {"request_proposal": None, **{e["name"]: e["value"] for e in handing
+                                                     if e["name"] != "requested_slot"}}
         chosen = words_category(proposal, said)
         if chosen and chosen != said and await self._refused(dispatcher, tracker, chosen):
             return {"request_proposal": None}  # the types the role allows are asked
@@ -686,12 +686,6 @@ class ActionSubmitRequest(SubmitAction):
     action_name = "action_submit_request"
     form = FORM
     extra_slots = EXTRA_SLOTS
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        if tracker.get_slot("switch_to") == FAULT_INTENT:  # the words were a fault's: the fault form takes over
-            dispatcher.utter_message(response="utter_request_is_a_fault")
-            return [*reset_events(domain, FORM), FollowupAction("action_switch_form")]
-        return await super().run(dispatcher, tracker, domain)
 
     async def submit(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
                      key: str) -> List[EventType]:

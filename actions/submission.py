@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Dict, List, Optional, Text, Tuple, Type
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -75,6 +75,14 @@ class SubmitAction(Action, ABC):
         """Write to the portal with `key` as Idempotency-Key and tell the user the outcome."""
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        from actions.forms import handed_over  # local: forms builds on this module's neighbours
+
+        record = handed_over(tracker)
+        if record is not None:  # the form ended to hand the words over to another request's form: nothing is written
+            announce = dict(record.get("announce") or {})
+            if announce.get("response"):
+                dispatcher.utter_message(**announce)
+            return [*reset_events(domain, self.form), FollowupAction("action_switch_form")]
         offered = tracker.get_slot("case_offered")  # actions/cases.py existing_case_offer
         if isinstance(offered, dict) and offered.get("pending"):  # the form ended to offer an open case instead
             return [*reset_events(domain, self.form), SlotSet("case_offered", {**offered, "pending": False})]

@@ -749,3 +749,34 @@ async def test_no_to_a_switch_offer_at_the_summary_is_not_a_no_to_the_summary(po
     # the same "no" typed to the summary itself still cancels it
     _, events = await run_form(at_confirm(make_tracker, "/deny", "deny"), domain)
     assert slot_values(events) == {"fault_confirm": False}
+
+
+# --- the device taken back at any question ("non pardon, c'est celle de l'accueil") -----------------------------
+@pytest.mark.parametrize(("text", "intent", "asked"), [
+    ("non pardon je me suis trompée, c'est pas celle du 2e, c'est celle de l'accueil, la petite C5030", "deny",
+     "kb_feedback"),
+    ("sorry, wrong one: I meant the small C5030 at reception", "inform", "fault_confirm"),
+])
+async def test_the_device_taken_back_is_changed_and_the_question_asked_again(portal: FakePortal, make_tracker, domain,
+                                                                              text, intent, asked):
+    portal.resolve_override = {"matches": [ASSET_C5030], "unknown_references": []}
+    slots = dict(FILLED_UP_TO_FEEDBACK, kb_feedback="no") if asked == "fault_confirm" else FILLED_UP_TO_FEEDBACK
+    tracker = make_tracker(text, intent=intent, requested_slot=asked, slots=slots)
+    dispatcher, events = await run_form(tracker, domain)
+    assert slot_values(events) == {"fault_asset": "53463252", "fault_asset_label": asset_label(ASSET_C5030)}
+    assert responses(dispatcher) == ["utter_asset_selected"]  # "non" answered nothing: the question comes again
+    (resolved,) = portal.calls("POST", "/assets/resolve")
+    assert "2e" not in resolved["json"]["text"]  # only the words after the correction name the right device
+
+
+@pytest.mark.parametrize(("text", "matches"), [
+    ("non pardon, c'est bien un bourrage", []),  # a correction naming no device: an answer as before
+    ("non pardon c'est celle du 2e étage", [ASSET_C5560]),  # the device it already is
+    ("non", [ASSET_C5030]),  # no word taking the device back
+])
+async def test_no_device_change_without_another_device_named_after_a_correction(portal: FakePortal, make_tracker,
+                                                                                 domain, text, matches):
+    portal.resolve_override = {"matches": matches, "unknown_references": []}
+    tracker = make_tracker(text, intent="deny", requested_slot="kb_feedback", slots=FILLED_UP_TO_FEEDBACK)
+    dispatcher, events = await run_form(tracker, domain)
+    assert "fault_asset" not in slot_values(events)

@@ -1789,7 +1789,8 @@ async def test_a_delivery_gone_wrong_hands_the_order_form_over_to_the_enquiry(po
     dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
     slots = slot_values(events)
     assert slots["requested_slot"] is None and slots["switch_to"] == "order_enquiry"
-    assert slots["switch_request"] == {"text": text, "intent": "order_enquiry", "entities": []}
+    assert slots["switch_request"] == {"text": text, "intent": "order_enquiry", "entities": [],
+                                       "announce": {"response": "utter_order_is_an_enquiry"}}
     assert dispatcher.messages == [] and not portal.calls("GET")  # nothing asked, no catalogue fetched
     done = make_tracker(text, intent="order_consumables", active_loop=None,
                         slots={"switch_to": "order_enquiry", "switch_request": slots["switch_request"]})
@@ -1804,8 +1805,10 @@ async def test_an_invoice_for_a_placed_order_hands_over_to_an_invoice_question(p
             "étaient compris dans le contrat ??")
     tracker = make_tracker(text, intent="order_consumables", active_loop=CONSUMABLES)
     _, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
-    assert slot_values(events)["switch_to"] == "invoice_question"
-    done = make_tracker(text, intent="order_consumables", active_loop=None, slots={"switch_to": "invoice_question"})
+    slots = slot_values(events)
+    assert slots["switch_to"] == "invoice_question"
+    done = make_tracker(text, intent="order_consumables", active_loop=None,
+                        slots={"switch_to": "invoice_question", "switch_request": slots["switch_request"]})
     dispatcher, events = await run(ActionSubmitOrder(), done, domain)
     assert responses(dispatcher) == ["utter_order_is_an_invoice_question"]
     assert events[-1]["name"] == "action_switch_form"
@@ -1818,3 +1821,79 @@ async def test_a_new_order_is_not_mistaken_for_a_delivery_gone_wrong(portal, ord
     tracker = make_tracker(text, intent="order_consumables", active_loop=CONSUMABLES)
     _, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
     assert slot_values(events).get("switch_to") is None
+
+
+# --- a change to the order just sent: a second order for the difference, on the same device --------------------
+def sent_history(lines=({"part_number": "2794B002", "description": "C-EXV29 Toner Cyan", "quantity": 2},
+                        {"part_number": "2790B002", "description": "C-EXV29 Toner Black", "quantity": 1}),
+                 turns_after: int = 0) -> List[Dict[str, Any]]:
+    """The events of an order form that sent ORD0001234 for the C5030, then `turns_after` more user messages."""
+    history = [
+        {"event": "user", "text": "2 cyan et 1 noir pour l'accueil", "parse_data": {"intent": {"name":
+                                                                                    "order_consumables"}}},
+        {"event": "slot", "name": "order_asset", "value": "53463252"},
+        {"event": "slot", "name": "order_asset_label", "value": LABEL_C5030},
+        {"event": "slot", "name": "order_lines", "value": list(lines)},
+        {"event": "user", "text": "/affirm", "parse_data": {"intent": {"name": "affirm"}}},
+        {"event": "action", "name": "action_submit_order"},
+        {"event": "bot", "text": "C'est fait : votre commande ORD0001234 a été envoyée (…).",
+         "metadata": {"utter_action": "utter_order_created"}},
+        {"event": "slot", "name": "order_asset", "value": None},
+        {"event": "slot", "name": "order_lines", "value": None},
+    ]
+    for n in range(turns_after):
+        history.append({"event": "user", "text": f"merci {n}", "parse_data": {"intent": {"name": "thank"}}})
+    return history
+
+
+async def test_a_new_total_right_after_the_order_is_a_second_order_for_the_difference(portal, orders, make_tracker,
+                                                                                     domain):
+    tracker = make_tracker("actually make the cyan 3, marketing has a big print run coming", intent="order_consumables",
+                           active_loop=CONSUMABLES, history=sent_history(), slots={"language": "en"},
+                           entities=[("quantity", "3")])
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    slots = slot_values(events)
+    assert message(dispatcher, "utter_order_followup")["order_number"] == "ORD0001234"
+    assert slots["order_asset"] == "53463252"  # the device of the order sent, not asked again
+    assert slots["order_lines"] == [{"part_number": "2794B002", "description": "C-EXV29 Toner Cyan", "quantity": 1}]
+    assert not portal.calls("POST", "/orders")  # the summary comes first
+
+
+async def test_an_item_added_right_after_the_order_is_ordered_as_said(portal, orders, make_tracker, domain):
+    tracker = make_tracker("ah et rajoute un bac de récup de toner tant qu'à faire", intent="order_consumables",
+                           active_loop=CONSUMABLES, history=sent_history(turns_after=1))
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    slots = slot_values(events)
+    assert "utter_order_followup" in responses(dispatcher)
+    assert slots["order_lines"] == [{"part_number": "FM3-5945-010", "description": "Waste Toner Container",
+                                     "quantity": 1}]
+
+
+@pytest.mark.parametrize(("text", "turns_after", "entities"), [
+    ("ah et rajoute un bac de récup de toner", 2, []),  # two more messages since: no longer about that order
+    ("rajoute aussi un toner noir pour la WHJ02153", 0, [("asset_ref", "WHJ02153")]),  # another device named
+    ("je voudrais commander du toner noir", 0, []),  # no word of a change: a new order as any other
+])
+async def test_no_second_order_said_unless_the_words_change_the_order_just_sent(portal, orders, make_tracker, domain,
+                                                                                text, turns_after, entities):
+    tracker = make_tracker(text, intent="order_consumables", active_loop=CONSUMABLES, entities=entities,
+                           history=sent_history(turns_after=turns_after))
+    dispatcher, _ = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    assert "utter_order_followup" not in responses(dispatcher)
+
+
+async def test_a_change_to_the_order_read_as_another_request_goes_to_the_order_form(portal, orders, make_tracker,
+                                                                                    domain):
+    from actions.requests import ActionSubmitRequest, ValidateRequestForm
+
+    text = "finalement mettez 3 cyans au lieu de 2"
+    tracker = make_tracker(text, intent="request_change", active_loop="request_form", history=sent_history())
+    dispatcher, events = await run(ValidateRequestForm(), tracker, domain)
+    slots = slot_values(events)
+    assert (slots["requested_slot"], slots["switch_to"]) == (None, "order_consumables")
+    assert slots["switch_request"]["text"] == text and dispatcher.messages == []
+    done = make_tracker(text, intent="request_change", active_loop=None, history=sent_history(),
+                        slots={"switch_to": "order_consumables", "switch_request": slots["switch_request"]})
+    dispatcher, events = await run(ActionSubmitRequest(), done, domain)
+    assert events[-1] == {"event": "followup", "timestamp": None, "name": "action_switch_form"}
+    assert not portal.calls("POST", "/requests")

@@ -830,7 +830,8 @@ async def test_a_fault_said_as_a_request_hands_over_to_the_fault_form(requests_b
     dispatcher, events = await run_form(tracker, domain)
     slots = slot_values(events)
     assert slots["switch_to"] == "report_fault"
-    assert slots["switch_request"] == {"text": text, "intent": "report_fault", "entities": []}
+    assert slots["switch_request"] == {"text": text, "intent": "report_fault", "entities": [],
+                                       "announce": {"response": "utter_request_is_a_fault"}}
     assert slots.get("requested_slot") is None  # nothing more is asked: the form ends
     assert "request_category" not in slots and dispatcher.messages == []
     assert portal.calls("POST", "/faults/classify")[0]["json"]["text"] == text
