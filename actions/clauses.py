@@ -41,8 +41,10 @@ NOT_A_REQUEST = {
 # Where one request ends and another starts: the end of a sentence, a new line, or words that add a request
 # ("et sinon", "au fait", "also", "by the way", ...). Accents are kept: the parts are read as typed.
 _BOUNDARY = re.compile(
-    r"(?<=[.?!;])\s+|\n+|\s*[,.]?\s*\b(?:et sinon|sinon|et aussi|au fait|par ailleurs|autre chose|autre question|"
-    r"et puis|ah et|oh et|and also|also|by the way|btw|another thing|one more thing|oh and|separately)\b\s*[,:]?\s*",
+    r"(?<=[.?!;])\s+|\n+|\s*[,.]?\s*\b(?:et sinon|sinon|et aussi|au fait|au passage|en passant|par ailleurs|d'ailleurs|"
+    r"autre chose|autre question|tant que j'y suis|pendant que j'y suis|et puis|ah et|oh et|and also|also|by the way|"
+    r"btw|another thing|one more thing|oh and|while i'?m at it|while you'?re at it|on another note|separately)\b"
+    r"\s*[,:]?\s*",
     re.IGNORECASE)
 QUOTED_CHARS = 120
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -19,15 +19,17 @@ from rasa_sdk.types import DomainDict
 
 from actions.backend_client import BackendClient, BackendError
 from actions.forms import (
-    ANOTHER_TYPE, PortalFormValidation, ask_asset, asked, asset_label, entity, extract_asset, intent_of, is_payload,
+    ANOTHER_TYPE, OPENING_HAND_OVERS, OpeningMessage, PortalFormValidation, ask_asset, asked, asset_label, entity, extract_asset, intent_of, is_payload,
     likeliest, likeliest_buttons, may_change_summary, not_an_answer, opening_message, opening_turn, summary_field,
     text_of, yes_no_answer,
 )
 from actions.knowledge import utter_articles
+from actions.orders import ITEM_WORDS
 from actions.session import (
     MAX_DESCRIPTION_CHARS, backend, channel_code, language, report_backend_error, transcript,
 )
 from actions.submission import KEY_SLOT, SubmitAction, reset_events
+from actions.text import fold_accents
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,27 @@ async def chosen_fault_label(tracker: Tracker) -> str:
 # "Not this type" at a type taken from the words: every type is offered instead.
 NOT_THIS_TYPE: Dict[Text, Any] = {"fault_category": None, "fault_subcategory": None, "fault_proposal": {},
                                   "kb_articles": None, "fault_type_inferred": None}
+
+
+# A consumable wanted, told as a fault ("il nous faudrait un jaune et un magenta, les voyants clignotent", "the panel
+# says replace drum soon, we need a new one"): words of a need and of a consumable, none of a defect.
+NEED_WORDS = re.compile(r"\b(il nous faut|il nous faudrait|il (?:me |nous )?faudrait|on a besoin|j'ai besoin|besoin d'(?:un|une|"
+                        r"du|de)|we need|we'?d need|need (?:a|an|some|new|another)|send us|envoyez|commander|to order|"
+                        r"running (?:low|out)|run out|manque de|on manque|plus de (?:toner|cyan|magenta|jaune|noir))\b")
+DEFECT_WORDS = re.compile(r"\b(fui\w*|leak\w*|tache\w*|trace\w*|streak\w*|smear\w*|bavur\w*|bruit\w*|noise\w*|erreur|"
+                          r"error|bloqu\w*|jam\w*|coinc\w*|cass\w*|broken|pale\w*|faded|washed|renvers\w*|spill\w*|"
+                          r"technicien|technician|engineer|repar\w*|repair\w*)\b")
+ORDER_INTENT = "order_consumables"
+
+
+def _fault_hand_over(opening: OpeningMessage) -> Optional[Tuple[str, Optional[str]]]:
+    plain = fold_accents(opening.text).replace("\u2019", "'")
+    if NEED_WORDS.search(plain) and ITEM_WORDS.search(plain) and not DEFECT_WORDS.search(plain):
+        return ORDER_INTENT, "utter_fault_is_an_order"
+    return None
+
+
+OPENING_HAND_OVERS["fault_report_form"] = _fault_hand_over
 
 
 class ValidateFaultReportForm(PortalFormValidation):

@@ -348,6 +348,11 @@ async def ask_asset(tracker: Tracker, dispatcher: CollectingDispatcher, response
     return None
 
 
+# A form whose opening words belong to another request ("il nous faudrait un jaune et un magenta" opening a fault,
+# "143,312 in the portal can't be right" opening a meter reading): form name -> test of the opening message giving
+# (the other request's intent, the response that says so), or None. Registered next to each form.
+OPENING_HAND_OVERS: Dict[str, Callable[["OpeningMessage"], Optional[Tuple[str, Optional[str]]]]] = {}
+
 # "non pardon, c'est celle de l'accueil", "sorry, I meant the reception one": the user takes back the device the form
 # holds, at whatever question (accents folded).
 DEVICE_CORRECTION = re.compile(
@@ -417,6 +422,12 @@ class PortalFormValidation(FormValidationAction):
             # the order form takes over and says that a second order takes the change
             said = latest_user_message(tracker)
             return hand_over(ORDER_INTENT, said.text, said.entities)
+        rule = OPENING_HAND_OVERS.get(self.form_name())
+        if rule is not None and opening_turn(tracker):
+            opening = opening_message(tracker)
+            other = rule(opening) if opening.text and not is_payload(opening.text) else None
+            if other is not None:  # the words are another request's: its form takes over with them
+                return hand_over(other[0], opening.text, opening.entities, other[1])
         corrected = await corrected_device(dispatcher, tracker, self.form_name())
         if corrected is not None:  # the device taken back: the same question again, on the right device
             return corrected

@@ -42,7 +42,7 @@ from rasa_sdk.types import DomainDict
 from actions.text import digits_of, fold_accents
 from actions.backend_client import BackendError
 from actions.forms import (
-    PortalFormValidation, ask_asset, asked, asset_label, entity, extract_asset, intent_of, is_payload,
+    OPENING_HAND_OVERS, OpeningMessage, PortalFormValidation, ask_asset, asked, asset_label, entity, extract_asset, intent_of, is_payload,
     not_an_answer, opening_turn, text_of, turn_message, yes_no_answer,
 )
 from actions.session import (
@@ -380,6 +380,27 @@ async def load_meters(tracker: Tracker, dispatcher: CollectingDispatcher, refere
 
 
 # --- submitting new readings --------------------------------------------------------------------------------------
+# A value already in the portal disputed, told with its number ("143,312 in the portal can't be right, can someone
+# check it?"): a question about a reading, not a new reading (accents folded).
+DISPUTE_WORDS = re.compile(r"\b(can'?t be right|cannot be right|can'?t be correct|doesn'?t look right|not right|seems? "
+                           r"(?:wrong|high|off|too high)|looks? (?:wrong|high|off|too high)|too high|incorrect|wrong|dispute\w*|"
+                           r"ne peut pas etre (?:bon|juste|correct)|pas possible|impossible|faux|fausse|errone\w*|"
+                           r"incoherent\w*|anormal\w*|trop eleve\w*|conteste\w*)\b")
+RECORDED_WORDS = re.compile(r"\b(portal|portail|invoice\w*|factur\w*|bill\w*|recorded|enregistre\w*|shows?|showing|affiche\w*|"
+                            r"indique\w*|you have|vous avez)\b")
+QUERY_INTENT = "query_meter_reading"
+
+
+def _reading_hand_over(opening: OpeningMessage) -> Optional[Tuple[str, Optional[str]]]:
+    plain = normalize(opening.text).lower()
+    if DISPUTE_WORDS.search(plain) and RECORDED_WORDS.search(plain):
+        return QUERY_INTENT, "utter_meter_reading_is_a_query"
+    return None
+
+
+OPENING_HAND_OVERS[FORM] = _reading_hand_over
+
+
 class ValidateMeterReadingForm(PortalFormValidation):
     def name(self) -> Text:
         return "validate_meter_reading_form"

@@ -36,10 +36,9 @@ from rasa_sdk.types import DomainDict
 from actions.text import digits_of, fold_accents
 from actions.backend_client import BackendClient, BackendError, BackendRejected
 from actions.forms import (
-    MAX_BUTTONS, SUMMARY_QUESTIONS, PortalFormValidation, ask_asset, asked, asset_buttons, asset_label,
-    entity, extract_asset, hand_over, intent_of, is_payload, latest_user_message, not_an_answer, opening_message,
-    opening_turn, text_of, turn_message,
-    yes_no_answer,
+    MAX_BUTTONS, OPENING_HAND_OVERS, SUMMARY_QUESTIONS, OpeningMessage, PortalFormValidation, ask_asset, asked,
+    asset_buttons, asset_label, entity, extract_asset, hand_over, intent_of, is_payload, latest_user_message,
+    not_an_answer, opening_message, opening_turn, text_of, turn_message, yes_no_answer,
 )
 from actions.session import backend, channel_code, language, portal_user, report_backend_error, transcript
 from actions.submission import SubmitAction, reset_events
@@ -644,6 +643,16 @@ def followup_lines(named: "NamedItems", sent: SentOrder, text: str) -> "NamedIte
     return NamedItems(lines=lines, each=named.each, unknown=named.unknown, ambiguous=named.ambiguous)
 
 
+def _order_hand_over(opening: OpeningMessage) -> Optional[Tuple[str, Optional[str]]]:
+    """A delivered order told as a new one ("la commande de juin : on a reçu deux magenta") or its invoice: nothing
+    is asked, the order enquiry or the invoice question takes over with the same words."""
+    other = hand_over_intent(opening.text)
+    return (other, HANDED_OVER[other]) if other else None
+
+
+OPENING_HAND_OVERS[CONSUMABLES_FORM] = _order_hand_over
+
+
 class ValidateOrderConsumablesForm(PortalFormValidation):
     """Device → consumable(s) and quantities (several lines from one message) → "another item?" (not when the
     first message already named what is wanted) → summary. The delivery goes to the account address and the user
@@ -651,15 +660,6 @@ class ValidateOrderConsumablesForm(PortalFormValidation):
 
     def name(self) -> Text:
         return "validate_order_consumables_form"
-
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        """A delivered order told as a new one ("la commande de juin : on a reçu deux magenta") or its invoice: nothing
-        is asked, the order enquiry or the invoice question takes over with the same words (ActionSubmitOrder)."""
-        opening = opening_message(tracker)
-        other = hand_over_intent(opening.text) if opening_turn(tracker) else None
-        if other is not None:
-            return hand_over(other, opening.text, opening.entities, HANDED_OVER[other])
-        return await super().run(dispatcher, tracker, domain)
 
     async def required_slots(
         self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

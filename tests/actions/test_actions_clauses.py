@@ -61,6 +61,10 @@ def meters(portal: FakePortal) -> MeterBackend:
      ["the printer on the 2nd floor is jamming again", "please order two black toners"]),
     ("voici les relevés de l'accueil, au fait il me faudrait du toner noir",
      ["voici les relevés de l'accueil", "il me faudrait du toner noir"]),
+    ("bourrage sur la machine du 1er, je vois rien en ouvrant la porte. au passage elle est sous contrat jusqu'à quand ?",
+     ["bourrage sur la machine du 1er, je vois rien en ouvrant la porte", "elle est sous contrat jusqu'à quand ?"]),
+    ("the reception printer keeps jamming, while I'm at it can you tell me when our contract ends",
+     ["the reception printer keeps jamming", "can you tell me when our contract ends"]),
     # one request: nothing to read part by part ("merci d'avance" is no request of its own)
     ("il y a un bourrage dans le bac 2 de la machine de l'accueil. Merci d'avance", []),
     ("la machine fait un bruit bizarre depuis ce matin", []),

@@ -20,6 +20,7 @@ from actions_fakes import (
     assert_switch_request_forgotten,
     opening_tracker,
     responses,
+    run,
     slot_values,
 )
 
@@ -780,3 +781,33 @@ async def test_no_device_change_without_another_device_named_after_a_correction(
     tracker = make_tracker(text, intent="deny", requested_slot="kb_feedback", slots=FILLED_UP_TO_FEEDBACK)
     dispatcher, events = await run_form(tracker, domain)
     assert "fault_asset" not in slot_values(events)
+
+
+# --- consumables wanted, told as a fault: the order form takes over with the same words ---------------------------
+@pytest.mark.parametrize("text", [
+    "il nous faudrait un jaune et un magenta pour la photocopieuse, les voyants clignotent depuis ce matin",
+    "we need a new drum for the 2nd floor copier, the panel says replace drum soon",
+])
+async def test_consumables_wanted_hand_the_fault_over_to_an_order(portal: FakePortal, make_tracker, domain, text):
+    from actions.fault_report import ActionSubmitFaultReport
+
+    dispatcher, events = await run_form(make_tracker(text, intent="report_fault"), domain)
+    slots = slot_values(events)
+    assert (slots["requested_slot"], slots["switch_to"]) == (None, "order_consumables")
+    assert slots["switch_request"]["text"] == text and dispatcher.messages == []
+    assert not portal.calls("POST", "/faults/classify")  # nothing of a fault is asked or looked up
+    done = make_tracker(text, intent="report_fault", active_loop=None,
+                        slots={"switch_to": "order_consumables", "switch_request": slots["switch_request"]})
+    dispatcher, events = await run(ActionSubmitFaultReport(), done, domain)
+    assert responses(dispatcher) == ["utter_fault_is_an_order"]
+    assert events[-1]["name"] == "action_switch_form" and not portal.calls("POST", "/cases")
+
+
+@pytest.mark.parametrize("text", [
+    "le toner fuit partout, il nous faut un technicien",  # a defect: a fault, whatever else is said
+    "there are black streaks on every page, do we need a new drum?",
+    "bourrage papier dans le tiroir 2",
+])
+async def test_a_defect_stays_a_fault(portal: FakePortal, make_tracker, domain, text):
+    _, events = await run_form(make_tracker(text, intent="report_fault"), domain)
+    assert slot_values(events).get("switch_to") is None

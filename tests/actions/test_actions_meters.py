@@ -907,3 +907,27 @@ async def test_device_and_meter_of_the_question_are_taken_however_the_form_start
     assert (slots["meter_query_asset"], slots["meter_query_code"]) == ("80145861", "112")  # not asked again
     assert "meter_query_description" not in slots
     assert_switch_request_forgotten(events, started)
+
+
+# --- a reading already recorded, disputed with its number: a meter reading query, not a new reading --------------
+async def test_a_disputed_recorded_value_hands_over_to_a_query(portal, meters, make_tracker, domain):
+    text = ("The colour small counter for the first floor machine shows 143,312 in the portal. That can't be right, "
+            "that team hardly ever prints in colour. Can someone check it?")
+    tracker = make_tracker(text, intent="submit_meter_reading", active_loop=FORM, slots={"language": "en"})
+    dispatcher, events = await run(ValidateMeterReadingForm(), tracker, domain)
+    slots = slot_values(events)
+    assert (slots["requested_slot"], slots["switch_to"]) == (None, "query_meter_reading")
+    assert "meter_values" not in slots and dispatcher.messages == []  # 143,312 is no new value
+    done = make_tracker(text, intent="submit_meter_reading", active_loop=None,
+                        slots={"switch_to": "query_meter_reading", "switch_request": slots["switch_request"]})
+    dispatcher, events = await run(ActionSubmitMeterReading(), done, domain)
+    assert responses(dispatcher) == ["utter_meter_reading_is_a_query"]
+    assert events[-1]["name"] == "action_switch_form" and not portal.calls("POST", "/assets/80145861/meter-readings")
+
+
+@pytest.mark.parametrize("text", ["voici mes relevés de la WHJ01481 : 112: 2450, 113: 41300",
+                                  "112 : 2 455 non pardon 2 545, le premier était faux"])
+async def test_readings_with_a_correction_are_no_dispute(portal, meters, make_tracker, domain, text):
+    tracker = make_tracker(text, intent="submit_meter_reading", active_loop=FORM, entities=[("asset_ref", "WHJ01481")])
+    _, events = await run(ValidateMeterReadingForm(), tracker, domain)
+    assert slot_values(events).get("switch_to") is None
