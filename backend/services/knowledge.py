@@ -31,26 +31,39 @@ def _index_version(index_dir: Path) -> float | None:
 
 
 def get_searcher() -> KnowledgeSearcher:
-    """The index, loaded once per process and reloaded when an import or rebuild saved a new version."""
+    """The index, loaded once per process. Unversioned (`make run`), reloaded when an import or rebuild saved a new
+    version of it; a published version (KNOWLEDGE_INDEX_VERSION) never changes and is never looked at again."""
     global _searcher, _loaded_version
     settings = get_settings()
+    pinned = settings.knowledge_index_version
     with _lock:
-        version = _index_version(settings.knowledge_index_dir)
+        if pinned and _searcher is not None:
+            return _searcher
+        index_dir = settings.knowledge_index_path()
+        version = _index_version(index_dir)
         if _searcher is None or (version is not None and version != _loaded_version):
             try:
-                _searcher = KnowledgeSearcher.load(
-                    settings.knowledge_index_dir, model=settings.knowledge_model or None,
+                searcher = KnowledgeSearcher.load(
+                    index_dir, model=settings.knowledge_model or None,
                     runtime=settings.knowledge_encoder_runtime, threads=settings.knowledge_encoder_threads,
                 )
-                _loaded_version = version
             except FileNotFoundError as exc:
                 log.error("knowledge index missing: %s", exc)
-                raise ApiError(
-                    503, "knowledge_unavailable",
-                    "La base de connaissances est indisponible pour le moment.",
-                    "The knowledge base is unavailable at the moment.",
-                ) from exc
+                raise knowledge_unavailable() from exc
+            if pinned and searcher.build_info.version != pinned:
+                log.error("%s holds index version %s, not the configured %s: not served", index_dir,
+                          searcher.build_info.version, pinned)
+                raise knowledge_unavailable()
+            _searcher, _loaded_version = searcher, version
         return _searcher
+
+
+def knowledge_unavailable() -> ApiError:
+    return ApiError(
+        503, "knowledge_unavailable",
+        "La base de connaissances est indisponible pour le moment.",
+        "The knowledge base is unavailable at the moment.",
+    )
 
 
 def reset_searcher() -> None:
