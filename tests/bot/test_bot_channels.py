@@ -112,6 +112,26 @@ async def test_rest_webhook_binds_the_conversation_to_the_verified_user(verifier
     assert users_backend.requests[0].headers["authorization"] == "Bearer good-token"
 
 
+class FakeAgent:
+    def __init__(self, ready: bool) -> None:
+        self.ready = ready
+
+    def is_ready(self) -> bool:
+        return self.ready
+
+
+@pytest.mark.asyncio
+async def test_rest_probes_say_whether_the_model_is_loaded(verifier):
+    async with rest_app(verifier, Recorder()) as client:
+        app = client._transport.app  # the Sanic app Rasa would have put its agent on
+        assert (await client.get("/webhooks/rest/")).json() == {"status": "ok"}  # liveness: the server answers
+        for agent, status in ((None, 503), (FakeAgent(ready=False), 503), (FakeAgent(ready=True), 200)):
+            app.ctx.agent = agent
+            response = await client.get("/webhooks/rest/ready")
+            assert response.status_code == status
+            assert response.json() == {"status": "ready" if status == 200 else "not_ready"}
+
+
 @pytest.mark.asyncio
 async def test_rest_webhook_takes_the_token_from_the_authorization_header(verifier):
     on_new_message = Recorder()
