@@ -155,3 +155,18 @@ def test_cors_only_for_the_configured_portal_origins(client):
     assert "access-control-allow-credentials" not in allowed.headers
     foreign = client.get("/health", headers={"Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in foreign.headers
+
+
+def test_the_deployment_probes_answer(client):
+    """The backend's probes in deploy/k8s/50-backend.yaml are routes that answer 200 on a ready backend."""
+    from pathlib import Path
+
+    import yaml
+
+    manifest = Path(__file__).resolve().parents[2] / "deploy" / "k8s" / "50-backend.yaml"
+    (deployment,) = [d for d in yaml.safe_load_all(manifest.read_text()) if d and d["kind"] == "Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    paths = {container[probe]["httpGet"]["path"] for probe in ("startupProbe", "readinessProbe", "livenessProbe")}
+    assert paths == {"/health/live", "/health/ready"}
+    for path in paths:
+        assert client.get(path).status_code == 200, path
