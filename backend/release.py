@@ -22,7 +22,7 @@ from alembic.script import ScriptDirectory
 from backend.core.config import REPO_ROOT, get_settings
 from backend.core.db import get_engine
 from backend.seed import migrate
-from knowledge_index.store import INDEX_FILES, read_build_info
+from knowledge_index.store import published_version
 
 log = logging.getLogger("backend.release")
 
@@ -44,13 +44,9 @@ def missing() -> list[str]:
     except Exception as error:  # noqa: BLE001 (not reachable yet, or not created yet: keep waiting)
         reasons.append(f"database unreachable ({error.__class__.__name__})")
     settings = get_settings()
-    if settings.knowledge_index_version:
-        index_dir = settings.knowledge_index_path()
-        if not all((index_dir / name).is_file() for name in INDEX_FILES):
-            reasons.append(f"knowledge index version {settings.knowledge_index_version} not published in "
-                           f"{settings.knowledge_index_dir}")
-        elif read_build_info(index_dir).version != settings.knowledge_index_version:
-            reasons.append(f"{index_dir} does not hold index version {settings.knowledge_index_version}")
+    version = settings.knowledge_index_version
+    if version and published_version(settings.knowledge_index_path()) != version:
+        reasons.append(f"knowledge index version {version} not published in {settings.knowledge_index_dir}")
     return reasons
 
 

@@ -283,6 +283,17 @@ def _is_complete(index_dir: Path) -> bool:
     return all((index_dir / name).is_file() for name in INDEX_FILES)
 
 
+def published_version(index_dir: Path) -> str | None:
+    """The version a complete index directory holds; None when it is incomplete or was updated in place. Reads
+    build.json only."""
+    if not _is_complete(Path(index_dir)):
+        return None
+    try:
+        return read_build_info(Path(index_dir)).version
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
 @dataclass(frozen=True)
 class PublishedIndex:
     version: str
@@ -309,10 +320,10 @@ def publish_index(
     version = _version_of(fingerprint_files(files), model)
     target = root / version
     if _is_complete(target):
-        info = read_build_info(target)
-        if info.version != version:
-            raise ValueError(f"{target}: holds index version {info.version!r}, not {version!r}; remove it")
-        return PublishedIndex(version, target, False, info)
+        held = published_version(target)
+        if held != version:
+            raise ValueError(f"{target}: holds index version {held!r}, not {version!r}; remove it")
+        return PublishedIndex(version, target, False, read_build_info(target))
     root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=root))
     try:

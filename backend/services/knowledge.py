@@ -14,7 +14,7 @@ from backend.core.errors import ApiError
 from backend.models import Asset, KnowledgeArticle
 from backend.schemas import KnowledgeHit
 from knowledge_index import KnowledgeSearcher
-from knowledge_index.store import model_matches
+from knowledge_index.store import model_matches, published_version
 
 log = logging.getLogger(__name__)
 MIN_QUERY_CHARS = 3
@@ -42,19 +42,19 @@ def get_searcher() -> KnowledgeSearcher:
         index_dir = settings.knowledge_index_path()
         version = _index_version(index_dir)
         if _searcher is None or (version is not None and version != _loaded_version):
+            if pinned and published_version(index_dir) != pinned:  # checked on build.json, before loading anything
+                log.error("knowledge index version %s not published in %s: not served", pinned,
+                          settings.knowledge_index_dir)
+                raise knowledge_unavailable()
             try:
-                searcher = KnowledgeSearcher.load(
+                _searcher = KnowledgeSearcher.load(
                     index_dir, model=settings.knowledge_model or None,
                     runtime=settings.knowledge_encoder_runtime, threads=settings.knowledge_encoder_threads,
                 )
+                _loaded_version = version
             except FileNotFoundError as exc:
                 log.error("knowledge index missing: %s", exc)
                 raise knowledge_unavailable() from exc
-            if pinned and searcher.build_info.version != pinned:
-                log.error("%s holds index version %s, not the configured %s: not served", index_dir,
-                          searcher.build_info.version, pinned)
-                raise knowledge_unavailable()
-            _searcher, _loaded_version = searcher, version
         return _searcher
 
 

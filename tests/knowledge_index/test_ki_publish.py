@@ -17,6 +17,7 @@ from knowledge_index.store import (
     index_version,
     is_stale,
     publish_index,
+    published_version,
     read_build_info,
 )
 
@@ -38,6 +39,7 @@ def test_publish_builds_once_into_a_read_only_version(make_corpus, tmp_path: Pat
 
     assert first.built and first.version == index_version(corpus) and first.path == root / first.version
     assert read_build_info(first.path).version == first.version == first.info.version
+    assert published_version(first.path) == first.version and published_version(root / "nothing") is None
     assert not is_stale(corpus, first.path)  # the same build `build --if-stale` would accept
     assert sorted(p.name for p in root.iterdir()) == [first.version]  # no work directory left behind
     for path in [first.path, *first.path.rglob("*")]:
@@ -98,7 +100,7 @@ def test_an_update_in_place_forgets_the_version(fresh_index):
     assert searcher.build_info.version == index_version(corpus)
     searcher.remove_articles("KB0010005")
     searcher.save()
-    assert read_build_info(index_dir).version is None
+    assert read_build_info(index_dir).version is None and published_version(index_dir) is None
 
 
 def test_cli_version_and_publish(make_corpus, tmp_path: Path, capsys, embedder):
