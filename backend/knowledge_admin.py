@@ -108,10 +108,13 @@ def main(argv: list[str] | None = None) -> int:
                           help="with KNOWLEDGE_INDEX_VERSION: fail unless the corpus is that version")
     args = parser.parse_args(argv)
     configured, model = settings.knowledge_index_version, settings.knowledge_model or DEFAULT_MODEL
+    if args.expect_configured and not configured:
+        parser.error("--expect-configured needs KNOWLEDGE_INDEX_VERSION")
     try:
-        if configured and args.expect_configured and index_version(args.corpus, model) != configured:
-            print(f"error: the corpus {args.corpus} is index version {index_version(args.corpus, model)}, not the "
-                  f"configured KNOWLEDGE_INDEX_VERSION={configured}; nothing written", file=sys.stderr)
+        corpus_version = index_version(args.corpus, model) if args.expect_configured else configured
+        if corpus_version != configured:
+            print(f"error: the corpus {args.corpus} is index version {corpus_version}, not the configured "
+                  f"KNOWLEDGE_INDEX_VERSION={configured}; nothing written", file=sys.stderr)
             return 3
         articles = load_corpus(args.corpus)
     except CorpusError as error:

@@ -171,3 +171,7 @@ def test_the_deployment_import_refuses_a_corpus_of_another_version(tmp_path, ver
     assert knowledge_admin_main(["import", str(corpus), "--expect-configured"]) == 3
     assert f"is index version {index_version(corpus)}, not the configured" in capsys.readouterr().err
     assert not root.exists()  # nothing published (and nothing written to the database)
+    serve("")
+    with pytest.raises(SystemExit):  # a deployment's check without a deployment's setting
+        knowledge_admin_main(["import", str(corpus), "--expect-configured"])
+    assert "--expect-configured needs KNOWLEDGE_INDEX_VERSION" in capsys.readouterr().err
