@@ -5,6 +5,12 @@
 Each (article, language) of the corpus is inserted or updated in the database (progress bar); only the
 changed ones are re-embedded into the index, articles removed with --prune leave both. Running backends
 pick the updated index up on their next search (services/knowledge.py watches the index's build file).
+
+With KNOWLEDGE_INDEX_VERSION set (a deployment, deploy/README.md), the index being served is never changed: the
+corpus is published as its own index version beside it (`knowledge_index.publish_index`), to be rolled out by
+setting KNOWLEDGE_INDEX_VERSION to it. --expect-configured refuses (exit 3, nothing written) a corpus that is not
+the configured version: the deployment's job runs it so that the database and the index always match the version
+the backends are configured with.
 """
 from __future__ import annotations
 
@@ -21,7 +27,9 @@ from tqdm import tqdm
 from backend.core.config import get_settings
 from backend.core.db import get_session_factory
 from backend.models import KnowledgeArticle
-from knowledge_index import Article, CorpusError, KnowledgeSearcher, build_index, load_corpus
+from knowledge_index import (
+    DEFAULT_MODEL, Article, CorpusError, KnowledgeSearcher, build_index, index_version, load_corpus, publish_index,
+)
 
 log = logging.getLogger("backend.knowledge_admin")
 FIELDS = ("title", "summary", "body", "tags", "models", "error_codes")
@@ -78,6 +86,16 @@ def update_index(index_dir: Path, corpus_dir: Path, result: SyncResult) -> str:
     return "updated"
 
 
+def publish_version(index_root: Path, corpus_dir: Path, configured: str, model: str) -> str:
+    """Publish the corpus as an index version beside the one being served (never changed); say what to roll out."""
+    published = publish_index(corpus_dir, index_root, model=model, progress=True)
+    state = "published" if published.built else "already published"
+    if published.version == configured:
+        return f"version {published.version} {state} (the configured one)"
+    return (f"version {published.version} {state}; the backends serve {configured}: set KNOWLEDGE_INDEX_VERSION="
+            f"{published.version} and roll them out")
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = get_settings()
@@ -86,15 +104,28 @@ def main(argv: list[str] | None = None) -> int:
     importer = commands.add_parser("import", help="import or update articles from a corpus directory")
     importer.add_argument("corpus", nargs="?", type=Path, default=settings.knowledge_corpus_dir)
     importer.add_argument("--prune", action="store_true", help="delete articles that are not in the corpus")
+    importer.add_argument("--expect-configured", action="store_true",
+                          help="with KNOWLEDGE_INDEX_VERSION: fail unless the corpus is that version")
     args = parser.parse_args(argv)
+    configured, model = settings.knowledge_index_version, settings.knowledge_model or DEFAULT_MODEL
+    if args.expect_configured and not configured:
+        parser.error("--expect-configured needs KNOWLEDGE_INDEX_VERSION")
     try:
+        corpus_version = index_version(args.corpus, model) if args.expect_configured else configured
+        if corpus_version != configured:
+            print(f"error: the corpus {args.corpus} is index version {corpus_version}, not the configured "
+                  f"KNOWLEDGE_INDEX_VERSION={configured}; nothing written", file=sys.stderr)
+            return 3
         articles = load_corpus(args.corpus)
     except CorpusError as error:
         print(f"corpus error: {error}", file=sys.stderr)
         return 1
     with get_session_factory()() as session:
         result = sync_articles(session, articles, prune=args.prune, progress=True)
-    index = update_index(settings.knowledge_index_dir, args.corpus, result)
+    if configured:
+        index = publish_version(settings.knowledge_index_dir, args.corpus, configured, model)
+    else:
+        index = update_index(settings.knowledge_index_dir, args.corpus, result)
     print(f"{len(result.changed)} article versions written, {len(result.removed)} articles removed; index {index}")
     return 0
 

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from backend.api.routes import (
-    assets, auth, cases, chat, contacts, knowledge, orders, requests, taxonomy, teams, users, voice,
+    assets, auth, cases, chat, contacts, health, knowledge, orders, requests, taxonomy, teams, users, voice,
 )
 from backend.core.config import get_settings
 from backend.core.errors import ApiError, install_error_handlers
@@ -43,7 +43,7 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (auth, users, assets, cases, requests, orders, knowledge, taxonomy, chat, teams, voice):
+    for module in (health, auth, users, assets, cases, requests, orders, knowledge, taxonomy, chat, teams, voice):
         app.include_router(module.router)
     app.include_router(auth.access_router)
     app.include_router(contacts.router)

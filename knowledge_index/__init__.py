@@ -20,10 +20,13 @@ from .store import (
     BuildInfo,
     IndexedArticle,
     KnowledgeSearcher,
+    PublishedIndex,
     SearchHit,
     SearchMode,
     build_index,
+    index_version,
     is_stale,
+    publish_index,
 )
 
 __all__ = [
@@ -41,6 +44,7 @@ __all__ = [
     "KnowledgeSearcher",
     "LexicalIndex",
     "OnnxEncoder",
+    "PublishedIndex",
     "SearchHit",
     "SearchMode",
     "TorchEncoder",
@@ -50,8 +54,10 @@ __all__ = [
     "corpus_fingerprint",
     "embed",
     "export_onnx",
+    "index_version",
     "is_stale",
     "load_corpus",
     "load_embedder",
     "load_encoder",
+    "publish_index",
 ]

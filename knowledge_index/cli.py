@@ -1,4 +1,4 @@
-"""Command line: ``python -m knowledge_index {build,search,evaluate}``."""
+"""Command line: ``python -m knowledge_index {build,publish,version,search,evaluate}``."""
 
 from __future__ import annotations
 
@@ -31,6 +31,20 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--quiet", action="store_true", help="no progress bar")
     build.add_argument("--runtime", choices=RUNTIMES, default="auto",
                        help="embedding runtime: onnx (exported once, same vectors, faster), torch, or auto (onnx if it can)")
+
+    publish = commands.add_parser(
+        "publish", help="build the corpus once into ROOT/<version>, read-only (nothing to do if already published)")
+    publish.add_argument("--root", type=Path, required=True, help="directory of published index versions")
+    publish.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="directory of *.yml articles")
+    publish.add_argument("--model", default=DEFAULT_MODEL, help="embedding model name or local path")
+    publish.add_argument("--taxonomy", type=Path, default=None, help="taxonomy.yml (default: data/taxonomy)")
+    publish.add_argument("--expect", default=None, metavar="VERSION",
+                         help="fail (exit 3) if the corpus is not this version, e.g. the one the backends are configured with")
+    publish.add_argument("--runtime", choices=RUNTIMES, default="auto", help="embedding runtime (as for build)")
+
+    version = commands.add_parser("version", help="print the version name the corpus publishes to (no model loaded)")
+    version.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="directory of *.yml articles")
+    version.add_argument("--model", default=DEFAULT_MODEL, help="embedding model name or local path")
 
     search = commands.add_parser("search", help="query the index")
     search.add_argument("query")
@@ -66,6 +80,27 @@ def _build(args: argparse.Namespace) -> int:
     langs = ", ".join(f"{n} {lang}" for lang, n in info.languages.items())
     print(f"built {info.count} documents ({langs}) in {info.build_seconds:.1f} s with model {info.model} "
           f"on {info.encoder_runtime} -> {args.out}")
+    return 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from .store import index_version, publish_index
+
+    if args.expect is not None and index_version(args.corpus, args.model) != args.expect:
+        print(f"error: the corpus {args.corpus} is index version {index_version(args.corpus, args.model)}, "
+              f"not {args.expect}: set the backends' KNOWLEDGE_INDEX_VERSION to the corpus' version", file=sys.stderr)
+        return 3
+    published = publish_index(args.corpus, args.root, model=args.model, taxonomy_path=args.taxonomy,
+                              runtime=args.runtime)
+    state = "published" if published.built else "already published"
+    print(f"index version {published.version} {state}: {published.info.count} documents -> {published.path}")
+    return 0
+
+
+def _version(args: argparse.Namespace) -> int:
+    from .store import index_version
+
+    print(index_version(args.corpus, args.model))
     return 0
 
 
@@ -114,7 +149,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"build": _build, "search": _search, "evaluate": _evaluate}
+COMMANDS = {"build": _build, "publish": _publish, "version": _version, "search": _search, "evaluate": _evaluate}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

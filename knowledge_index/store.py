@@ -10,11 +10,20 @@ On-disk layout of an index directory::
     lexical.json, bm25_<lang>/     BM25 (see lexical.py)
     articles.json                  doc_id -> display metadata (no body: the backend links to the article)
     build.json                     BuildInfo; written last, so its presence marks a complete build
+
+Published versions (production, see deploy/README.md): :func:`publish_index` builds a corpus once into
+``<root>/<version>``, where the version is a hash of the corpus, the model, the index format and the BM25 analyzer
+(:func:`index_version`). The directory appears whole (built aside, then renamed), is made read-only, and is never
+modified afterwards: every backend configured with that version serves the same index.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import shutil
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -101,6 +110,7 @@ class BuildInfo:
     updated_at: str | None = None
     analyzer: str | None = None  # analysis.ANALYZER_VERSION of the BM25 tokens
     encoder_runtime: str | None = None  # "onnx" or "torch": what embedded the documents (same vectors either way)
+    version: str | None = None  # index_version() of the corpus and model it was built from; None once updated in place
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -213,9 +223,21 @@ def build_index(
     runtime: Runtime = "auto",
 ) -> BuildInfo:
     """Embed and BM25-index the whole corpus into ``out_dir``. Raises CorpusError on bad input."""
-    started = time.perf_counter()
     # Parse and fingerprint one snapshot of the files: authors may be saving while we build.
-    files = read_corpus_files(Path(corpus_dir))
+    return _build_from_files(read_corpus_files(Path(corpus_dir)), Path(out_dir), model, progress, taxonomy_path,
+                             bm25, runtime)
+
+
+def _build_from_files(
+    files: list[tuple[Path, bytes]],
+    out_dir: Path,
+    model: str,
+    progress: bool,
+    taxonomy_path: Path | None,
+    bm25: BM25Params | None,
+    runtime: Runtime,
+) -> BuildInfo:
+    started = time.perf_counter()
     articles = parse_corpus_files(files, taxonomy_path)  # validate before paying for the model
     encoder = load_encoder(model, runtime)
     vectors = _embed_articles(encoder, articles, progress)
@@ -223,21 +245,106 @@ def build_index(
     index = FaissVectorIndex(encoder.dim)
     index.add(_vector_ids(a.doc_id for a in articles), vectors)
     lexical = LexicalIndex.from_articles(articles, bm25)
+    fingerprint = fingerprint_files(files)
     info = BuildInfo(
         format_version=FORMAT_VERSION,
         model=model,
         dim=index.dim,
         count=len(articles),
         built_at=_now_iso(),
-        corpus_fingerprint=fingerprint_files(files),
+        corpus_fingerprint=fingerprint,
         languages=_language_counts(articles),
         build_seconds=round(time.perf_counter() - started, 3),
         analyzer=ANALYZER_VERSION,
         encoder_runtime=encoder.runtime,
+        version=_version_of(fingerprint, model),
     )
     metas = {a.doc_id: IndexedArticle.from_article(a) for a in articles}
-    _write_index_dir(Path(out_dir), index, lexical, metas, info)
+    _write_index_dir(out_dir, index, lexical, metas, info)
     return info
+
+
+# A published version's name: 16 hex digits of a sha256 (the backend's setting accepts exactly this shape).
+VERSION_PATTERN = r"^[0-9a-f]{16}$"
+
+
+def _version_of(corpus_fingerprint: str, model: str) -> str:
+    key = f"{FORMAT_VERSION}\0{ANALYZER_VERSION}\0{model}\0{corpus_fingerprint}"
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+def index_version(corpus_dir: Path, model: str = DEFAULT_MODEL) -> str:
+    """The version name a corpus builds to: the same corpus files, model, index format and BM25 analyzer always
+    give the same name, any change another one. Reads the files only (no model loaded)."""
+    return _version_of(corpus_fingerprint(Path(corpus_dir)), model)
+
+
+def _is_complete(index_dir: Path) -> bool:
+    return all((index_dir / name).is_file() for name in INDEX_FILES)
+
+
+def published_version(index_dir: Path) -> str | None:
+    """The version a complete index directory holds; None when it is incomplete or was updated in place. Reads
+    build.json only."""
+    if not _is_complete(Path(index_dir)):
+        return None
+    try:
+        return read_build_info(Path(index_dir)).version
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+@dataclass(frozen=True)
+class PublishedIndex:
+    version: str
+    path: Path
+    built: bool  # False: that version was already published, nothing was done
+    info: BuildInfo
+
+
+def publish_index(
+    corpus_dir: Path,
+    root: Path,
+    model: str = DEFAULT_MODEL,
+    progress: bool = False,
+    taxonomy_path: Path | None = None,
+    runtime: Runtime = "auto",
+) -> PublishedIndex:
+    """Build the corpus into ``root/<version>`` unless that version is already there; return what is published.
+
+    The build is written into a private directory under ``root`` and renamed into place when complete, so a reader
+    never sees a partial version, and two publishers of the same version (two jobs, a job and an import) are
+    harmless: the first rename wins and the other build is discarded. A published version is read-only."""
+    root = Path(root)
+    files = read_corpus_files(Path(corpus_dir))  # one snapshot: the version names exactly what is built
+    version = _version_of(fingerprint_files(files), model)
+    target = root / version
+    if _is_complete(target):
+        held = published_version(target)
+        if held != version:
+            raise ValueError(f"{target}: holds index version {held!r}, not {version!r}; remove it")
+        return PublishedIndex(version, target, False, read_build_info(target))
+    root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=root))
+    try:
+        info = _build_from_files(files, work, model, progress, taxonomy_path, None, runtime)
+        for path in work.rglob("*"):
+            path.chmod(0o555 if path.is_dir() else 0o444)
+        work.chmod(0o755)  # mkdtemp makes it private; made read-only once in place
+        try:
+            os.rename(work, target)  # replaces an empty directory, fails on a complete one
+        except OSError:
+            if not _is_complete(target):
+                raise
+            return PublishedIndex(version, target, False, read_build_info(target))  # another publisher won
+        target.chmod(0o555)
+        return PublishedIndex(version, target, True, info)
+    finally:
+        if work.exists():
+            for path in [work, *work.rglob("*")]:
+                if path.is_dir():
+                    path.chmod(0o755)  # files in a read-only directory cannot be removed
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def read_build_info(index_dir: Path) -> BuildInfo:
@@ -247,7 +354,7 @@ def read_build_info(index_dir: Path) -> BuildInfo:
 def is_stale(corpus_dir: Path, out_dir: Path, model: str = DEFAULT_MODEL) -> bool:
     """True if the index in ``out_dir`` is missing, incomplete, or built from another corpus, model or analyzer."""
     out_dir = Path(out_dir)
-    if not all((out_dir / name).is_file() for name in INDEX_FILES):
+    if not _is_complete(out_dir):
         return True
     try:
         info = read_build_info(out_dir)
@@ -440,6 +547,7 @@ class KnowledgeSearcher:
             count=len(self._articles),
             languages=_language_counts(self._articles.values()),
             corpus_fingerprint=None,  # forces the next `build --if-stale` to resync with the corpus
+            version=None,  # no longer what any corpus version builds to
             updated_at=_now_iso(),
         )
 

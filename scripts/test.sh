@@ -11,8 +11,8 @@ part() {
   echo; echo "==> $name"
   "$@" || status=1
 }
-part "backend and knowledge index (Python 3.11)" \
-  .venv-app/bin/python -m pytest tests/backend tests/knowledge_index -q --junitxml=results/junit-app.xml
+part "backend, knowledge index and deployment files (Python 3.11)" \
+  .venv-app/bin/python -m pytest tests/backend tests/knowledge_index tests/deploy -q --junitxml=results/junit-app.xml
 # The backend suite again, on a real PostgreSQL: a private cluster from scripts/postgres.sh (installs Debian
 # postgresql if missing), stopped afterwards even on failure. When PostgreSQL cannot be installed (not root, no
 # apt), this part fails in CI and is skipped with a warning on a developer machine.

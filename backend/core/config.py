@@ -18,15 +18,22 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore")
 
     database_url: str = f"sqlite:///{VAR_DIR / 'portal.db'}"
-    # Signing key for access tokens. When unset, a random key is generated once and kept in var/ so that
-    # tokens survive restarts of the demo stack.
+    # Signing key for access tokens. When unset: SECRET_KEY_FILE, else var/secret.key (a random key made once, so
+    # that tokens survive restarts of the demo stack). Every replica of a deployment must share it.
     secret_key: str = ""
+    secret_key_file: Path = VAR_DIR / "secret.key"
     access_token_minutes: int = 12 * 60
     # Password given to the demo users when the demo database is first seeded (documented in the README).
     demo_password: str = "DemoPortal-2026"
     taxonomy_path: Path = REPO_ROOT / "data" / "taxonomy" / "taxonomy.yml"
     knowledge_corpus_dir: Path = REPO_ROOT / "data" / "knowledge"
     knowledge_index_dir: Path = VAR_DIR / "knowledge_index"
+    # Production (deploy/README.md): the published index version to serve (`python -m knowledge_index publish`),
+    # read from KNOWLEDGE_INDEX_DIR/<version>, which then holds the published versions. Loaded once and never reloaded:
+    # every replica configured with a version serves exactly that index, and an import publishes a new version
+    # instead of changing this one. Empty (`make run`): KNOWLEDGE_INDEX_DIR is the index itself, updated in place by
+    # imports and reloaded by running backends.
+    knowledge_index_version: str = Field(default="", pattern=r"^([0-9a-f]{16})?$")
     # Sentence-transformers model for query embeddings; empty = the model the index was built with.
     knowledge_model: str = ""
     # How queries are embedded: ONNX Runtime (same vectors as torch, 6.9 instead of 14.5 ms per query, p50),
@@ -65,8 +72,14 @@ class Settings(BaseSettings):
     # variable as the action server's. Empty: the address the request came to.
     backend_public_url: str = ""
 
+    def knowledge_index_path(self) -> Path:
+        """The directory of the index to serve."""
+        if self.knowledge_index_version:
+            return self.knowledge_index_dir / self.knowledge_index_version
+        return self.knowledge_index_dir
+
     def resolved_secret_key(self) -> str:
-        return self.secret_key or secret_from_file(VAR_DIR / "secret.key")
+        return self.secret_key or secret_from_file(self.secret_key_file)
 
     def resolved_assistant_key(self) -> str:
         return self.assistant_key or secret_from_file(self.assistant_key_file)

@@ -14,7 +14,7 @@ from backend.core.errors import ApiError
 from backend.models import Asset, KnowledgeArticle
 from backend.schemas import KnowledgeHit
 from knowledge_index import KnowledgeSearcher
-from knowledge_index.store import model_matches
+from knowledge_index.store import model_matches, published_version
 
 log = logging.getLogger(__name__)
 MIN_QUERY_CHARS = 3
@@ -31,26 +31,39 @@ def _index_version(index_dir: Path) -> float | None:
 
 
 def get_searcher() -> KnowledgeSearcher:
-    """The index, loaded once per process and reloaded when an import or rebuild saved a new version."""
+    """The index, loaded once per process. Unversioned (`make run`), reloaded when an import or rebuild saved a new
+    version of it; a published version (KNOWLEDGE_INDEX_VERSION) never changes and is never looked at again."""
     global _searcher, _loaded_version
     settings = get_settings()
+    pinned = settings.knowledge_index_version
     with _lock:
-        version = _index_version(settings.knowledge_index_dir)
+        if pinned and _searcher is not None:
+            return _searcher
+        index_dir = settings.knowledge_index_path()
+        version = _index_version(index_dir)
         if _searcher is None or (version is not None and version != _loaded_version):
+            if pinned and published_version(index_dir) != pinned:  # checked on build.json, before loading anything
+                log.error("knowledge index version %s not published in %s: not served", pinned,
+                          settings.knowledge_index_dir)
+                raise knowledge_unavailable()
             try:
                 _searcher = KnowledgeSearcher.load(
-                    settings.knowledge_index_dir, model=settings.knowledge_model or None,
+                    index_dir, model=settings.knowledge_model or None,
                     runtime=settings.knowledge_encoder_runtime, threads=settings.knowledge_encoder_threads,
                 )
                 _loaded_version = version
             except FileNotFoundError as exc:
                 log.error("knowledge index missing: %s", exc)
-                raise ApiError(
-                    503, "knowledge_unavailable",
-                    "La base de connaissances est indisponible pour le moment.",
-                    "The knowledge base is unavailable at the moment.",
-                ) from exc
+                raise knowledge_unavailable() from exc
         return _searcher
+
+
+def knowledge_unavailable() -> ApiError:
+    return ApiError(
+        503, "knowledge_unavailable",
+        "La base de connaissances est indisponible pour le moment.",
+        "The knowledge base is unavailable at the moment.",
+    )
 
 
 def reset_searcher() -> None:

@@ -1,5 +1,6 @@
 """REST adapter: `POST /webhooks/rest/webhook {"sender", "message", "metadata": {"token"}}` (or the token as an
-`Authorization: Bearer` header). Answers the list of bot messages, each rendered whole (bot/channels/render.py)."""
+`Authorization: Bearer` header). Answers the list of bot messages, each rendered whole (bot/channels/render.py).
+Probes: `GET /webhooks/rest/` (the server answers) and `GET /webhooks/rest/ready` (the model is loaded)."""
 from __future__ import annotations
 
 import logging
@@ -58,6 +59,15 @@ class PortalRestInput(InputChannel):
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
+
+        @webhook.route("/ready", methods=["GET"])
+        async def ready(request: Request) -> HTTPResponse:
+            """Readiness probe of a deployment: 200 once the model is loaded. Rasa's /status tells it too but only with
+            the API token, and its / answers even when the model failed to load."""
+            agent = getattr(request.app.ctx, "agent", None)
+            if agent is not None and agent.is_ready():
+                return response.json({"status": "ready"})
+            return response.json({"status": "not_ready"}, status=503)
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:

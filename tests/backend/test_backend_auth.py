@@ -297,3 +297,18 @@ def test_assistant_tokens_are_refused_unless_exactly_right(client, db, variant):
 def test_a_portal_token_with_an_audience_is_refused(client, db):
     claims = {**_claims(_user_id(db, ADMIN), minutes=5), "aud": "portal-assistant"}
     _assert_not_authenticated(client.get("/users/me", headers={"Authorization": f"Bearer {jwt.encode(claims, SECRET)}"}))
+
+
+def test_the_signing_keys_can_come_from_files(tmp_path):
+    """A deployment mounts its keys as files (SECRET_KEY_FILE, ASSISTANT_KEY_FILE, CHANNEL_KEY_FILE); a key set in
+    the environment wins over its file."""
+    from backend.core.config import Settings
+
+    for name in ("secret", "assistant", "channel"):
+        (tmp_path / f"{name}.key").write_text(f"{name}-key-from-a-mounted-file\n")
+    settings = Settings(secret_key="", assistant_key="", channel_key="", secret_key_file=tmp_path / "secret.key",
+                        assistant_key_file=tmp_path / "assistant.key", channel_key_file=tmp_path / "channel.key")
+    assert settings.resolved_secret_key() == "secret-key-from-a-mounted-file"
+    assert settings.resolved_assistant_key() == "assistant-key-from-a-mounted-file"
+    assert settings.resolved_channel_key() == "channel-key-from-a-mounted-file"
+    assert Settings(secret_key="from-env", secret_key_file=tmp_path / "secret.key").resolved_secret_key() == "from-env"

@@ -1,6 +1,9 @@
 """Web chat page, its config, health, JSON 404/405 errors and the OpenAPI document."""
 from __future__ import annotations
 
+from backend.core.config import get_settings
+from backend.services.knowledge import get_searcher
+
 RASA_URL = "http://rasa.backend-tests.invalid:5005"  # = RASA_PUBLIC_URL set by conftest
 
 
@@ -30,9 +33,46 @@ def test_chat_config(client):
 
 
 def test_health(client):
-    response = client.get("/health")
+    for path in ("/health", "/health/live"):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok"}
+
+
+def test_ready_when_the_database_answers_and_the_index_is_loaded(client):
+    response = client.get("/health/ready")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    body = response.json()
+    assert body["status"] == "ready" and body["database"] == "ok" and body["knowledge_index"] == "ok"
+    assert body["documents"] == get_searcher().build_info.count > 0
+
+
+def test_not_ready_without_the_database(client, monkeypatch):
+    from sqlalchemy import create_engine
+
+    from backend.api.routes import health
+
+    unreachable = create_engine("postgresql+psycopg://portal@127.0.0.1:1/portal?connect_timeout=2")
+    monkeypatch.setattr(health, "get_engine", lambda: unreachable)
+    response = client.get("/health/ready")
+    assert response.status_code == 503
+    assert response.json()["status"] == "not_ready" and response.json()["database"] == "unavailable"
+    assert client.get("/health/live").status_code == 200  # liveness never looks at a dependency
+
+
+def test_not_ready_without_the_knowledge_index(client, monkeypatch, tmp_path):
+    from backend.services import knowledge
+
+    monkeypatch.setattr(get_settings(), "knowledge_index_dir", tmp_path / "nothing-here")
+    knowledge.reset_searcher()
+    try:
+        response = client.get("/health/ready")
+        assert response.status_code == 503
+        assert response.json() == {"status": "not_ready", "database": "ok", "knowledge_index": "unavailable"}
+    finally:
+        monkeypatch.undo()
+        knowledge.reset_searcher()
+    assert client.get("/health/ready").status_code == 200  # loaded again once it is there
 
 
 def test_unknown_route_is_json_404(client):
@@ -115,3 +155,18 @@ def test_cors_only_for_the_configured_portal_origins(client):
     assert "access-control-allow-credentials" not in allowed.headers
     foreign = client.get("/health", headers={"Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in foreign.headers
+
+
+def test_the_deployment_probes_answer(client):
+    """The backend's probes in deploy/k8s/50-backend.yaml are routes that answer 200 on a ready backend."""
+    from pathlib import Path
+
+    import yaml
+
+    manifest = Path(__file__).resolve().parents[2] / "deploy" / "k8s" / "50-backend.yaml"
+    (deployment,) = [d for d in yaml.safe_load_all(manifest.read_text()) if d and d["kind"] == "Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    paths = {container[probe]["httpGet"]["path"] for probe in ("startupProbe", "readinessProbe", "livenessProbe")}
+    assert paths == {"/health/live", "/health/ready"}
+    for path in paths:
+        assert client.get(path).status_code == 200, path

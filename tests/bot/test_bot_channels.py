@@ -112,6 +112,43 @@ async def test_rest_webhook_binds_the_conversation_to_the_verified_user(verifier
     assert users_backend.requests[0].headers["authorization"] == "Bearer good-token"
 
 
+class FakeAgent:
+    def __init__(self, ready: bool) -> None:
+        self.ready = ready
+
+    def is_ready(self) -> bool:
+        return self.ready
+
+
+@pytest.mark.asyncio
+async def test_rest_probes_say_whether_the_model_is_loaded(verifier):
+    async with rest_app(verifier, Recorder()) as client:
+        app = client._transport.app  # the Sanic app Rasa would have put its agent on
+        assert (await client.get("/webhooks/rest/")).json() == {"status": "ok"}  # liveness: the server answers
+        for agent, status in ((None, 503), (FakeAgent(ready=False), 503), (FakeAgent(ready=True), 200)):
+            app.ctx.agent = agent
+            response = await client.get("/webhooks/rest/ready")
+            assert response.status_code == status
+            assert response.json() == {"status": "ready" if status == 200 else "not_ready"}
+
+
+@pytest.mark.asyncio
+async def test_the_deployment_probes_of_rasa_answer(verifier):
+    """The probes in deploy/k8s/50-rasa.yaml are routes of the REST channel that answer 200 once the model is loaded."""
+    import yaml
+    from pathlib import Path
+
+    manifest = Path(__file__).resolve().parents[2] / "deploy" / "k8s" / "50-rasa.yaml"
+    (deployment,) = [d for d in yaml.safe_load_all(manifest.read_text()) if d and d["kind"] == "Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    paths = {container[probe]["httpGet"]["path"] for probe in ("startupProbe", "readinessProbe", "livenessProbe")}
+    assert paths == {"/webhooks/rest/", "/webhooks/rest/ready"}
+    async with rest_app(verifier, Recorder()) as client:
+        client._transport.app.ctx.agent = FakeAgent(ready=True)
+        for path in paths:
+            assert (await client.get(path)).status_code == 200, path
+
+
 @pytest.mark.asyncio
 async def test_rest_webhook_takes_the_token_from_the_authorization_header(verifier):
     on_new_message = Recorder()

@@ -85,11 +85,6 @@ def chat_vendor_file(name: str) -> FileResponse:
     return FileResponse(path, media_type="text/javascript; charset=utf-8", headers=web_headers())
 
 
-@router.get("/health")
-def health() -> dict[str, str]:
-    return {"status": "ok"}
-
-
 # The secure page the assistant links to for a password change (it never asks for a password in the chat):
 # the form posts straight to POST /users/me/password with the chat's login token (bot/web/password.js).
 PASSWORD_PAGE_HEADERS = {
