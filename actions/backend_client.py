@@ -183,6 +183,14 @@ class BackendClient:
         """language / accessibility / analytics / email_notifications"""
         return await self._request("PATCH", "/users/me/profile", json=changes)
 
+    async def teams_link(self) -> Dict[str, Any]:
+        """The user's Microsoft Teams link {tenant_id, created_at} (404 BackendRejected when there is none)."""
+        return await self._request("GET", "/teams/links/me")
+
+    async def unlink_teams(self) -> None:
+        """Removes the user's Microsoft Teams link (404 BackendRejected when there is none)."""
+        await self._request("DELETE", "/teams/links/me")
+
     async def users(self) -> List[Dict[str, Any]]:
         return await self._request("GET", "/users")
 

@@ -166,6 +166,25 @@ class IdentityLayer:
             return "empty_message"
         return None
 
+    def anonymous(self, language: str, channel_user: str) -> Dict[str, Any]:
+        """The identity of someone the channel could not tie to a portal user (an unlinked Teams user, an unverified
+        caller): no user id, so the action server mints only knowledge-search tokens for it (actions/session.py)."""
+        return {"anonymous": True, "id": None, "language": language, "channel": self.channel,
+                "channel_user": channel_user}
+
+    async def deliver_anonymous(self, on_new_message: Handler, language: str, text: str, conversation: str,
+                                output_channel: OutputChannel, input_channel: str, channel_user: str,
+                                message_id: Optional[str] = None) -> None:
+        """A message with the anonymous identity, in a conversation of its own (never a verified user's)."""
+        await on_new_message(UserMessage(
+            text=text,
+            output_channel=output_channel,
+            sender_id=f"unverified:{conversation}",
+            input_channel=input_channel,
+            message_id=message_id,
+            metadata={IDENTITY_KEY: self.anonymous(language, channel_user)},
+        ))
+
     async def deliver(self, on_new_message: Handler, identity: Dict[str, Any], text: str, conversation: str,
                       output_channel: OutputChannel, input_channel: str, message_id: Optional[str] = None) -> None:
         await on_new_message(UserMessage(

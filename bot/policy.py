@@ -43,7 +43,9 @@ def offer_due(tracker: DialogueStateTracker) -> bool:
         return False
     spoken = tracker.get_slot("language")
     identity = (tracker.latest_message.metadata or {}).get(IDENTITY_KEY) if tracker.latest_message else None
-    profile = identity.get("language") if isinstance(identity, dict) else None
+    # an anonymous identity (an unlinked Teams user, an unverified caller) has a language but no profile to save it in
+    profile = identity.get("language") if isinstance(identity, dict) and isinstance(identity.get("id"), int) \
+        else None
     # the slot checks first: walking back through the turn's events is needed only when an offer is otherwise due
     return spoken in LANGUAGES and profile in LANGUAGES and spoken != profile \
         and tracker.get_slot("language_offered") != spoken and not choice_pending(tracker)

@@ -17,9 +17,12 @@ Like every adapter it only authenticates and translates (bot/identity.py deliver
   mention stripped from the text.
 
 Who the Teams user (tenant id, AAD object id) is in the portal is the backend's answer on every message
-(`BackendLinks`, a short-lived service token signed with CHANNEL_KEY): a user who is not linked, deactivated, or
-writing from a tenant bound to another account reaches nothing of the assistant and gets a sign-in card to the
-portal page that links them (a single-use code, minutes long).
+(`BackendLinks`, a short-lived service token signed with CHANNEL_KEY). A user who is not linked, deactivated, or
+writing from a tenant bound to another account talks to the assistant with the anonymous identity
+(bot/identity.py), in a conversation of their own: the action server then mints only knowledge-search tokens, so a
+how-to question is answered and anything needing the account is answered "log in" (`utter_login_required`), which
+this adapter shows as the sign-in card to the portal page that links them (a single-use code, minutes long). The
+first message of an unlinked user in a conversation (again after they were seen linked there) gets that card too.
 """
 from __future__ import annotations
 
@@ -45,6 +48,7 @@ from sanic.response import HTTPResponse
 from actions.backend_client import KEEP_ALIVE
 from bot.channels.teams_cards import sign_in_card, submitted_payload, teams_activities
 from bot.identity import Handler, IdentityLayer, PortalUnavailable, edge_message, user_identity
+from bot.language import detect_language
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,18 @@ TEAMS_MESSAGES = {
         "en": "To use the assistant in Teams, link your Teams account to your portal account: open the link, sign "
               "in to the portal, then type here the six-digit number it gives you. The link works once and expires "
               "in a few minutes.",
+    },
+    "until_linked": {
+        "fr": "En attendant, je peux répondre à vos questions pratiques (« comment remplacer le toner ? »).",
+        "en": "Until then, I can answer your how-to questions (\"how do I replace the toner?\").",
+    },
+    "link_required": {
+        "fr": "Pour cela, je dois savoir qui vous êtes dans le portail : reliez votre compte Teams à votre compte du "
+              "portail (ouvrez le lien, connectez-vous, puis tapez ici le numéro à six chiffres qu'il vous donne). "
+              "Sans cela, je peux seulement répondre à vos questions pratiques.",
+        "en": "For that I need to know who you are in the portal: link your Teams account to your portal account "
+              "(open the link, sign in, then type here the six-digit number it gives you). Until then, I can only "
+              "answer how-to questions.",
     },
     "link_button": {"fr": "Relier mon compte", "en": "Link my account"},
     "linked": {
@@ -324,6 +340,27 @@ class TeamsOutput(OutputChannel):
         await self.send_response(recipient_id, {"text": text})
 
 
+LOGIN_REQUIRED = "utter_login_required"  # what the actions answer when the backend refuses the anonymous identity
+
+
+class UnlinkedTeamsOutput(TeamsOutput):
+    """Replies to an unlinked user (the assistant acts for the anonymous identity): an answer that needs the account
+    is held back (`link_required`), the adapter then posts the sign-in card instead; the rest is posted as usual."""
+
+    def __init__(self, connector: ConnectorClient, activity: Dict[str, Any], lang: str) -> None:
+        super().__init__(connector, activity, lang)
+        self.link_required = False
+        self.said: List[str] = []  # the texts of the turn, for the card's language
+
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        if message.get("text"):
+            self.said.append(str(message["text"]))
+        if message.get("utter_action") == LOGIN_REQUIRED:
+            self.link_required = True
+            return
+        await super().send_response(recipient_id, message)
+
+
 def mentions_bot(activity: Dict[str, Any]) -> List[str]:
     """The texts of the activity's @mentions of the bot (e.g. "<at>Print assistant</at>")."""
     bot_id = (activity.get("recipient") or {}).get("id")
@@ -445,8 +482,20 @@ class Once:
 
             self.redis = redis.asyncio.Redis.from_url(redis_url)
 
+    @staticmethod
+    def _key(what: str) -> str:
+        return "teams_once:" + hashlib.sha256(what.encode()).hexdigest()[:32]
+
+    async def forget(self, what: str) -> None:
+        """The next `first(what)` is true again."""
+        key = self._key(what)
+        if self.redis is None:
+            self._local.discard(key)
+        else:
+            await self.redis.delete(key)
+
     async def first(self, what: str) -> bool:
-        key = "teams_once:" + hashlib.sha256(what.encode()).hexdigest()[:32]
+        key = self._key(what)
         if self.redis is None:
             if key in self._local:
                 return False
@@ -510,38 +559,71 @@ class TeamsInput(InputChannel):
         output = TeamsOutput(self.connector, activity, lang)
         await output.send_text_message("", teams_message("welcome", lang))
 
+    async def _sign_in(self, output: TeamsOutput, tenant: str, aad: str, lang: str, *keys: str) -> None:
+        """The sign-in card: why (the messages `keys`), and the button to the portal page with a fresh code."""
+        url = await self.resolve.link_url(tenant, aad)
+        if url is None:
+            raise PortalUnavailable()
+        text = "\n\n".join(teams_message(key, lang) for key in keys)
+        await output.post({"type": "message", "attachments": [
+            sign_in_card(text, teams_message("link_button", lang), url)]})
+
     async def _message(self, on_new_message: Handler, activity: Dict[str, Any], text: str) -> None:
         lang = locale_language(activity.get("locale"))
         output = TeamsOutput(self.connector, activity, lang)
         tenant, aad = tenant_of(activity) or "", str((activity.get("from") or {}).get("aadObjectId") or "")
+        # the sign-in card's first showing to this Teams user in this conversation (forgotten once seen linked)
+        first_contact = f"sign-in:{activity['conversation']['id']}:{tenant}:{aad}"
         try:
             identity = await self.resolve(tenant, aad)
-            if identity is None:
-                if CONFIRMATION_NUMBER.fullmatch(text.strip()):
-                    linked = await self.resolve.confirm(tenant, aad, text.strip())
-                    if linked is not None:
-                        await output.send_text_message("", teams_message(
-                            "linked", linked.get("language") or lang, name=linked.get("full_name") or ""))
-                        return
-                    await output.send_text_message("", teams_message("wrong_number", lang))
-                url = await self.resolve.link_url(tenant, aad)
-                if url is None:
-                    raise PortalUnavailable()
-                await output.post({"type": "message", "attachments": [
-                    sign_in_card(teams_message("not_linked", lang), teams_message("link_button", lang), url)]})
+            if identity is None and CONFIRMATION_NUMBER.fullmatch(text.strip()):
+                linked = await self.resolve.confirm(tenant, aad, text.strip())
+                if linked is not None:
+                    await output.send_text_message("", teams_message(
+                        "linked", linked.get("language") or lang, name=linked.get("full_name") or ""))
+                    return
+                await output.send_text_message("", teams_message("wrong_number", lang))
+                await self._sign_in(output, tenant, aad, lang, "not_linked")
+                await self.once.first(first_contact)
                 return
         except PortalUnavailable:
             await output.send_text_message("", edge_message("portal_unavailable", lang))
             return
         refusal = self.layer.refusal(text)
         if refusal:
-            await output.send_text_message("", edge_message(refusal, identity.get("language") or lang))
+            await output.send_text_message("", edge_message(refusal, (identity or {}).get("language") or lang))
             return
+        conversation = "teams:" + hashlib.sha256(activity["conversation"]["id"].encode()).hexdigest()[:32]
+        if identity is None:
+            await self._unlinked(on_new_message, activity, text, conversation, tenant, aad, first_contact)
+            return
+        await self.once.forget(first_contact)
         output.lang = identity.get("language") or lang
         await output.post({"type": "typing"})
-        conversation = "teams:" + hashlib.sha256(activity["conversation"]["id"].encode()).hexdigest()[:32]
         await self.layer.deliver(on_new_message, identity, text, conversation, output, self.name(),
                                  message_id=activity.get("id"))
+
+    async def _unlinked(self, on_new_message: Handler, activity: Dict[str, Any], text: str, conversation: str,
+                        tenant: str, aad: str, first_contact: str) -> None:
+        """An unlinked user's message: to the assistant with the anonymous identity (knowledge only), in their own
+        conversation; the sign-in card when the answer needs the account, and on first contact."""
+        lang = locale_language(activity.get("locale"))
+        output = UnlinkedTeamsOutput(self.connector, activity, lang)
+        await output.post({"type": "typing"})
+        who = hashlib.sha256(f"{tenant}:{aad}".encode()).hexdigest()[:16]
+        await self.layer.deliver_anonymous(on_new_message, lang, text, f"{conversation}:{who}", output, self.name(),
+                                           channel_user="teams:unlinked", message_id=activity.get("id"))
+        first = await self.once.first(first_contact)
+        if not (output.link_required or first):
+            return
+        answered_in = detect_language(" ".join(output.said)) or lang
+        try:
+            if output.link_required:
+                await self._sign_in(output, tenant, aad, answered_in, "link_required")
+            else:
+                await self._sign_in(output, tenant, aad, answered_in, "not_linked", "until_linked")
+        except PortalUnavailable:
+            await output.send_text_message("", edge_message("portal_unavailable", answered_in))
 
     def blueprint(self, on_new_message: Handler) -> Blueprint:
         webhook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)

@@ -35,14 +35,13 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
 from urllib.parse import parse_qs
 
 import httpx
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, OutputChannel
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Hangup, Pause, Redirect, VoiceResponse
 
-from actions.session import IDENTITY_KEY
 from bot.channels.teams import ChannelServiceClient, _env, _secret
 from bot.channels.voice_render import (
     HANDOFF_DIGIT, LINK_PAYLOAD, VoiceSettings, dial_twiml, gather, goodbye_twiml, holding_twiml, prompt_twiml, say,
@@ -365,8 +364,7 @@ class VoiceInput(InputChannel):
     def identity_of(self, state: Dict[str, Any], call: str) -> Dict[str, Any]:
         if state.get("identity"):
             return state["identity"]
-        return {"anonymous": True, "id": None, "language": state["lang"], "channel": self.layer.channel,
-                "channel_user": "phone:unverified"}
+        return self.layer.anonymous(state["lang"], "phone:unverified")
 
     @staticmethod
     def conversation(call: str) -> str:
@@ -379,9 +377,8 @@ class VoiceInput(InputChannel):
             await self.layer.deliver(on_new_message, identity, text, self.conversation(call), collector, self.name())
             return
         # an unverified caller: their own conversation, with no user (the actions answer knowledge questions only)
-        await on_new_message(UserMessage(text=text, output_channel=collector, sender_id=f"unverified:"
-                                         f"{self.conversation(call)}", input_channel=self.name(),
-                                         metadata={IDENTITY_KEY: identity}))
+        await self.layer.deliver_anonymous(on_new_message, identity["language"], text, self.conversation(call),
+                                           collector, self.name(), channel_user=identity["channel_user"])
 
     # --- the call's stages ------------------------------------------------------------------------------------
     async def start(self, state: Dict[str, Any]) -> VoiceResponse:

@@ -30,7 +30,7 @@ def portal(monkeypatch: pytest.MonkeyPatch) -> FakePortal:
 
 
 TEST_TOKEN_KEY = "_test_token"  # which of the fake portal's tokens stands for the identity's minted token
-CHANNEL_CODES = {"rest": "rest", "socketio": "web"}  # what credentials.yml declares for these adapters
+CHANNEL_CODES = {"rest": "rest", "socketio": "web", "teams": "teams", "voice": "phone"}  # as credentials.yml declares
 
 
 @pytest.fixture(autouse=True)

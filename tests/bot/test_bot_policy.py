@@ -55,6 +55,13 @@ def test_offer_due(spoken, profile, offered, form, due):
     assert offer_due(tracker(spoken, profile, offered, form=form)) is due
 
 
+def test_no_offer_for_an_anonymous_identity():
+    """An unlinked Teams user or an unverified caller has a language but no profile to save it in."""
+    anonymous = tracker("en", "fr")
+    anonymous.latest_message.metadata = {IDENTITY_KEY: {"anonymous": True, "id": None, "language": "fr"}}
+    assert offer_due(anonymous) is False
+
+
 @pytest.mark.parametrize("text, due", [
     ("I'm not sure I understood. Did you mean:", False),  # the low-confidence menu: answered first
     ("Which list would you like?", False),

@@ -204,17 +204,129 @@ async def test_bodies_that_are_not_activities_get_400(microsoft):
 
 
 # --- identity -----------------------------------------------------------------------------------------------------
+ANONYMOUS_FR = {"anonymous": True, "id": None, "language": "fr", "channel": "teams", "channel_user": "teams:unlinked"}
+LINK_URL = f"http://portal.test/chat/teams-link.html#code=code-for-{AAD_USER}"
+ARTICLE = {"title": "Replace the toner cartridge", "number": "KB0002", "summary": "Open the front cover.",
+           "url": "http://portal.test/kb/KB0002"}
+
+
+class Assistant(Recorder):
+    """Stands for Rasa: answers each message with the bot messages `answers` gives for its text (as Rasa sends them to
+    the output channel: text, buttons, custom payload and the response's name)."""
+
+    def __init__(self, answers: Dict[str, List[Dict[str, Any]]]) -> None:
+        super().__init__()
+        self.answers = answers
+
+    async def __call__(self, message: Any) -> None:
+        self.messages.append(message)
+        for bot_message in self.answers.get(message.text, []):
+            await message.output_channel.send_response(message.sender_id, dict(bot_message))
+
+
+def login_required(lang: str = "en") -> Dict[str, Any]:
+    text = "Your session has expired: please log in to the portal again." if lang == "en" else \
+        "Votre session a expiré : veuillez vous reconnecter au portail."
+    return {"text": text, "utter_action": "utter_login_required"}
+
+
+def sign_in_cards(microsoft: MicrosoftMock) -> List[Dict[str, Any]]:
+    return [c for c in microsoft.texts() if isinstance(c, dict) and c.get("actions") and
+            c["actions"][0]["type"] == "Action.OpenUrl" and "teams-link.html" in c["actions"][0]["url"]]
+
+
 @pytest.mark.asyncio
-async def test_an_unlinked_teams_user_gets_a_sign_in_card_and_reaches_nothing(microsoft):
-    recorder, links = Recorder(reply="leak"), Links()
+async def test_an_unlinked_teams_user_talks_to_the_assistant_anonymously_and_gets_the_sign_in_card_first(microsoft):
+    recorder, links = Recorder(reply="Bonjour ! Que puis-je faire pour vous ?"), Links()
     links.links.clear()
     async with teams(microsoft, recorder, links) as (adapter, client):
-        await send(client, microsoft, activity(microsoft, locale="fr-FR"))
-    assert recorder.messages == []
-    (content,) = microsoft.texts()
+        await send(client, microsoft, activity(microsoft, "bonjour", locale="fr-FR"))
+        await adapter.idle()
+        first = microsoft.texts()
+        await send(client, microsoft, activity(microsoft, "bonjour encore", locale="fr-FR"))
+    # the message reached the assistant with the anonymous identity only: no user id, account or Teams ids
+    assert [m.metadata for m in recorder.messages] == [{IDENTITY_KEY: ANONYMOUS_FR}] * 2
+    senders = {m.sender_id for m in recorder.messages}
+    assert len(senders) == 1 and senders.pop().startswith("unverified:teams:")
+    assert AAD_USER not in recorder.messages[0].sender_id and TENANT not in recorder.messages[0].sender_id
+    # the answer, then, on first contact only, the sign-in card saying what works until the link is made
+    assert first[:2] == ["typing", "Bonjour ! Que puis-je faire pour vous ?"]
+    (content,) = first[2:]
     assert content["body"][0]["text"].startswith("Pour utiliser l'assistant dans Teams, reliez votre compte")
-    assert content["actions"] == [{"type": "Action.OpenUrl", "title": "Relier mon compte",
-                                   "url": f"http://portal.test/chat/teams-link.html#code=code-for-{AAD_USER}"}]
+    assert "En attendant, je peux répondre à vos questions pratiques" in content["body"][0]["text"]
+    assert content["actions"] == [{"type": "Action.OpenUrl", "title": "Relier mon compte", "url": LINK_URL}]
+    assert microsoft.texts()[3:] == ["typing", "Bonjour ! Que puis-je faire pour vous ?"]  # no second card
+
+
+@pytest.mark.asyncio
+async def test_an_unlinked_user_gets_knowledge_as_cards_and_the_sign_in_card_for_the_rest(microsoft):
+    assistant, links = Assistant({
+        "how do I replace the toner?": [{"text": "Here is what I found:", "utter_action": "utter_kb_search_intro"},
+                                        {"text": "**Replace the toner cartridge** (KB0002)",
+                                         "custom": {"article": ARTICLE}, "utter_action": "utter_kb_article"}],
+        # the fault form: the device look-up and the device question both refused by the backend
+        "my printer is jammed": [login_required(), login_required()],
+    }), Links()
+    links.links.clear()
+    async with teams(microsoft, assistant, links) as (adapter, client):
+        await send(client, microsoft, activity(microsoft, "how do I replace the toner?"))
+        await adapter.idle()
+        answered = microsoft.texts()
+        microsoft.activities.clear()
+        await send(client, microsoft, activity(microsoft, "my printer is jammed"))
+    assert answered[:3] == ["typing", "Here is what I found:", {
+        "type": "AdaptiveCard", "$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "version": "1.5",
+        "body": [{"type": "TextBlock", "text": "Replace the toner cartridge", "wrap": True, "weight": "Bolder",
+                  "size": "Medium"},
+                 {"type": "TextBlock", "text": "KB0002", "wrap": True, "isSubtle": True, "spacing": "None",
+                  "size": "Small"},
+                 {"type": "TextBlock", "text": "Open the front cover.", "wrap": True}],
+        "actions": [{"type": "Action.OpenUrl", "title": "Open the article", "url": ARTICLE["url"]}],
+        "msteams": {"width": "Full"}}]
+    assert len(answered) == 4 and answered[3]["actions"][0]["url"] == LINK_URL  # first contact: the sign-in card
+    # what needs the account: one sign-in card saying why, never the "session expired" text
+    (card,) = microsoft.texts()[1:]
+    assert microsoft.texts()[0] == "typing"
+    assert card["body"][0]["text"].startswith("For that I need to know who you are in the portal: link your Teams")
+    assert card["actions"] == [{"type": "Action.OpenUrl", "title": "Link my account", "url": LINK_URL}]
+    assert "session" not in str(microsoft.texts())
+
+
+@pytest.mark.asyncio
+async def test_the_sign_in_card_follows_the_language_the_assistant_answered_in(microsoft):
+    assistant, links = Assistant({"je veux voir mes dossiers": [login_required("fr")]}), Links()
+    links.links.clear()
+    async with teams(microsoft, assistant, links) as (adapter, client):
+        await send(client, microsoft, activity(microsoft, "je veux voir mes dossiers", locale="en-US"))
+    (card,) = sign_in_cards(microsoft)
+    assert card["body"][0]["text"].startswith("Pour cela, je dois savoir qui vous êtes dans le portail")
+    assert card["actions"][0]["title"] == "Relier mon compte"
+
+
+@pytest.mark.asyncio
+async def test_a_user_unlinked_after_being_linked_gets_the_sign_in_card_at_the_next_message(microsoft):
+    recorder, links = Recorder(reply="ok"), Links()
+    async with teams(microsoft, recorder, links) as (adapter, client):
+        await send(client, microsoft, activity(microsoft, "hello"))
+        await adapter.idle()
+        links.links.clear()  # unlinked (in the chat, by an administrator or deactivated)
+        await send(client, microsoft, activity(microsoft, "show my cases"))
+        await adapter.idle()
+        await send(client, microsoft, activity(microsoft, "and now?"))
+    assert [m.metadata[IDENTITY_KEY]["id"] for m in recorder.messages] == [2, None, None]
+    assert recorder.messages[0].sender_id.startswith("u2:teams:")
+    assert recorder.messages[1].sender_id.startswith("unverified:teams:")
+    assert microsoft.texts()[:2] == ["typing", "ok"] and len(sign_in_cards(microsoft)) == 1
+    assert microsoft.texts()[-2:] == ["typing", "ok"]
+
+
+@pytest.mark.asyncio
+async def test_the_sign_in_card_is_shown_once_per_conversation_until_seen_linked():
+    once = Once()
+    what = "sign-in:a:1personal-conversation:tenant:aad"
+    assert await once.first(what) and not await once.first(what)
+    await once.forget(what)
+    assert await once.first(what)
 
 
 @pytest.mark.asyncio

@@ -1,7 +1,8 @@
 """End to end over Microsoft Teams: the running stack's Teams channel (/webhooks/teams/messages) receives activities
 signed like the Bot Connector's (tests/microsoft_mock.py's test key) and answers through the mock connector, which
 records every activity. Linking, a fault report by card clicks up to a case read back through the API, a meter
-reading, a refusal, a group chat @mention, and forged activities that reach nothing."""
+reading, a refusal, a group chat @mention, forged activities that reach nothing, an unlinked user's knowledge
+questions (answered) and account requests (the sign-in card, nothing created), and unlinking in the chat."""
 from __future__ import annotations
 
 import hashlib
@@ -46,6 +47,18 @@ def texts(replies: List[Dict[str, Any]]) -> str:
     return "\n".join(text_of(reply) for reply in replies)
 
 
+def is_sign_in_card(activity: Dict[str, Any]) -> bool:
+    return any(action["type"] == "Action.OpenUrl" and "/chat/teams-link.html#code=" in action["url"]
+               for action in actions([activity]))
+
+
+def sign_in_card(replies: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """The one sign-in card among the replies, last."""
+    cards = [reply for reply in replies if is_sign_in_card(reply)]
+    assert len(cards) == 1 and replies[-1] is cards[0], texts(replies)
+    return cards[0]
+
+
 class TeamsChat:
     """One Teams user in one conversation, talking to the stack as the Bot Connector would."""
 
@@ -56,6 +69,7 @@ class TeamsChat:
         self.conversation = f"a:{uuid.uuid4().hex}" if kind == "personal" else f"19:{uuid.uuid4().hex}@thread.v2"
         self.user_id: Optional[int] = None  # once linked
         self.turns = 0
+        self.unlinked_turns = 0  # messages that reached the assistant while not linked (the anonymous identity)
 
     def activity(self, text: Optional[str] = None, **extra: Any) -> Dict[str, Any]:
         body = {"type": "message", "id": uuid.uuid4().hex, "channelId": "msteams",
@@ -79,29 +93,45 @@ class TeamsChat:
     def sender_id(self) -> str:
         return f"u{self.user_id}:teams:{hashlib.sha256(self.conversation.encode()).hexdigest()[:32]}"
 
-    def tracker(self) -> Dict[str, Any]:
-        return httpx.get(f"{self.stack.rasa_url}/conversations/{quote(self.sender_id, safe=':')}/tracker",
+    @property
+    def unlinked_sender_id(self) -> str:
+        """This Teams user's own conversation with the assistant while not linked (bot/channels/teams.py)."""
+        who = hashlib.sha256(f"{TENANT}:{self.aad}".encode()).hexdigest()[:16]
+        return f"unverified:teams:{hashlib.sha256(self.conversation.encode()).hexdigest()[:32]}:{who}"
+
+    def tracker(self, sender_id: Optional[str] = None) -> Dict[str, Any]:
+        sender_id = sender_id or self.sender_id
+        return httpx.get(f"{self.stack.rasa_url}/conversations/{quote(sender_id, safe=':')}/tracker",
                          params={"token": self.stack.rasa_api_token}, timeout=30).json()
 
-    def _turn_done(self) -> bool:
-        self.last_tracker = self.tracker()
+    def _turn_done(self, sender_id: str, turns: int) -> bool:
+        self.last_tracker = self.tracker(sender_id)
         events = self.last_tracker.get("events") or []
         users = [e for e in events if e["event"] == "user"]
-        return len(users) >= self.turns and bool(events) and events[-1].get("name") == "action_listen"
+        return len(users) >= turns and bool(events) and events[-1].get("name") == "action_listen"
 
-    def say(self, text: Optional[str] = None, to_assistant: bool = True, timeout: float = 60, **extra: Any
-            ) -> List[Dict[str, Any]]:
+    def say(self, text: Optional[str] = None, to_assistant: bool = True, timeout: float = 60, unlinked: bool = False,
+            card: bool = False, **extra: Any) -> List[Dict[str, Any]]:
         """Sends a message (or a card click: value=...) and returns the messages the bot posted in reply.
-        `to_assistant`: the message reaches the assistant (a linked user), so the turn ends when the tracker has
-        listened again; otherwise when the channel's own answer has come."""
+        `to_assistant`: the message reaches the assistant, so the turn ends when the tracker has listened again
+        (`unlinked`: the anonymous conversation of a user who is not linked, then `card`: the sign-in card follows
+        the assistant's answer); otherwise when the channel's own answer has come."""
         before = len(self.received())
         response = self.post(self.activity(text, **extra))
         assert response.status_code == 200, response.text
         deadline = time.monotonic() + timeout
         if to_assistant:
-            self.turns += 1
-            while not self._turn_done():
+            if unlinked:
+                self.unlinked_turns += 1
+                sender_id, turns = self.unlinked_sender_id, self.unlinked_turns
+            else:
+                self.turns += 1
+                sender_id, turns = self.sender_id, self.turns
+            while not self._turn_done(sender_id, turns):
                 assert time.monotonic() < deadline, f"the turn did not end: {str(self.last_tracker)[-3000:]}"
+                time.sleep(0.05)
+            while card and not [a for a in self.received()[before:] if is_sign_in_card(a)]:
+                assert time.monotonic() < deadline, f"no sign-in card: {texts(self.received()[before:])}"
                 time.sleep(0.05)
         else:
             while not [a for a in self.received()[before:] if a.get("type") == "message"]:
@@ -119,10 +149,14 @@ class TeamsChat:
                 return self.say(value=data)
         raise AssertionError(f"no button {title_part or payload!r} in {[a['title'] for a in actions(replies)]}")
 
+    def first_contact(self) -> Dict[str, Any]:
+        """An unlinked user's first message: the assistant's answer, then the sign-in card."""
+        return sign_in_card(self.say("hello", unlinked=True, card=True))
+
     def link(self) -> List[Dict[str, Any]]:
         """The whole linking flow: the sign-in card, the portal page's claim (as the page does it), the number
         typed in Teams."""
-        (card,) = self.say("hello", to_assistant=False)
+        card = self.first_contact()
         (button,) = actions([card])
         assert button["type"] == "Action.OpenUrl" and "/chat/teams-link.html#code=" in button["url"]
         code = button["url"].split("#code=", 1)[1]
@@ -213,7 +247,7 @@ def test_another_accounts_user_cannot_link_from_this_tenant(chat, stack: Stack):
     teams = chat(USER)
     teams.link()  # binds the tenant to the demo account (already bound by the earlier tests)
     stranger = chat("admin@northwind-imprimerie.fr")
-    (card,) = stranger.say("hello", to_assistant=False)
+    card = stranger.first_contact()
     code = actions([card])[0]["url"].split("#code=", 1)[1]
     refused = stack.api("admin@northwind-imprimerie.fr", "/teams/links", "POST", json={"code": code})
     assert refused.status_code == 409 and refused.json()["code"] == "teams_tenant_other_account"
@@ -240,6 +274,50 @@ def test_forged_activities_get_401_and_reach_nothing(chat, stack: Stack, microso
     assert not [e for e in teams.tracker().get("events") or [] if e["event"] == "user"]
 
 
+def test_an_unlinked_user_gets_knowledge_answers_and_the_sign_in_card_for_the_rest(chat, stack: Stack):
+    teams = chat(USER)
+    cases_before = {c["number"] for c in stack.api(ADMIN, "/cases?list=all").json()}
+    replies = teams.say("how do I replace the toner cartridge?", unlinked=True, card=True)
+    assert [r for r in replies if any(a["title"] == "Open the article" for a in actions([r]))], texts(replies)
+    card = sign_in_card(replies)  # first contact: after the answer, saying what works until then
+    assert "Until then, I can answer your how-to questions" in text_of(card)
+    for request in ("the printer on the second floor is jammed in tray 2", "show me my open cases",
+                    "I'd like to enter my meter readings"):
+        replies = teams.say(request, unlinked=True, card=True)
+        said = texts(replies)
+        assert text_of(sign_in_card(replies)).startswith("For that I need to know who you are in the portal"), said
+        assert not CASE_NUMBER.search(said) and "WHJ01481" not in said and "session" not in said, said
+    assert {c["number"] for c in stack.api(ADMIN, "/cases?list=all").json()} == cases_before  # nothing created
+    identities = [e["metadata"]["verified_identity"] for e in teams.tracker(teams.unlinked_sender_id)["events"]
+                  if e["event"] == "user"]
+    assert len(identities) == 4 and all(i["id"] is None and i["anonymous"] is True and "account" not in i
+                                        for i in identities)
+
+
+def test_a_linked_user_unlinks_in_the_chat_and_the_next_message_gets_the_sign_in_card(chat, stack: Stack):
+    teams = chat(ADMIN, "fr-FR")
+    teams.link()
+    replies = teams.say("je voudrais délier mon compte Teams du portail")
+    assert "Je délie votre compte Microsoft Teams" in texts(replies), texts(replies)
+    assert "C'est fait" not in texts(teams.click(replies, "Non, le garder"))
+    assert stack.api(ADMIN, "/teams/links/me").status_code == 200  # "no" keeps the link
+    replies = teams.say("déconnecte Teams de mon compte portail")
+    replies = teams.click(replies, "Oui, délier Teams")
+    assert "C'est fait : votre compte Microsoft Teams n'est plus relié" in texts(replies), texts(replies)
+    assert stack.api(ADMIN, "/teams/links/me").status_code == 404
+    # the next message: the sign-in card, nothing of the account
+    replies = teams.say("montre-moi mes dossiers en cours", unlinked=True, card=True)
+    said = texts(replies)
+    assert text_of(sign_in_card(replies)).startswith("Pour cela, je dois savoir qui vous êtes dans le portail"), said
+    assert not CASE_NUMBER.search(said), said
+    linked_turns = [e["text"] for e in teams.tracker()["events"] if e["event"] == "user"]
+    assert linked_turns[-1] == "/affirm"  # nothing reached the linked conversation after the unlink
+    # from the web chat, the same request is answered: nothing is linked any more
+    answer = " ".join(r.get("text", "") for r in stack.say(f"web-{uuid.uuid4().hex}", "délie mon compte Teams",
+                                                              ADMIN))
+    assert "Aucun compte Microsoft Teams n'est relié à votre compte du portail" in answer, answer
+
+
 def test_linking_through_the_portal_page_in_a_browser(chat, stack: Stack):
     """The sign-in card's link opened in Chromium: the code leaves the address bar, the user signs in, the page
     shows the number, typed in Teams it links; the page runs under its strict CSP without errors."""
@@ -248,7 +326,7 @@ def test_linking_through_the_portal_page_in_a_browser(chat, stack: Stack):
     if CHROMIUM is None:
         pytest.skip("Debian chromium is not installed (scripts/test.sh installs it)")
     teams = chat(USER)
-    (card,) = teams.say("hello", to_assistant=False)
+    card = teams.first_contact()
     url = actions([card])[0]["url"]
     assert url.startswith(f"{stack.backend_url}/chat/teams-link.html#code=")
     with playwright.sync_playwright() as p:
