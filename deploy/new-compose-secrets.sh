@@ -14,7 +14,7 @@ if [ ! -s .env ]; then
   done > .env
 fi
 mkdir -p -m 700 secrets
-for name in secret.key assistant.key channel.key twilio-auth-token teams-app-password; do
+for name in secret.key assistant.key channel.key nlu.key twilio-auth-token teams-app-password; do
   [ -s "secrets/$name" ] || random > "secrets/$name"
 done
 [ -z "${TWILIO_AUTH_TOKEN:-}" ] || printf '%s\n' "$TWILIO_AUTH_TOKEN" > secrets/twilio-auth-token
