@@ -348,6 +348,12 @@ class ValidateAdminUserForm(PortalFormValidation):
                     return {"admin_user_target": target_of(pending[0]), "admin_user_candidates": None}
             if opening and not emails and not person:
                 return {}  # nobody named: the question will be asked
+            if operation == "approve":  # "approve Tom Baker" with no request from him: who is waiting, and an invitation
+                waiting = eligible_users("approve", users, tracker)
+                dispatcher.utter_message(
+                    response="utter_admin_no_access_request_from" if waiting else "utter_admin_no_access_request_at_all",
+                    reference=reference, waiting=", ".join(f"{u['full_name']} ({u['email']})" for u in waiting))
+                return {"admin_user_target": None}
             dispatcher.utter_message(response="utter_admin_user_not_found", reference=reference)
             return {"admin_user_target": None}
         eligible = eligible_users(operation, matches, tracker)

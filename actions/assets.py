@@ -58,6 +58,10 @@ QUOTED = re.compile(r"[«\"“]\s*([^«»\"“”]+?)\s*[»\"”]"
                     r"|(?:(?<=\s)|^)[‘']([^‘’'\n]+?)[’'](?=[\s,.;:!?)]|$)")
 RENAME_TO = re.compile(r"\b(?:renomm\w*|rename\w*|appel\w*|nomm\w*|call|name)\b.*\s(?:en|to|as)\s+(.+)$", re.I)
 CALLED = re.compile(r"(?:\bs'appell?e(?:ra|r)?|\bcalled|\bnamed)\s+(.+)$", re.I)
+# the name given last, after a sentence that said what is wanted: "… something people recognise? Call it Finance 1st
+# floor", "… un nom plus parlant ? Appelez-la Compta 1er"
+CALL_IT = re.compile(r"\b(?:call it|name it|call her|appele[rz]?[- ]?(?:la|le)|appelle[sz]?[- ]?(?:la|le)|nomme[rz]?[- ]?"
+                     r"(?:la|le)|l'appeler|le nommer|la nommer)\s+(.+)$", re.I)
 NOT_AN_ALIAS = {"bas", "haut", "fait", "panne", "cours", "ce moment", "fact", "it", "a name", "an alias"}
 POLITE_TAIL = re.compile(r"[\s,.!?]*(?:s'il vous pla[iî]t|s'il te pla[iî]t|svp|stp|please|pls|plz|merci|thanks|thx)?"
                          r"[\s,.!?]*$", re.I)
@@ -337,7 +341,7 @@ def alias_in_request(text: str) -> Optional[str]:
     quoted = quoted_name(text)
     if quoted:
         return quoted
-    renamed = RENAME_TO.search(text) or CALLED.search(text)
+    renamed = CALL_IT.search(text) or RENAME_TO.search(text) or CALLED.search(text)
     if renamed:
         candidate = clean_alias(renamed.group(1))
         if len(candidate) >= 2 and normalize(candidate) not in NOT_AN_ALIAS \

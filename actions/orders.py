@@ -126,7 +126,8 @@ def parse_count(text: str, entity_value: Optional[str] = None) -> Optional[int]:
             if found is not None:
                 return found
     norm = digits_of(normalize(text))
-    values = {int(d) for d in re.findall(r"(?<![\w.,/-])x?(\d{1,4})x?(?![\w.,/])", norm)}
+    # a number, not a part of a decimal, a date or a reference ("2, we might" counts; "2,5" and "2/3" do not)
+    values = {int(d) for d in re.findall(r"(?<![\w.,/-])x?(\d{1,4})x?(?![\w/]|[.,]\d)", norm)}
     return values.pop() if len(values) == 1 else None
 
 
@@ -621,9 +622,14 @@ def amends_order_just_sent(tracker: Tracker) -> Optional[SentOrder]:
     if not message.text or is_payload(message.text) or message.entity("asset_ref"):
         return None
     plain = normalize(message.text).lower()
-    if not (AMEND_WORDS.search(plain) and ITEM_WORDS.search(plain)):
+    if not AMEND_WORDS.search(plain):
         return None
-    return order_just_sent(tracker)
+    sent = order_just_sent(tracker)
+    if sent is None:
+        return None
+    if ITEM_WORDS.search(plain) or len(sent.lines) == 1 and parse_count(message.text) is not None:
+        return sent  # a consumable named, or a number for the order's only line ("actually make that two")
+    return None
 
 
 def followup_lines(named: "NamedItems", sent: SentOrder, text: str) -> "NamedItems":
@@ -703,6 +709,9 @@ class ValidateOrderConsumablesForm(PortalFormValidation):
         named = read_items(words["text"], catalogue)
         sent = amends_order_just_sent(tracker) if opening_turn(tracker) else None
         if sent is not None:
+            only = [c for c in catalogue if len(sent.lines) == 1 and c["part_number"] == sent.lines[0]["part_number"]]
+            if not named.names_items and only:  # "actually make that two": the order's only line
+                named = NamedItems(lines=[(only[0], parse_count(words["text"]))])
             named = followup_lines(named, sent, words["text"])
         if not named.names_items:
             return {"order_request_words": None}
@@ -1160,6 +1169,11 @@ class ActionSubmitOrder(SubmitAction):
 MISSING_WORDS = re.compile(r"(manqu|missing|absent|pas (ete )?recu|jamais (ete )?recu|pas arrive|not (been )?"
                            r"(received|delivered)|never (arrived|came|received)|didn'?t (arrive|get|receive)|"
                            r"incomplet|incomplete|short|"
+                           # nothing (or not that) in the box: "were not in it", "just the packing slip", "arrivé vide"
+                           r"\b(?:was|were)(?:n'?t| not) in (?:it|the (?:box|parcel|package))|\bno \w+(?: \w+)? in (?:it|the (?:box|"
+                           r"parcel|package))|packing slip only|(?:just|only) the (?:packing slip|delivery note)|empty (?:box|parcel)|"
+                           r"(?:box|parcel|package) was empty|n'etai(?:t|ent) pas dans|pas dans (?:le|la) (?:colis|carton|boite)|"
+                           r"(?:arrive|livre)e? vide|(?:carton|colis) vide|(?:juste|que) le bon de livraison|"
                            # fewer than ordered: "only 1 delivered", "on n'en a recu qu'un", "seulement 2"
                            r"\bonly (\d+|one|two|three|half)\b|\bseulement (\d+|un|une|deux|trois)\b|"
                            r"\bqu'(un|une|\d+) (seul|seule)?|\bjust (\d+|one)\b (came|arrived|delivered))")

@@ -296,6 +296,16 @@ async def test_target_typed_when_the_nlu_did_not_recognise_it(admin_tracker, dom
     assert slot_values(events)["admin_user_target"] == target(PRIYA)
 
 
+@pytest.mark.parametrize("lang", ["fr", "en"])
+async def test_approving_someone_who_never_asked_names_those_waiting(admin_tracker, domain, lang):
+    tracker = admin_tracker("Tom Baker says he requested portal access last week, can you approve him?",
+                            "approve_access_request", entities=[("person", "Tom Baker")], lang=lang)
+    dispatcher, events = await run(ValidateAdminUserForm(), tracker, domain)
+    said = message(dispatcher, "utter_admin_no_access_request_from")
+    assert said["reference"] == "Tom Baker" and PRIYA["full_name"] in said["waiting"]
+    assert slot_values(events)["admin_user_target"] is None  # the question comes next, with those waiting
+
+
 async def test_target_unknown_is_refused_and_asked_again(admin_tracker, domain):
     dispatcher, events = await run(ValidateAdminUserForm(), asked_target(admin_tracker, "Bob Marley", "upgrade"),
                                    domain)
@@ -867,7 +877,7 @@ async def test_form_started_without_an_operation_asks_it(admin_tracker, domain):
 async def test_opening_approve_naming_an_unknown_person_does_not_pick_the_pending_one(admin_tracker, domain):
     tracker = admin_tracker("approuve la demande de Bob", "approve_access_request", entities=[("person", "Bob")])
     dispatcher, events = await run(ValidateAdminUserForm(), tracker, domain)
-    assert message(dispatcher, "utter_admin_user_not_found")["reference"] == "Bob"
+    assert message(dispatcher, "utter_admin_no_access_request_from")["reference"] == "Bob"  # and who is waiting
     assert slot_values(events).get("admin_user_target") is None
 
 

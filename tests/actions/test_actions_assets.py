@@ -363,6 +363,9 @@ async def test_alias_opening_with_device_and_quoted_name(fake, portal, alias_tra
     ("rename GNM75498 to Front desk, nobody knows which one it is", "Front desk"),  # the rest of the sentence
     ("je veux renommer la GNM75498 en Copieur compta car personne ne la trouve", "Copieur compta"),
     ("renomme la GNM75498 en l'imprimante d'accueil", "l'imprimante d'accueil"),  # apostrophes are not quotes
+    # the name given last, after a sentence saying what is wanted
+    ("Can we rename GNM75498 to something people recognise? Call it Finance 1st floor", "Finance 1st floor"),
+    ("on voudrait un nom plus parlant pour la GNM75498, appelez-la Compta 1er svp", "Compta 1er"),
 ])
 async def test_alias_opening_reuses_the_name_only_when_clearly_given(fake, alias_tracker, domain, text, expected):
     tracker = alias_tracker(text, intent="set_asset_alias", entities=[("asset_ref", "GNM75498")],

@@ -1270,6 +1270,7 @@ async def test_ask_enquiry_number_without_orders_asks_to_type_it(portal, orders,
     ('/inform{"order_enquiry_kind":"wrong_items"}', [("order_enquiry_kind", "wrong_items")], "wrong_items"),
     ("il en manque un", [], "missing_items"),
     ("wrong item received", [], "wrong_items"),
+    ("les agrafes n'étaient pas dans le colis", [], "missing_items"),
 ])
 async def test_enquiry_kind(portal, orders, make_tracker, domain, text, entities, kind):
     tracker = make_tracker(text, entities=entities, requested_slot="order_enquiry_kind", active_loop=ENQUIRY,
@@ -1278,6 +1279,16 @@ async def test_enquiry_kind(portal, orders, make_tracker, domain, text, entities
     slots = slot_values(events)
     assert slots["order_enquiry_kind"] == kind
     assert next_slot(domain, ENQUIRY, tracker, events) == "order_enquiry_description"
+
+
+@pytest.mark.parametrize("text", ["parcel delivered with packing slip only, the Cartridge-D3 staples were not in it",
+                                  "le carton est arrivé vide, juste le bon de livraison, rien d'autre dedans"])
+async def test_enquiry_kind_told_as_what_came_is_also_the_description(portal, orders, make_tracker, domain, text):
+    tracker = make_tracker(text, requested_slot="order_enquiry_kind", active_loop=ENQUIRY,
+                           slots={"order_enquiry_number": "ORD0001229"})
+    _, events = await run(ValidateOrderEnquiryForm(), tracker, domain)
+    slots = slot_values(events)
+    assert (slots["order_enquiry_kind"], slots["order_enquiry_description"]) == ("missing_items", text)
 
 
 @pytest.mark.parametrize("text", [
@@ -1857,6 +1868,16 @@ async def test_a_new_total_right_after_the_order_is_a_second_order_for_the_diffe
     assert slots["order_asset"] == "53463252"  # the device of the order sent, not asked again
     assert slots["order_lines"] == [{"part_number": "2794B002", "description": "C-EXV29 Toner Cyan", "quantity": 1}]
     assert not portal.calls("POST", "/orders")  # the summary comes first
+
+
+async def test_a_number_for_the_only_line_just_ordered_is_its_new_total(portal, orders, make_tracker, domain):
+    waste = ({"part_number": "FM3-5945-010", "description": "Waste Toner Container", "quantity": 1},)
+    tracker = make_tracker("actually make that two, we might as well keep a spare", intent="inform",
+                           active_loop=CONSUMABLES, history=sent_history(lines=waste), slots={"language": "en"})
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    assert "utter_order_followup" in responses(dispatcher)
+    assert slot_values(events)["order_lines"] == [{"part_number": "FM3-5945-010", "description":
+                                                   "Waste Toner Container", "quantity": 1}]
 
 
 async def test_an_item_added_right_after_the_order_is_ordered_as_said(portal, orders, make_tracker, domain):
