@@ -26,6 +26,14 @@ MAX_DESCRIPTION_CHARS = 4000
 class Token(BaseModel):
     access_token: str
     token_type: str = "bearer"
+    expires_in: int = Field(description="Seconds the access token is valid for")
+    refresh_token: str = Field(description="Single-use: POST /auth/refresh exchanges it for a new pair before "
+                                           "it expires (ACCESS + REFRESH lifetimes: README)")
+
+
+class RefreshRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    refresh_token: str = Field(min_length=10, max_length=200)
 
 
 class AccountOut(BaseModel):
@@ -49,7 +57,7 @@ class UserOut(BaseModel):
     language: str
     email_notifications: bool
     account: AccountOut
-    # Bumped when the user's tokens are revoked (password change or reset, deactivation); the assistant's
+    # Bumped when the user's tokens are revoked (password change or reset, deactivation, logout); the assistant's
     # per-call tokens carry it, so they stop working together with the user's portal token.
     token_version: int = 0
 

@@ -25,6 +25,12 @@ SessionDep = Annotated[Session, Depends(get_db)]
 
 
 
+def client_address(request: Request) -> str:
+    """The client's address, as the server reports it (behind a proxy: run uvicorn with --proxy-headers and
+    --forwarded-allow-ips so that it is the client's, not the proxy's)."""
+    return request.client.host if request.client else "unknown"
+
+
 def _unauthenticated() -> ApiError:
     return ApiError(401, "not_authenticated", "Veuillez vous connecter au portail.", "Please log in to the portal.")
 

@@ -13,6 +13,7 @@ from backend.core.errors import ApiError, not_found
 from backend.core.security import hash_password, verify_password
 from backend.models import Account, Role, User, UserStatus, UserToken
 from backend.schemas import AccessRequestCreate, InvitationCreate, Label, ManagedUserOut
+from backend.services.auth import revoke_all
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +80,7 @@ def _consume_token(session: Session, token: str, purpose: str) -> User:
     row = session.scalars(select(UserToken).where(UserToken.token_hash == _hash_token(token),
                                                   UserToken.purpose == purpose)).first()
     now = datetime.now(UTC)
-    expires = row.expires_at.replace(tzinfo=UTC) if row and row.expires_at.tzinfo is None else (
-        row.expires_at if row else None)
-    if row is None or row.used_at is not None or expires < now:
+    if row is None or row.used_at is not None or row.expires_at < now:
         raise ApiError(400, "invalid_token", "Ce lien n'est pas valide ou a expiré.",
                        "This link is invalid or has expired.")
     row.used_at = now
@@ -137,7 +136,7 @@ def approve(session: Session, admin: User, user: User) -> User:
 def reject(session: Session, admin: User, user: User) -> User:
     _pending(user)
     user.status = UserStatus.inactive
-    user.token_version += 1
+    revoke_all(session, user)
     session.commit()
     return user
 
@@ -182,7 +181,7 @@ def deactivate(session: Session, admin: User, user: User) -> User:
                        "You cannot deactivate your own access.")
     _not_last_admin(session, user)
     user.status = UserStatus.inactive
-    user.token_version += 1
+    revoke_all(session, user)
     session.commit()
     return user
 
@@ -191,6 +190,7 @@ def start_password_reset(session: Session, admin: User, user: User) -> None:
     if user.status == UserStatus.inactive:
         raise ApiError(409, "user_inactive", "Cet utilisateur est désactivé.", "This user is deactivated.")
     token = issue_token(session, user, "password_reset")
+    revoke_all(session, user)  # the sessions of whoever may know the old password end now
     session.commit()
     # Demo: the link is only written to the server log (never in the API answer).
     log.info("password reset link for %s: /auth/password-reset/confirm?token=%s", user.email, token)
@@ -200,7 +200,7 @@ def confirm_password_reset(session: Session, token: str, new_password: str) -> N
     user = _consume_token(session, token, "password_reset")
     check_password_policy(new_password, user.email)
     user.password_hash = hash_password(new_password)
-    user.token_version += 1
+    revoke_all(session, user)
     session.commit()
 
 
@@ -219,5 +219,5 @@ def change_own_password(session: Session, user: User, current: str, new: str) ->
                        "The current password is incorrect.", field="current_password")
     check_password_policy(new, user.email)
     user.password_hash = hash_password(new)
-    user.token_version += 1
+    revoke_all(session, user)
     session.commit()

@@ -4,30 +4,34 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
-from sqlalchemy import func, select
 
-from backend.api.deps import SessionDep
-from backend.core.errors import ApiError, request_language
-from backend.core.security import create_access_token, verify_password
-from backend.models import User, UserStatus
-from backend.schemas import AccessRequestCreate, MessageOut, Token, TokenPasswordConfirm
+from backend.api.deps import CurrentUser, SessionDep, client_address
+from backend.core.errors import request_language
+from backend.schemas import AccessRequestCreate, MessageOut, RefreshRequest, Token, TokenPasswordConfirm
+from backend.services import auth as auth_service
 from backend.services import users as users_service
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
-@router.post("/token", response_model=Token, summary="Log in with e-mail and password (OAuth2 password form)")
-def login(session: SessionDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
-    user = session.scalars(select(User).where(func.lower(User.email) == form.username.strip().lower())).first()
-    if not verify_password(form.password, user.password_hash if user else None) or user is None:
-        raise ApiError(401, "invalid_credentials", "E-mail ou mot de passe incorrect.", "Incorrect e-mail or password.")
-    if user.status != UserStatus.active:
-        raise ApiError(
-            403, "account_inactive",
-            "Votre accès au portail n'est pas actif. Contactez votre administrateur.",
-            "Your portal access is not active. Please contact your administrator.",
-        )
-    return Token(access_token=create_access_token(user.id, user.account_id, user.token_version))
+@router.post("/token", response_model=Token,
+             summary="Log in with e-mail and password (OAuth2 password form): a short-lived access token and a "
+                     "refresh token; failures are throttled per account and per address (429 with Retry-After)")
+def login(session: SessionDep, request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
+    return auth_service.login(session, form.username, form.password, client_address(request))
+
+
+@router.post("/refresh", response_model=Token,
+             summary="Exchange a refresh token (single use) for a new access token and refresh token")
+def refresh(data: RefreshRequest, session: SessionDep) -> Token:
+    return auth_service.refresh(session, data.refresh_token)
+
+
+@router.post("/logout", status_code=204,
+             summary="Log out: every access and refresh token of the user stops working (all sessions)")
+def logout(user: CurrentUser, session: SessionDep) -> Response:
+    auth_service.logout(session, user)
+    return Response(status_code=204)
 
 
 @router.post("/password-reset/confirm", status_code=204,
