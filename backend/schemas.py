@@ -284,6 +284,11 @@ class MessageOut(BaseModel):
     message: str
 
 
+class TokenConfirm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: str = Field(min_length=10, max_length=200)
+
+
 class TokenPasswordConfirm(BaseModel):
     model_config = ConfigDict(extra="forbid")
     token: str = Field(min_length=10, max_length=200)

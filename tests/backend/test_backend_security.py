@@ -225,3 +225,58 @@ def test_concurrent_password_hashes_are_capped_with_503_and_retry_after(db, monk
         release.set()
         holder.join()
     assert _login(_from(_address()), email).status_code == 200
+
+
+# --- public access requests ----------------------------------------------------------------------------------------
+
+def _ask(client, email, company="canon uk ltd"):
+    return client.post("/access-requests", json={"email": email, "full_name": "Spam Bot", "company": company})
+
+
+def _verification_token(caplog, email: str) -> str:
+    import re
+    for record in reversed(caplog.records):
+        if email in record.getMessage() and "token=" in record.getMessage():
+            return re.search(r"token=(\S+)", record.getMessage()).group(1)
+    raise AssertionError(f"no verification link logged for {email}")
+
+
+def test_anonymous_access_requests_are_limited_per_address(db):
+    limit = get_settings().access_requests_per_ip_per_hour
+    spammer = _from(_address())
+    for _ in range(limit):
+        assert _ask(spammer, f"spam-{uuid.uuid4().hex[:8]}@example.com").status_code == 202
+    refused = _ask(spammer, f"spam-{uuid.uuid4().hex[:8]}@example.com")
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 3600
+    assert _ask(_from(_address()), f"real-{uuid.uuid4().hex[:8]}@example.com").status_code == 202
+
+
+def test_administrators_see_an_access_request_only_once_its_email_is_verified(client, db, admin_headers, caplog):
+    email = f"asker-{uuid.uuid4().hex[:8]}@example.com"
+    with caplog.at_level("INFO", logger="backend.services.users"):
+        assert _ask(_from(_address()), email).status_code == 202
+    listed = {u["email"] for u in client.get("/users", headers=admin_headers).json()}
+    assert email not in listed
+    user_id = db.scalar(select(User.id).where(User.email == email))
+    assert client.post(f"/users/{user_id}/approve", headers=admin_headers).status_code == 404
+    assert client.post("/access-requests/verify", json={"token": _verification_token(caplog, email)}).status_code == 204
+    listed = {u["email"]: u for u in client.get("/users", headers=admin_headers).json()}
+    assert listed[email]["origin"] == "access_request"
+    assert client.post(f"/users/{user_id}/approve", headers=admin_headers).status_code == 200
+
+
+def test_a_verification_link_works_once(client, caplog):
+    email = f"asker-{uuid.uuid4().hex[:8]}@example.com"
+    with caplog.at_level("INFO", logger="backend.services.users"):
+        _ask(_from(_address()), email)
+    token = _verification_token(caplog, email)
+    assert client.post("/access-requests/verify", json={"token": token}).status_code == 204
+    assert client.post("/access-requests/verify", json={"token": token}).status_code == 400
+
+
+def test_an_unverified_request_does_not_block_an_invitation(client, db, admin_headers):
+    email = f"asker-{uuid.uuid4().hex[:8]}@example.com"
+    _ask(_from(_address()), email, company="NORTHWIND IMPRIMERIE SARL")  # someone typed the address, never confirmed
+    invited = client.post("/users/invitations", headers=admin_headers, json={"email": email, "full_name": "Real One"})
+    assert invited.status_code == 201, invited.text

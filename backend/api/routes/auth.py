@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from backend.api.deps import CurrentUser, SessionDep, client_address
+from backend.core.config import get_settings
 from backend.core.errors import request_language
-from backend.schemas import AccessRequestCreate, MessageOut, RefreshRequest, Token, TokenPasswordConfirm
+from backend.schemas import AccessRequestCreate, MessageOut, RefreshRequest, Token, TokenConfirm, TokenPasswordConfirm
 from backend.services import auth as auth_service
+from backend.services import throttle
 from backend.services import users as users_service
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -52,12 +55,24 @@ access_router = APIRouter(tags=["users"])
 
 
 @access_router.post("/access-requests", response_model=MessageOut, status_code=202,
-                    summary="Ask for access to an existing account (public; an administrator approves it)")
+                    summary="Ask for access to an existing account (public; at most ACCESS_REQUESTS_PER_IP_PER_HOUR "
+                            "per address; the requester confirms the e-mail address, then an administrator approves)")
 def request_access(data: AccessRequestCreate, session: SessionDep, request: Request,
                    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)] = None,
                    ) -> MessageOut:
     # Idempotent by nature: a second request with the same e-mail never creates a second pending user.
+    throttle.hit(session, throttle.access_request_key(client_address(request)),
+                 get_settings().access_requests_per_ip_per_hour, timedelta(hours=1))
     users_service.request_access(session, data)
-    fr = "Votre demande d'accès a été transmise aux administrateurs de votre compte."
-    en = "Your access request has been sent to your account's administrators."
+    fr = ("Votre demande d'accès est enregistrée : confirmez votre adresse e-mail avec le lien que nous vous avons "
+          "envoyé, elle sera alors transmise aux administrateurs de votre compte.")
+    en = ("Your access request is recorded: confirm your e-mail address with the link we sent you, and it will go to "
+          "your account's administrators.")
     return MessageOut(code="access_requested", message=fr if request_language(request) == "fr" else en)
+
+
+@access_router.post("/access-requests/verify", status_code=204,
+                    summary="Confirm the e-mail address of an access request with the link's token (public)")
+def verify_access_request(data: TokenConfirm, session: SessionDep) -> Response:
+    users_service.verify_access_request(session, data.token)
+    return Response(status_code=204)
