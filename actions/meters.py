@@ -612,8 +612,11 @@ class ActionSubmitMeterReading(SubmitAction):
                      key: str) -> List[EventType]:
         slot = tracker.get_slot
         meters, values = slot("meter_list") or [], slot("meter_values") or {}
-        readings = [{"code": m["code"], "value": values[m["code"]]} for m in meters
-                    if values.get(m["code"]) is not None]
+        # A value far above the last one reached the values only through the user's yes to the doubtful-value
+        # question: the backend refuses it without `confirmed`.
+        readings = [{"code": m["code"], "value": values[m["code"]],
+                     **({"confirmed": True} if implausible(m, values[m["code"]]) else {})}
+                    for m in meters if values.get(m["code"]) is not None]
         if slot("meter_current") == NOTHING or not readings:
             dispatcher.utter_message(response="utter_meter_nothing_to_submit")
             return []

@@ -337,10 +337,33 @@ class MeterReading(Base):
     submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("meter_reading_submissions.id", ondelete="CASCADE"),
                                                       nullable=True, index=True)
+    # Set when an administrator voided the reading (a MeterCorrection says who, when and why): ignored from then on.
+    voided_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
     meter: Mapped[Meter] = relationship(back_populates="readings")
     submitted_by: Mapped[User | None] = relationship()
     submission: Mapped[MeterReadingSubmission | None] = relationship(back_populates="readings")
+
+
+class MeterCorrection(Base):
+    """The audit of a corrected reading: which reading an administrator voided, its value, the value recorded in its
+    place (if any), who did it, when and why."""
+
+    __tablename__ = "meter_corrections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meters.id", ondelete="CASCADE"), index=True)
+    reading_id: Mapped[int] = mapped_column(ForeignKey("meter_readings.id", ondelete="CASCADE"))
+    replacement_id: Mapped[int | None] = mapped_column(ForeignKey("meter_readings.id", ondelete="SET NULL"),
+                                                       nullable=True)
+    old_value: Mapped[int] = mapped_column(BigInteger)
+    new_value: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    reason: Mapped[str] = mapped_column(String(500))
+    corrected_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    meter: Mapped[Meter] = relationship()
+    corrected_by: Mapped[User] = relationship()
 
 
 class Consumable(Base):

@@ -391,6 +391,7 @@ class MeterOut(BaseModel):
 
 
 class MeterReadingOut(BaseModel):
+    id: int = Field(description="What a correction names (POST .../meters/{code}/corrections)")
     value: int
     read_at: datetime
     source: str
@@ -401,11 +402,31 @@ class MeterReadingLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=1, max_length=10)
     value: int = Field(ge=0, le=10**12)
+    confirmed: bool = Field(default=False, description="The user confirmed a value far above the last reading "
+                                                       "(without it such a value is refused: reading_needs_confirmation)")
 
 
 class MeterReadingsCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     readings: list[MeterReadingLine] = Field(min_length=1, max_length=20)
+
+
+class MeterCorrectionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reading_id: int = Field(description="The meter's last reading, the wrong one (ids: GET .../history)")
+    value: int | None = Field(default=None, ge=0, le=10**12, description="The right value, if known")
+    reason: str = Field(min_length=5, max_length=500)
+
+
+class MeterCorrectionOut(BaseModel):
+    id: int
+    meter: str
+    reading_id: int
+    old_value: int
+    new_value: int | None
+    reason: str
+    corrected_by: str
+    created_at: datetime
 
 
 class SubmittedReading(BaseModel):

@@ -9,8 +9,8 @@ from backend.core.errors import request_language
 from backend.permissions import Allowed, Permission
 from backend.schemas import (
     AliasUpdate, AssetContactCreate, AssetContactOut, AssetDetailOut, AssetOut, AssetResolution, AssetResolveRequest,
-    CaseCreate, CaseOut, ConsumableOut, MeterOut, MeterQueryCreate, MeterReadingOut, MeterReadingsCreate,
-    MeterSubmissionOut, OrderOut,
+    CaseCreate, CaseOut, ConsumableOut, MeterCorrectionCreate, MeterCorrectionOut, MeterOut, MeterQueryCreate,
+    MeterReadingOut, MeterReadingsCreate, MeterSubmissionOut, OrderOut,
 )
 from backend.services import meters as meter_service
 from backend.services import orders as order_service
@@ -101,7 +101,8 @@ def meter_history(reference: Reference, code: Annotated[str, Path(max_length=10)
 
 
 @router.post("/{reference}/meter-readings", response_model=MeterSubmissionOut, status_code=201,
-             summary="Submit readings for several meters at once (all or nothing; never lower than the last one)")
+             summary="Submit readings for several meters at once (all or nothing; never lower than the last one; "
+                     "a value far above it only with `confirmed`)")
 def submit_readings(reference: Reference, data: MeterReadingsCreate, user: MeterUser, session: SessionDep,
                     request: Request, response: Response, idempotency_key: IdempotencyKey = None) -> dict:
     asset = find_visible_asset(session, user, reference)
@@ -110,6 +111,25 @@ def submit_readings(reference: Reference, data: MeterReadingsCreate, user: Meter
                              lambda: meter_service.submit(session, user, asset, data, lang))
     answer_replay(response, created)
     return body
+
+
+@router.post("/{reference}/meters/{code}/corrections", response_model=MeterCorrectionOut, status_code=201,
+             summary="Correct a meter's last reading (admin): voided, the right value recorded instead; audited")
+def correct_reading(reference: Reference, code: Annotated[str, Path(max_length=10)], data: MeterCorrectionCreate,
+                    admin: MeterUser, session: SessionDep, response: Response,
+                    idempotency_key: IdempotencyKey = None) -> dict:
+    asset = find_visible_asset(session, admin, reference)
+    body, created = run_once(session, admin, f"meters.corrections.{asset.id}.{code}", idempotency_key,
+                             lambda: meter_service.correct(session, admin, asset, code, data))
+    answer_replay(response, created)
+    return body
+
+
+@router.get("/{reference}/meters/{code}/corrections", response_model=list[MeterCorrectionOut],
+            summary="The corrections of a meter's readings, newest first (admin)")
+def list_corrections(reference: Reference, code: Annotated[str, Path(max_length=10)], admin: MeterUser,
+                     session: SessionDep) -> list[MeterCorrectionOut]:
+    return meter_service.corrections(session, admin, find_visible_asset(session, admin, reference), code)
 
 
 @router.post("/{reference}/meter-readings/query", response_model=CaseOut, status_code=201,

@@ -1,7 +1,7 @@
 """security
 
 Refresh tokens (single use, hashed) next to shorter access tokens; throttling counters (failed logins per account
-and address, public access requests per address).
+and address, public access requests per address); voided meter readings and the audit of their corrections.
 
 Revision ID: 0006_security
 Revises: 0005
@@ -43,8 +43,35 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('key'),
     )
 
+    with op.batch_alter_table('meter_readings', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('voided_at', sa.DateTime(timezone=True), nullable=True))
+    op.create_table(
+        'meter_corrections',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('meter_id', sa.Integer(), nullable=False),
+        sa.Column('reading_id', sa.Integer(), nullable=False),
+        sa.Column('replacement_id', sa.Integer(), nullable=True),
+        sa.Column('old_value', sa.BigInteger(), nullable=False),
+        sa.Column('new_value', sa.BigInteger(), nullable=True),
+        sa.Column('reason', sa.String(length=500), nullable=False),
+        sa.Column('corrected_by_id', sa.Integer(), nullable=False),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['meter_id'], ['meters.id'], ondelete='CASCADE'),
+        sa.ForeignKeyConstraint(['reading_id'], ['meter_readings.id'], ondelete='CASCADE'),
+        sa.ForeignKeyConstraint(['replacement_id'], ['meter_readings.id'], ondelete='SET NULL'),
+        sa.ForeignKeyConstraint(['corrected_by_id'], ['users.id']),
+        sa.PrimaryKeyConstraint('id'),
+    )
+    with op.batch_alter_table('meter_corrections', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_meter_corrections_meter_id'), ['meter_id'], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table('meter_corrections', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_meter_corrections_meter_id'))
+    op.drop_table('meter_corrections')
+    with op.batch_alter_table('meter_readings', schema=None) as batch_op:
+        batch_op.drop_column('voided_at')
     op.drop_table('throttles')
     with op.batch_alter_table('refresh_tokens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_refresh_tokens_user_id'))
