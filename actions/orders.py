@@ -34,7 +34,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from text_to_num import alpha2digit
 
-from actions.text import fold_accents
+from actions.text import escape_markdown, fold_accents
 from actions.backend_client import BackendClient, BackendError, BackendRejected
 from actions.forms import (
     MAX_BUTTONS, SUMMARY_QUESTIONS, SWITCH_REQUEST, PortalFormValidation, ask_asset, asked, asset_buttons, asset_label,
@@ -316,7 +316,7 @@ def item_label(item: Dict[str, Any]) -> str:
 def address_text(address: Dict[str, Any]) -> str:
     parts = [address.get("recipient") or address.get("account_name"), address.get("street"),
              f"{address.get('postcode', '')} {address.get('city', '')}".strip(), address.get("country")]
-    return ", ".join(p for p in parts if p)
+    return ", ".join(escape_markdown(p) for p in parts if p)  # typed by users: shown as typed
 
 
 def lines_text(lines: Sequence[Dict[str, Any]]) -> str:
@@ -939,7 +939,9 @@ def contact_person(tracker: Tracker) -> Dict[str, str]:
 
 
 def person_text(person: Dict[str, str]) -> str:
-    return f"{person['full_name']} ({person['email']})" if person.get("email") else person.get("full_name", "")
+    """The order's contact as a message names them (user-written: escaped)."""
+    name = escape_markdown(person.get("full_name", ""))
+    return f"{name} ({escape_markdown(person['email'])})" if person.get("email") else name
 
 
 class ActionAskOrderAsset(Action):
@@ -1640,7 +1642,7 @@ class ActionSubmitOrderTraining(SubmitAction):
             body["preferred_date"] = slot("order_training_date")
         training = await backend(tracker).training_request(body, idempotency_key=key)
         dispatcher.utter_message(response="utter_order_training_created", training_number=training["number"],
-                                 topic=training.get("topic", slot("order_training_topic")))
+                                 topic=escape_markdown(training.get("topic", slot("order_training_topic"))))
         return []
 
 
@@ -1688,7 +1690,7 @@ class ActionViewOrders(Action):
         if not assets:
             dispatcher.utter_message(response="utter_no_assets")
             return [SlotSet(HISTORY_ASKED, False)]
-        buttons = [{"title": asset_label(a), "payload": f'/view_orders{{"asset_ref":"{a["asset_number"]}"}}'}
+        buttons = [{"title": asset_label(a, markdown=False), "payload": f'/view_orders{{"asset_ref":"{a["asset_number"]}"}}'}
                    for a in assets[:MAX_BUTTONS]]
         dispatcher.utter_message(response="utter_ask_order_history_asset", buttons=buttons)
         return [SlotSet(HISTORY_ASKED, True)]
