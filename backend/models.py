@@ -291,6 +291,8 @@ class IdempotencyRecord(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     scope: Mapped[str] = mapped_column(String(60))
     key: Mapped[str] = mapped_column(String(100))
+    # SHA-256 of the request's payload: the same key with another payload is refused (empty for older records).
+    request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     response: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
@@ -405,6 +407,7 @@ class Order(Base):
     ship_country: Mapped[str] = mapped_column(String(100))
     currency: Mapped[str] = mapped_column(String(3))
     total_cents: Mapped[int] = mapped_column(Integer)
+    # Former per-table idempotency (kept for the rows written before); keys now live in idempotency_records.
     idempotency_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
@@ -447,6 +450,7 @@ class TrainingRequest(Base):
     preferred_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     description: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(20), default="submitted")
+    # Former per-table idempotency (kept for the rows written before); keys now live in idempotency_records.
     idempotency_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
@@ -477,6 +481,7 @@ class Case(Base):
     kb_articles_shown: Mapped[list[str]] = mapped_column(JSON, default=list)
     kb_feedback: Mapped[KbFeedback | None] = mapped_column(Enum(KbFeedback, native_enum=False, length=20), nullable=True)
     transcript: Mapped[str] = mapped_column(Text, default="")
+    # Former per-table idempotency (kept for the rows written before); keys now live in idempotency_records.
     idempotency_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
@@ -536,6 +541,7 @@ class Deflection(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     kb_articles_shown: Mapped[list[str]] = mapped_column(JSON, default=list)
     channel: Mapped[str] = mapped_column(String(20), default=PORTAL_CHANNEL)
+    # Former per-table idempotency (kept for the rows written before); keys now live in idempotency_records.
     idempotency_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 

@@ -71,7 +71,7 @@ def list_asset_contacts(reference: Reference, admin: AssetContactManager, sessio
 def add_contact(reference: Reference, data: AssetContactCreate, admin: AssetContactManager, session: SessionDep,
                 response: Response, idempotency_key: IdempotencyKey = None) -> dict:
     asset = find_visible_asset(session, admin, reference)
-    body, created = run_once(session, admin, f"assets.contacts.{asset.id}", idempotency_key,
+    body, created = run_once(session, admin, f"assets.contacts.{asset.id}", idempotency_key, data,
                              lambda: asset_contact_out(add_asset_contact(session, admin, asset, data)))
     answer_replay(response, created)
     return body
@@ -107,7 +107,7 @@ def submit_readings(reference: Reference, data: MeterReadingsCreate, user: Meter
                     request: Request, response: Response, idempotency_key: IdempotencyKey = None) -> dict:
     asset = find_visible_asset(session, user, reference)
     lang = request_language(request)
-    body, created = run_once(session, user, f"meter_readings.{asset.id}", idempotency_key,
+    body, created = run_once(session, user, f"meter_readings.{asset.id}", idempotency_key, data,
                              lambda: meter_service.submit(session, user, asset, data, lang))
     answer_replay(response, created)
     return body
@@ -119,7 +119,7 @@ def correct_reading(reference: Reference, code: Annotated[str, Path(max_length=1
                     admin: MeterUser, session: SessionDep, response: Response,
                     idempotency_key: IdempotencyKey = None) -> dict:
     asset = find_visible_asset(session, admin, reference)
-    body, created = run_once(session, admin, f"meters.corrections.{asset.id}.{code}", idempotency_key,
+    body, created = run_once(session, admin, f"meters.corrections.{asset.id}.{code}", idempotency_key, data,
                              lambda: meter_service.correct(session, admin, asset, code, data))
     answer_replay(response, created)
     return body
@@ -135,16 +135,17 @@ def list_corrections(reference: Reference, code: Annotated[str, Path(max_length=
 @router.post("/{reference}/meter-readings/query", response_model=CaseOut, status_code=201,
              summary="Ask a question about a meter reading: opens a case meter_reading / query")
 def query_reading(reference: Reference, data: MeterQueryCreate, user: MeterUser, session: SessionDep,
-                  request: Request, response: Response, idempotency_key: IdempotencyKey = None) -> CaseOut:
+                  request: Request, response: Response, idempotency_key: IdempotencyKey = None) -> dict:
     asset = find_visible_asset(session, user, reference)
     meter = meter_service.get_meter(session, asset, data.code)
     description = f"[{meter.name_fr} — {meter.integration_id}] {data.description.strip()}"
-    case, created = create_case(session, user, CaseCreate(category="meter_reading", subcategory="query",
-                                                          asset=asset.asset_number, description=description,
-                                                          channel=data.channel, transcript=data.transcript),
-                                idempotency_key)
+    lang = request_language(request)
+    body, created = run_once(session, user, f"meter_readings.query.{asset.id}", idempotency_key, data,
+                             lambda: case_to_out(create_case(session, user, CaseCreate(
+                                 category="meter_reading", subcategory="query", asset=asset.asset_number,
+                                 description=description, channel=data.channel, transcript=data.transcript)), lang))
     answer_replay(response, created)
-    return case_to_out(case, request_language(request))
+    return body
 
 
 # --- consumables --------------------------------------------------------------------------------------------------

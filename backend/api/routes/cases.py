@@ -27,10 +27,12 @@ CaseNumber = Annotated[str, Path(max_length=20)]
 def post_case(
     data: CaseCreate, user: CaseCreator, session: SessionDep, request: Request, response: Response,
     idempotency_key: IdempotencyKey = None,
-) -> CaseOut:
-    case, created = create_case(session, user, data, idempotency_key)
+) -> dict:
+    lang = request_language(request)
+    body, created = run_once(session, user, "POST /cases", idempotency_key, data,
+                             lambda: case_to_out(create_case(session, user, data), lang))
     answer_replay(response, created)
-    return case_to_out(case, request_language(request))
+    return body
 
 
 @router.get("", response_model=list[CaseOut],
@@ -69,7 +71,7 @@ def get_case(number: CaseNumber, user: CaseTracker, session: SessionDep, request
 def post_comment(number: CaseNumber, data: CommentCreate, user: CaseTracker, session: SessionDep,
                  response: Response, idempotency_key: IdempotencyKey = None) -> dict:
     case = get_visible_case(session, user, number)
-    body, created = run_once(session, user, f"cases.comments.{case.id}", idempotency_key,
+    body, created = run_once(session, user, f"cases.comments.{case.id}", idempotency_key, data,
                              lambda: ActivityOut.model_validate(add_comment(session, user, case, data.body)))
     answer_replay(response, created)
     return body
@@ -81,7 +83,7 @@ def post_watcher(number: CaseNumber, data: WatcherCreate, user: CaseTracker, ses
                  request: Request, response: Response, idempotency_key: IdempotencyKey = None) -> dict:
     case = get_visible_case(session, user, number)
     lang = request_language(request)
-    body, created = run_once(session, user, f"cases.watchers.{case.id}", idempotency_key,
+    body, created = run_once(session, user, f"cases.watchers.{case.id}", idempotency_key, data,
                              lambda: case_to_out(add_watcher(session, case, data.user_id, data.email), lang))
     answer_replay(response, created)
     return body

@@ -27,7 +27,7 @@ def list_contacts(admin: ContactManager, session: SessionDep) -> list[ContactOut
              summary="Add a contact: a member of the company not registered on the portal (admin)")
 def post_contact(data: ContactCreate, admin: ContactManager, session: SessionDep, response: Response,
                  idempotency_key: IdempotencyKey = None) -> dict:
-    body, created = run_once(session, admin, "contacts", idempotency_key,
+    body, created = run_once(session, admin, "contacts", idempotency_key, data,
                              lambda: ContactOut.model_validate(create_contact(session, admin, data)))
     answer_replay(response, created)
     return body

@@ -32,8 +32,8 @@ def get_price(data: PriceRequest, user: Orderer, session: SessionDep) -> PriceOu
 def post_order(data: OrderCreate, user: Orderer, session: SessionDep, response: Response,
                idempotency_key: IdempotencyKey = None) -> dict:
     asset = find_visible_asset(session, user, data.asset)
-    body, created = run_once(session, user, "orders", idempotency_key,
-                             lambda: service.create_order(session, user, asset, data, idempotency_key))
+    body, created = run_once(session, user, "orders", idempotency_key, data,
+                             lambda: service.create_order(session, user, asset, data))
     answer_replay(response, created)
     return body
 
@@ -46,20 +46,16 @@ def get_order(number: Annotated[str, Path(max_length=20)], user: Orderer, sessio
 @router.post("/orders/enquiries", response_model=CaseOut, status_code=201,
              summary="Wrong or missing items in an order: opens a case order_enquiry referencing the order")
 def post_order_enquiry(data: OrderEnquiryCreate, user: Orderer, session: SessionDep, request: Request,
-                       response: Response, idempotency_key: IdempotencyKey = None) -> CaseOut:
+                       response: Response, idempotency_key: IdempotencyKey = None) -> dict:
     order = service.get_visible_order(session, user, data.order_number)
     description = f"[{order.number}] {data.description.strip()}"
-    case, created = create_case(
-        session, user,
-        CaseCreate(category="order_enquiry", subcategory=data.subcategory, description=description,
-                   channel=data.channel, transcript=data.transcript),
-        idempotency_key, order=order,
-    )
-    if created and case.asset_id is None:
-        case.asset_id = order.asset_id
-        session.commit()
+    lang = request_language(request)
+    body, created = run_once(session, user, "POST /orders/enquiries", idempotency_key, data, lambda: case_to_out(
+        create_case(session, user, CaseCreate(category="order_enquiry", subcategory=data.subcategory,
+                                              description=description, channel=data.channel,
+                                              transcript=data.transcript), order=order), lang))
     answer_replay(response, created)
-    return case_to_out(case, request_language(request))
+    return body
 
 
 @router.get("/training-requests", response_model=list[TrainingRequestOut],
@@ -74,7 +70,7 @@ def get_training_requests(user: Orderer, session: SessionDep,
 def post_training_request(data: TrainingRequestCreate, user: Orderer, session: SessionDep, response: Response,
                           idempotency_key: IdempotencyKey = None) -> dict:
     asset = find_visible_asset(session, user, data.asset) if data.asset else None
-    body, created = run_once(session, user, "training_requests", idempotency_key,
-                             lambda: service.create_training_request(session, user, asset, data, idempotency_key))
+    body, created = run_once(session, user, "training_requests", idempotency_key, data,
+                             lambda: service.create_training_request(session, user, asset, data))
     answer_replay(response, created)
     return body

@@ -9,6 +9,7 @@ from backend.core.errors import request_language
 from backend.permissions import Allowed, Permission
 from backend.schemas import CaseCreate, CaseOut, RequestCreate
 from backend.services.cases import case_to_out, create_case
+from backend.services.idempotency import run_once
 
 router = APIRouter(tags=["requests"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)]
@@ -19,7 +20,10 @@ Requester = Allowed(Permission.SUBMIT_REQUESTS)
              summary="'Soumettre une demande': a request of the taxonomy's `requests` section; opens a case "
                      "(contract, invoice and product-move requests: administrators only)")
 def post_request(data: RequestCreate, user: Requester, session: SessionDep, request: Request, response: Response,
-                 idempotency_key: IdempotencyKey = None) -> CaseOut:
-    case, created = create_case(session, user, CaseCreate(**data.model_dump()), idempotency_key, section="requests")
+                 idempotency_key: IdempotencyKey = None) -> dict:
+    lang = request_language(request)
+    body, created = run_once(
+        session, user, "POST /requests", idempotency_key, data,
+        lambda: case_to_out(create_case(session, user, CaseCreate(**data.model_dump()), section="requests"), lang))
     answer_replay(response, created)
-    return case_to_out(case, request_language(request))
+    return body

@@ -83,7 +83,7 @@ def list_users(admin: UserManager, session: SessionDep) -> list[ManagedUserOut]:
              summary="Invite a new user by e-mail (admin): a pending user with a one-time invitation link")
 def invite_user(data: InvitationCreate, admin: Inviter, session: SessionDep, response: Response,
                 idempotency_key: IdempotencyKey = None) -> dict:
-    body, created = run_once(session, admin, "users.invite", idempotency_key,
+    body, created = run_once(session, admin, "users.invite", idempotency_key, data,
                              lambda: service.managed_user_out(service.invite(session, admin, data)))
     answer_replay(response, created)
     return body

@@ -1,7 +1,7 @@
 """security
 
 Refresh tokens (single use, hashed) next to shorter access tokens; throttling counters (failed logins per account
-and address, public access requests per address); voided meter readings and the audit of their corrections.
+and address, public access requests per address); voided meter readings and the audit of their corrections; the payload hash an Idempotency-Key is bound to.
 
 Revision ID: 0006_security
 Revises: 0005
@@ -64,9 +64,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('meter_corrections', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_meter_corrections_meter_id'), ['meter_id'], unique=False)
+    with op.batch_alter_table('idempotency_records', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('request_hash', sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('idempotency_records', schema=None) as batch_op:
+        batch_op.drop_column('request_hash')
     with op.batch_alter_table('meter_corrections', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_meter_corrections_meter_id'))
     op.drop_table('meter_corrections')
