@@ -17,6 +17,9 @@ Channel = Annotated[str, Field(pattern=CHANNEL_PATTERN)]
 EmailStr = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
                      AfterValidator(lambda v: v.strip().lower())]
 
+# A knowledge article's number as the assistant shows it (KnowledgeArticle.number: at most 12 characters).
+ArticleNumber = Annotated[str, Field(min_length=1, max_length=20)]
+
 # The assistant attaches its conversation to what it creates; the end of a longer one is kept (actions/session.py).
 MAX_TRANSCRIPT_CHARS = 20000
 # A case's description (CaseCreate and the requests that create a case; actions/session.py has the same limit).
@@ -99,7 +102,7 @@ class CaseCreate(BaseModel):
     description: str = Field(min_length=3, max_length=MAX_DESCRIPTION_CHARS)
     channel: Channel = API_CHANNEL
     priority: int = Field(default=3, ge=1, le=5)
-    kb_articles_shown: list[str] = Field(default_factory=list, max_length=20)
+    kb_articles_shown: list[ArticleNumber] = Field(default_factory=list, max_length=20)
     kb_feedback: KbFeedback | None = None
     transcript: str = Field(default="", max_length=MAX_TRANSCRIPT_CHARS)
 
@@ -158,7 +161,7 @@ class DeflectionCreate(BaseModel):
     category: str | None = Field(default=None, max_length=50)
     subcategory: str | None = Field(default=None, max_length=50)
     description: str = Field(default="", max_length=4000)
-    kb_articles_shown: list[str] = Field(min_length=1, max_length=20)
+    kb_articles_shown: list[ArticleNumber] = Field(min_length=1, max_length=20)
     channel: Channel = API_CHANNEL
 
 

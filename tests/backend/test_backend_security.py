@@ -280,3 +280,15 @@ def test_an_unverified_request_does_not_block_an_invitation(client, db, admin_he
     _ask(_from(_address()), email, company="NORTHWIND IMPRIMERIE SARL")  # someone typed the address, never confirmed
     invited = client.post("/users/invitations", headers=admin_headers, json={"email": email, "full_name": "Real One"})
     assert invited.status_code == 201, invited.text
+
+
+# --- smaller findings ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/cases", "/knowledge/deflections"])
+def test_kb_articles_shown_items_are_bounded(client, admin_headers, path):
+    body = {"description": "Question with a huge list item", "kb_articles_shown": ["K" * 200_000]}
+    if path == "/cases":
+        body.update(category="general_enquiry", subcategory="general_enquiry")
+    response = client.post(path, json=body, headers=admin_headers)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "kb_articles_shown.0"
