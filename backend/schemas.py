@@ -17,6 +17,10 @@ Channel = Annotated[str, Field(pattern=CHANNEL_PATTERN)]
 EmailStr = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
                      AfterValidator(lambda v: v.strip().lower())]
 
+# A row's id in a request: within the databases' integer range (a larger number is a 422, not a 500).
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
+
 # A knowledge article's number as the assistant shows it (KnowledgeArticle.number: at most 12 characters).
 ArticleNumber = Annotated[str, Field(min_length=1, max_length=20)]
 
@@ -340,8 +344,8 @@ class ContactOut(BaseModel):
 class AssetContactCreate(BaseModel):
     """Exactly one of: a portal user of the account, an existing contact, or a new non-registered contact."""
     model_config = ConfigDict(extra="forbid")
-    user_id: int | None = None
-    contact_id: int | None = None
+    user_id: RowId | None = None
+    contact_id: RowId | None = None
     contact: ContactCreate | None = None
 
 
@@ -416,7 +420,7 @@ class MeterReadingsCreate(BaseModel):
 
 class MeterCorrectionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reading_id: int = Field(description="The meter's last reading, the wrong one (ids: GET .../history)")
+    reading_id: RowId = Field(description="The meter's last reading, the wrong one (ids: GET .../history)")
     value: int | None = Field(default=None, ge=0, le=10**12, description="The right value, if known")
     reason: str = Field(min_length=5, max_length=500)
 
@@ -588,5 +592,5 @@ class CommentCreate(BaseModel):
 
 class WatcherCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    user_id: int | None = None
+    user_id: RowId | None = None
     email: EmailStr | None = None

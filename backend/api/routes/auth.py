@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from backend.api.deps import CurrentUser, SessionDep, client_address
+from backend.api.responses import errors
 from backend.core.config import get_settings
 from backend.core.errors import request_language
 from backend.schemas import AccessRequestCreate, MessageOut, RefreshRequest, Token, TokenConfirm, TokenPasswordConfirm
@@ -14,10 +15,10 @@ from backend.services import auth as auth_service
 from backend.services import throttle
 from backend.services import users as users_service
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/auth", tags=["auth"], responses=errors(400, 401, 422, 503))
 
 
-@router.post("/token", response_model=Token,
+@router.post("/token", response_model=Token, responses=errors(429),
              summary="Log in with e-mail and password (OAuth2 password form): a short-lived access token and a "
                      "refresh token; failures are throttled per account and per address (429 with Retry-After)")
 def login(session: SessionDep, request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
@@ -51,7 +52,7 @@ def accept_invitation(data: TokenPasswordConfirm, session: SessionDep) -> Respon
     return Response(status_code=204)
 
 
-access_router = APIRouter(tags=["users"])
+access_router = APIRouter(tags=["users"], responses=errors(400, 422, 429, 503))
 
 
 @access_router.post("/access-requests", response_model=MessageOut, status_code=202,

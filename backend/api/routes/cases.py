@@ -4,7 +4,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
-from backend.api.deps import SessionDep, answer_replay
+from backend.api.deps import PathId, SessionDep, answer_replay
+from backend.api.responses import AUTHENTICATED, errors, replayed
 from backend.core.errors import request_language
 from backend.permissions import Allowed, Permission
 from backend.schemas import (
@@ -16,14 +17,14 @@ from backend.services.cases import (
 )
 from backend.services.idempotency import run_once
 
-router = APIRouter(prefix="/cases", tags=["cases"])
+router = APIRouter(prefix="/cases", tags=["cases"], responses=errors(*AUTHENTICATED))
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)]
 CaseCreator = Allowed(Permission.GET_HELP, Permission.SUBMIT_REQUESTS)  # the category decides (services/cases.py)
 CaseTracker = Allowed(Permission.TRACK_CASES)
 CaseNumber = Annotated[str, Path(max_length=20)]
 
 
-@router.post("", response_model=CaseOut, status_code=201, summary="Create a case (retry-safe with Idempotency-Key)")
+@router.post("", response_model=CaseOut, responses=replayed(CaseOut), status_code=201, summary="Create a case (retry-safe with Idempotency-Key)")
 def post_case(
     data: CaseCreate, user: CaseCreator, session: SessionDep, request: Request, response: Response,
     idempotency_key: IdempotencyKey = None,
@@ -66,7 +67,7 @@ def get_case(number: CaseNumber, user: CaseTracker, session: SessionDep, request
     return case_to_out(get_visible_case(session, user, number), request_language(request))
 
 
-@router.post("/{number}/comments", response_model=ActivityOut, status_code=201,
+@router.post("/{number}/comments", response_model=ActivityOut, responses=replayed(ActivityOut), status_code=201,
              summary="Add a comment to a case's activity stream (answers an 'Action requise')")
 def post_comment(number: CaseNumber, data: CommentCreate, user: CaseTracker, session: SessionDep,
                  response: Response, idempotency_key: IdempotencyKey = None) -> dict:
@@ -77,7 +78,7 @@ def post_comment(number: CaseNumber, data: CommentCreate, user: CaseTracker, ses
     return body
 
 
-@router.post("/{number}/watchers", response_model=CaseOut, status_code=201,
+@router.post("/{number}/watchers", response_model=CaseOut, responses=replayed(CaseOut), status_code=201,
              summary="Add a secondary contact (watch list): a portal user of the account kept informed")
 def post_watcher(number: CaseNumber, data: WatcherCreate, user: CaseTracker, session: SessionDep,
                  request: Request, response: Response, idempotency_key: IdempotencyKey = None) -> dict:
@@ -90,7 +91,7 @@ def post_watcher(number: CaseNumber, data: WatcherCreate, user: CaseTracker, ses
 
 
 @router.delete("/{number}/watchers/{user_id}", response_model=CaseOut, summary="Remove a secondary contact")
-def delete_watcher(number: CaseNumber, user_id: int, user: CaseTracker, session: SessionDep,
+def delete_watcher(number: CaseNumber, user_id: PathId, user: CaseTracker, session: SessionDep,
                    request: Request) -> CaseOut:
     return case_to_out(remove_watcher(session, get_visible_case(session, user, number), user_id),
                        request_language(request))

@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
 from backend.api.deps import SessionDep, answer_replay, get_current_user, oauth2_scheme
+from backend.api.responses import AUTHENTICATED, errors, replayed
 from backend.core.security import is_anonymous_assistant_token
 from backend.permissions import Allowed, Permission, require
 from backend.core.errors import ApiError, not_found, request_language
@@ -20,7 +21,7 @@ from backend.services.idempotency import run_once
 from backend.services.knowledge import search_articles
 from backend.taxonomy import get_taxonomy
 
-router = APIRouter(tags=["knowledge"])
+router = APIRouter(tags=["knowledge"], responses=errors(*AUTHENTICATED))
 HelpUser = Allowed(Permission.GET_HELP)
 
 
@@ -96,7 +97,7 @@ def article_page(number: str, session: SessionDep, request: Request, lang: Langu
     return HTMLResponse(page)
 
 
-@router.post("/knowledge/deflections", response_model=DeflectionOut, status_code=201,
+@router.post("/knowledge/deflections", response_model=DeflectionOut, responses=replayed(DeflectionOut), status_code=201,
              summary="Record that knowledge articles solved a problem (no case opened)")
 def record_deflection(
     data: DeflectionCreate, user: HelpUser, session: SessionDep, response: Response,
