@@ -136,21 +136,24 @@ def test_an_administrator_corrects_a_wrong_reading_with_an_audit_trail(client, d
     assert client.get(f"/assets/{ref}/meters/112/corrections", headers=user_headers).status_code == 403
 
 
-def test_only_the_last_reading_can_be_corrected(client, db, login):
-    ref, admin_headers, user_headers = _asset(db, client, login)
+def _correct_after_one_more(client, db, login, position: int, reason: str):
+    """One more reading by the admin, then a correction of the reading at `position` of the history (0: newest)."""
+    ref, admin_headers, _ = _asset(db, client, login)
     assert _submit(client, admin_headers, ref, LAST + 100).status_code == 201
-    older = _history(client, admin_headers, ref)[1]
+    reading = _history(client, admin_headers, ref)[position]
     answer = client.post(f"/assets/{ref}/meters/112/corrections", headers=admin_headers,
-                         json={"reading_id": older["id"], "reason": "wrong one"})
+                         json={"reading_id": reading["id"], "reason": reason})
+    return answer, client.get(f"/assets/{ref}/meters", headers=admin_headers).json()[0]
+
+
+def test_only_the_last_reading_can_be_corrected(client, db, login):
+    answer, meter = _correct_after_one_more(client, db, login, 1, "wrong one")
     assert answer.status_code == 409
     assert answer.json()["code"] == "not_last_reading"
+    assert meter["last_reading"] == LAST + 100
 
 
 def test_a_correction_without_a_value_voids_the_reading(client, db, login):
-    ref, admin_headers, user_headers = _asset(db, client, login)
-    assert _submit(client, admin_headers, ref, LAST + 100).status_code == 201
-    last = _history(client, admin_headers, ref)[0]
-    answer = client.post(f"/assets/{ref}/meters/112/corrections", headers=admin_headers,
-                         json={"reading_id": last["id"], "reason": "sent twice"})
+    answer, meter = _correct_after_one_more(client, db, login, 0, "sent twice")
     assert answer.status_code == 201
-    assert client.get(f"/assets/{ref}/meters", headers=admin_headers).json()[0]["last_reading"] == LAST
+    assert meter["last_reading"] == LAST
