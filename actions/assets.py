@@ -845,7 +845,7 @@ class ValidateAssetsContactsForm(PortalFormValidation):
         if quiet:
             return {}
         dispatcher.utter_message(response="utter_assets_contact_person_ambiguous" if found
-                                 else "utter_assets_contact_link_unknown", name=typed[:80])
+                                 else "utter_assets_contact_link_unknown", name=escape_markdown(typed[:80]))
         return {LINK: None}
 
     async def validate_assets_contact_link(
@@ -911,7 +911,8 @@ class ActionAskAssetsContactPerson(Action):
         except BackendError as error:
             report_backend_error(dispatcher, error)
             candidates = []
-        buttons = [{"title": person_label(p, p["kind"], w, markdown=False), "payload": f'/inform{{"{PERSON}":"{p["value"]}"}}'}
+        buttons = [{"title": person_label(p, p["kind"], w, markdown=False),
+                    "payload": f'/inform{{"{PERSON}":"{p["value"]}"}}'}
                    for p in candidates[:MAX_BUTTONS - 1]]
         buttons.append({"title": w["new_button"], "payload": f'/inform{{"{PERSON}":"{NEW}"}}'})
         dispatcher.utter_message(response="utter_ask_assets_contact_person", asset_label=tracker.get_slot(LABEL),
@@ -930,7 +931,8 @@ class ActionAskAssetsContactLink(Action):
         except BackendError as error:
             report_backend_error(dispatcher, error)
             linked = []
-        buttons = [{"title": person_label(link, link["kind"], w, markdown=False), "payload": f'/inform{{"{LINK}":"{link["id"]}"}}'}
+        buttons = [{"title": person_label(link, link["kind"], w, markdown=False),
+                    "payload": f'/inform{{"{LINK}":"{link["id"]}"}}'}
                    for link in linked[:MAX_BUTTONS]]
         dispatcher.utter_message(response="utter_ask_assets_contact_link", asset_label=tracker.get_slot(LABEL),
                                  buttons=buttons)

@@ -394,7 +394,8 @@ def utter_case(dispatcher: CollectingDispatcher, case: Dict[str, Any], lang: str
         dispatcher.utter_message(response="utter_case_activity_intro")
     for activity in activities:
         body = escape_markdown(shorten(" ".join(str(activity.get("body") or "").split()), ACTIVITY_CHARS))
-        dispatcher.utter_message(response="utter_case_activity", author=escape_markdown(activity.get("author_name") or "—"),
+        dispatcher.utter_message(response="utter_case_activity",
+                                 author=escape_markdown(activity.get("author_name") or "—"),
                                  date=format_date(activity.get("created_at"), lang, with_time=True), body=body)
     if case.get("status") == "awaiting_customer":
         dispatcher.utter_message(response="utter_case_awaiting_you", case_number=case["number"])
@@ -408,7 +409,7 @@ def report_case_error(dispatcher: CollectingDispatcher, error: BackendError, num
     elif isinstance(error, BackendRejected) and error.code == "invalid_case_number":
         dispatcher.utter_message(response="utter_case_number_invalid", reference=number or "")
     elif isinstance(error, BackendRejected):
-        dispatcher.utter_message(response="utter_case_refused", reason=error.message)
+        dispatcher.utter_message(response="utter_case_refused", reason=escape_markdown(error.message))
     else:
         report_backend_error(dispatcher, error)
 
@@ -725,7 +726,7 @@ class ActionAskCaseCommentConfirm(Action):
         case = tracker.get_slot("case_comment_case") or {}
         dispatcher.utter_message(response="utter_ask_case_comment_confirm",
                                  case_label=case.get("label") or tracker.get_slot("case_comment_number"),
-                                 comment=tracker.get_slot("case_comment_text"))
+                                 comment=escape_markdown(tracker.get_slot("case_comment_text")))
         return []
 
 

@@ -24,6 +24,7 @@ from actions.forms import (
     text_of, yes_no_answer,
 )
 from actions.knowledge import utter_articles
+from actions.text import escape_markdown
 from actions.session import (
     MAX_DESCRIPTION_CHARS, backend, channel_code, language, report_backend_error, transcript,
 )
@@ -455,7 +456,7 @@ class ActionAskFaultConfirm(Action):
             report_backend_error(dispatcher, error)
             return []
         dispatcher.utter_message(response="utter_ask_fault_confirm", asset_label=tracker.get_slot("fault_asset_label"),
-                                 fault_label=label, description=tracker.get_slot("fault_description"))
+                                 fault_label=label, description=escape_markdown(tracker.get_slot("fault_description")))
         return []
 
 

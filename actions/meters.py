@@ -39,7 +39,7 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.text import fold_accents
+from actions.text import escape_markdown, fold_accents
 from actions.backend_client import BackendError
 from actions.forms import (
     PortalFormValidation, ask_asset, asked, asset_label, entity, extract_asset, intent_of, is_payload,
@@ -780,7 +780,7 @@ class ActionAskMeterQueryConfirm(Action):
         dispatcher.utter_message(response="utter_ask_meter_query_confirm",
                                  asset_label=tracker.get_slot("meter_query_asset_label"),
                                  meter_name=meter_name(_query_meter(tracker), language(tracker)),
-                                 description=tracker.get_slot("meter_query_description"))
+                                 description=escape_markdown(tracker.get_slot("meter_query_description")))
         return []
 
 

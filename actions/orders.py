@@ -642,7 +642,7 @@ class ValidateOrderConsumablesForm(PortalFormValidation):
             catalogue = await client.consumables(value)
         except BackendRejected as error:
             if error.code == "emaintenance_asset":
-                dispatcher.utter_message(response="utter_order_refused", reason=error.message)
+                dispatcher.utter_message(response="utter_order_refused", reason=escape_markdown(error.message))
                 return {"order_asset": value, "order_refusal": error.message}
             report_backend_error(dispatcher, error)
             return {"order_asset": None, "order_asset_label": None}
@@ -1615,7 +1615,8 @@ class ActionAskOrderTrainingConfirm(Action):
             dispatcher.utter_message(response="utter_training_already_requested", requests=training_lines(earlier, lang))
         device = slot("order_training_asset_label") if slot("order_training_asset") not in (None, "none") \
             else WORDS[lang]["none_device"]
-        dispatcher.utter_message(response="utter_ask_order_training_confirm", topic=slot("order_training_topic"),
+        dispatcher.utter_message(response="utter_ask_order_training_confirm",
+                                 topic=escape_markdown(slot("order_training_topic")),
                                  asset_label=device, attendees=slot("order_training_attendees"),
                                  date=training_date_text(slot("order_training_date"), lang))
         return []
@@ -1690,7 +1691,8 @@ class ActionViewOrders(Action):
         if not assets:
             dispatcher.utter_message(response="utter_no_assets")
             return [SlotSet(HISTORY_ASKED, False)]
-        buttons = [{"title": asset_label(a, markdown=False), "payload": f'/view_orders{{"asset_ref":"{a["asset_number"]}"}}'}
+        buttons = [{"title": asset_label(a, markdown=False),
+                    "payload": f'/view_orders{{"asset_ref":"{a["asset_number"]}"}}'}
                    for a in assets[:MAX_BUTTONS]]
         dispatcher.utter_message(response="utter_ask_order_history_asset", buttons=buttons)
         return [SlotSet(HISTORY_ASKED, True)]
@@ -1704,7 +1706,7 @@ class ActionViewOrders(Action):
         except BackendRejected as error:
             if error.code != "emaintenance_asset":
                 raise
-            dispatcher.utter_message(response="utter_order_history_refused", reason=error.message)
+            dispatcher.utter_message(response="utter_order_history_refused", reason=escape_markdown(error.message))
             return
         if not orders:
             dispatcher.utter_message(response="utter_order_history_empty", asset_label=label)

@@ -409,8 +409,8 @@ class MeterReadingLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=1, max_length=10)
     value: int = Field(ge=0, le=10**12)
-    confirmed: bool = Field(default=False, description="The user confirmed a value far above the last reading "
-                                                       "(without it such a value is refused: reading_needs_confirmation)")
+    confirmed: bool = Field(default=False, description="The user confirmed a value far above the last reading (without "
+                                                       "it such a value is refused: reading_needs_confirmation)")
 
 
 class MeterReadingsCreate(BaseModel):

@@ -54,7 +54,8 @@ def fill(domain: Dict[str, Any], response: str, values: Dict[str, Any], lang: st
 
 
 @pytest.mark.parametrize("typed", [
-    PHISHING, "**URGENT** _call_ `now`", "<a href='https://evil.example'>x</a>", "# Heading", "see https://evil.example",
+    PHISHING, "**URGENT** _call_ `now`", "<a href='https://evil.example'>x</a>", "# Heading",
+    "see https://evil.example",
     "mailto:boss@evil.example", "![img](https://evil.example/x.png)", "C:\\temp\\[1]", "~~struck~~",
 ])
 def test_escaped_text_renders_as_typed_and_makes_no_link(typed):

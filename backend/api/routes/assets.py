@@ -67,7 +67,8 @@ def list_asset_contacts(reference: Reference, admin: AssetContactManager, sessio
     return [asset_contact_out(link) for link in asset.contacts]
 
 
-@router.post("/{reference}/contacts", response_model=AssetContactOut, responses=replayed(AssetContactOut), status_code=201,
+@router.post("/{reference}/contacts", response_model=AssetContactOut, responses=replayed(AssetContactOut),
+             status_code=201,
              summary="Add a portal user, an existing contact or a new non-registered contact to a device (admin)")
 def add_contact(reference: Reference, data: AssetContactCreate, admin: AssetContactManager, session: SessionDep,
                 response: Response, idempotency_key: IdempotencyKey = None) -> dict:
@@ -101,7 +102,8 @@ def meter_history(reference: Reference, code: Annotated[str, Path(max_length=10)
     return meter_service.history(session, find_visible_asset(session, user, reference), code)
 
 
-@router.post("/{reference}/meter-readings", response_model=MeterSubmissionOut, responses=replayed(MeterSubmissionOut), status_code=201,
+@router.post("/{reference}/meter-readings", response_model=MeterSubmissionOut, responses=replayed(MeterSubmissionOut),
+             status_code=201,
              summary="Submit readings for several meters at once (all or nothing; never lower than the last one; "
                      "a value far above it only with `confirmed`)")
 def submit_readings(reference: Reference, data: MeterReadingsCreate, user: MeterUser, session: SessionDep,
@@ -114,7 +116,8 @@ def submit_readings(reference: Reference, data: MeterReadingsCreate, user: Meter
     return body
 
 
-@router.post("/{reference}/meters/{code}/corrections", response_model=MeterCorrectionOut, responses=replayed(MeterCorrectionOut), status_code=201,
+@router.post("/{reference}/meters/{code}/corrections", response_model=MeterCorrectionOut,
+             responses=replayed(MeterCorrectionOut), status_code=201,
              summary="Correct a meter's last reading (admin): voided, the right value recorded instead; audited")
 def correct_reading(reference: Reference, code: Annotated[str, Path(max_length=10)], data: MeterCorrectionCreate,
                     admin: MeterUser, session: SessionDep, response: Response,

@@ -24,7 +24,8 @@ CaseTracker = Allowed(Permission.TRACK_CASES)
 CaseNumber = Annotated[str, Path(max_length=20)]
 
 
-@router.post("", response_model=CaseOut, responses=replayed(CaseOut), status_code=201, summary="Create a case (retry-safe with Idempotency-Key)")
+@router.post("", response_model=CaseOut, responses=replayed(CaseOut), status_code=201,
+             summary="Create a case (retry-safe with Idempotency-Key)")
 def post_case(
     data: CaseCreate, user: CaseCreator, session: SessionDep, request: Request, response: Response,
     idempotency_key: IdempotencyKey = None,

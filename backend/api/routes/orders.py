@@ -66,7 +66,8 @@ def get_training_requests(user: Orderer, session: SessionDep,
     return service.list_training_requests(session, user, limit)
 
 
-@router.post("/training-requests", response_model=TrainingRequestOut, responses=replayed(TrainingRequestOut), status_code=201,
+@router.post("/training-requests", response_model=TrainingRequestOut, responses=replayed(TrainingRequestOut),
+             status_code=201,
              summary="'Commander une formation': a training request record (TRN + 7 digits), not a case")
 def post_training_request(data: TrainingRequestCreate, user: Orderer, session: SessionDep, response: Response,
                           idempotency_key: IdempotencyKey = None) -> dict:

@@ -1,7 +1,8 @@
 """security
 
 Refresh tokens (single use, hashed) next to shorter access tokens; throttling counters (failed logins per account
-and address, public access requests per address); voided meter readings and the audit of their corrections; the payload hash an Idempotency-Key is bound to.
+and address, public access requests per address); voided meter readings and the audit of their corrections; the
+payload hash an Idempotency-Key is bound to.
 
 Revision ID: 0006_security
 Revises: 0005
