@@ -5,8 +5,8 @@ import enum
 from datetime import UTC, date, datetime
 
 from sqlalchemy import (
-    JSON, BigInteger, Boolean, Date, Enum, ForeignKey, Integer, String, Text, UniqueConstraint, false,
-    true,
+    JSON, BigInteger, Boolean, Date, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false,
+    text, true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -67,12 +67,20 @@ class Account(Base):
     assets: Mapped[list[Asset]] = relationship(back_populates="account")
 
 
+# An e-mail address belongs to one portal user, except pending invitations: an administrator may invite an address
+# another account's user has (and is told nothing of it); such an invitation can never be accepted.
+REGISTERED_EMAIL = "status != 'pending' OR origin IS NULL OR origin != 'invitation'"
+
+
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = (Index("uq_users_email_registered", "email", unique=True, sqlite_where=text(REGISTERED_EMAIL),
+                            postgresql_where=text(REGISTERED_EMAIL)),
+                      Index("uq_users_account_email", "account_id", "email", unique=True))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)
+    email: Mapped[str] = mapped_column(String(254))
     full_name: Mapped[str] = mapped_column(String(200))
     phone: Mapped[str] = mapped_column(String(50), default="")
     role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=20), default=Role.user)

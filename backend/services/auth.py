@@ -46,7 +46,9 @@ def login(session: Session, email: str, password: str, address: str) -> Token:
     settings = get_settings()
     account_key, ip_key = throttle.login_keys(email, address)
     throttle.refuse_if_blocked(session, [account_key, ip_key])
-    user = session.scalars(select(User).where(func.lower(User.email) == email.strip().lower())).first()
+    # an address may also be on pending invitations (services/users.invite): the user with a password is the one
+    user = session.scalars(select(User).where(func.lower(User.email) == email.strip().lower())
+                           .order_by(User.password_hash.is_(None), User.id)).first()
     if verify_password(password, user.password_hash if user else None) and user is not None \
             and user.status == UserStatus.active:
         throttle.clear(session, account_key)

@@ -99,16 +99,27 @@ def _consume_token(session: Session, token: str, purpose: str) -> User:
     return row.user
 
 
+def _registered_elsewhere(session: Session, email: str, user: User) -> bool:
+    """Whether another portal user than `user` (a pending invitation) has the address: an access, or a request."""
+    return session.scalar(select(User.id).where(
+        func.lower(User.email) == email.lower(), User.id != user.id,
+        or_(User.status != UserStatus.pending, User.origin.is_(None), User.origin != "invitation"))) is not None
+
+
 def invite(session: Session, admin: User, data: InvitationCreate) -> User:
+    """A pending user of the admin's account with a one-time invitation link. Only the admin's own account is
+    looked at: an address another account's user has is invited like any other (the answer must not tell an
+    administrator who is a customer elsewhere); that invitation can never be accepted (accept_invitation)."""
     email = data.email
     unverified = session.scalars(select(User).where(func.lower(User.email) == email,
                                                     User.origin == UNVERIFIED_REQUEST)).first()
     if unverified is not None:  # an access request nobody confirmed: the invitation takes its place
         session.delete(unverified)
         session.flush()
-    if session.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
-        raise ApiError(409, "email_taken", "Un utilisateur du portail a déjà cette adresse e-mail.",
-                       "A portal user already has this e-mail address.", field="email")
+    if session.scalar(select(User.id).where(func.lower(User.email) == email,
+                                            User.account_id == admin.account_id)) is not None:
+        raise ApiError(409, "email_taken", "Un utilisateur de votre compte a déjà cette adresse e-mail.",
+                       "A user of your account already has this e-mail address.", field="email")
     user = User(account_id=admin.account_id, email=email, full_name=data.full_name.strip(), phone=data.phone.strip(),
                 role=Role.user, status=UserStatus.pending, origin="invitation", language=admin.language,
                 password_hash=None)
@@ -239,6 +250,12 @@ def confirm_password_reset(session: Session, token: str, new_password: str) -> N
 
 def accept_invitation(session: Session, token: str, new_password: str) -> None:
     user = _consume_token(session, token, "invitation")
+    if _registered_elsewhere(session, user.email, user):  # told to the address's owner, who follows the link
+        raise ApiError(409, "email_registered",
+                       "Cette adresse e-mail a déjà un accès au portail : connectez-vous avec elle, ou demandez à "
+                       "l'administrateur qui vous a invité d'utiliser une autre adresse.",
+                       "This e-mail address already has access to the portal: log in with it, or ask the "
+                       "administrator who invited you to use another address.")
     check_password_policy(new_password, user.email)
     user.password_hash = hash_password(new_password)
     if user.status == UserStatus.pending:

@@ -292,3 +292,43 @@ def test_kb_articles_shown_items_are_bounded(client, admin_headers, path):
     response = client.post(path, json=body, headers=admin_headers)
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "kb_articles_shown.0"
+
+
+def _private_admin(db, client) -> dict[str, str]:
+    """The administrator of an account of its own (what it invites shows in no other test's lists)."""
+    from backend.models import Account, Role
+    tag = uuid.uuid4().hex[:8]
+    admin = User(email=f"inviter-{tag}@sec.example", full_name="Inviting Admin", role=Role.admin, language="en",
+                 password_hash=_PASSWORD_HASH, account=Account(name=f"INVITER {tag}"))
+    db.add(admin)
+    db.commit()
+    return _bearer(_login(client, admin.email).json()["access_token"])
+
+
+def test_an_invitation_does_not_tell_an_admin_that_an_address_is_another_accounts(client, db, caplog):
+    admin = _private_admin(db, client)
+    customer_elsewhere = _make_user(db)  # a user of CANON UK
+    unknown = f"new-{uuid.uuid4().hex[:8]}@example.com"
+    with caplog.at_level("INFO", logger="backend.services.users"):
+        taken = client.post("/users/invitations", headers=admin, json={"email": customer_elsewhere, "full_name": "A B"})
+        new = client.post("/users/invitations", headers=admin, json={"email": unknown, "full_name": "A B"})
+    assert taken.status_code == new.status_code == 201  # before: 409 email_taken for the other account's address
+    assert set(taken.json()) == set(new.json())
+    assert (taken.json()["status"], taken.json()["origin"]) == ("pending", "invitation")
+    listed = {u["email"]: u["status"] for u in client.get("/users", headers=admin).json()}
+    assert listed[customer_elsewhere] == listed[unknown] == "pending"
+    # the address's owner follows the link: told (they own the address), nothing changes
+    link = _verification_token(caplog, customer_elsewhere)
+    accepted = client.post("/auth/invitations/accept", json={"token": link, "new_password": "Another-pass-12"})
+    assert accepted.status_code == 409
+    assert accepted.json()["code"] == "email_registered"
+    assert _login(client, customer_elsewhere).status_code == 200  # their own access still works
+    assert _login(client, customer_elsewhere, "Another-pass-12").status_code == 401
+
+
+def test_an_address_of_the_admins_own_account_is_still_409(client, db):
+    admin = _private_admin(db, client)
+    me = client.get("/users/me", headers=admin).json()["email"]
+    answer = client.post("/users/invitations", headers=admin, json={"email": me, "full_name": "Me Again"})
+    assert answer.status_code == 409
+    assert answer.json()["code"] == "email_taken"

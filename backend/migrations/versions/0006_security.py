@@ -2,7 +2,8 @@
 
 Refresh tokens (single use, hashed) next to shorter access tokens; throttling counters (failed logins per account
 and address, public access requests per address); voided meter readings and the audit of their corrections; the
-payload hash an Idempotency-Key is bound to.
+payload hash an Idempotency-Key is bound to. An e-mail address is unique among users except pending invitations
+(an invitation to an address another account has is answered like any other and can never be accepted).
 
 Revision ID: 0006_security
 Revises: 0005
@@ -67,9 +68,38 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_meter_corrections_meter_id'), ['meter_id'], unique=False)
     with op.batch_alter_table('idempotency_records', schema=None) as batch_op:
         batch_op.add_column(sa.Column('request_hash', sa.String(length=64), nullable=True))
+    _drop_email_unique()
+    op.create_index('uq_users_email_registered', 'users', ['email'], unique=True,
+                    sqlite_where=sa.text(REGISTERED_EMAIL), postgresql_where=sa.text(REGISTERED_EMAIL))
+    op.create_index('uq_users_account_email', 'users', ['account_id', 'email'], unique=True)
+
+
+REGISTERED_EMAIL = "status != 'pending' OR origin IS NULL OR origin != 'invitation'"  # backend/models.py
+# 0001 left the constraint unnamed: PostgreSQL named it users_email_key, SQLite not at all (the table is rebuilt
+# without it, foreign keys being off during migrations).
+_SQLITE_NAMES = {"uq": "uq_%(table_name)s_%(column_0_name)s"}
+
+
+def _drop_email_unique() -> None:
+    if op.get_bind().dialect.name == 'sqlite':
+        with op.batch_alter_table('users', naming_convention=_SQLITE_NAMES) as batch_op:
+            batch_op.drop_constraint('uq_users_email', type_='unique')
+    else:
+        op.drop_constraint('users_email_key', 'users', type_='unique')
+
+
+def _restore_email_unique() -> None:
+    if op.get_bind().dialect.name == 'sqlite':
+        with op.batch_alter_table('users', naming_convention=_SQLITE_NAMES) as batch_op:
+            batch_op.create_unique_constraint('uq_users_email', ['email'])
+    else:
+        op.create_unique_constraint('users_email_key', 'users', ['email'])
 
 
 def downgrade() -> None:
+    op.drop_index('uq_users_account_email', table_name='users')
+    op.drop_index('uq_users_email_registered', table_name='users')
+    _restore_email_unique()  # fails while an invited address is also another account's user's
     with op.batch_alter_table('idempotency_records', schema=None) as batch_op:
         batch_op.drop_column('request_hash')
     with op.batch_alter_table('meter_corrections', schema=None) as batch_op:
