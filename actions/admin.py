@@ -22,7 +22,7 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.text import fold_accents
+from actions.text import escape_markdown, fold_accents
 from actions.backend_client import BackendError
 from actions.forms import (
     MAX_BUTTONS, PortalFormValidation, asked, entity, intent_of, is_payload, not_an_answer,
@@ -83,6 +83,11 @@ def normalize(text: str) -> str:
 
 def user_label(user: Dict[str, Any]) -> str:
     return f"{user['full_name']} ({user['email']})"
+
+
+def named(user: Dict[str, Any]) -> Dict[str, str]:
+    """A person's name and e-mail address as a message shows them (user-written: escaped)."""
+    return {"name": escape_markdown(user.get("full_name", "")), "email": escape_markdown(user.get("email", ""))}
 
 
 def user_buttons(users: List[Dict[str, Any]]) -> List[Dict[str, str]]:
@@ -259,7 +264,8 @@ class ActionAdminListUsers(Action):
         lines = []
         for user in users:
             role = ROLE_LABELS.get(user.get("role"), {}).get(lang, user.get("role", ""))
-            line = f"• {user['full_name']} — {user['email']} — {role} — {status_text(user, lang)}"
+            person = named(user)
+            line = f"• {person['name']} — {person['email']} — {role} — {status_text(user, lang)}"
             if user.get("status") == "pending":
                 origin = ORIGIN_LABELS.get(user.get("origin") or "access_request", ORIGIN_LABELS["access_request"])
                 line += f" ({origin[lang]})"
@@ -340,7 +346,7 @@ class ValidateAdminUserForm(PortalFormValidation):
             report_backend_error(dispatcher, error)
             return {"admin_user_target": None}
         matches = find_users(users, said, emails, person, partial=not opening) if (emails or person or said) else []
-        reference = emails[0] if emails else (person or said)[:60]
+        reference = escape_markdown(emails[0] if emails else (person or said)[:60])  # only ever shown
         if not matches:
             if opening and operation == "approve" and not emails and not person:
                 pending = eligible_users("approve", users, tracker)
@@ -352,7 +358,8 @@ class ValidateAdminUserForm(PortalFormValidation):
                 waiting = eligible_users("approve", users, tracker)
                 dispatcher.utter_message(
                     response="utter_admin_no_access_request_from" if waiting else "utter_admin_no_access_request_at_all",
-                    reference=reference, waiting=", ".join(f"{u['full_name']} ({u['email']})" for u in waiting))
+                    reference=reference,
+                    waiting=", ".join(escape_markdown(f"{u['full_name']} ({u['email']})") for u in waiting))
                 return {"admin_user_target": None}
             dispatcher.utter_message(response="utter_admin_user_not_found", reference=reference)
             return {"admin_user_target": None}
@@ -361,7 +368,7 @@ class ValidateAdminUserForm(PortalFormValidation):
             return {"admin_user_target": target_of(eligible[0]), "admin_user_candidates": None}
         if not eligible:
             user = matches[0]
-            dispatcher.utter_message(response=ineligibility(operation, user, tracker), name=user["full_name"],
+            dispatcher.utter_message(response=ineligibility(operation, user, tracker), name=named(user)["name"],
                                      status=status_text(user, language(tracker)))
             return {"admin_user_target": None, "admin_user_candidates": None}
         dispatcher.utter_message(response="utter_admin_user_ambiguous", reference=reference)
@@ -460,8 +467,7 @@ class ActionAskAdminUserDecision(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         target = tracker.get_slot("admin_user_target") or {}
-        dispatcher.utter_message(response="utter_ask_admin_user_decision", name=target.get("full_name", ""),
-                                 email=target.get("email", ""))
+        dispatcher.utter_message(response="utter_ask_admin_user_decision", **named(target))
         return []
 
 
@@ -472,8 +478,7 @@ class ActionAskAdminUserConfirm(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         target = tracker.get_slot("admin_user_target") or {}
         action = backend_action(tracker)
-        dispatcher.utter_message(response=f"utter_ask_admin_user_confirm_{response_suffix(action)}",
-                                 name=target.get("full_name", ""), email=target.get("email", ""))
+        dispatcher.utter_message(response=f"utter_ask_admin_user_confirm_{response_suffix(action)}", **named(target))
         return []
 
 
@@ -499,8 +504,7 @@ class ActionAdminSubmitUserChange(SubmitAction):
         if confirmed is True and target.get("id"):
             action = backend_action(tracker)
             await backend(tracker).user_action(int(target["id"]), action, idempotency_key=key)
-            dispatcher.utter_message(response=f"utter_admin_user_done_{response_suffix(action)}",
-                                     name=target.get("full_name", ""), email=target.get("email", ""))
+            dispatcher.utter_message(response=f"utter_admin_user_done_{response_suffix(action)}", **named(target))
         elif confirmed is False:
             dispatcher.utter_message(response="utter_admin_user_not_changed")
         return []
@@ -544,8 +548,8 @@ class ValidateAdminInviteForm(PortalFormValidation):
             users = []
         known = next((u for u in users if u["email"].lower() == email), None)
         if known:
-            dispatcher.utter_message(response="utter_admin_invite_already_user", name=known["full_name"],
-                                     email=known["email"], status=status_text(known, language(tracker)))
+            dispatcher.utter_message(response="utter_admin_invite_already_user", **named(known),
+                                     status=status_text(known, language(tracker)))
             return {"admin_invite_email": None}
         return {"admin_invite_email": email}
 
@@ -623,8 +627,8 @@ class ActionAskAdminInviteConfirm(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         slot = tracker.get_slot
-        dispatcher.utter_message(response="utter_ask_admin_invite_confirm", name=slot("admin_invite_name"),
-                                 email=slot("admin_invite_email"),
+        dispatcher.utter_message(response="utter_ask_admin_invite_confirm",
+                                 **named({"full_name": slot("admin_invite_name"), "email": slot("admin_invite_email")}),
                                  phone=slot("admin_invite_phone") or NO_PHONE[language(tracker)])
         return []
 
@@ -642,9 +646,9 @@ class ActionAdminSubmitInvite(SubmitAction):
         if confirmed is True:
             invited = await backend(tracker).invite_user(slot("admin_invite_email"), slot("admin_invite_name"),
                                                          idempotency_key=key, phone=slot("admin_invite_phone") or "")
-            dispatcher.utter_message(response="utter_admin_invite_sent",
-                                     name=invited.get("full_name") or slot("admin_invite_name"),
-                                     email=invited.get("email") or slot("admin_invite_email"))
+            dispatcher.utter_message(response="utter_admin_invite_sent", **named(
+                {"full_name": invited.get("full_name") or slot("admin_invite_name"),
+                 "email": invited.get("email") or slot("admin_invite_email")}))
         elif confirmed is False:
             dispatcher.utter_message(response="utter_admin_invite_not_sent")
         return []

@@ -25,7 +25,7 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.text import fold_accents
+from actions.text import escape_markdown, fold_accents
 from actions.backend_client import BackendClient, BackendError, BackendRejected
 from actions.forms import (
     MAX_BUTTONS, PortalFormValidation, asked, asset_buttons, asset_label, entity, extract_asset, intent_of,
@@ -119,11 +119,12 @@ def normalize(text: str) -> str:
 
 # --- list and detail ------------------------------------------------------------------------------------------
 def asset_line(asset: Dict[str, Any], w: Dict[str, str]) -> str:
-    alias = asset["alias"] if asset.get("alias") and asset["alias"] != asset["serial"] else w["no_alias"]
+    alias = escape_markdown(asset["alias"]) if asset.get("alias") and asset["alias"] != asset["serial"] \
+        else w["no_alias"]
     line = (f"• {alias} — {asset['model']} · {w['asset_number']} {asset['asset_number']} · "
             f"{w['serial']} {asset['serial']}")
     if asset.get("location"):
-        line += f" · {asset['location']}"
+        line += f" · {escape_markdown(asset['location'])}"
     if asset.get("emaintenance"):
         line += " · eMaintenance"
     return line
@@ -143,7 +144,8 @@ def detail_values(detail: Dict[str, Any], tracker: Tracker) -> Dict[str, str]:
     else:
         shown = w["no_contract"]
     return {
-        "asset_label": asset_label(detail), "location": address.get("location") or detail.get("location") or "—",
+        "asset_label": asset_label(detail),
+        "location": escape_markdown(address.get("location") or detail.get("location") or "—"),
         "address": street or "—", "contract": shown,
         "consumables": w["yes"] if contract.get("covers_consumables") else w["no"],
         "service": w["yes"] if contract.get("covers_service") else w["no"],
@@ -361,7 +363,7 @@ def alias_problem(alias: str) -> Optional[Tuple[str, Dict[str, Any]]]:
     if not any(ch.isalpha() for ch in alias):
         return "utter_assets_alias_not_a_name", {}
     if ASSET_REFERENCE.fullmatch(alias):
-        return "utter_assets_alias_looks_like_reference", {"alias": alias}
+        return "utter_assets_alias_looks_like_reference", {"alias": escape_markdown(alias)}
     return None
 
 
@@ -457,7 +459,8 @@ class ValidateAssetsAliasForm(PortalFormValidation):
                 continue
             names = {other["asset_number"], other["serial"], other.get("alias") or ""}
             if key in {name.casefold() for name in names}:
-                dispatcher.utter_message(response="utter_assets_alias_taken", alias=alias, other=asset_label(other))
+                dispatcher.utter_message(response="utter_assets_alias_taken", alias=escape_markdown(alias),
+                                         other=asset_label(other))
                 return True
         return False
 
@@ -496,9 +499,10 @@ class ActionAskAssetsAliasConfirm(Action):
         label, alias = tracker.get_slot("assets_alias_asset_label"), tracker.get_slot("assets_alias_value")
         if alias == REMOVE:
             dispatcher.utter_message(response="utter_ask_assets_alias_confirm_remove", asset_label=label,
-                                     current=tracker.get_slot("assets_alias_current"))
+                                     current=escape_markdown(tracker.get_slot("assets_alias_current")))
         else:
-            dispatcher.utter_message(response="utter_ask_assets_alias_confirm", asset_label=label, alias=alias)
+            dispatcher.utter_message(response="utter_ask_assets_alias_confirm", asset_label=label,
+                                     alias=escape_markdown(alias))
         return []
 
 
@@ -528,15 +532,18 @@ PERSON, NAME, EMAIL_SLOT = "assets_contact_person", "assets_contact_name", "asse
 LINK, PERSON_LABEL, CONFIRM = "assets_contact_link", "assets_contact_person_label", "assets_contact_confirm"
 
 
-def person_label(person: Dict[str, Any], kind: str, w: Dict[str, str]) -> str:
-    email = f" ({person['email']})" if person.get("email") else ""
-    return f"{person['full_name']}{email} — {w[kind]}"
+def person_label(person: Dict[str, Any], kind: str, w: Dict[str, str], markdown: bool = True) -> str:
+    """A contact as a message names it (user-written: escaped), or as a button's plain title."""
+    text = escape_markdown if markdown else str
+    email = f" ({text(person['email'])})" if person.get("email") else ""
+    return f"{text(person['full_name'])}{email} — {w[kind]}"
 
 
 def contacts_text(contacts: List[Dict[str, Any]], w: Dict[str, str]) -> str:
     if not contacts:
         return w["none"]
-    return ", ".join(c["full_name"] + (f" ({c['email']})" if c.get("email") else "") for c in contacts)
+    return ", ".join(escape_markdown(c["full_name"]) + (f" ({escape_markdown(c['email'])})" if c.get("email") else "")
+                     for c in contacts)
 
 
 def link_value(link: Dict[str, Any]) -> str:
@@ -712,12 +719,12 @@ class ValidateAssetsContactsForm(PortalFormValidation):
         if quiet:
             return {}
         if found:
-            dispatcher.utter_message(response="utter_assets_contact_person_ambiguous", name=typed[:80])
+            dispatcher.utter_message(response="utter_assets_contact_person_ambiguous", name=escape_markdown(typed[:80]))
         elif match_people(typed, already):
             dispatcher.utter_message(response="utter_assets_contact_already",
-                                     name=match_people(typed, already)[0]["full_name"])
+                                     name=escape_markdown(match_people(typed, already)[0]["full_name"]))
         else:
-            dispatcher.utter_message(response="utter_assets_contact_person_unknown", name=typed[:80])
+            dispatcher.utter_message(response="utter_assets_contact_person_unknown", name=escape_markdown(typed[:80]))
         return {PERSON: None}
 
     async def validate_assets_contact_person(
@@ -739,7 +746,7 @@ class ValidateAssetsContactsForm(PortalFormValidation):
             return {PERSON: value, PERSON_LABEL: person_label(found, found["kind"], words(tracker))}
         linked = next((p for p in already if p["value"] == value), None)
         if linked:
-            dispatcher.utter_message(response="utter_assets_contact_already", name=linked["full_name"])
+            dispatcher.utter_message(response="utter_assets_contact_already", name=escape_markdown(linked["full_name"]))
         else:
             dispatcher.utter_message(response="utter_choose_an_option")
         return {PERSON: None, PERSON_LABEL: None}
@@ -842,7 +849,7 @@ class ValidateAssetsContactsForm(PortalFormValidation):
         if quiet:
             return {}
         dispatcher.utter_message(response="utter_assets_contact_person_ambiguous" if found
-                                 else "utter_assets_contact_link_unknown", name=typed[:80])
+                                 else "utter_assets_contact_link_unknown", name=escape_markdown(typed[:80]))
         return {LINK: None}
 
     async def validate_assets_contact_link(
@@ -908,7 +915,8 @@ class ActionAskAssetsContactPerson(Action):
         except BackendError as error:
             report_backend_error(dispatcher, error)
             candidates = []
-        buttons = [{"title": person_label(p, p["kind"], w), "payload": f'/inform{{"{PERSON}":"{p["value"]}"}}'}
+        buttons = [{"title": person_label(p, p["kind"], w, markdown=False),
+                    "payload": f'/inform{{"{PERSON}":"{p["value"]}"}}'}
                    for p in candidates[:MAX_BUTTONS - 1]]
         buttons.append({"title": w["new_button"], "payload": f'/inform{{"{PERSON}":"{NEW}"}}'})
         dispatcher.utter_message(response="utter_ask_assets_contact_person", asset_label=tracker.get_slot(LABEL),
@@ -927,7 +935,8 @@ class ActionAskAssetsContactLink(Action):
         except BackendError as error:
             report_backend_error(dispatcher, error)
             linked = []
-        buttons = [{"title": person_label(link, link["kind"], w), "payload": f'/inform{{"{LINK}":"{link["id"]}"}}'}
+        buttons = [{"title": person_label(link, link["kind"], w, markdown=False),
+                    "payload": f'/inform{{"{LINK}":"{link["id"]}"}}'}
                    for link in linked[:MAX_BUTTONS]]
         dispatcher.utter_message(response="utter_ask_assets_contact_link", asset_label=tracker.get_slot(LABEL),
                                  buttons=buttons)

@@ -233,7 +233,8 @@ class BackendClient:
 
     async def submit_meter_readings(self, reference: str, readings: List[Dict[str, Any]],
                                     idempotency_key: str) -> Dict[str, Any]:
-        """readings: [{"code", "value"}] — all accepted or none (a lower value is refused with the last one)."""
+        """readings: [{"code", "value", "confirmed"?}] — all accepted or none (a lower value is refused with the last
+        one; a value far above it without "confirmed": true, the user's yes to the doubtful-value question)."""
         return await self._request("POST", f"/assets/{reference}/meter-readings", json={"readings": readings},
                                    idempotency_key=idempotency_key)
 

@@ -35,7 +35,7 @@ from actions.forms import (
     NOT_AN_ANSWER, OpeningMessage, PortalFormValidation, answered_by_button, asked, entity, intent_of, is_payload,
     latest_user_message, opening_message, opening_turn, text_of, turn_message, yes_no_answer,
 )
-from actions.text import fold_accents
+from actions.text import escape_markdown, fold_accents
 from actions.session import backend, language, report_backend_error
 from actions.submission import SubmitAction, form_slots
 
@@ -335,7 +335,8 @@ def device_label(case: Dict[str, Any], lang: str = "fr") -> str:
     asset = case.get("asset")
     if not asset:
         return NO_DEVICE[lang]
-    name = asset.get("alias") if asset.get("alias") and asset.get("alias") != asset.get("serial") else asset["model"]
+    name = escape_markdown(asset["alias"]) if asset.get("alias") and asset.get("alias") != asset.get("serial") \
+        else asset["model"]
     return f"{name} ({asset['serial']})"
 
 
@@ -383,15 +384,18 @@ def utter_case(dispatcher: CollectingDispatcher, case: Dict[str, Any], lang: str
         response="utter_case_status", case_number=case["number"], status=case["status_label"],
         case_type=type_label(case), device=device_label(case, lang), created=format_date(case.get("created_at"), lang),
         updated=format_date(case.get("updated_at"), lang),
-        requester=(case.get("requester") or {}).get("full_name") or "—", contact=case.get("contact_name") or "—",
-        description=shorten(" ".join(str(case.get("description") or "").split()), DESCRIPTION_CHARS) or "—",
+        requester=escape_markdown((case.get("requester") or {}).get("full_name") or "—"),
+        contact=escape_markdown(case.get("contact_name") or "—"),
+        description=escape_markdown(shorten(" ".join(str(case.get("description") or "").split()), DESCRIPTION_CHARS)
+                                    or "—"),
     )
     activities = list(reversed(case.get("activities") or []))[:ACTIVITIES_SHOWN]
     if activities:
         dispatcher.utter_message(response="utter_case_activity_intro")
     for activity in activities:
-        body = shorten(" ".join(str(activity.get("body") or "").split()), ACTIVITY_CHARS)
-        dispatcher.utter_message(response="utter_case_activity", author=activity.get("author_name") or "—",
+        body = escape_markdown(shorten(" ".join(str(activity.get("body") or "").split()), ACTIVITY_CHARS))
+        dispatcher.utter_message(response="utter_case_activity",
+                                 author=escape_markdown(activity.get("author_name") or "—"),
                                  date=format_date(activity.get("created_at"), lang, with_time=True), body=body)
     if case.get("status") == "awaiting_customer":
         dispatcher.utter_message(response="utter_case_awaiting_you", case_number=case["number"])
@@ -405,7 +409,7 @@ def report_case_error(dispatcher: CollectingDispatcher, error: BackendError, num
     elif isinstance(error, BackendRejected) and error.code == "invalid_case_number":
         dispatcher.utter_message(response="utter_case_number_invalid", reference=number or "")
     elif isinstance(error, BackendRejected):
-        dispatcher.utter_message(response="utter_case_refused", reason=error.message)
+        dispatcher.utter_message(response="utter_case_refused", reason=escape_markdown(error.message))
     else:
         report_backend_error(dispatcher, error)
 
@@ -722,7 +726,7 @@ class ActionAskCaseCommentConfirm(Action):
         case = tracker.get_slot("case_comment_case") or {}
         dispatcher.utter_message(response="utter_ask_case_comment_confirm",
                                  case_label=case.get("label") or tracker.get_slot("case_comment_number"),
-                                 comment=tracker.get_slot("case_comment_text"))
+                                 comment=escape_markdown(tracker.get_slot("case_comment_text")))
         return []
 
 

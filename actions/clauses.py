@@ -25,6 +25,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.forms import is_payload, latest_user_message
 from actions.knowledge import shortened
 from actions.session import language
+from actions.text import escape_markdown
 
 log = logging.getLogger(__name__)
 SLOT = "also_asked"
@@ -126,7 +127,8 @@ def offer_also_asked(dispatcher: CollectingDispatcher, tracker: Tracker, form: O
         return []
     if not (form and kept.get("intent") in _form_intents(form)):
         lang = language(tracker)
-        dispatcher.utter_message(response="utter_also_asked", asked=shortened(kept["text"], QUOTED_CHARS),
+        asked = escape_markdown(shortened(kept["text"], QUOTED_CHARS))
+        dispatcher.utter_message(response="utter_also_asked", asked=asked,
                                  buttons=[{"title": GO[lang], "payload": kept["text"]}])
     return [SlotSet(SLOT, None)]
 

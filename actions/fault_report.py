@@ -25,11 +25,11 @@ from actions.forms import (
 )
 from actions.knowledge import utter_articles
 from actions.orders import ITEM_WORDS
+from actions.text import escape_markdown, fold_accents
 from actions.session import (
     MAX_DESCRIPTION_CHARS, backend, channel_code, language, report_backend_error, transcript,
 )
 from actions.submission import KEY_SLOT, SubmitAction, reset_events
-from actions.text import fold_accents
 
 log = logging.getLogger(__name__)
 
@@ -478,7 +478,7 @@ class ActionAskFaultConfirm(Action):
             report_backend_error(dispatcher, error)
             return []
         dispatcher.utter_message(response="utter_ask_fault_confirm", asset_label=tracker.get_slot("fault_asset_label"),
-                                 fault_label=label, description=tracker.get_slot("fault_description"))
+                                 fault_label=label, description=escape_markdown(tracker.get_slot("fault_description")))
         return []
 
 

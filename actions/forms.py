@@ -25,7 +25,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.backend_client import BackendError
 from actions.session import backend, report_backend_error
-from actions.text import fold_accents
+from actions.text import escape_markdown, fold_accents
 
 log = logging.getLogger(__name__)
 
@@ -256,15 +256,18 @@ def not_an_answer(tracker: Tracker) -> bool:
     return starter is not None and starter.form != (tracker.active_loop or {}).get("name")
 
 
-def asset_label(asset: Dict[str, Any]) -> str:
+def asset_label(asset: Dict[str, Any], markdown: bool = True) -> str:
+    """How a device is named in a message (its alias escaped: user-written), or as plain text (`markdown=False`:
+    a button's title)."""
     ids = f"{asset['asset_number']} / {asset['serial']}"
     if asset.get("alias") and asset["alias"] != asset["serial"]:
-        return f"{asset['alias']} — {asset['model']} ({ids})"
+        alias = escape_markdown(asset["alias"]) if markdown else asset["alias"]
+        return f"{alias} — {asset['model']} ({ids})"
     return f"{asset['model']} ({ids})"
 
 
 def asset_buttons(assets: List[Dict[str, Any]]) -> List[Dict[str, str]]:
-    return [{"title": asset_label(a), "payload": f'/inform{{"asset_ref":"{a["asset_number"]}"}}'}
+    return [{"title": asset_label(a, markdown=False), "payload": f'/inform{{"asset_ref":"{a["asset_number"]}"}}'}
             for a in assets[:MAX_BUTTONS]]
 
 

@@ -17,7 +17,7 @@ from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.text import fold_accents
+from actions.text import escape_markdown, fold_accents
 from actions.backend_client import BackendError
 from actions.fault_report import describes_a_fault
 from actions.forms import (
@@ -358,7 +358,7 @@ class ActionAskHandoffConfirm(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         reason = tracker.get_slot("handoff_reason")
         if reason:
-            dispatcher.utter_message(response="utter_ask_handoff_confirm", reason=reason[:200])
+            dispatcher.utter_message(response="utter_ask_handoff_confirm", reason=escape_markdown(reason[:200]))
         else:
             dispatcher.utter_message(response="utter_ask_handoff_confirm_plain")
         return []

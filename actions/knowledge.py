@@ -9,6 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.backend_client import BackendError, BackendRejected, public_backend_url
 from actions.session import backend, language, report_backend_error
+from actions.text import escape_markdown
 
 
 # Below this cosine an article is not about the question (measured: an off-topic question's best hit ≈ 0.15, a
@@ -70,7 +71,7 @@ class ActionSearchKnowledge(Action):
             return []
         articles = answering(articles)
         if not articles:  # honest: no article, and a person can answer
-            dispatcher.utter_message(response="utter_kb_search_nothing", query=shortened(query))
+            dispatcher.utter_message(response="utter_kb_search_nothing", query=escape_markdown(shortened(query)))
             return []
         dispatcher.utter_message(response="utter_kb_search_intro")
         utter_articles(dispatcher, articles)

@@ -39,10 +39,11 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.text import digits_of, fold_accents
+from actions.text import digits_of, escape_markdown, fold_accents
 from actions.backend_client import BackendError
 from actions.forms import (
-    OPENING_HAND_OVERS, OpeningMessage, PortalFormValidation, ask_asset, asked, asset_label, entity, extract_asset, intent_of, is_payload,
+    OPENING_HAND_OVERS, OpeningMessage, PortalFormValidation, ask_asset, asked, asset_label, entity, extract_asset,
+    intent_of, is_payload,
     not_an_answer, opening_turn, text_of, turn_message, yes_no_answer,
 )
 from actions.session import (
@@ -644,8 +645,11 @@ class ActionSubmitMeterReading(SubmitAction):
                      key: str) -> List[EventType]:
         slot = tracker.get_slot
         meters, values = slot("meter_list") or [], slot("meter_values") or {}
-        readings = [{"code": m["code"], "value": values[m["code"]]} for m in meters
-                    if values.get(m["code"]) is not None]
+        # A value far above the last one reached the values only through the user's yes to the doubtful-value
+        # question: the backend refuses it without `confirmed`.
+        readings = [{"code": m["code"], "value": values[m["code"]],
+                     **({"confirmed": True} if implausible(m, values[m["code"]]) else {})}
+                    for m in meters if values.get(m["code"]) is not None]
         if slot("meter_current") == NOTHING or not readings:
             dispatcher.utter_message(response="utter_meter_nothing_to_submit")
             return []
@@ -809,7 +813,7 @@ class ActionAskMeterQueryConfirm(Action):
         dispatcher.utter_message(response="utter_ask_meter_query_confirm",
                                  asset_label=tracker.get_slot("meter_query_asset_label"),
                                  meter_name=meter_name(_query_meter(tracker), language(tracker)),
-                                 description=tracker.get_slot("meter_query_description"))
+                                 description=escape_markdown(tracker.get_slot("meter_query_description")))
         return []
 
 

@@ -33,7 +33,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.text import digits_of, fold_accents
+from actions.text import digits_of, escape_markdown, fold_accents
 from actions.backend_client import BackendClient, BackendError, BackendRejected
 from actions.forms import (
     MAX_BUTTONS, OPENING_HAND_OVERS, SUMMARY_QUESTIONS, OpeningMessage, PortalFormValidation, ask_asset, asked,
@@ -312,7 +312,7 @@ def item_label(item: Dict[str, Any]) -> str:
 def address_text(address: Dict[str, Any]) -> str:
     parts = [address.get("recipient") or address.get("account_name"), address.get("street"),
              f"{address.get('postcode', '')} {address.get('city', '')}".strip(), address.get("country")]
-    return ", ".join(p for p in parts if p)
+    return ", ".join(escape_markdown(p) for p in parts if p)  # typed by users: shown as typed
 
 
 def lines_text(lines: Sequence[Dict[str, Any]]) -> str:
@@ -729,7 +729,7 @@ class ValidateOrderConsumablesForm(PortalFormValidation):
             catalogue = await client.consumables(value)
         except BackendRejected as error:
             if error.code == "emaintenance_asset":
-                dispatcher.utter_message(response="utter_order_refused", reason=error.message)
+                dispatcher.utter_message(response="utter_order_refused", reason=escape_markdown(error.message))
                 return {"order_asset": value, "order_refusal": error.message}
             report_backend_error(dispatcher, error)
             return {"order_asset": None, "order_asset_label": None}
@@ -1026,7 +1026,9 @@ def contact_person(tracker: Tracker) -> Dict[str, str]:
 
 
 def person_text(person: Dict[str, str]) -> str:
-    return f"{person['full_name']} ({person['email']})" if person.get("email") else person.get("full_name", "")
+    """The order's contact as a message names them (user-written: escaped)."""
+    name = escape_markdown(person.get("full_name", ""))
+    return f"{name} ({escape_markdown(person['email'])})" if person.get("email") else name
 
 
 class ActionAskOrderAsset(Action):
@@ -1698,7 +1700,8 @@ class ActionAskOrderTrainingConfirm(Action):
             dispatcher.utter_message(response="utter_training_already_requested", requests=training_lines(earlier, lang))
         device = slot("order_training_asset_label") if slot("order_training_asset") not in (None, "none") \
             else WORDS[lang]["none_device"]
-        dispatcher.utter_message(response="utter_ask_order_training_confirm", topic=slot("order_training_topic"),
+        dispatcher.utter_message(response="utter_ask_order_training_confirm",
+                                 topic=escape_markdown(slot("order_training_topic")),
                                  asset_label=device, attendees=slot("order_training_attendees"),
                                  date=training_date_text(slot("order_training_date"), lang))
         return []
@@ -1725,7 +1728,7 @@ class ActionSubmitOrderTraining(SubmitAction):
             body["preferred_date"] = slot("order_training_date")
         training = await backend(tracker).training_request(body, idempotency_key=key)
         dispatcher.utter_message(response="utter_order_training_created", training_number=training["number"],
-                                 topic=training.get("topic", slot("order_training_topic")))
+                                 topic=escape_markdown(training.get("topic", slot("order_training_topic"))))
         return []
 
 
@@ -1773,7 +1776,8 @@ class ActionViewOrders(Action):
         if not assets:
             dispatcher.utter_message(response="utter_no_assets")
             return [SlotSet(HISTORY_ASKED, False)]
-        buttons = [{"title": asset_label(a), "payload": f'/view_orders{{"asset_ref":"{a["asset_number"]}"}}'}
+        buttons = [{"title": asset_label(a, markdown=False),
+                    "payload": f'/view_orders{{"asset_ref":"{a["asset_number"]}"}}'}
                    for a in assets[:MAX_BUTTONS]]
         dispatcher.utter_message(response="utter_ask_order_history_asset", buttons=buttons)
         return [SlotSet(HISTORY_ASKED, True)]
@@ -1787,7 +1791,7 @@ class ActionViewOrders(Action):
         except BackendRejected as error:
             if error.code != "emaintenance_asset":
                 raise
-            dispatcher.utter_message(response="utter_order_history_refused", reason=error.message)
+            dispatcher.utter_message(response="utter_order_history_refused", reason=escape_markdown(error.message))
             return
         if not orders:
             dispatcher.utter_message(response="utter_order_history_empty", asset_label=label)

@@ -26,7 +26,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.text import fold_accents
+from actions.text import escape_markdown, fold_accents
 from actions.backend_client import BackendClient, BackendError
 from actions.forms import (
     PortalFormValidation, ask_asset, asked, asset_buttons, asset_label, entity, extract_asset, hand_over,
@@ -675,7 +675,7 @@ class ActionAskRequestConfirm(Action):
             return []
         dispatcher.utter_message(response="utter_ask_request_confirm", request_label=label,
                                  asset_label=asset_summary(tracker),
-                                 description=tracker.get_slot("request_description"))
+                                 description=escape_markdown(tracker.get_slot("request_description")))
         return []
 
 

@@ -15,6 +15,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.backend_client import BackendError
 from actions.session import backend, language, report_backend_error
+from actions.text import escape_markdown
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ async def administrators_text(tracker: Tracker) -> str:
         people = []
     if not people:
         return "—"
-    return ", ".join(f"{p['full_name']} ({p['email']})" for p in people)
+    return ", ".join(f"{escape_markdown(p['full_name'])} ({escape_markdown(p['email'])})" for p in people)
 
 
 async def refuse_admin_only(dispatcher: CollectingDispatcher, tracker: Tracker, what_fr: str, what_en: str) -> None:

@@ -21,6 +21,7 @@ from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.backend_client import BackendClient, BackendError, BackendRejected, NotAuthenticated
+from actions.text import escape_markdown
 
 log = logging.getLogger(__name__)
 LANGUAGES = ("fr", "en")
@@ -119,7 +120,8 @@ def report_backend_error(dispatcher: CollectingDispatcher, error: BackendError) 
     if isinstance(error, NotAuthenticated):
         dispatcher.utter_message(response="utter_login_required")
     elif isinstance(error, BackendRejected):
-        dispatcher.utter_message(response="utter_portal_refused", reason=error.message)
+        # the backend's message may quote what the user typed ("« … » is not a valid case number")
+        dispatcher.utter_message(response="utter_portal_refused", reason=escape_markdown(error.message))
     else:
         dispatcher.utter_message(response="utter_backend_unavailable")
 

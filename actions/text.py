@@ -1,6 +1,7 @@
-"""Text folding shared by every area: what users type is compared without case or accents."""
+"""Text helpers shared by every area: what users type is compared without case or accents, and shown escaped."""
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from text_to_num import alpha2digit
@@ -18,3 +19,21 @@ def digits_of(text: str, lang: str = "fr", threshold: int = 0) -> str:
     `threshold` standing alone stay words ("pas un seul" with 10)."""
     other = "en" if lang == "fr" else "fr"
     return alpha2digit(alpha2digit(text, lang, threshold=threshold), other, threshold=threshold)
+
+
+# What makes markup in the assistant's messages (the web widget, Teams, the voice channel's stripping): link brackets,
+# emphasis, code, HTML, strike-through; an underscore that can open or close emphasis (not one inside a word); a
+# heading's '#'; and the ':' of a link scheme, so that no typed address becomes a link.
+_MARKUP = re.compile(r"[\\`*\[\]<>~]|(?<![^\W_])_|_(?![^\W_])")
+_HEADING = re.compile(r"^(\s{0,3})#", re.MULTILINE)
+_SCHEME = re.compile(r"(?i)\b(https?|ftp|mailto|javascript|data|file|tel)(:)")
+
+
+def escape_markdown(text: object) -> str:
+    """User-written text (a comment, a description, an alias, a name, an e-mail address) as it is shown inside the
+    assistant's markdown messages: every markup character is backslash-escaped, so "[Your session expired – sign in
+    again](https://evil.example)" reads as typed, never as a link, emphasis or HTML. Only for message text, never
+    for button titles (shown as plain text) or what is sent to the backend."""
+    escaped = _MARKUP.sub(lambda m: "\\" + m.group(0), "" if text is None else str(text))
+    escaped = _HEADING.sub(r"\1\\#", escaped)
+    return _SCHEME.sub(r"\1\\\2", escaped)

@@ -5,12 +5,12 @@ import enum
 from datetime import UTC, date, datetime
 
 from sqlalchemy import (
-    JSON, BigInteger, Boolean, Date, DateTime, Enum, ForeignKey, Integer, String, Text, UniqueConstraint, false,
-    true,
+    JSON, BigInteger, Boolean, Date, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false,
+    text, true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backend.core.db import Base
+from backend.core.db import Base, UtcDateTime
 
 
 def utcnow() -> datetime:
@@ -67,12 +67,20 @@ class Account(Base):
     assets: Mapped[list[Asset]] = relationship(back_populates="account")
 
 
+# An e-mail address belongs to one portal user, except pending invitations: an administrator may invite an address
+# another account's user has (and is told nothing of it); such an invitation can never be accepted.
+REGISTERED_EMAIL = "status != 'pending' OR origin IS NULL OR origin != 'invitation'"
+
+
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = (Index("uq_users_email_registered", "email", unique=True, sqlite_where=text(REGISTERED_EMAIL),
+                            postgresql_where=text(REGISTERED_EMAIL)),
+                      Index("uq_users_account_email", "account_id", "email", unique=True))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)
+    email: Mapped[str] = mapped_column(String(254))
     full_name: Mapped[str] = mapped_column(String(200))
     phone: Mapped[str] = mapped_column(String(50), default="")
     role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=20), default=Role.user)
@@ -84,9 +92,10 @@ class User(Base):
     # How a pending user came in: "invitation" (by an admin) or "access_request" (asked for access).
     origin: Mapped[str | None] = mapped_column(String(20), nullable=True)
     password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    # Bumped by a password change or reset and a deactivation: every token issued before stops working at once.
+    # Bumped by a password change or reset (also when an administrator starts one), a deactivation, a logout and a
+    # replayed refresh token: every access and refresh token issued before stops working at once.
     token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     account: Mapped[Account] = relationship(back_populates="users")
 
@@ -126,7 +135,7 @@ class Contact(Base):
     full_name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(254), default="")
     phone: Mapped[str] = mapped_column(String(50), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class AssetContact(Base):
@@ -156,11 +165,39 @@ class UserToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     purpose: Mapped[str] = mapped_column(String(20))  # "invitation" | "password_reset"
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     user: Mapped[User] = relationship()
+
+
+class RefreshToken(Base):
+    """A refresh token (stored as a SHA-256 hash): used once, it is exchanged for a new access and refresh token.
+    It is valid only while the user's token version is the one it was issued with; one presented a second time
+    (stolen and replayed) revokes every token of the user."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_version: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class Throttle(Base):
+    """Failed attempts (logins) or hits (public requests) counted for one key ("login-account:<e-mail>",
+    "login-ip:<address>", "access-ip:<address>") within a window, and until when the key is refused."""
+
+    __tablename__ = "throttles"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime())
+    blocked_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class TeamsTenant(Base):
@@ -171,7 +208,7 @@ class TeamsTenant(Base):
 
     tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class TeamsLink(Base):
@@ -184,7 +221,7 @@ class TeamsLink(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("teams_tenants.tenant_id", ondelete="CASCADE"), index=True)
     aad_object_id: Mapped[str] = mapped_column(String(64))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     user: Mapped[User] = relationship()
 
@@ -200,12 +237,12 @@ class TeamsLinkCode(Base):
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     tenant_id: Mapped[str] = mapped_column(String(64))
     aad_object_id: Mapped[str] = mapped_column(String(64))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=True)
     confirm_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class VoicePin(Base):
@@ -217,8 +254,8 @@ class VoicePin(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     pin_hash: Mapped[str] = mapped_column(String(200))
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class VoiceAuditEvent(Base):
@@ -232,7 +269,7 @@ class VoiceAuditEvent(Base):
                                                 index=True)
     event: Mapped[str] = mapped_column(String(30))
     caller: Mapped[str] = mapped_column(String(50), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class OutboundMessage(Base):
@@ -248,8 +285,8 @@ class OutboundMessage(Base):
     lang: Mapped[str] = mapped_column(String(2))
     body: Mapped[str] = mapped_column(Text)
     channel: Mapped[str] = mapped_column(String(20))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class IdempotencyRecord(Base):
@@ -262,8 +299,10 @@ class IdempotencyRecord(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     scope: Mapped[str] = mapped_column(String(60))
     key: Mapped[str] = mapped_column(String(100))
+    # SHA-256 of the request's payload: the same key with another payload is refused (empty for older records).
+    request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     response: Mapped[dict] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class Meter(Base):
@@ -292,7 +331,7 @@ class MeterReadingSubmission(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
     submitted_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     readings: Mapped[list[MeterReading]] = relationship(back_populates="submission", order_by="MeterReading.id")
 
@@ -303,15 +342,38 @@ class MeterReading(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     meter_id: Mapped[int] = mapped_column(ForeignKey("meters.id", ondelete="CASCADE"), index=True)
     value: Mapped[int] = mapped_column(BigInteger)
-    read_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    read_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     source: Mapped[str] = mapped_column(String(50))  # "e-Maintenance (UGW)" or "Portail"
     submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("meter_reading_submissions.id", ondelete="CASCADE"),
                                                       nullable=True, index=True)
+    # Set when an administrator voided the reading (a MeterCorrection says who, when and why): ignored from then on.
+    voided_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
     meter: Mapped[Meter] = relationship(back_populates="readings")
     submitted_by: Mapped[User | None] = relationship()
     submission: Mapped[MeterReadingSubmission | None] = relationship(back_populates="readings")
+
+
+class MeterCorrection(Base):
+    """The audit of a corrected reading: which reading an administrator voided, its value, the value recorded in its
+    place (if any), who did it, when and why."""
+
+    __tablename__ = "meter_corrections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meters.id", ondelete="CASCADE"), index=True)
+    reading_id: Mapped[int] = mapped_column(ForeignKey("meter_readings.id", ondelete="CASCADE"))
+    replacement_id: Mapped[int | None] = mapped_column(ForeignKey("meter_readings.id", ondelete="SET NULL"),
+                                                       nullable=True)
+    old_value: Mapped[int] = mapped_column(BigInteger)
+    new_value: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    reason: Mapped[str] = mapped_column(String(500))
+    corrected_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    meter: Mapped[Meter] = relationship()
+    corrected_by: Mapped[User] = relationship()
 
 
 class Consumable(Base):
@@ -353,8 +415,9 @@ class Order(Base):
     ship_country: Mapped[str] = mapped_column(String(100))
     currency: Mapped[str] = mapped_column(String(3))
     total_cents: Mapped[int] = mapped_column(Integer)
+    # Former per-table idempotency (kept for the rows written before); keys now live in idempotency_records.
     idempotency_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     asset: Mapped[Asset] = relationship()
     created_by: Mapped[User] = relationship()
@@ -395,8 +458,9 @@ class TrainingRequest(Base):
     preferred_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     description: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(20), default="submitted")
+    # Former per-table idempotency (kept for the rows written before); keys now live in idempotency_records.
     idempotency_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     asset: Mapped[Asset | None] = relationship()
 
@@ -425,9 +489,10 @@ class Case(Base):
     kb_articles_shown: Mapped[list[str]] = mapped_column(JSON, default=list)
     kb_feedback: Mapped[KbFeedback | None] = mapped_column(Enum(KbFeedback, native_enum=False, length=20), nullable=True)
     transcript: Mapped[str] = mapped_column(Text, default="")
+    # Former per-table idempotency (kept for the rows written before); keys now live in idempotency_records.
     idempotency_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
     asset: Mapped[Asset | None] = relationship()
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
@@ -464,7 +529,7 @@ class CaseActivity(Base):
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     author_name: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="activities")
 
@@ -484,8 +549,9 @@ class Deflection(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     kb_articles_shown: Mapped[list[str]] = mapped_column(JSON, default=list)
     channel: Mapped[str] = mapped_column(String(20), default=PORTAL_CHANNEL)
+    # Former per-table idempotency (kept for the rows written before); keys now live in idempotency_records.
     idempotency_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class KnowledgeArticle(Base):
@@ -503,4 +569,4 @@ class KnowledgeArticle(Base):
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     models: Mapped[list[str]] = mapped_column(JSON, default=list)
     error_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)

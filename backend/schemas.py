@@ -17,6 +17,13 @@ Channel = Annotated[str, Field(pattern=CHANNEL_PATTERN)]
 EmailStr = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
                      AfterValidator(lambda v: v.strip().lower())]
 
+# A row's id in a request: within the databases' integer range (a larger number is a 422, not a 500).
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
+
+# A knowledge article's number as the assistant shows it (KnowledgeArticle.number: at most 12 characters).
+ArticleNumber = Annotated[str, Field(min_length=1, max_length=20)]
+
 # The assistant attaches its conversation to what it creates; the end of a longer one is kept (actions/session.py).
 MAX_TRANSCRIPT_CHARS = 20000
 # A case's description (CaseCreate and the requests that create a case; actions/session.py has the same limit).
@@ -26,6 +33,14 @@ MAX_DESCRIPTION_CHARS = 4000
 class Token(BaseModel):
     access_token: str
     token_type: str = "bearer"
+    expires_in: int = Field(description="Seconds the access token is valid for")
+    refresh_token: str = Field(description="Single-use: POST /auth/refresh exchanges it for a new pair before "
+                                           "it expires (ACCESS + REFRESH lifetimes: README)")
+
+
+class RefreshRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    refresh_token: str = Field(min_length=10, max_length=200)
 
 
 class AccountOut(BaseModel):
@@ -49,7 +64,7 @@ class UserOut(BaseModel):
     language: str
     email_notifications: bool
     account: AccountOut
-    # Bumped when the user's tokens are revoked (password change or reset, deactivation); the assistant's
+    # Bumped when the user's tokens are revoked (password change or reset, deactivation, logout); the assistant's
     # per-call tokens carry it, so they stop working together with the user's portal token.
     token_version: int = 0
 
@@ -91,7 +106,7 @@ class CaseCreate(BaseModel):
     description: str = Field(min_length=3, max_length=MAX_DESCRIPTION_CHARS)
     channel: Channel = API_CHANNEL
     priority: int = Field(default=3, ge=1, le=5)
-    kb_articles_shown: list[str] = Field(default_factory=list, max_length=20)
+    kb_articles_shown: list[ArticleNumber] = Field(default_factory=list, max_length=20)
     kb_feedback: KbFeedback | None = None
     transcript: str = Field(default="", max_length=MAX_TRANSCRIPT_CHARS)
 
@@ -150,7 +165,7 @@ class DeflectionCreate(BaseModel):
     category: str | None = Field(default=None, max_length=50)
     subcategory: str | None = Field(default=None, max_length=50)
     description: str = Field(default="", max_length=4000)
-    kb_articles_shown: list[str] = Field(min_length=1, max_length=20)
+    kb_articles_shown: list[ArticleNumber] = Field(min_length=1, max_length=20)
     channel: Channel = API_CHANNEL
 
 
@@ -276,6 +291,11 @@ class MessageOut(BaseModel):
     message: str
 
 
+class TokenConfirm(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: str = Field(min_length=10, max_length=200)
+
+
 class TokenPasswordConfirm(BaseModel):
     model_config = ConfigDict(extra="forbid")
     token: str = Field(min_length=10, max_length=200)
@@ -324,8 +344,8 @@ class ContactOut(BaseModel):
 class AssetContactCreate(BaseModel):
     """Exactly one of: a portal user of the account, an existing contact, or a new non-registered contact."""
     model_config = ConfigDict(extra="forbid")
-    user_id: int | None = None
-    contact_id: int | None = None
+    user_id: RowId | None = None
+    contact_id: RowId | None = None
     contact: ContactCreate | None = None
 
 
@@ -378,6 +398,7 @@ class MeterOut(BaseModel):
 
 
 class MeterReadingOut(BaseModel):
+    id: int = Field(description="What a correction names (POST .../meters/{code}/corrections)")
     value: int
     read_at: datetime
     source: str
@@ -388,11 +409,31 @@ class MeterReadingLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=1, max_length=10)
     value: int = Field(ge=0, le=10**12)
+    confirmed: bool = Field(default=False, description="The user confirmed a value far above the last reading (without "
+                                                       "it such a value is refused: reading_needs_confirmation)")
 
 
 class MeterReadingsCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     readings: list[MeterReadingLine] = Field(min_length=1, max_length=20)
+
+
+class MeterCorrectionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reading_id: RowId = Field(description="The meter's last reading, the wrong one (ids: GET .../history)")
+    value: int | None = Field(default=None, ge=0, le=10**12, description="The right value, if known")
+    reason: str = Field(min_length=5, max_length=500)
+
+
+class MeterCorrectionOut(BaseModel):
+    id: int
+    meter: str
+    reading_id: int
+    old_value: int
+    new_value: int | None
+    reason: str
+    corrected_by: str
+    created_at: datetime
 
 
 class SubmittedReading(BaseModel):
@@ -551,5 +592,5 @@ class CommentCreate(BaseModel):
 
 class WatcherCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    user_id: int | None = None
+    user_id: RowId | None = None
     email: EmailStr | None = None

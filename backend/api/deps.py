@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Path, Request, Response
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
@@ -12,6 +12,7 @@ from backend.core.db import get_session_factory
 from backend.core.errors import ApiError
 from backend.core.security import decode_access_token, decode_channel_token
 from backend.models import User, UserStatus
+from backend.schemas import MAX_ROW_ID
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
@@ -22,7 +23,15 @@ def get_db() -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_db)]
+# A row's id in a path: within the databases' integer range (a larger number is a 422, not a 500).
+PathId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
+
+
+def client_address(request: Request) -> str:
+    """The client's address, as the server reports it (behind a proxy: run uvicorn with --proxy-headers and
+    --forwarded-allow-ips so that it is the client's, not the proxy's)."""
+    return request.client.host if request.client else "unknown"
 
 
 def _unauthenticated() -> ApiError:

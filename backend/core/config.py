@@ -22,7 +22,29 @@ class Settings(BaseSettings):
     # that tokens survive restarts of the demo stack). Every replica of a deployment must share it.
     secret_key: str = ""
     secret_key_file: Path = VAR_DIR / "secret.key"
-    access_token_minutes: int = 12 * 60
+    # Lifetime of an access token; a client keeps its session with the refresh token (POST /auth/refresh), which
+    # lives `refresh_token_hours` and is exchanged once. A password change or reset, a deactivation or a logout
+    # revokes both at once.
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_hours: int = Field(default=12, ge=1, le=24 * 30)
+
+    # Login throttling (POST /auth/token). Failures are counted per account (e-mail) and per client address within
+    # `login_failure_window_minutes`; past the free ones, each further failure doubles the wait (from
+    # `login_backoff_seconds`, at most `login_backoff_max_seconds`) during which the key is refused with 429 and
+    # Retry-After, before any password is hashed.
+    login_free_failures_per_account: int = Field(default=5, ge=1)
+    login_free_failures_per_ip: int = Field(default=30, ge=1)
+    login_backoff_seconds: int = Field(default=2, ge=1)
+    login_backoff_max_seconds: int = Field(default=15 * 60, ge=1)
+    login_failure_window_minutes: int = Field(default=15, ge=1)
+    # Password hashes (Argon2id, 64 MiB each) computed at once by one backend process; a request that waits longer
+    # than `password_hash_wait_seconds` for a slot is answered 503 with Retry-After.
+    password_hash_concurrency: int = Field(default=2, ge=1)
+    password_hash_wait_seconds: float = Field(default=5.0, ge=0)
+    # Public access requests (POST /access-requests) accepted per client address and hour; and how long the link
+    # that verifies the requester's e-mail address stays valid (administrators see only verified requests).
+    access_requests_per_ip_per_hour: int = Field(default=5, ge=1)
+    access_request_verification_hours: int = Field(default=24, ge=1)
     # Password given to the demo users when the demo database is first seeded (documented in the README).
     demo_password: str = "DemoPortal-2026"
     taxonomy_path: Path = REPO_ROOT / "data" / "taxonomy" / "taxonomy.yml"

@@ -98,6 +98,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         lang = request_language(request)
+        if exc.status_code == 400:  # a body FastAPI could not even decode (not UTF-8...): the same as invalid JSON
+            fr, en = _VALIDATION_MESSAGES["json_invalid"]
+            message = fr if lang == "fr" else en
+            return JSONResponse(status_code=422, content={"code": "validation_error", "message": message,
+                                                          "errors": [{"field": "body", "message": message}]})
         if exc.status_code == 404:
             message = "Ressource introuvable." if lang == "fr" else "Resource not found."
             code = "not_found"

@@ -6,19 +6,27 @@ Two kinds of bearer token reach the API:
   assistant's channel layer has verified. They are signed with a separate key (`ASSISTANT_KEY`, shared only with
   the action server), carry the audience `portal-assistant`, live a minute at most, and are never stored.
 
-Both carry the user's token version (`ver`): a password change, a reset or a deactivation bumps it, and every
-token issued before stops working at once.
+Both carry the user's token version (`ver`): a password change, a reset (also one an administrator starts), a
+deactivation or a logout bumps it, and every token issued before stops working at once.
+
+Password hashes (Argon2id, 64 MiB each) are computed at most `PASSWORD_HASH_CONCURRENCY` at once per process; a
+request that cannot get a slot within `PASSWORD_HASH_WAIT_SECONDS` is answered 503 with Retry-After.
 """
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from backend.core.config import get_settings
+from backend.core.errors import ApiError
 
 _hasher = PasswordHasher()
 ALGORITHM = "HS256"
@@ -29,8 +37,42 @@ CHANNEL_AUDIENCE = "portal-channel"
 CHANNEL_TOKEN_MAX_SECONDS = 120
 
 
+_slots_lock = threading.Lock()
+_slots: dict[str, threading.BoundedSemaphore] = {}
+HASH_BUSY_RETRY_SECONDS = 2
+T = TypeVar("T")
+
+
+def _hash_slots() -> threading.BoundedSemaphore:
+    size = get_settings().password_hash_concurrency
+    with _slots_lock:
+        if str(size) not in _slots:
+            _slots.clear()
+            _slots[str(size)] = threading.BoundedSemaphore(size)
+        return _slots[str(size)]
+
+
+@contextmanager
+def hash_slot() -> Iterator[None]:
+    """One of the few password hash slots, or 503 busy (with Retry-After) when none frees up in time."""
+    slots = _hash_slots()
+    if not slots.acquire(timeout=get_settings().password_hash_wait_seconds):
+        raise ApiError(503, "busy", "Le portail est très sollicité, réessayez dans quelques secondes.",
+                       "The portal is busy, please retry in a few seconds.",
+                       headers={"Retry-After": str(HASH_BUSY_RETRY_SECONDS)})
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+def _limited(work: Callable[[], T]) -> T:
+    with hash_slot():
+        return work()
+
+
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _limited(lambda: _hasher.hash(password))
 
 
 # Checked against when the e-mail is unknown, so the answer takes as long as for a wrong password.
@@ -39,10 +81,13 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 def verify_password(password: str, password_hash: str | None) -> bool:
     """False for a wrong password, and also (after the same work) for an unknown user or one without password."""
-    try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
-    except (VerificationError, InvalidHashError):
-        return False
+    def verify() -> bool:
+        try:
+            return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return _limited(verify)
 
 
 def create_access_token(user_id: int, account_id: int, token_version: int = 0) -> str:

@@ -6,7 +6,6 @@ import re
 from datetime import UTC, datetime
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.core.errors import ApiError, not_found
@@ -82,24 +81,13 @@ def list_visible_cases(session: Session, user: User, limit: int = 50, which: str
     return list(session.scalars(query.order_by(Case.number.desc()).offset(offset).limit(limit)))
 
 
-def _case_for_key(session: Session, user: User, idempotency_key: str | None) -> Case | None:
-    if not idempotency_key:
-        return None
-    return session.scalars(
-        select(Case).where(Case.created_by_id == user.id, Case.idempotency_key == idempotency_key)
-    ).first()
-
-
-def create_case(session: Session, user: User, data: CaseCreate, idempotency_key: str | None,
-                order: Order | None = None, section: str | None = None) -> tuple[Case, bool]:
-    """Create a case; returns (case, created). A retried request with the same key returns the first case.
+def create_case(session: Session, user: User, data: CaseCreate, order: Order | None = None,
+                section: str | None = None) -> Case:
+    """Create a case (flushed; the caller commits, through services/idempotency.run_once, which also retries the
+    rare race of two creations for the same number).
 
     `section` restricts the category to one taxonomy section (e.g. "requests" for POST /requests).
     """
-    existing = _case_for_key(session, user, idempotency_key)
-    if existing is not None:
-        return existing, False
-
     taxonomy = get_taxonomy()
     found = taxonomy.get(data.category, data.subcategory)
     if found is None:
@@ -130,36 +118,28 @@ def create_case(session: Session, user: User, data: CaseCreate, idempotency_key:
             "An article solved the problem: record a knowledge-base resolution, not a case.",
         )
 
-    for _ in range(5):  # two concurrent creations can race for the same number: retry with the next one
-        case = Case(
-            number=_next_case_number(session),
-            account_id=user.account_id,
-            asset_id=asset.id if asset else None,
-            category=data.category,
-            subcategory=data.subcategory,
-            description=data.description.strip(),
-            priority=data.priority,
-            created_by_id=user.id,
-            contact_name=user.full_name,
-            contact_user_id=user.id,
-            order_id=order.id if order else None,
-            channel=data.channel,
-            kb_articles_shown=list(data.kb_articles_shown),
-            kb_feedback=data.kb_feedback,
-            transcript=data.transcript,
-            idempotency_key=idempotency_key,
-        )
-        case.activities.append(CaseActivity(author_id=user.id, author_name=user.full_name, body=data.description.strip()))
-        session.add(case)
-        try:
-            session.commit()
-            return case, True
-        except IntegrityError:
-            session.rollback()
-            existing = _case_for_key(session, user, idempotency_key)  # a concurrent retry won the race
-            if existing is not None:
-                return existing, False
-    raise ApiError(503, "busy", "Le portail est très sollicité, réessayez.", "The portal is busy, please retry.")
+    case = Case(
+        number=_next_case_number(session),
+        account_id=user.account_id,
+        asset_id=asset.id if asset else (order.asset_id if order else None),
+        category=data.category,
+        subcategory=data.subcategory,
+        description=data.description.strip(),
+        priority=data.priority,
+        created_by_id=user.id,
+        contact_name=user.full_name,
+        contact_user_id=user.id,
+        order_id=order.id if order else None,
+        channel=data.channel,
+        kb_articles_shown=list(data.kb_articles_shown),
+        kb_feedback=data.kb_feedback,
+        transcript=data.transcript,
+    )
+    case.activities.append(CaseActivity(author_id=user.id, author_name=user.full_name, body=data.description.strip()))
+    session.add(case)
+    session.flush()
+    session.refresh(case)
+    return case
 
 
 def case_to_out(case: Case, lang: str) -> CaseOut:

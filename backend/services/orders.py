@@ -112,7 +112,7 @@ def order_out(order: Order) -> OrderOut:
     )
 
 
-def create_order(session: Session, user: User, asset: Asset, data: OrderCreate, key: str | None = None) -> OrderOut:
+def create_order(session: Session, user: User, asset: Asset, data: OrderCreate) -> OrderOut:
     priced, total = price_lines(session, asset, data.lines)
     account = asset.account
     contact = data.contact
@@ -128,7 +128,7 @@ def create_order(session: Session, user: User, asset: Asset, data: OrderCreate, 
         ship_city=ship.city.strip() if ship else account.city,
         ship_postcode=ship.postcode.strip() if ship else account.postcode,
         ship_country=ship.country.strip() if ship else account.country,
-        currency=account.currency, total_cents=total, idempotency_key=key,
+        currency=account.currency, total_cents=total,
     )
     for item, quantity, is_covered, line_total in priced:
         order.lines.append(OrderLine(consumable_id=item.id, part_number=item.part_number, description=item.description,
@@ -186,14 +186,14 @@ def list_training_requests(session: Session, user: User, limit: int = 20) -> lis
 
 
 def create_training_request(session: Session, user: User, asset: Asset | None,
-                            data: TrainingRequestCreate, key: str | None = None) -> TrainingRequestOut:
+                            data: TrainingRequestCreate) -> TrainingRequestOut:
     if data.preferred_date is not None and data.preferred_date < date.today():
         raise ApiError(422, "date_in_past", "La date souhaitée est déjà passée.", "The preferred date is in the past.",
                        field="preferred_date")
     row = TrainingRequest(number=_next_number(session, TrainingRequest.number, "TRN", FIRST_TRAINING_NUMBER),
                           account_id=user.account_id, requested_by_id=user.id, asset_id=asset.id if asset else None,
                           topic=data.topic.strip(), attendees=data.attendees, preferred_date=data.preferred_date,
-                          description=data.description.strip(), idempotency_key=key)
+                          description=data.description.strip())
     session.add(row)
     session.flush()
     session.refresh(row)

@@ -6,13 +6,15 @@ import logging
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from backend.core.config import get_settings
 from backend.core.errors import ApiError, not_found
 from backend.core.security import hash_password, verify_password
 from backend.models import Account, Role, User, UserStatus, UserToken
 from backend.schemas import AccessRequestCreate, InvitationCreate, Label, ManagedUserOut
+from backend.services.auth import revoke_all
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +24,10 @@ STATUS_LABELS = {
     UserStatus.inactive: Label(fr="Inactif", en="Inactive"),
 }
 TOKEN_LIFETIME = {"invitation": timedelta(days=7), "password_reset": timedelta(hours=24)}
+# A public access request waits with this origin until its e-mail address is verified (the link sent to it):
+# administrators neither see nor approve it before.
+UNVERIFIED_REQUEST = "unverified_request"
+ACCESS_REQUEST = "access_request"
 MIN_PASSWORD_LENGTH = 10
 
 
@@ -31,14 +37,20 @@ def managed_user_out(user: User) -> ManagedUserOut:
                           created_at=user.created_at)
 
 
+def _verified(query):
+    return query.where(or_(User.origin.is_(None), User.origin != UNVERIFIED_REQUEST))
+
+
 def list_account_users(session: Session, admin: User) -> list[User]:
-    return list(session.scalars(select(User).where(User.account_id == admin.account_id).order_by(User.full_name)))
+    """The account's users, access requests whose e-mail is not verified yet left out."""
+    return list(session.scalars(_verified(select(User).where(User.account_id == admin.account_id))
+                                .order_by(User.full_name)))
 
 
 def get_account_user(session: Session, admin: User, user_id: int) -> User:
-    """A user of the admin's account; another account's user is reported as unknown."""
+    """A user of the admin's account; another account's user and an unverified access request are unknown."""
     user = session.get(User, user_id)
-    if user is None or user.account_id != admin.account_id:
+    if user is None or user.account_id != admin.account_id or user.origin == UNVERIFIED_REQUEST:
         raise not_found(f"Utilisateur {user_id}", f"User {user_id}")
     return user
 
@@ -70,8 +82,9 @@ def issue_token(session: Session, user: User, purpose: str) -> str:
                                                        UserToken.used_at.is_(None))):
         old.used_at = now
     token = secrets.token_urlsafe(32)
+    lifetime = TOKEN_LIFETIME.get(purpose) or timedelta(hours=get_settings().access_request_verification_hours)
     session.add(UserToken(user_id=user.id, purpose=purpose, token_hash=_hash_token(token),
-                          expires_at=now + TOKEN_LIFETIME[purpose]))
+                          expires_at=now + lifetime))
     return token
 
 
@@ -79,20 +92,34 @@ def _consume_token(session: Session, token: str, purpose: str) -> User:
     row = session.scalars(select(UserToken).where(UserToken.token_hash == _hash_token(token),
                                                   UserToken.purpose == purpose)).first()
     now = datetime.now(UTC)
-    expires = row.expires_at.replace(tzinfo=UTC) if row and row.expires_at.tzinfo is None else (
-        row.expires_at if row else None)
-    if row is None or row.used_at is not None or expires < now:
+    if row is None or row.used_at is not None or row.expires_at < now:
         raise ApiError(400, "invalid_token", "Ce lien n'est pas valide ou a expiré.",
                        "This link is invalid or has expired.")
     row.used_at = now
     return row.user
 
 
+def _registered_elsewhere(session: Session, email: str, user: User) -> bool:
+    """Whether another portal user than `user` (a pending invitation) has the address: an access, or a request."""
+    return session.scalar(select(User.id).where(
+        func.lower(User.email) == email.lower(), User.id != user.id,
+        or_(User.status != UserStatus.pending, User.origin.is_(None), User.origin != "invitation"))) is not None
+
+
 def invite(session: Session, admin: User, data: InvitationCreate) -> User:
+    """A pending user of the admin's account with a one-time invitation link. Only the admin's own account is
+    looked at: an address another account's user has is invited like any other (the answer must not tell an
+    administrator who is a customer elsewhere); that invitation can never be accepted (accept_invitation)."""
     email = data.email
-    if session.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
-        raise ApiError(409, "email_taken", "Un utilisateur du portail a déjà cette adresse e-mail.",
-                       "A portal user already has this e-mail address.", field="email")
+    unverified = session.scalars(select(User).where(func.lower(User.email) == email,
+                                                    User.origin == UNVERIFIED_REQUEST)).first()
+    if unverified is not None:  # an access request nobody confirmed: the invitation takes its place
+        session.delete(unverified)
+        session.flush()
+    if session.scalar(select(User.id).where(func.lower(User.email) == email,
+                                            User.account_id == admin.account_id)) is not None:
+        raise ApiError(409, "email_taken", "Un utilisateur de votre compte a déjà cette adresse e-mail.",
+                       "A user of your account already has this e-mail address.", field="email")
     user = User(account_id=admin.account_id, email=email, full_name=data.full_name.strip(), phone=data.phone.strip(),
                 role=Role.user, status=UserStatus.pending, origin="invitation", language=admin.language,
                 password_hash=None)
@@ -105,16 +132,32 @@ def invite(session: Session, admin: User, data: InvitationCreate) -> User:
 
 
 def request_access(session: Session, data: AccessRequestCreate) -> None:
-    """A public access request: a pending user on the named account. The answer never says whether the e-mail
-    or the company is known."""
+    """A public access request: a pending user on the named account, shown to its administrators once the e-mail
+    address is verified (a one-time link sent to it). The answer never says whether the e-mail or the company is
+    known; asking again before verifying sends a new link."""
     account = session.scalars(select(Account).where(func.lower(Account.name) == data.company.strip().lower())).first()
-    known = session.scalar(select(User.id).where(func.lower(User.email) == data.email)) is not None
-    if account is None or known:
+    known = session.scalars(select(User).where(func.lower(User.email) == data.email)).first()
+    if account is None or (known is not None and known.origin != UNVERIFIED_REQUEST):
         log.info("access request for %s not recorded (unknown company or e-mail already registered)", data.email)
         return
-    session.add(User(account_id=account.id, email=data.email, full_name=data.full_name.strip(),
-                     phone=data.phone.strip(), role=Role.user, status=UserStatus.pending, origin="access_request",
-                     password_hash=None))
+    user = known
+    if user is None:
+        user = User(account_id=account.id, email=data.email, full_name=data.full_name.strip(),
+                    phone=data.phone.strip(), role=Role.user, status=UserStatus.pending, origin=UNVERIFIED_REQUEST,
+                    password_hash=None)
+        session.add(user)
+        session.flush()
+    token = issue_token(session, user, "verify_email")
+    session.commit()
+    # Demo: no e-mail is sent; the link is only written to the server log.
+    log.info("access request of %s: e-mail verification link /access-requests/verify?token=%s", data.email, token)
+
+
+def verify_access_request(session: Session, token: str) -> None:
+    """The requester followed the link sent to their address: the request now goes to the administrators."""
+    user = _consume_token(session, token, "verify_email")
+    if user.origin == UNVERIFIED_REQUEST:
+        user.origin = ACCESS_REQUEST
     session.commit()
 
 
@@ -137,7 +180,7 @@ def approve(session: Session, admin: User, user: User) -> User:
 def reject(session: Session, admin: User, user: User) -> User:
     _pending(user)
     user.status = UserStatus.inactive
-    user.token_version += 1
+    revoke_all(session, user)
     session.commit()
     return user
 
@@ -182,7 +225,7 @@ def deactivate(session: Session, admin: User, user: User) -> User:
                        "You cannot deactivate your own access.")
     _not_last_admin(session, user)
     user.status = UserStatus.inactive
-    user.token_version += 1
+    revoke_all(session, user)
     session.commit()
     return user
 
@@ -191,6 +234,7 @@ def start_password_reset(session: Session, admin: User, user: User) -> None:
     if user.status == UserStatus.inactive:
         raise ApiError(409, "user_inactive", "Cet utilisateur est désactivé.", "This user is deactivated.")
     token = issue_token(session, user, "password_reset")
+    revoke_all(session, user)  # the sessions of whoever may know the old password end now
     session.commit()
     # Demo: the link is only written to the server log (never in the API answer).
     log.info("password reset link for %s: /auth/password-reset/confirm?token=%s", user.email, token)
@@ -200,12 +244,18 @@ def confirm_password_reset(session: Session, token: str, new_password: str) -> N
     user = _consume_token(session, token, "password_reset")
     check_password_policy(new_password, user.email)
     user.password_hash = hash_password(new_password)
-    user.token_version += 1
+    revoke_all(session, user)
     session.commit()
 
 
 def accept_invitation(session: Session, token: str, new_password: str) -> None:
     user = _consume_token(session, token, "invitation")
+    if _registered_elsewhere(session, user.email, user):  # told to the address's owner, who follows the link
+        raise ApiError(409, "email_registered",
+                       "Cette adresse e-mail a déjà un accès au portail : connectez-vous avec elle, ou demandez à "
+                       "l'administrateur qui vous a invité d'utiliser une autre adresse.",
+                       "This e-mail address already has access to the portal: log in with it, or ask the "
+                       "administrator who invited you to use another address.")
     check_password_policy(new_password, user.email)
     user.password_hash = hash_password(new_password)
     if user.status == UserStatus.pending:
@@ -219,5 +269,5 @@ def change_own_password(session: Session, user: User, current: str, new: str) ->
                        "The current password is incorrect.", field="current_password")
     check_password_policy(new, user.email)
     user.password_hash = hash_password(new)
-    user.token_version += 1
+    revoke_all(session, user)
     session.commit()

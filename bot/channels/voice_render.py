@@ -67,6 +67,8 @@ _HEADING = re.compile(r"^\s{0,3}#{1,6}\s*", re.MULTILINE)
 _BULLET = re.compile(r"^\s*(?:[-•*]|\d+[.)])\s+", re.MULTILINE)
 _UNDERSCORE_EMPHASIS = re.compile(r"(?<!\w)_([^_\n]+)_(?!\w)")
 _EMOJI = re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF\uFE0F]")
+# A backslash before punctuation: user-written text the assistant escaped (actions/text.py escape_markdown).
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
 
 
 def phrase(name: str, lang: str, **values: Any) -> str:
@@ -76,7 +78,8 @@ def phrase(name: str, lang: str, **values: Any) -> str:
 
 def speakable(text: str) -> str:
     """Text without markdown, links or URLs; lines joined as sentences."""
-    text = _LINK.sub(lambda m: m.group(1), text or "")
+    text = _ESCAPED.sub(r"\1", text or "")  # spoken as typed (nothing of it is a link on the phone)
+    text = _LINK.sub(lambda m: m.group(1), text)
     text = _URL.sub("", text)
     text = _HEADING.sub("", text)
     text = _BULLET.sub("", text)

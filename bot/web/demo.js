@@ -9,6 +9,10 @@
   "use strict";
 
   var TOKEN_KEY = "mps_chat_token"; // the same key as password.js and the widget's data-token-storage-key
+  // Access tokens live ACCESS_TOKEN_MINUTES (15 by default): the page exchanges its single-use refresh token for a
+  // new pair a minute before, and hands the new access token to the widget (README "Sessions and tokens").
+  var REFRESH_KEY = "mps_chat_refresh";
+  var refreshTimer = null;
   var LANG_KEY = "portal.lang";     // the language the visitor chose with the switch (localStorage)
 
   var STRINGS = {
@@ -176,11 +180,55 @@
     return fetch(path, { headers: { Authorization: "Bearer " + token, Accept: "application/json", "X-Display-Language": lang } });
   }
 
-  function loadMe() {
+  function keepSession(data) {
+    store("sessionStorage", TOKEN_KEY, data.access_token);
+    store("sessionStorage", REFRESH_KEY, data.refresh_token || null);
+    tellWidget(data.access_token);
+    clearTimeout(refreshTimer);
+    if (data.refresh_token && data.expires_in) {
+      refreshTimer = setTimeout(refreshSession, Math.max(10, data.expires_in - 60) * 1000);
+    }
+  }
+  function endSession() {
+    clearTimeout(refreshTimer);
+    store("sessionStorage", TOKEN_KEY, null);
+    store("sessionStorage", REFRESH_KEY, null);
+    tellWidget(null);
+  }
+  // true when a new pair was obtained
+  function refreshSession() {
+    var refresh = load("sessionStorage", REFRESH_KEY);
+    if (!refresh) return Promise.resolve(false);
+    return fetch("/auth/refresh", {
+      method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ refresh_token: refresh })
+    }).then(function (r) {
+      if (!r.ok) { endSession(); if (user) { user = null; showSignedOut("errExpired"); applyLang(); } return false; }
+      return r.json().then(function (data) { keepSession(data); return true; });
+    }).catch(function () { return false; });
+  }
+
+  // a page opened with a stored token: the refresh is planned from the token's own expiry
+  function planRefresh(token) {
+    if (refreshTimer || !load("sessionStorage", REFRESH_KEY)) return;
+    try {
+      var claims = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+      refreshTimer = setTimeout(refreshSession, Math.max(10, claims.exp - Date.now() / 1000 - 60) * 1000);
+    } catch (e) { /* not a JWT: the next 401 refreshes */ }
+  }
+
+  function loadMe(retried) {
     var token = load("sessionStorage", TOKEN_KEY);
     if (!token) { showSignedOut(); applyLang(); return Promise.resolve(); }
+    planRefresh(token);
     return api("/users/me", token).then(function (r) {
-      if (r.status === 401) { store("sessionStorage", TOKEN_KEY, null); tellWidget(null); showSignedOut("errExpired"); applyLang(); return; }
+      if (r.status === 401 && !retried) {  // the access token expired while the page was closed: refresh once
+        return refreshSession().then(function (renewed) {
+          if (renewed) return loadMe(true);
+          endSession(); showSignedOut("errExpired"); applyLang();
+        });
+      }
+      if (r.status === 401) { endSession(); showSignedOut("errExpired"); applyLang(); return; }
       if (!r.ok) throw "errServer";
       return r.json().then(function (me) { user = me; showSignedIn(); applyLang(); });
     }).catch(function (e) { showSignedOut(typeof e === "string" ? e : "errNetwork"); applyLang(); });
@@ -204,8 +252,7 @@
     }).then(function (data) {
       if (!data || !data.access_token) throw "errServer";
       $("login-password").value = ""; // the password goes no further than this request
-      store("sessionStorage", TOKEN_KEY, data.access_token);
-      tellWidget(data.access_token);
+      keepSession(data);
       return loadMe().then(function () { var title = $("welcome-title"); if (title && user) { title.tabIndex = -1; title.focus(); } });
     }).catch(function (e) {
       $("login-submit").disabled = false;
@@ -214,8 +261,10 @@
   });
 
   if ($("logout")) $("logout").addEventListener("click", function () {
-    store("sessionStorage", TOKEN_KEY, null);
-    tellWidget(null);
+    var token = load("sessionStorage", TOKEN_KEY);
+    // the server revokes every token of the user (a copy someone else holds stops working too)
+    if (token) fetch("/auth/logout", { method: "POST", headers: { Authorization: "Bearer " + token } }).catch(function () {});
+    endSession();
     showSignedOut();
     if (page === "cases") renderCases();
     var target = $("login-email") || $("login-link");

@@ -342,7 +342,9 @@
 
   // ---------- rendering ----------
   var SAFE_URL = /^(https?:\/\/|mailto:)/i;
-  var INLINE = /\[([^\]\n]+)\]\(((?:https?:\/\/|mailto:)[^\s)]+)\)|\*\*([^*\n]+?)\*\*|(https?:\/\/[^\s<>"]+)/g;
+  // a backslash before punctuation is an escape (user-written text the assistant repeats: actions/text.py
+  // escape_markdown): the character is shown as typed and starts no link or emphasis
+  var INLINE = /\\([!-\/:-@\[-`{-~])|\[([^\]\n]+)\]\(((?:https?:\/\/|mailto:)[^\s)]+)\)|\*\*([^*\n]+?)\*\*|(https?:\/\/[^\s<>"]+)/g;
 
   function link(href, label, className) {
     var a = h("a", { href: href, target: "_blank", rel: "noopener noreferrer", className: className }, [label || href]);
@@ -350,15 +352,18 @@
     return a;
   }
 
+  function unescape(text) { return text.replace(/\\([!-\/:-@\[-`{-~])/g, "$1"); }
+
   function appendFormatted(parent, text) {
     var last = 0, m, re = new RegExp(INLINE.source, "g");
     while ((m = re.exec(text))) {
       if (m.index > last) parent.appendChild(document.createTextNode(text.slice(last, m.index)));
       var consumed = m[0];
-      if (m[1]) parent.appendChild(link(m[2], m[1]));
-      else if (m[3]) { var b = h("strong"); appendFormatted(b, m[3]); parent.appendChild(b); }
+      if (m[1]) parent.appendChild(document.createTextNode(m[1]));
+      else if (m[2]) parent.appendChild(link(m[3], unescape(m[2])));
+      else if (m[4]) { var b = h("strong"); appendFormatted(b, m[4]); parent.appendChild(b); }
       else {
-        var url = m[4].replace(/[.,;:!?)\]]+$/, ""); // trailing punctuation stays text
+        var url = m[5].replace(/[.,;:!?)\]]+$/, ""); // trailing punctuation stays text
         consumed = url;
         parent.appendChild(link(url));
         re.lastIndex = m.index + url.length;

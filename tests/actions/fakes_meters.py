@@ -122,6 +122,11 @@ class MeterBackend:
                            f"{last[1]} on {last[0][:10]} ({last[2]}).")
                 return httpx.Response(422, json={"code": "reading_lower_than_last", "message": message,
                                                  "meter": line["code"], "last_reading": last[1]})
+            # the backend's confirmation of unusual rises (backend/services/meters.py), its "extra digit" case
+            if last is not None and line["value"] - last[1] > 10_000 and line["value"] >= 10 * max(last[1], 1) \
+                    and line.get("confirmed") is not True:
+                return httpx.Response(422, json={"code": "reading_needs_confirmation", "meter": line["code"],
+                                                 "message": f"Reading {line['value']}: confirm it"})
         now = "2026-11-28T10:00:00Z"
         for line in readings:
             meters[line["code"]].append((now, line["value"], "Portail"))

@@ -632,6 +632,18 @@ async def test_submit_sends_the_confirmed_values_and_gives_the_reference(portal,
     assert meters.readings["77996101"]["112"][-1][1] == 2450
 
 
+async def test_submit_says_which_values_the_user_confirmed(portal, meters, make_tracker, domain):
+    # 23 800 after 2 380 (an extra digit?) was asked about and confirmed: the backend needs to be told so
+    values = {**COMPLETE_VALUES, "112": 23800}
+    tracker = make_tracker("oui", intent="affirm", slots=complete(meters, meter_values=values), active_loop=None)
+    dispatcher, _ = await run(ActionSubmitMeterReading(), tracker, domain)
+    (call,) = portal.calls("POST", "/assets/77996101/meter-readings")
+    assert call["json"]["readings"][0] == {"code": "112", "value": 23800, "confirmed": True}
+    assert call["json"]["readings"][1] == {"code": "113", "value": 41300}  # a usual value: nothing to confirm
+    assert "utter_meter_submitted" in responses(dispatcher)
+    assert meters.readings["77996101"]["112"][-1][1] == 23800
+
+
 async def test_submit_in_english_uses_the_backend_names(portal, meters, make_tracker, domain):
     tracker = make_tracker("yes", intent="affirm", slots=complete(meters, language="en"), active_loop=None)
     dispatcher, _ = await run(ActionSubmitMeterReading(), tracker, domain)

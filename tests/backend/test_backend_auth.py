@@ -93,14 +93,13 @@ def test_seeded_inactive_user_without_password_cannot_log_in(client):
 
 
 @pytest.mark.parametrize("status", [UserStatus.inactive, UserStatus.pending])
-def test_inactive_or_pending_user_with_right_password_gets_403(client, db, status):
+def test_inactive_or_pending_user_with_right_password_gets_the_same_401_as_a_wrong_one(client, db, status):
+    # A 403 "not active" would confirm the password to whoever tries it (issue 19 §3).
     email = _make_user(db, status)
-    response = _token(client, email)
-    assert response.status_code == 403
-    body = response.json()
-    assert body["code"] == "account_inactive"
-    assert body["message"].startswith("Votre accès au portail n'est pas actif")
-    assert "access_token" not in body
+    right, wrong = _token(client, email), _token(client, email, "wrong-password-1")
+    assert right.status_code == wrong.status_code == 401
+    assert right.json() == wrong.json()
+    assert right.json()["code"] == "invalid_credentials"
 
 
 def test_inactive_user_with_wrong_password_does_not_learn_the_status(client, db):

@@ -26,8 +26,8 @@ def _make_user(db, status=UserStatus.active, role=Role.user, account_of=ADMIN, p
     return user
 
 
-def _link_token(caplog, email: str) -> str:
-    for record in caplog.records:
+def _link_token(caplog, email: str, last: bool = False) -> str:
+    for record in reversed(caplog.records) if last else caplog.records:
         message = record.getMessage()
         if email in message and "token=" in message:
             return re.search(r"token=(\S+)", message).group(1)
@@ -110,12 +110,19 @@ def test_invitation_idempotency(client, admin_headers, db):
 def test_public_access_request_then_approve(client, admin_headers, db, caplog):
     email = f"asker-{uuid.uuid4().hex[:8]}@example.com"
     body = {"email": email, "full_name": "Asking Person", "company": "canon uk ltd"}
-    first = client.post("/access-requests", json=body, headers={"Idempotency-Key": "k1"})
-    again = client.post("/access-requests", json=body, headers={"Idempotency-Key": "k1"})
+    with caplog.at_level(logging.INFO, logger="backend.services.users"):
+        first = client.post("/access-requests", json=body, headers={"Idempotency-Key": "k1"})
+        again = client.post("/access-requests", json=body, headers={"Idempotency-Key": "k1"})
     assert first.status_code == again.status_code == 202
     assert first.json()["code"] == "access_requested"
     rows = db.scalars(select(User).where(User.email == email)).all()
-    assert len(rows) == 1 and rows[0].status == UserStatus.pending and rows[0].origin == "access_request"
+    assert len(rows) == 1 and rows[0].status == UserStatus.pending and rows[0].origin == "unverified_request"
+    # the requester confirms the address with the (last) link sent to it; then the administrators see the request
+    token = _link_token(caplog, email, last=True)
+    assert client.post("/access-requests/verify", json={"token": token}).status_code == 204
+    db.expire_all()
+    assert rows[0].origin == "access_request"
+    caplog.clear()
     with caplog.at_level(logging.INFO, logger="backend.services.users"):
         approved = client.post(f"/users/{rows[0].id}/approve", headers=admin_headers)
     assert approved.status_code == 200
@@ -132,7 +139,8 @@ def test_access_request_for_unknown_company_says_the_same_and_creates_nothing(cl
     response = client.post("/access-requests", json={"email": email, "full_name": "No Body", "company": "Acme"},
                            headers={"Accept-Language": "en"})
     assert response.status_code == 202
-    assert response.json()["message"] == "Your access request has been sent to your account's administrators."
+    assert response.json()["message"] == ("Your access request is recorded: confirm your e-mail address with the link "
+                                          "we sent you, and it will go to your account's administrators.")
     assert db.scalars(select(User).where(User.email == email)).first() is None
 
 
@@ -190,7 +198,9 @@ def test_deactivated_user_can_no_longer_log_in(client, admin_headers, db):
     target = _make_user(db)
     assert client.post("/auth/token", data={"username": target.email, "password": "Target-password-1"}).status_code == 200
     assert client.post(f"/users/{target.id}/deactivate", headers=admin_headers).json()["status"] == "inactive"
-    assert client.post("/auth/token", data={"username": target.email, "password": "Target-password-1"}).status_code == 403
+    # the same answer as a wrong password: the right one is not confirmed
+    answer = client.post("/auth/token", data={"username": target.email, "password": "Target-password-1"})
+    assert answer.status_code == 401
 
 
 def test_password_reset_flow(client, admin_headers, db, caplog):

@@ -457,6 +457,13 @@ def test_markdown_links_and_urls_are_not_spoken():
     assert text == "Bold and it code Read the article see. one. two."
 
 
+def test_escaped_user_text_is_spoken_without_backslashes():
+    # what the assistant escaped (actions/text.py escape_markdown) is spoken as typed, its link not read out
+    text = speakable(r"Comment: \[Session expired\](https\://evil.example/login) Inactive_Stane \*note\*")
+    assert "\\" not in text and "evil" not in text
+    assert text == "Comment: Session expired Inactive_Stane note."
+
+
 def test_lines_become_sentences():
     assert speakable("Meters (last reading):\n112: 15,230 (Portail)\n113: 88,410 (Portail)\nShall I? (e.g. \"x\".)") \
         == "Meters (last reading): 112: 15,230 (Portail). 113: 88,410 (Portail). Shall I? (e.g. \"x\".)"

@@ -4,13 +4,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
-from backend.api.deps import SessionDep, answer_replay
+from backend.api.deps import PathId, SessionDep, answer_replay
+from backend.api.responses import AUTHENTICATED, errors, replayed
 from backend.core.errors import request_language
 from backend.permissions import Allowed, Permission
 from backend.schemas import (
     AliasUpdate, AssetContactCreate, AssetContactOut, AssetDetailOut, AssetOut, AssetResolution, AssetResolveRequest,
-    CaseCreate, CaseOut, ConsumableOut, MeterOut, MeterQueryCreate, MeterReadingOut, MeterReadingsCreate,
-    MeterSubmissionOut, OrderOut,
+    CaseCreate, CaseOut, ConsumableOut, MeterCorrectionCreate, MeterCorrectionOut, MeterOut, MeterQueryCreate,
+    MeterReadingOut, MeterReadingsCreate, MeterSubmissionOut, OrderOut,
 )
 from backend.services import meters as meter_service
 from backend.services import orders as order_service
@@ -21,7 +22,7 @@ from backend.services.assets import (
 from backend.services.cases import case_to_out, create_case
 from backend.services.idempotency import run_once
 
-router = APIRouter(prefix="/assets", tags=["assets"])
+router = APIRouter(prefix="/assets", tags=["assets"], responses=errors(*AUTHENTICATED))
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)]
 AssetViewer = Allowed(Permission.VIEW_ASSETS)
 AssetContactManager = Allowed(Permission.ADD_ASSET_CONTACTS)
@@ -66,19 +67,20 @@ def list_asset_contacts(reference: Reference, admin: AssetContactManager, sessio
     return [asset_contact_out(link) for link in asset.contacts]
 
 
-@router.post("/{reference}/contacts", response_model=AssetContactOut, status_code=201,
+@router.post("/{reference}/contacts", response_model=AssetContactOut, responses=replayed(AssetContactOut),
+             status_code=201,
              summary="Add a portal user, an existing contact or a new non-registered contact to a device (admin)")
 def add_contact(reference: Reference, data: AssetContactCreate, admin: AssetContactManager, session: SessionDep,
                 response: Response, idempotency_key: IdempotencyKey = None) -> dict:
     asset = find_visible_asset(session, admin, reference)
-    body, created = run_once(session, admin, f"assets.contacts.{asset.id}", idempotency_key,
+    body, created = run_once(session, admin, f"assets.contacts.{asset.id}", idempotency_key, data,
                              lambda: asset_contact_out(add_asset_contact(session, admin, asset, data)))
     answer_replay(response, created)
     return body
 
 
 @router.delete("/{reference}/contacts/{link_id}", status_code=204, summary="Remove a contact from a device (admin)")
-def delete_contact(reference: Reference, link_id: int, admin: AssetContactManager, session: SessionDep) -> Response:
+def delete_contact(reference: Reference, link_id: PathId, admin: AssetContactManager, session: SessionDep) -> Response:
     remove_asset_contact(session, find_visible_asset(session, admin, reference), link_id)
     return Response(status_code=204)
 
@@ -100,31 +102,54 @@ def meter_history(reference: Reference, code: Annotated[str, Path(max_length=10)
     return meter_service.history(session, find_visible_asset(session, user, reference), code)
 
 
-@router.post("/{reference}/meter-readings", response_model=MeterSubmissionOut, status_code=201,
-             summary="Submit readings for several meters at once (all or nothing; never lower than the last one)")
+@router.post("/{reference}/meter-readings", response_model=MeterSubmissionOut, responses=replayed(MeterSubmissionOut),
+             status_code=201,
+             summary="Submit readings for several meters at once (all or nothing; never lower than the last one; "
+                     "a value far above it only with `confirmed`)")
 def submit_readings(reference: Reference, data: MeterReadingsCreate, user: MeterUser, session: SessionDep,
                     request: Request, response: Response, idempotency_key: IdempotencyKey = None) -> dict:
     asset = find_visible_asset(session, user, reference)
     lang = request_language(request)
-    body, created = run_once(session, user, f"meter_readings.{asset.id}", idempotency_key,
+    body, created = run_once(session, user, f"meter_readings.{asset.id}", idempotency_key, data,
                              lambda: meter_service.submit(session, user, asset, data, lang))
     answer_replay(response, created)
     return body
 
 
-@router.post("/{reference}/meter-readings/query", response_model=CaseOut, status_code=201,
+@router.post("/{reference}/meters/{code}/corrections", response_model=MeterCorrectionOut,
+             responses=replayed(MeterCorrectionOut), status_code=201,
+             summary="Correct a meter's last reading (admin): voided, the right value recorded instead; audited")
+def correct_reading(reference: Reference, code: Annotated[str, Path(max_length=10)], data: MeterCorrectionCreate,
+                    admin: MeterUser, session: SessionDep, response: Response,
+                    idempotency_key: IdempotencyKey = None) -> dict:
+    asset = find_visible_asset(session, admin, reference)
+    body, created = run_once(session, admin, f"meters.corrections.{asset.id}.{code}", idempotency_key, data,
+                             lambda: meter_service.correct(session, admin, asset, code, data))
+    answer_replay(response, created)
+    return body
+
+
+@router.get("/{reference}/meters/{code}/corrections", response_model=list[MeterCorrectionOut],
+            summary="The corrections of a meter's readings, newest first (admin)")
+def list_corrections(reference: Reference, code: Annotated[str, Path(max_length=10)], admin: MeterUser,
+                     session: SessionDep) -> list[MeterCorrectionOut]:
+    return meter_service.corrections(session, admin, find_visible_asset(session, admin, reference), code)
+
+
+@router.post("/{reference}/meter-readings/query", response_model=CaseOut, responses=replayed(CaseOut), status_code=201,
              summary="Ask a question about a meter reading: opens a case meter_reading / query")
 def query_reading(reference: Reference, data: MeterQueryCreate, user: MeterUser, session: SessionDep,
-                  request: Request, response: Response, idempotency_key: IdempotencyKey = None) -> CaseOut:
+                  request: Request, response: Response, idempotency_key: IdempotencyKey = None) -> dict:
     asset = find_visible_asset(session, user, reference)
     meter = meter_service.get_meter(session, asset, data.code)
     description = f"[{meter.name_fr} — {meter.integration_id}] {data.description.strip()}"
-    case, created = create_case(session, user, CaseCreate(category="meter_reading", subcategory="query",
-                                                          asset=asset.asset_number, description=description,
-                                                          channel=data.channel, transcript=data.transcript),
-                                idempotency_key)
+    lang = request_language(request)
+    body, created = run_once(session, user, f"meter_readings.query.{asset.id}", idempotency_key, data,
+                             lambda: case_to_out(create_case(session, user, CaseCreate(
+                                 category="meter_reading", subcategory="query", asset=asset.asset_number,
+                                 description=description, channel=data.channel, transcript=data.transcript)), lang))
     answer_replay(response, created)
-    return case_to_out(case, request_language(request))
+    return body
 
 
 # --- consumables --------------------------------------------------------------------------------------------------

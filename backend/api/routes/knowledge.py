@@ -7,7 +7,8 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
-from backend.api.deps import SessionDep, get_current_user, oauth2_scheme
+from backend.api.deps import SessionDep, answer_replay, get_current_user, oauth2_scheme
+from backend.api.responses import AUTHENTICATED, errors, replayed
 from backend.core.security import is_anonymous_assistant_token
 from backend.permissions import Allowed, Permission, require
 from backend.core.errors import ApiError, not_found, request_language
@@ -16,10 +17,11 @@ from backend.schemas import DeflectionCreate, DeflectionOut, KnowledgeArticleOut
 from backend.services.assets import (
     find_visible_asset, list_visible_assets, only_visible_asset, resolve_assets_in_text,
 )
+from backend.services.idempotency import run_once
 from backend.services.knowledge import search_articles
 from backend.taxonomy import get_taxonomy
 
-router = APIRouter(tags=["knowledge"])
+router = APIRouter(tags=["knowledge"], responses=errors(*AUTHENTICATED))
 HelpUser = Allowed(Permission.GET_HELP)
 
 
@@ -95,19 +97,19 @@ def article_page(number: str, session: SessionDep, request: Request, lang: Langu
     return HTMLResponse(page)
 
 
-@router.post("/knowledge/deflections", response_model=DeflectionOut, status_code=201,
+@router.post("/knowledge/deflections", response_model=DeflectionOut, responses=replayed(DeflectionOut), status_code=201,
              summary="Record that knowledge articles solved a problem (no case opened)")
 def record_deflection(
     data: DeflectionCreate, user: HelpUser, session: SessionDep, response: Response,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)] = None,
-) -> DeflectionOut:
-    if idempotency_key:
-        existing = session.scalars(
-            select(Deflection).where(Deflection.user_id == user.id, Deflection.idempotency_key == idempotency_key)
-        ).first()
-        if existing:
-            response.status_code = 200
-            return DeflectionOut.model_validate(existing)
+) -> dict:
+    body, created = run_once(session, user, "POST /knowledge/deflections", idempotency_key, data,
+                             lambda: _record_deflection(session, user, data))
+    answer_replay(response, created)
+    return body
+
+
+def _record_deflection(session: SessionDep, user: User, data: DeflectionCreate) -> DeflectionOut:
     if (data.category or data.subcategory) and get_taxonomy().get(data.category or "", data.subcategory or "") is None:
         raise ApiError(
             422, "unknown_category",
@@ -118,8 +120,8 @@ def record_deflection(
     deflection = Deflection(
         account_id=user.account_id, user_id=user.id, asset_id=asset.id if asset else None,
         category=data.category, subcategory=data.subcategory, description=data.description.strip(),
-        kb_articles_shown=data.kb_articles_shown, channel=data.channel, idempotency_key=idempotency_key,
+        kb_articles_shown=data.kb_articles_shown, channel=data.channel,
     )
     session.add(deflection)
-    session.commit()
+    session.flush()
     return DeflectionOut.model_validate(deflection)

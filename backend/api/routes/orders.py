@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from backend.api.deps import SessionDep, answer_replay
+from backend.api.responses import AUTHENTICATED, errors, replayed
 from backend.core.errors import request_language
 from backend.permissions import Allowed, Permission
 from backend.schemas import (
@@ -16,7 +17,7 @@ from backend.services.assets import find_visible_asset
 from backend.services.cases import case_to_out, create_case
 from backend.services.idempotency import run_once
 
-router = APIRouter(tags=["orders"])
+router = APIRouter(tags=["orders"], responses=errors(*AUTHENTICATED))
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)]
 Orderer = Allowed(Permission.PLACE_ORDERS)
 
@@ -27,13 +28,13 @@ def get_price(data: PriceRequest, user: Orderer, session: SessionDep) -> PriceOu
     return service.price(session, find_visible_asset(session, user, data.asset), data.lines)
 
 
-@router.post("/orders", response_model=OrderOut, status_code=201,
+@router.post("/orders", response_model=OrderOut, responses=replayed(OrderOut), status_code=201,
              summary="Order consumables for a device not under eMaintenance (retry-safe with Idempotency-Key)")
 def post_order(data: OrderCreate, user: Orderer, session: SessionDep, response: Response,
                idempotency_key: IdempotencyKey = None) -> dict:
     asset = find_visible_asset(session, user, data.asset)
-    body, created = run_once(session, user, "orders", idempotency_key,
-                             lambda: service.create_order(session, user, asset, data, idempotency_key))
+    body, created = run_once(session, user, "orders", idempotency_key, data,
+                             lambda: service.create_order(session, user, asset, data))
     answer_replay(response, created)
     return body
 
@@ -43,23 +44,19 @@ def get_order(number: Annotated[str, Path(max_length=20)], user: Orderer, sessio
     return service.order_out(service.get_visible_order(session, user, number))
 
 
-@router.post("/orders/enquiries", response_model=CaseOut, status_code=201,
+@router.post("/orders/enquiries", response_model=CaseOut, responses=replayed(CaseOut), status_code=201,
              summary="Wrong or missing items in an order: opens a case order_enquiry referencing the order")
 def post_order_enquiry(data: OrderEnquiryCreate, user: Orderer, session: SessionDep, request: Request,
-                       response: Response, idempotency_key: IdempotencyKey = None) -> CaseOut:
+                       response: Response, idempotency_key: IdempotencyKey = None) -> dict:
     order = service.get_visible_order(session, user, data.order_number)
     description = f"[{order.number}] {data.description.strip()}"
-    case, created = create_case(
-        session, user,
-        CaseCreate(category="order_enquiry", subcategory=data.subcategory, description=description,
-                   channel=data.channel, transcript=data.transcript),
-        idempotency_key, order=order,
-    )
-    if created and case.asset_id is None:
-        case.asset_id = order.asset_id
-        session.commit()
+    lang = request_language(request)
+    body, created = run_once(session, user, "POST /orders/enquiries", idempotency_key, data, lambda: case_to_out(
+        create_case(session, user, CaseCreate(category="order_enquiry", subcategory=data.subcategory,
+                                              description=description, channel=data.channel,
+                                              transcript=data.transcript), order=order), lang))
     answer_replay(response, created)
-    return case_to_out(case, request_language(request))
+    return body
 
 
 @router.get("/training-requests", response_model=list[TrainingRequestOut],
@@ -69,12 +66,13 @@ def get_training_requests(user: Orderer, session: SessionDep,
     return service.list_training_requests(session, user, limit)
 
 
-@router.post("/training-requests", response_model=TrainingRequestOut, status_code=201,
+@router.post("/training-requests", response_model=TrainingRequestOut, responses=replayed(TrainingRequestOut),
+             status_code=201,
              summary="'Commander une formation': a training request record (TRN + 7 digits), not a case")
 def post_training_request(data: TrainingRequestCreate, user: Orderer, session: SessionDep, response: Response,
                           idempotency_key: IdempotencyKey = None) -> dict:
     asset = find_visible_asset(session, user, data.asset) if data.asset else None
-    body, created = run_once(session, user, "training_requests", idempotency_key,
-                             lambda: service.create_training_request(session, user, asset, data, idempotency_key))
+    body, created = run_once(session, user, "training_requests", idempotency_key, data,
+                             lambda: service.create_training_request(session, user, asset, data))
     answer_replay(response, created)
     return body

@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from backend.api.deps import SessionDep
+from backend.api.responses import AUTHENTICATED, errors
 from backend.permissions import Allowed, Permission
 from backend.core.errors import request_language
 from backend.schemas import CategoryOut, ClassifyRequest, FaultProposal, Label, RequestProposal, SubcategoryOut
@@ -10,7 +11,7 @@ from backend.services.assets import list_visible_assets
 from backend.services.triage import propose_fault, propose_request
 from backend.taxonomy import get_taxonomy
 
-router = APIRouter(tags=["taxonomy"])
+router = APIRouter(tags=["taxonomy"], responses=errors(*AUTHENTICATED))
 HelpUser = Allowed(Permission.GET_HELP)
 Requester = Allowed(Permission.SUBMIT_REQUESTS)
 

@@ -15,14 +15,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
-from backend.api.deps import CurrentUser, SessionDep, channel_service
+from backend.api.deps import CurrentUser, PathId, SessionDep, channel_service
+from backend.api.responses import AUTHENTICATED, errors
 from backend.core.errors import ApiError, not_found
 from backend.models import User
 from backend.permissions import USER_MANAGEMENT, Allowed
 from backend.schemas import UserOut
 from backend.services import teams as service
 
-router = APIRouter(prefix="/teams", tags=["teams"])
+router = APIRouter(prefix="/teams", tags=["teams"], responses=errors(400, *AUTHENTICATED))
 UserManager = Allowed(*USER_MANAGEMENT)
 TeamsKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 
@@ -107,7 +108,7 @@ def delete_my_link(user: CurrentUser, session: SessionDep) -> Response:
 
 
 @router.delete("/links/{user_id}", status_code=204, summary="Unlink a user of my account from Teams (admin)")
-def delete_link(user_id: int, admin: UserManager, session: SessionDep) -> Response:
+def delete_link(user_id: PathId, admin: UserManager, session: SessionDep) -> Response:
     target = session.get(User, user_id)
     if target is None or target.account_id != admin.account_id or not service.unlink(session, user_id):
         raise not_found("Lien Teams", "Teams link")

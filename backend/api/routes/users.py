@@ -4,7 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
 
-from backend.api.deps import CurrentUser, SessionDep, answer_replay
+from backend.api.deps import CurrentUser, PathId, SessionDep, answer_replay
+from backend.api.responses import AUTHENTICATED, errors, replayed
 from backend.core.errors import ApiError, request_language
 from backend.permissions import USER_MANAGEMENT, Allowed, Permission, permissions_of, restricted_categories
 from backend.schemas import (
@@ -15,7 +16,7 @@ from backend.schemas import (
 from backend.services import users as service
 from backend.services.idempotency import run_once
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], responses=errors(400, 405, *AUTHENTICATED))
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)]
 
 UserManager = Allowed(*USER_MANAGEMENT)
@@ -79,11 +80,11 @@ def list_users(admin: UserManager, session: SessionDep) -> list[ManagedUserOut]:
     return [service.managed_user_out(u) for u in service.list_account_users(session, admin)]
 
 
-@router.post("/invitations", response_model=ManagedUserOut, status_code=201,
+@router.post("/invitations", response_model=ManagedUserOut, responses=replayed(ManagedUserOut), status_code=201,
              summary="Invite a new user by e-mail (admin): a pending user with a one-time invitation link")
 def invite_user(data: InvitationCreate, admin: Inviter, session: SessionDep, response: Response,
                 idempotency_key: IdempotencyKey = None) -> dict:
-    body, created = run_once(session, admin, "users.invite", idempotency_key,
+    body, created = run_once(session, admin, "users.invite", idempotency_key, data,
                              lambda: service.managed_user_out(service.invite(session, admin, data)))
     answer_replay(response, created)
     return body
@@ -102,37 +103,37 @@ def update_user(user_id: str, user: CurrentUser) -> MessageOut:  # any id, "me" 
 
 
 @router.post("/{user_id}/approve", response_model=ManagedUserOut, summary="Approve a pending access request (admin)")
-def approve_user(user_id: int, admin: Approver, session: SessionDep) -> ManagedUserOut:
+def approve_user(user_id: PathId, admin: Approver, session: SessionDep) -> ManagedUserOut:
     return service.managed_user_out(service.approve(session, admin, service.get_account_user(session, admin, user_id)))
 
 
 @router.post("/{user_id}/reject", response_model=ManagedUserOut, summary="Reject a pending access request (admin)")
-def reject_user(user_id: int, admin: Approver, session: SessionDep) -> ManagedUserOut:
+def reject_user(user_id: PathId, admin: Approver, session: SessionDep) -> ManagedUserOut:
     return service.managed_user_out(service.reject(session, admin, service.get_account_user(session, admin, user_id)))
 
 
 @router.post("/{user_id}/upgrade", response_model=ManagedUserOut, summary="Make a user an administrator (admin)")
-def upgrade_user(user_id: int, admin: Upgrader, session: SessionDep) -> ManagedUserOut:
+def upgrade_user(user_id: PathId, admin: Upgrader, session: SessionDep) -> ManagedUserOut:
     return service.managed_user_out(service.upgrade(session, admin, service.get_account_user(session, admin, user_id)))
 
 
 @router.post("/{user_id}/downgrade", response_model=ManagedUserOut,
              summary="Make an administrator a standard user (admin; never the last active admin)")
-def downgrade_user(user_id: int, admin: Upgrader, session: SessionDep) -> ManagedUserOut:
+def downgrade_user(user_id: PathId, admin: Upgrader, session: SessionDep) -> ManagedUserOut:
     return service.managed_user_out(
         service.downgrade(session, admin, service.get_account_user(session, admin, user_id)))
 
 
 @router.post("/{user_id}/deactivate", response_model=ManagedUserOut,
              summary="Deactivate a user (admin; not yourself, never the last active admin)")
-def deactivate_user(user_id: int, admin: Deactivator, session: SessionDep) -> ManagedUserOut:
+def deactivate_user(user_id: PathId, admin: Deactivator, session: SessionDep) -> ManagedUserOut:
     return service.managed_user_out(
         service.deactivate(session, admin, service.get_account_user(session, admin, user_id)))
 
 
 @router.post("/{user_id}/password-reset", response_model=MessageOut, status_code=202,
              summary="Send a user a one-time password reset link (admin; nothing secret is returned)")
-def reset_password(user_id: int, admin: Resetter, session: SessionDep, request: Request) -> MessageOut:
+def reset_password(user_id: PathId, admin: Resetter, session: SessionDep, request: Request) -> MessageOut:
     service.start_password_reset(session, admin, service.get_account_user(session, admin, user_id))
     fr = "Un lien de réinitialisation du mot de passe a été envoyé à l'utilisateur."
     en = "A password reset link has been sent to the user."

@@ -13,11 +13,12 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.api.deps import CurrentUser, SessionDep, channel_service
+from backend.api.responses import AUTHENTICATED, errors
 from backend.core.config import get_settings
 from backend.schemas import Language, UserOut
 from backend.services import voice as service
 
-router = APIRouter(tags=["voice"])
+router = APIRouter(tags=["voice"], responses=errors(400, 423, *AUTHENTICATED))
 VoiceChannel = Annotated[str, Depends(channel_service("voice"))]
 PhoneNumber = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[0-9+() .-]+$")]
 
