@@ -29,7 +29,7 @@ from rasa_sdk.types import DomainDict
 from actions.text import escape_markdown, fold_accents
 from actions.backend_client import BackendClient, BackendError
 from actions.forms import (
-    PortalFormValidation, ask_asset, asked, asset_buttons, asset_label, entity, extract_asset, hand_over,
+    OPENING_HAND_OVERS, OpeningMessage, PortalFormValidation, ask_asset, asked, asset_buttons, asset_label, entity, extract_asset, hand_over,
     intent_of, is_payload, likeliest, likeliest_buttons, may_change_summary, not_an_answer, opening_message, opening_turn,
     summary_field, text_of, yes_no_answer,
 )
@@ -176,6 +176,20 @@ async def request_label(client: BackendClient, category: Optional[str], subcateg
     if sub is None or len(cat["subcategories"]) == 1:
         return label
     return f"{label} › {sub['label'][lang]}"
+
+
+# A print driver asked for (or one that no longer installs): the portal's fault type "Software question › Driver
+# request or problem", not a change request (accents folded).
+DRIVER_WORDS = re.compile(r"\b(pilotes?|drivers?)\b")
+
+
+def _request_hand_over(opening: OpeningMessage) -> Optional[Tuple[str, Optional[str]]]:
+    if DRIVER_WORDS.search(fold_accents(opening.text)):
+        return FAULT_INTENT, "utter_request_is_a_driver_question"
+    return None
+
+
+OPENING_HAND_OVERS[FORM] = _request_hand_over
 
 
 class ValidateRequestForm(PortalFormValidation):

@@ -803,8 +803,6 @@ async def test_role_check_with_the_portal_down_refuses_and_says_why(requests_bac
      "general_enquiry", "fr", "change_request", "access_management"),
     ("a colleague lost access to scanning on the printer, can you give her access again",
      "general_enquiry", "en", "change_request", "access_management"),
-    ("il faudrait installer le pilote d'impression sur les ordinateurs portables du service",
-     "general_enquiry", "fr", "change_request", "installation"),
     ("please set up the new laptops so they can print", "product_information", "en", "change_request",
      "installation"),
 ])
@@ -1127,3 +1125,16 @@ async def test_summary_shows_the_change_buttons(admin_backend, make_tracker, dom
     for buttons in payloads:
         assert {'/inform{{"fault_change":"type"}}', '/inform{{"fault_change":"device"}}',
                 '/inform{{"fault_change":"description"}}'} <= set(buttons)
+
+
+# --- a print driver asked for as a request: the portal's fault type "Software question › Driver" takes it -----------
+@pytest.mark.parametrize("text, intent", [
+    ("il faudrait installer le pilote d'impression sur les ordinateurs portables du service", "request_change"),
+    ("We've rolled out new laptops and none of them has a driver for the reception printer", "general_enquiry"),
+])
+async def test_a_driver_asked_for_is_a_software_question(requests_backend, portal, make_tracker, domain, text, intent):
+    dispatcher, events = await run_form(form_tracker(make_tracker, text, intent=intent), domain)
+    slots = slot_values(events)
+    assert (slots["requested_slot"], slots["switch_to"]) == (None, "report_fault")
+    assert slots["switch_request"]["announce"] == {"response": "utter_request_is_a_driver_question"}
+    assert dispatcher.messages == [] and not portal.calls("POST", "/requests")
