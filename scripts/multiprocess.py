@@ -162,7 +162,11 @@ defaults
     retries 2
     option http-server-close
     http-reuse never
-    default-server check inter 1s fall 2 rise 1
+    # A Rasa process answers its probe only between two CPU-bound turns (one event loop): under load a check
+    # taking more than `inter` marked both down and HAProxy answered 503 (measured, benchmarks/README.md).
+    # A killed process is still skipped at once: its refused connection is retried on the other (redispatch).
+    timeout check 10s
+    default-server check inter 2s fall 3 rise 1
 
 frontend health
     bind 127.0.0.1:{ports['HAPROXY_HEALTH_PORT']}

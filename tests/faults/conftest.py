@@ -14,7 +14,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from multiprocess import Cluster, Unavailable, running_cluster  # noqa: E402
 from stack import ADMIN, USER  # noqa: E402,F401
 
-METER_CODE = re.compile(r"\b(112|113|122|123)\b")
+METER_CODE = re.compile(r"\bMeter (112|113|122|123)\b")  # the question, not a value such as "88,123"
 DEVICE = "53463252"  # the demo user's only device
 
 
