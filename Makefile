@@ -5,11 +5,12 @@ ENV := source scripts/env.sh
 APP := .venv-app/bin
 RASA := .venv-rasa/bin
 
-.PHONY: help setup data model run test call clean
+.PHONY: help setup data model run test test-faults call clean
 
 help:
 	@echo "make run   - set up everything (venvs, demo database, knowledge index, Rasa model) and start all services"
 	@echo "make test  - set up what is missing and run the whole test suite"
+	@echo "make test-faults - only the fault tests on the multi-process setup (2x Rasa, actions, backend; HAProxy; PostgreSQL)"
 	@echo "make call  - play a phone call with the running assistant in the terminal (FROM=+44... to call from a number)"
 	@echo "make clean - remove generated data (var/, models/, results/); keeps the virtual environments"
 
@@ -29,6 +30,10 @@ run: data model
 
 test: data model
 	@bash scripts/test.sh
+
+# Part of `make test`; alone: processes killed, backends down, duplicate messages, PostgreSQL restarted (tests/faults).
+test-faults: data model
+	@bash scripts/test_faults.sh
 
 # A phone call in the terminal against `make run`'s stack, signed like Twilio's (README "Phone (Twilio Voice)").
 call:

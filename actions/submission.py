@@ -8,6 +8,7 @@ declining the retry forgets the form's answers.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from abc import ABC, abstractmethod
@@ -33,8 +34,20 @@ def submission_key(tracker: Tracker, action_name: Optional[str] = None) -> str:
     another submit action's pending retry is never reused: it would replay that other write."""
     pending = tracker.get_slot("pending_action")
     if pending and action_name and pending != action_name:
-        return uuid.uuid4().hex
-    return tracker.get_slot(KEY_SLOT) or uuid.uuid4().hex
+        return form_key(tracker, action_name)
+    return tracker.get_slot(KEY_SLOT) or form_key(tracker, action_name)
+
+
+def form_key(tracker: Tracker, action_name: Optional[str]) -> str:
+    """A key for a form that has none yet, derived from the conversation and the moment the form was opened: the
+    same submission replayed gets the same key. That happens when the turn that submitted it could not be stored
+    (the conversation store failed after the portal had written it, bot/conversation_store.py): the user sends
+    "yes" again on the stored conversation, and the portal answers with what it created the first time."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "active_loop" and event.get("name") and event.get("timestamp"):
+            seed = f"{tracker.sender_id}\0{action_name}\0{event['name']}\0{event['timestamp']!r}"
+            return hashlib.sha256(seed.encode()).hexdigest()[:32]
+    return uuid.uuid4().hex
 
 
 def form_slots(domain: DomainDict, form: str, extra: Tuple[str, ...] = ()) -> List[str]:

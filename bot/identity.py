@@ -42,6 +42,12 @@ MESSAGES = {
         "fr": "Le portail ne répond pas pour le moment. Veuillez réessayer dans quelques minutes.",
         "en": "The portal is not responding right now. Please try again in a few minutes.",
     },
+    "turn_failed": {
+        "fr": "Un incident technique m'a empêché de traiter votre message. Veuillez le renvoyer dans un instant : "
+              "nous reprendrons là où nous en étions.",
+        "en": "A technical problem stopped me from handling your message. Please send it again in a moment: we will "
+              "carry on where we left off.",
+    },
     "message_too_long": {
         "fr": f"Votre message est trop long (plus de {MAX_MESSAGE_CHARS} caractères). Pouvez-vous le raccourcir ?",
         "en": f"Your message is too long (over {MAX_MESSAGE_CHARS} characters). Could you shorten it?",

@@ -7,7 +7,9 @@
 #           Idempotent: when the cluster is already running it is kept as is.
 #   url     prints the SQLAlchemy URL of the running cluster (postgresql+psycopg://postgres@127.0.0.1:PORT/portal_test)
 #   stop    stops the cluster (pg_ctl stop -m fast) and removes $PG_DIR
+#   restart restarts the running cluster (pg_ctl restart -m fast: every client connection is cut; the fault tests)
 #   status  exits 0 when the cluster is running
+#   bindir  prints the directory of the server's programs (psql, pg_ctl...)
 # Exit status 3: PostgreSQL is missing and cannot be installed here (not root, or no apt-get).
 set -euo pipefail
 
@@ -125,10 +127,19 @@ stop() {
   rm -rf "$PG_DIR"
 }
 
+restart() {
+  is_running || die "no cluster running in $PG_DIR"
+  as_owner "$(find_bin)/pg_ctl" restart -D "$DATA" -m fast -w -t 60 -l "$PG_DIR/server.log" >/dev/null \
+    || die "pg_ctl restart failed"
+  say "restarted on 127.0.0.1:$(port)"
+}
+
 case "${1:-}" in
   start) start ;;
+  restart) restart ;;
+  bindir) find_bin || die "PostgreSQL is not installed" ;;
   stop) stop ;;
   url) is_running || die "no cluster running in $PG_DIR: run 'bash scripts/postgres.sh start' first"; url ;;
   status) if is_running; then echo "running: $(url)"; else echo "not running"; exit 1; fi ;;
-  *) echo "usage: $0 start|stop|url|status" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|restart|url|status|bindir" >&2; exit 2 ;;
 esac

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Starts Rasa for the Procfile. With Redis (scripts/run_redis.sh): RASA_WORKERS processes (default 2, one per
+# Starts Rasa for the Procfile (and each Rasa replica of scripts/multiprocess.py: RASA_ENDPOINTS). With Redis (scripts/run_redis.sh): RASA_WORKERS processes (default 2, one per
 # core) sharing conversations through Redis tracker and lock stores (endpoints.yml), so that one slow turn
 # never queues every other user's behind it. Without redis-server, or with RASA_WORKERS=1: one process,
 # in-memory stores (the same endpoints minus the two stores).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 endpoints=endpoints.yml
-if command -v redis-server >/dev/null 2>&1 && [ "${RASA_WORKERS:-2}" != 1 ]; then
+if [ -n "${RASA_ENDPOINTS:-}" ]; then
+  # A replica of the production profile (scripts/multiprocess.py): the deployment's endpoints
+  # (deploy/files/rasa-endpoints.yml: SQL tracker store, Redis lock store), one process, the balancer in front.
+  endpoints="$RASA_ENDPOINTS"
+  export SANIC_WORKERS=1
+elif command -v redis-server >/dev/null 2>&1 && [ "${RASA_WORKERS:-2}" != 1 ]; then
   # Rasa connects to Redis at start-up: wait for the Procfile's Redis (a few ms after launch)
   for _ in $(seq 1 100); do
     (exec 3<>"/dev/tcp/127.0.0.1/$REDIS_PORT") 2>/dev/null && break

@@ -87,44 +87,57 @@ class Stack:
         return self.tokens[email]
 
     def say(self, sender: str, text: str, email: Optional[str] = None, metadata: Optional[dict] = None) -> list[dict]:
-        if metadata is None:
-            metadata = {"token": self.token(email)} if email else {}
-        response = httpx.post(
-            f"{self.rasa_url}/webhooks/rest/webhook",
-            json={"sender": sender, "message": text, "metadata": metadata},
-            timeout=60,
-        )
+        response = self.post_message(sender, text, email, metadata)
         response.raise_for_status()
         return response.json()
+
+    def post_message(self, sender: str, text: str, email: Optional[str] = None, metadata: Optional[dict] = None,
+                     **fields: Any) -> httpx.Response:
+        """The REST channel's raw answer (`fields`: more body fields, e.g. a message_id)."""
+        if metadata is None:
+            metadata = {"token": self.token(email)} if email else {}
+        return httpx.post(
+            f"{self.rasa_url}/webhooks/rest/webhook",
+            json={"sender": sender, "message": text, "metadata": metadata, **fields},
+            timeout=60,
+        )
 
     def api(self, email: str, path: str, method: str = "GET", **kwargs: Any) -> httpx.Response:
         return httpx.request(method, f"{self.backend_url}{path}",
                              headers={"Authorization": f"Bearer {self.token(email)}"}, timeout=30, **kwargs)
 
 
-@contextlib.contextmanager
-def running_stack(workdir: Path, timeout: float = 420, extra_env: Optional[dict[str, str]] = None) -> Iterator[Stack]:
-    """Seeds a fresh SQLite demo database in `workdir`, starts the Procfile on free ports, yields a Stack once
-    every service answers, and stops everything it started on exit."""
-    from knowledge_index import build_index, is_stale
-
+def model_path() -> Path:
+    """The trained model every Rasa process loads (never trained here)."""
     model = ROOT / "models" / "portal.tar.gz"
     if not model.exists():
         raise RuntimeError("no trained model: run `make test` or `make model` (they train it when stale)")
+    return model
+
+
+def knowledge_index_dir(workdir: Path) -> Path:
+    """The repository's knowledge index when up to date, else one built in `workdir`."""
+    from knowledge_index import build_index, is_stale
+
     index_dir = ROOT / "var" / "knowledge_index"
     if is_stale(ROOT / "data" / "knowledge", index_dir):
         index_dir = workdir / "knowledge_index"
         build_index(ROOT / "data" / "knowledge", index_dir, progress=False)
-    ports = {"BACKEND_PORT": free_port(), "RASA_PORT": free_port(), "ACTION_PORT": free_port(),
-             "REDIS_PORT": free_port()}
-    env = {
+    return index_dir
+
+
+def stack_env(workdir: Path, ports: dict[str, int], database_url: str, extra_env: Optional[dict[str, str]] = None,
+              ) -> dict[str, str]:
+    """The environment every service of a test stack shares: ports, URLs, fresh secrets, the demo password, the
+    knowledge index, quiet offline settings."""
+    return {
         **os.environ,
         **{name: str(port) for name, port in ports.items()},
         "BACKEND_URL": f"http://localhost:{ports['BACKEND_PORT']}",
         "RASA_PUBLIC_URL": f"http://localhost:{ports['RASA_PORT']}",
         "ACTION_ENDPOINT_URL": f"http://localhost:{ports['ACTION_PORT']}/webhook",
         "RASA_API_TOKEN": secrets.token_hex(16),  # never starts with "-" (an option to rasa run)
-        "DATABASE_URL": f"sqlite:///{workdir / 'portal.db'}",
+        "DATABASE_URL": database_url,
         "SECRET_KEY": secrets.token_urlsafe(32),
         "ASSISTANT_KEY": secrets.token_urlsafe(32),
         "CHANNEL_KEY": secrets.token_urlsafe(32),
@@ -133,14 +146,31 @@ def running_stack(workdir: Path, timeout: float = 420, extra_env: Optional[dict[
         "CHAT_ALLOWED_ORIGINS": f"http://localhost:{ports['BACKEND_PORT']} http://127.0.0.1:{ports['BACKEND_PORT']}",
         "CONVERSATION_IDLE_SECONDS": "3600",
         "DEMO_PASSWORD": PASSWORD,
-        "KNOWLEDGE_INDEX_DIR": str(index_dir),
+        "KNOWLEDGE_INDEX_DIR": str(knowledge_index_dir(workdir)),
         "HF_HUB_OFFLINE": "1",
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "3",
         **(extra_env or {}),
     }
+
+
+def seed_database(env: dict[str, str]) -> None:
+    """Migrations and the demo data (users with the test password) into env's DATABASE_URL."""
     python = str(ROOT / ".venv-app" / "bin" / "python")
-    subprocess.run([python, "-m", "backend.seed"], cwd=ROOT, env=env, check=True, capture_output=True)
+    done = subprocess.run([python, "-m", "backend.seed"], cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"backend.seed failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+
+
+@contextlib.contextmanager
+def running_stack(workdir: Path, timeout: float = 420, extra_env: Optional[dict[str, str]] = None) -> Iterator[Stack]:
+    """Seeds a fresh SQLite demo database in `workdir`, starts the Procfile on free ports, yields a Stack once
+    every service answers, and stops everything it started on exit."""
+    model_path()
+    ports = {"BACKEND_PORT": free_port(), "RASA_PORT": free_port(), "ACTION_PORT": free_port(),
+             "REDIS_PORT": free_port()}
+    env = stack_env(workdir, ports, f"sqlite:///{workdir / 'portal.db'}", extra_env)
+    seed_database(env)
     log_path = workdir / "stack.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(

@@ -43,6 +43,8 @@ backend_on_postgres() {
 part "backend API on PostgreSQL (Python 3.11)" backend_on_postgres
 part "assistant: actions, channels, Rasa data and test stories (Python 3.10)" \
   .venv-rasa/bin/python -m pytest tests/actions tests/bot tests/rasa -q --junitxml=results/junit-rasa.xml
+part "faults on the multi-process setup: Rasa, action server and backend x2 behind HAProxy, PostgreSQL, Redis" \
+  bash scripts/test_faults.sh
 bash scripts/ensure_chromium.sh
 part "end to end: the Procfile's three services, REST channel and the web page in Chromium" \
   .venv-app/bin/python -m pytest tests/e2e -q --junitxml=results/junit-e2e.xml

@@ -23,7 +23,13 @@ def service_urls(env: dict[str, str]) -> dict[str, str]:
 
 def wait_until_ready(env: dict[str, str], timeout: float = 300.0, alive=lambda: True) -> None:
     """Returns once every service answers; TimeoutError after `timeout` s or as soon as `alive()` is false."""
-    pending = service_urls(env)
+    wait_for_urls(service_urls(env), timeout, alive)
+
+
+def wait_for_urls(urls: dict[str, str], timeout: float = 300.0, alive=lambda: True) -> None:
+    """Returns once every URL answers 200 (names -> URLs); TimeoutError after `timeout` s or once `alive()` is
+    false."""
+    pending = dict(urls)
     deadline = time.monotonic() + timeout
     while pending:
         if not alive():

@@ -6,6 +6,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,19 @@ def install_error_handlers(app: FastAPI) -> None:
             message, code = str(exc.detail), "http_error"
         return JSONResponse(status_code=exc.status_code, content={"code": code, "message": message},
                             headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        """The database cut or refused the connection (a restart, a fail-over): nothing of the request was committed
+        (each request is one transaction), the client may send it again; the pool tests its connections before
+        lending them (pool_pre_ping), so the next request gets a fresh one once the database is back."""
+        log.error("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        lang = request_language(request)
+        message = ("Le portail est momentanément indisponible. Veuillez réessayer dans un instant." if lang == "fr"
+                   else "The portal is briefly unavailable. Please try again in a moment.")
+        return JSONResponse(status_code=503, content={"code": "database_unavailable", "message": message},
+                            headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

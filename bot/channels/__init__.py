@@ -6,3 +6,7 @@ adapter also declares the case channel code it records).
 from bot import rasa_speedups
 
 rasa_speedups.install()  # Rasa imports the channel modules at start-up, before it handles any message
+
+from bot import conversation_store  # noqa: E402
+
+conversation_store.install()  # before Rasa builds its tracker store: a failing store fails the turn, pre-ping

@@ -1,9 +1,14 @@
-"""REST adapter: `POST /webhooks/rest/webhook {"sender", "message", "metadata": {"token"}}` (or the token as an
-`Authorization: Bearer` header). Answers the list of bot messages, each rendered whole (bot/channels/render.py).
+"""REST adapter: `POST /webhooks/rest/webhook {"sender", "message", "metadata": {"token"}, "message_id"}` (or the
+token as an `Authorization: Bearer` header). Answers the list of bot messages, each rendered whole
+(bot/channels/render.py). `message_id` (optional, the client's id of this message, at most 128 characters): a
+message sent again with the same id (a client's retry) gets the first delivery's answer and is not taken twice
+(bot/channels/dedup.py). A turn that fails (the conversation store or the assistant unreachable) answers a message
+asking to send it again, never an error page; nothing of that turn was kept.
 Probes: `GET /webhooks/rest/` (the server answers) and `GET /webhooks/rest/ready` (the model is loaded)."""
 from __future__ import annotations
 
 import logging
+import os
 from asyncio import CancelledError
 from typing import Any, Dict, List, Optional, Text
 
@@ -12,6 +17,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.dedup import MAX_MESSAGE_ID_CHARS, MessageDedup
 from bot.channels.render import web_message
 from bot.identity import (
     MAX_SENDER_CHARS, Handler, IdentityLayer, IdentityVerifier, PortalUnavailable, edge_message,
@@ -45,8 +51,9 @@ class PortalRestInput(InputChannel):
     def name(cls) -> Text:
         return "rest"
 
-    def __init__(self, layer: Optional[IdentityLayer] = None) -> None:
+    def __init__(self, layer: Optional[IdentityLayer] = None, dedup: Optional[MessageDedup] = None) -> None:
         self.layer = layer or IdentityLayer("rest")
+        self.dedup = dedup or MessageDedup(os.environ.get("CHAT_SESSIONS_REDIS_URL"))
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "PortalRestInput":
@@ -78,7 +85,10 @@ class PortalRestInput(InputChannel):
             if not isinstance(body, dict):
                 return _error(400, "invalid_body")
             sender, metadata = body.get("sender") or "default", body.get("metadata") or {}
-            if not isinstance(sender, str) or len(sender) > MAX_SENDER_CHARS or not isinstance(metadata, dict):
+            message_id = body.get("message_id")
+            if not isinstance(sender, str) or len(sender) > MAX_SENDER_CHARS or not isinstance(metadata, dict) \
+                    or not (message_id is None or (isinstance(message_id, str)
+                                                   and 0 < len(message_id) <= MAX_MESSAGE_ID_CHARS)):
                 return _error(400, "invalid_body")
             lang = metadata.get("lang") if metadata.get("lang") in ("fr", "en") else None
 
@@ -94,14 +104,27 @@ class PortalRestInput(InputChannel):
             refusal = self.layer.refusal(body.get("message"))
             if refusal:
                 return answer(refusal, 413 if refusal == "message_too_long" else 200, identity.get("language"))
+            dedup_key = None
+            if message_id is not None:
+                dedup_key = self.dedup.key(self.name(), self.layer.conversation_id(identity["id"], sender), message_id)
+                first_answer = await self.dedup.claim(dedup_key)
+                if first_answer is not None:
+                    return response.json(first_answer)
             collector = WebCollectingOutput()
             try:
-                await self.layer.deliver(on_new_message, identity, body["message"], sender, collector, self.name())
-            except CancelledError:
-                log.error("rest: the message timed out")
-            except Exception:
-                log.exception("rest: the message failed")
+                await self.layer.deliver(on_new_message, identity, body["message"], sender, collector, self.name(),
+                                         message_id=message_id)
+            except (CancelledError, Exception) as error:
+                if isinstance(error, CancelledError):
+                    log.error("rest: the message timed out")
+                else:
+                    log.exception("rest: the message failed")
+                if dedup_key:
+                    await self.dedup.release(dedup_key)  # the turn was not taken: the client's retry must be
+                return answer("turn_failed", 200, identity.get("language"))
             messages: List[Dict[str, Any]] = collector.messages
+            if dedup_key:
+                await self.dedup.answer(dedup_key, messages)
             return response.json(messages)
 
         return webhook

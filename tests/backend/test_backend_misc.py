@@ -170,3 +170,24 @@ def test_the_deployment_probes_answer(client):
     assert paths == {"/health/live", "/health/ready"}
     for path in paths:
         assert client.get(path).status_code == 200, path
+
+
+def test_a_database_outage_is_a_clean_503_asking_to_retry():
+    """A cut database connection (PostgreSQL restarting) is answered 503 JSON with Retry-After, never a 500 page."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from sqlalchemy.exc import OperationalError
+
+    from backend.core.errors import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/boom")
+    def boom():
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+
+    answer = TestClient(app, raise_server_exceptions=False).get("/boom", headers={"Accept-Language": "en"})
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "5"
+    assert answer.json() == {"code": "database_unavailable",
+                             "message": "The portal is briefly unavailable. Please try again in a moment."}
