@@ -36,6 +36,9 @@ NOT_AN_ANSWER = {
     "view_orders", "list_assets", "device_info", "change_password", "set_voice_pin", "list_users",
 }
 MAX_BUTTONS = 10
+# Questions about devices that a short answer to "which device?" may be read as (actions/forms.py extract_asset)
+DEVICE_QUESTIONS = {"device_info", "list_assets"}
+SHORT_DEVICE_ANSWER_WORDS = 8
 # The message that asked for a request offered as a switch inside another form (actions/switching.py): its
 # text, intent and entities, kept until the new form's opening turn has read it.
 SWITCH_REQUEST = "switch_request"
@@ -294,7 +297,10 @@ async def extract_asset(
         return {}
     # An answer the NLU did not understand may still name the device ("la C5560i qu'on appelle Copieur 2e étage"):
     # it is taken when it names exactly one; otherwise the rules answer it.
-    unclear = intent_of(tracker) in ("nlu_fallback", "out_of_scope")
+    # So may a short statement read as a question about devices ("celle du premier étage", "the reception one").
+    unclear = intent_of(tracker) in ("nlu_fallback", "out_of_scope") or (
+        intent_of(tracker) in DEVICE_QUESTIONS and "?" not in text_of(tracker)
+        and len(text_of(tracker).split()) <= SHORT_DEVICE_ANSWER_WORDS)
     if asked(tracker, slot) and not_an_answer(tracker) and not unclear:
         return {}
     client = backend(tracker)

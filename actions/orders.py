@@ -658,6 +658,29 @@ def _order_hand_over(opening: OpeningMessage) -> Optional[Tuple[str, Optional[st
 
 OPENING_HAND_OVERS[CONSUMABLES_FORM] = _order_hand_over
 
+# A training cannot be asked for without a word of teaching; without one, the words of a person to add to the portal
+# (an e-mail address, "sur le portail") or of the contract say which request it is (accents folded).
+TEACHING_WORDS = re.compile(r"\b(formation\w*|forme[rz]?|training|train\w*|initiation|prise en main|tutori\w*|apprend\w*|"
+                            r"learn\w*|teach\w*|montre[rz]?|show\w*|expliqu\w*|explain\w*|demonstrat\w*|atelier|workshop|"
+                            r"session|cours|course|utiliser|use the|how to)\b")
+PORTAL_PERSON_WORDS = re.compile(r"@|\barobase\b|\b(sur le portail|au portail|on the portal|to the portal|portal account|"
+                                 r"compte portail|son mail|her e-?mail|his e-?mail|their e-?mail)\b")
+CONTRACT_WORDS = re.compile(r"\b(contrat|contract|resiliation|terminat\w*|renouvel\w*|renew\w*)\b")
+
+
+def _training_hand_over(opening: OpeningMessage) -> Optional[Tuple[str, Optional[str]]]:
+    plain = normalize(opening.text).lower()
+    if TEACHING_WORDS.search(plain):
+        return None
+    if PORTAL_PERSON_WORDS.search(plain):
+        return "invite_user", None
+    if CONTRACT_WORDS.search(plain):
+        return "contract_question", None
+    return None
+
+
+OPENING_HAND_OVERS[TRAINING_FORM] = _training_hand_over
+
 
 class ValidateOrderConsumablesForm(PortalFormValidation):
     """Device → consumable(s) and quantities (several lines from one message) → "another item?" (not when the

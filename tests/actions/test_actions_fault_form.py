@@ -161,6 +161,22 @@ async def test_asset_ambiguous(portal: FakePortal, make_tracker, domain):
     assert slot_values(events) == {"fault_asset": None}
 
 
+@pytest.mark.parametrize("intent", ["device_info", "list_assets"])
+async def test_a_short_answer_read_as_a_device_question_names_the_device(portal: FakePortal, make_tracker, domain,
+                                                                         intent):
+    portal.resolve_override = {"matches": [ASSET_C5560B], "unknown_references": []}
+    tracker = make_tracker("la machine du premier étage", intent=intent, requested_slot="fault_asset")
+    _, events = await run_form(tracker, domain)
+    assert slot_values(events)["fault_asset"] == ASSET_C5560B["asset_number"]
+
+
+async def test_a_real_question_about_devices_is_left_to_the_rules(portal: FakePortal, make_tracker, domain):
+    tracker = make_tracker("c'est quoi déjà la machine du premier étage ?", intent="device_info",
+                           requested_slot="fault_asset")
+    _, events = await run_form(tracker, domain)
+    assert "fault_asset" not in slot_names(events) and portal.requests == []
+
+
 @pytest.mark.parametrize("intent", ["help", "cancel", "greet"])
 async def test_asset_digression_extracts_nothing(portal: FakePortal, make_tracker, domain, intent):
     dispatcher, events = await run_form(make_tracker("aide", intent=intent, requested_slot="fault_asset"), domain)

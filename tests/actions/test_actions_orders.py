@@ -1918,3 +1918,29 @@ async def test_a_change_to_the_order_read_as_another_request_goes_to_the_order_f
     dispatcher, events = await run(ActionSubmitRequest(), done, domain)
     assert events[-1] == {"event": "followup", "timestamp": None, "name": "action_switch_form"}
     assert not portal.calls("POST", "/requests")
+
+
+# --- no word of teaching: a training request is another request's words -------------------------------------------
+@pytest.mark.parametrize(("text", "other"), [
+    ("Tu peux ajouter Marc Lefèvre sur le portail ? son mail c'est marc point lefevre arobase exemple point fr",
+     "invite_user"),
+    ("je voudrais une copie du contrat de notre photocopieuse et le coût d'une résiliation anticipée",
+     "contract_question"),
+])
+async def test_a_training_without_teaching_words_hands_over(portal, orders, make_tracker, domain, text, other):
+    from actions.orders import ValidateOrderTrainingForm
+
+    tracker = make_tracker(text, intent="order_training", active_loop="order_training_form")
+    dispatcher, events = await run(ValidateOrderTrainingForm(), tracker, domain)
+    slots = slot_values(events)
+    assert (slots["requested_slot"], slots["switch_to"]) == (None, other)
+    assert dispatcher.messages == []
+
+
+async def test_a_training_with_teaching_words_stays(portal, orders, make_tracker, domain):
+    from actions.orders import ValidateOrderTrainingForm
+
+    tracker = make_tracker("our new starters need to learn the copier on the portal's account", intent="order_training",
+                           active_loop="order_training_form")
+    _, events = await run(ValidateOrderTrainingForm(), tracker, domain)
+    assert slot_values(events).get("switch_to") is None
