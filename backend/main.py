@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from backend.api.routes import (
     assets, auth, cases, chat, contacts, health, knowledge, orders, requests, taxonomy, teams, users, voice,
 )
+from backend.core.nul import RefuseNulCharacters
 from backend.core.config import get_settings
 from backend.core.errors import ApiError, install_error_handlers
 from backend.services.knowledge import get_searcher
@@ -43,6 +44,7 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(RefuseNulCharacters)
     for module in (health, auth, users, assets, cases, requests, orders, knowledge, taxonomy, chat, teams, voice):
         app.include_router(module.router)
     app.include_router(auth.access_router)

@@ -57,6 +57,10 @@ _VALIDATION_MESSAGES = {
         "The field '{field}' must have at most {max_length} characters.",
     ),
     "json_invalid": ("Le corps de la requête n'est pas un JSON valide.", "The request body is not valid JSON."),
+    "string_nul": (
+        "Le champ « {field} » contient un caractère non autorisé.",
+        "The field '{field}' contains a character that is not allowed.",
+    ),
     "literal_error": (
         "Valeur non autorisée pour « {field} » (attendu : {expected}).",
         "Value not allowed for '{field}' (expected: {expected}).",
@@ -75,6 +79,16 @@ def _validation_message(error: dict, lang: str) -> tuple[str, str]:
     except (KeyError, IndexError):
         message = _GENERIC_INVALID[0 if lang == "fr" else 1].format(field=field)
     return field, message
+
+
+def validation_error_response(headers: dict[str, str]) -> JSONResponse:
+    """The 422 of a request refused before any route (a NUL character, backend/core/nul.py), in the caller's language
+    (X-Display-Language, else Accept-Language)."""
+    wanted = (headers.get("x-display-language") or headers.get("accept-language") or "fr").lower()
+    fr, en = _VALIDATION_MESSAGES["string_nul"]
+    message = (en if wanted.startswith("en") else fr).format(field="body")
+    return JSONResponse(status_code=422, content={"code": "validation_error", "message": message,
+                                                  "errors": [{"field": "body", "message": message}]})
 
 
 def install_error_handlers(app: FastAPI) -> None:
