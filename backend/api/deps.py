@@ -70,4 +70,3 @@ def answer_replay(response: Response, created: bool) -> None:
     """A retried request (same Idempotency-Key) gets the first result with 200 instead of 201."""
     if not created:
         response.status_code = 200
-
