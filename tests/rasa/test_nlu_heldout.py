@@ -28,6 +28,8 @@ list_cases case_status add_case_comment search_knowledge list_assets device_info
 list_users invite_user approve_access_request upgrade_user deactivate_user reset_user_password
 change_language set_notifications change_password ask_glossary
 """.split()
+# Intents added after the first sets were written (the phone's voice PIN, unlinking Teams): a newer set may hold them.
+LATER_INTENTS = {"set_voice_pin", "unlink_teams"}
 
 
 def _load_script():
@@ -54,7 +56,7 @@ def heldout_examples(lang: str, test_set: str = "heldout"):
 def test_heldout_set_covers_every_intent_of_the_catalogue(lang, test_set):
     counts = Counter(example.get("intent") for example in heldout_examples(lang, test_set))
     missing = {intent: counts.get(intent, 0) for intent in CATALOGUE if counts.get(intent, 0) < MIN_PER_LANGUAGE}
-    unknown = sorted(set(counts) - set(CATALOGUE))
+    unknown = sorted(set(counts) - set(CATALOGUE) - LATER_INTENTS)
     assert not missing, f"{test_set}_{lang}.yml needs >= {MIN_PER_LANGUAGE} examples for: {missing}"
     assert not unknown, f"{test_set}_{lang}.yml has intents outside the catalogue: {unknown}"
 
