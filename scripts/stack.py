@@ -103,8 +103,15 @@ class Stack:
         )
 
     def api(self, email: str, path: str, method: str = "GET", **kwargs: Any) -> httpx.Response:
-        return httpx.request(method, f"{self.backend_url}{path}",
-                             headers={"Authorization": f"Bearer {self.token(email)}"}, timeout=30, **kwargs)
+        """A backend call as that user; a token revoked meanwhile (the user logged out in the browser, which ends all
+        of their sessions) is replaced once by a new login."""
+        for attempt in (1, 2):
+            response = httpx.request(method, f"{self.backend_url}{path}",
+                                     headers={"Authorization": f"Bearer {self.token(email)}"}, timeout=30, **kwargs)
+            if response.status_code != 401 or attempt == 2:
+                return response
+            self.tokens.pop(email, None)
+        return response
 
 
 def model_path() -> Path:
