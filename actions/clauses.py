@@ -87,10 +87,25 @@ async def parse_parts(parts: List[str]) -> Optional[List[Dict[str, Any]]]:
         return None
 
 
+# Requests of one family: a part asking for a sibling of the form's request is that request told in several
+# sentences ("the colour counter shows 143,312 in the portal. That can't be right, can someone check it?" is one
+# query about a reading, whose first sentence alone reads like a reading), never a second request.
+FAMILIES = (
+    {"submit_meter_reading", "query_meter_reading"},
+    {"order_consumables", "order_enquiry", "view_orders", "invoice_question"},
+    {"report_fault", "case_status", "add_case_comment", "list_cases"},
+    {"invite_user", "approve_access_request", "deactivate_user", "upgrade_user", "reset_user_password", "list_users"},
+)
+
+
 def _form_intents(form: str) -> set:
     from actions.switching import form_starters  # local: switching reads the rules files once
 
     return {intent for intent, starter in form_starters().items() if starter.form == form}
+
+
+def _with_siblings(intents: set) -> set:
+    return intents.union(*(family for family in FAMILIES if family & intents))
 
 
 async def find_also_asked(tracker: Tracker, form: str) -> Optional[Dict[str, Any]]:
@@ -111,6 +126,7 @@ async def find_also_asked(tracker: Tracker, form: str) -> Optional[Dict[str, Any
     # the message as a whole asked for this form; a part that asks for the same is that request's own part
     if not any(r.get("intent") in own for r in results):
         return None
+    own = _with_siblings(own)
     for part, result in zip(parts, results):
         intent = result.get("intent")
         if intent in own or intent in NOT_A_REQUEST or float(result.get("confidence") or 0) < MIN_CONFIDENCE:

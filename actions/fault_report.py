@@ -77,10 +77,17 @@ DEFECT_WORDS = re.compile(r"\b(fui\w*|leak\w*|tache\w*|trace\w*|streak\w*|smear\
 ORDER_INTENT = "order_consumables"
 
 
+# Meter readings given per meter ("112 = 15 390 / 113 = 89 002 …", "122 → 4210"): at least two meters with a value.
+READINGS = re.compile(r"\b1(?:12|13|22|23)\b\s*(?:[:=→>-]|-+>)?\s*\d")
+READINGS_INTENT = "submit_meter_reading"
+
+
 def _fault_hand_over(opening: OpeningMessage) -> Optional[Tuple[str, Optional[str]]]:
     plain = fold_accents(opening.text).replace("\u2019", "'")
     if NEED_WORDS.search(plain) and ITEM_WORDS.search(plain) and not DEFECT_WORDS.search(plain):
         return ORDER_INTENT, "utter_fault_is_an_order"
+    if len(READINGS.findall(plain)) >= 2 and not DEFECT_WORDS.search(plain):
+        return READINGS_INTENT, None  # readings told with a remark ("pas bougé depuis la dernière fois")
     return None
 
 

@@ -89,6 +89,8 @@ async def test_the_other_request_is_kept_on_the_opening_turn(portal, meters, ser
     ({"compteurs": ("submit_meter_reading", 0.97), "contrat": ("thank", 0.99)}, 200),  # no request of its own
     ({"compteurs": ("submit_meter_reading", 0.97), "contrat": ("submit_meter_reading", 0.9)}, 200),  # the same
     ({"compteurs": ("order_consumables", 0.97), "contrat": ("device_info", 0.99)}, 200),  # no part is the form's
+    # a sibling of the form's request: the same request told in two sentences, not a second one
+    ({"compteurs": ("submit_meter_reading", 0.97), "contrat": ("query_meter_reading", 0.95)}, 200),
     ({}, 503),  # the parse service cannot answer: the form goes on as before
 ])
 async def test_nothing_is_kept_unless_a_part_clearly_asks_for_something_else(portal, meters, service, make_tracker,

@@ -819,8 +819,15 @@ async def test_consumables_wanted_hand_the_fault_over_to_an_order(portal: FakePo
     assert events[-1]["name"] == "action_switch_form" and not portal.calls("POST", "/cases")
 
 
+async def test_readings_read_as_a_fault_hand_over_to_the_readings(portal: FakePortal, make_tracker, domain):
+    text = "relevés de ma machine : 112 = 15 390 / 113 = 89 002 / 122 = 4210 (pas bougé depuis la dernière fois)"
+    _, events = await run_form(make_tracker(text, intent="report_fault"), domain)
+    assert slot_values(events)["switch_to"] == "submit_meter_reading"
+
+
 @pytest.mark.parametrize("text", [
     "le toner fuit partout, il nous faut un technicien",  # a defect: a fault, whatever else is said
+    "erreur E000 affichée, le compteur 112 = 15 390 et 113 = 89 002 n'avancent plus",
     "there are black streaks on every page, do we need a new drum?",
     "bourrage papier dans le tiroir 2",
 ])
