@@ -668,6 +668,12 @@ class TeamsInput(InputChannel):
                     and not mentions:
                 return response.empty(status=200)  # not for us: group messages must @mention the bot
             text = payload if payload is not None else strip_mentions(str(activity.get("text") or ""), mentions)
+            # The Bot Connector delivers an activity again when our answer was late: one turn per activity id.
+            activity_id = activity.get("id")
+            if isinstance(activity_id, str) and activity_id and not await self.once.first(
+                    f"activity:{conversation['id']}:{activity_id}"):
+                log.info("teams: activity delivered again, already taken")
+                return response.empty(status=200)
             self._in_background(conversation["id"], lambda: self._message(on_new_message, activity, text))
             return response.empty(status=200)
 

@@ -3,6 +3,8 @@ test RSA key, token endpoint, recording Bot Connector): only activities with a v
 assistant; replies go through the connector in order, as Adaptive Cards where there are buttons or articles."""
 from __future__ import annotations
 
+import itertools
+
 import asyncio
 import contextlib
 import time
@@ -81,9 +83,12 @@ async def teams(microsoft: MicrosoftMock, on_new_message: Any, links: Optional[L
         await adapter.idle()
 
 
+_ACTIVITY_IDS = itertools.count(1700000000001)
+
+
 def activity(microsoft: MicrosoftMock, text: str = "hello", kind: str = "personal", **extra: Any) -> Dict[str, Any]:
     body = {
-        "type": "message", "id": "1700000000001", "channelId": "msteams", "serviceUrl": microsoft.service_url,
+        "type": "message", "id": str(next(_ACTIVITY_IDS)), "channelId": "msteams", "serviceUrl": microsoft.service_url,
         "from": {"id": "29:1abc", "name": "Sam", "aadObjectId": AAD_USER},
         "recipient": BOT, "locale": "en-GB", "text": text,
         "conversation": {"id": "a:1personal-conversation", "conversationType": kind, "tenantId": TENANT},
@@ -109,7 +114,8 @@ async def test_a_valid_activity_reaches_the_assistant_with_the_linked_identity(m
     recorder, links = Recorder(reply="Hello Sam"), Links()
     async with teams(microsoft, recorder, links) as (adapter, client):
         assert microsoft.key_fetches == 0  # keys are fetched lazily, not at start-up
-        response = await send(client, microsoft, activity(microsoft, "my printer is jammed"))
+        sent = activity(microsoft, "my printer is jammed")
+        response = await send(client, microsoft, sent)
         await adapter.idle()
     assert response.status_code == 200
     (message,) = recorder.messages
@@ -120,7 +126,7 @@ async def test_a_valid_activity_reaches_the_assistant_with_the_linked_identity(m
     assert microsoft.texts() == ["typing", "Hello Sam"]
     reply = microsoft.activities[1]
     assert reply["conversation"] == "a:1personal-conversation"
-    assert reply["body"]["replyToId"] == "1700000000001" and reply["body"]["from"] == BOT
+    assert reply["body"]["replyToId"] == sent["id"] and reply["body"]["from"] == BOT
     assert reply["body"]["recipient"]["aadObjectId"] == AAD_USER
     assert reply["auth"] == "Bearer connector-token-1"
 
@@ -472,6 +478,18 @@ async def test_a_card_click_sends_the_buttons_payload(microsoft):
                                                 value={"payload": '/choose_asset{"asset":"WHJ01481"}'}))
         await send(client, microsoft, activity(microsoft, None, value={"payload": ""}))  # nothing to say
     assert [m.text for m in recorder.messages] == ['/choose_asset{"asset":"WHJ01481"}']
+
+
+@pytest.mark.asyncio
+async def test_an_activity_delivered_twice_is_one_turn(microsoft):
+    recorder = Recorder()
+    async with teams(microsoft, recorder) as (adapter, client):
+        first = activity(microsoft, "my printer jams")
+        assert (await send(client, microsoft, first)).status_code == 200
+        assert (await send(client, microsoft, dict(first))).status_code == 200  # the connector's retry
+        await send(client, microsoft, activity(microsoft, "and it smells burnt"))  # another activity: a turn
+        await adapter.idle()
+    assert [m.text for m in recorder.messages] == ["my printer jams", "and it smells burnt"]
 
 
 @pytest.mark.asyncio
