@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import httpx
@@ -24,7 +23,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.forms import is_payload, latest_user_message
 from actions.knowledge import shortened
-from actions.session import language
+from actions.session import env_secret, language
 from actions.text import escape_markdown
 
 log = logging.getLogger(__name__)
@@ -57,14 +56,6 @@ def parts_of(text: str) -> List[str]:
     return parts[:MAX_PARTS] if len(parts) > 1 else []
 
 
-def _key() -> str:
-    key = os.environ.get("NLU_KEY", "")
-    if key:
-        return key.strip()
-    path = Path(os.environ.get("NLU_KEY_FILE") or "")
-    return path.read_text(encoding="utf-8").strip() if path.name and path.is_file() else ""
-
-
 def _url() -> str:
     base = os.environ.get("RASA_URL") or os.environ.get("RASA_PUBLIC_URL") or "http://localhost:5005"
     return base.rstrip("/") + "/webhooks/nlu/parse"
@@ -72,7 +63,7 @@ def _url() -> str:
 
 async def parse_parts(parts: List[str]) -> Optional[List[Dict[str, Any]]]:
     """Each part as the model reads it, or None when the parse service cannot answer."""
-    key = _key()
+    key = env_secret("NLU_KEY")
     if not key or not parts:
         return None
     try:

@@ -25,7 +25,7 @@ from actions.forms import (
 )
 from actions.knowledge import utter_articles
 from actions.orders import ITEM_WORDS
-from actions.text import escape_markdown, fold_accents
+from actions.text import escape_markdown, plain
 from actions.session import (
     MAX_DESCRIPTION_CHARS, backend, channel_code, language, report_backend_error, transcript,
 )
@@ -83,10 +83,10 @@ READINGS_INTENT = "submit_meter_reading"
 
 
 def _fault_hand_over(opening: OpeningMessage) -> Optional[Tuple[str, Optional[str]]]:
-    plain = fold_accents(opening.text).replace("\u2019", "'")
-    if NEED_WORDS.search(plain) and ITEM_WORDS.search(plain) and not DEFECT_WORDS.search(plain):
+    folded = plain(opening.text)
+    if NEED_WORDS.search(folded) and ITEM_WORDS.search(folded) and not DEFECT_WORDS.search(folded):
         return ORDER_INTENT, "utter_fault_is_an_order"
-    if len(READINGS.findall(plain)) >= 2 and not DEFECT_WORDS.search(plain):
+    if len(READINGS.findall(folded)) >= 2 and not DEFECT_WORDS.search(folded):
         return READINGS_INTENT, None  # readings told with a remark ("pas bougé depuis la dernière fois")
     return None
 

@@ -25,7 +25,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.backend_client import BackendError
 from actions.session import backend, report_backend_error
-from actions.text import escape_markdown, fold_accents
+from actions.text import escape_markdown, fold_accents, plain
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +71,9 @@ def summary_field(tracker: Tracker) -> Optional[str]:
     if wanted:
         return wanted
     text = text_of(tracker)
-    plain = "" if is_payload(text) else fold_accents(text.lower())
+    folded = "" if is_payload(text) else fold_accents(text.lower())
     for field, words in (("description", CHANGE_DESCRIPTION), ("type", CHANGE_TYPE), ("device", CHANGE_DEVICE)):
-        if words.search(plain):
+        if words.search(folded):
             return field
     return None
 
@@ -389,11 +389,11 @@ async def corrected_device(dispatcher: CollectingDispatcher, tracker: Tracker, f
     current, text = tracker.get_slot(slots[0]), text_of(tracker)
     if not current or not text or is_payload(text):
         return None
-    plain = fold_accents(text).replace("\u2019", "'")
-    if not DEVICE_CORRECTION.search(plain):
+    folded = plain(text)
+    if not DEVICE_CORRECTION.search(folded):
         return None
-    after = list(RIGHT_DEVICE.finditer(plain))
-    named = entity(tracker, "asset_ref") or (plain[after[-1].end():] if after else plain).strip(" ,.!")
+    after = list(RIGHT_DEVICE.finditer(folded))
+    named = entity(tracker, "asset_ref") or (folded[after[-1].end():] if after else folded).strip(" ,.!")
     if not named:
         return None
     try:

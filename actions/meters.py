@@ -39,7 +39,7 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.text import digits_of, escape_markdown, fold_accents
+from actions.text import digits_of, escape_markdown, plain
 from actions.backend_client import BackendError
 from actions.forms import (
     OPENING_HAND_OVERS, OpeningMessage, PortalFormValidation, ask_asset, asked, asset_label, entity, extract_asset,
@@ -91,8 +91,7 @@ SKIP_WORDS = re.compile(
     r"|(je )?(ne )?l'?ai pas|skip|pass|next|don'?t know|dunno|no idea|don'?t have( it)?|not available|n/a)\b")
 
 
-def normalize(text: str) -> str:
-    return fold_accents((text or "").replace("\u2019", "'"))
+normalize = plain  # the meter patterns read folded text
 
 
 # A meter's value said in words ("mille cinq cent soixante-quatre", "six thousand nine hundred and twelve"); a small

@@ -33,7 +33,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.text import digits_of, escape_markdown, fold_accents
+from actions.text import digits_of, escape_markdown, plain
 from actions.backend_client import BackendClient, BackendError, BackendRejected
 from actions.forms import (
     MAX_BUTTONS, OPENING_HAND_OVERS, SUMMARY_QUESTIONS, OpeningMessage, PortalFormValidation, ask_asset, asked,
@@ -103,8 +103,7 @@ MONTHS_EN = ["January", "February", "March", "April", "May", "June", "July", "Au
 
 
 # --- small parsers -----------------------------------------------------------------------------------------------
-def normalize(text: str) -> str:
-    return fold_accents(text).replace("’", "'")
+normalize = plain  # the order patterns read folded text
 
 
 # A question about how many may be ordered ("what's the most drums I can order?", "combien je peux en commander max ?")

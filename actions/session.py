@@ -45,13 +45,20 @@ def portal_user(tracker: Tracker) -> Optional[Dict[str, Any]]:
     return user if isinstance(user, dict) and isinstance(user.get("id"), int) else None
 
 
+def env_secret(name: str, default_file: Optional[Path] = None) -> str:
+    """A secret from the environment (`name`), else from the file `<name>_FILE` names (else `default_file`); "" when
+    there is none. Never from a command line."""
+    value = os.environ.get(name, "")
+    if value:
+        return value
+    path = os.environ.get(f"{name}_FILE") or default_file
+    return Path(path).read_text(encoding="utf-8").strip() if path and Path(path).is_file() else ""
+
+
 def assistant_key() -> str:
     """The key shared with the backend; read once (the backend generates the file when it is first needed)."""
     if "key" not in _key_cache:
-        key = os.environ.get("ASSISTANT_KEY", "")
-        if not key:
-            path = Path(os.environ.get("ASSISTANT_KEY_FILE") or DEFAULT_KEY_FILE)
-            key = path.read_text().strip() if path.is_file() else ""
+        key = env_secret("ASSISTANT_KEY", DEFAULT_KEY_FILE)
         if not key:
             return ""  # no key yet: calls fail as unauthenticated and the user is asked to log in again
         _key_cache["key"] = key

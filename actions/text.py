@@ -13,6 +13,12 @@ def fold_accents(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+def plain(text: str) -> str:
+    """Folded as `fold_accents`, the typographic apostrophe typed as "'" ("l’accueil" -> "l'accueil"): how the
+    assistant's word patterns read a message."""
+    return fold_accents(text).replace("\u2019", "'")
+
+
 def digits_of(text: str, lang: str = "fr", threshold: int = 0) -> str:
     """Numbers written in words as digits, in the conversation's language first, then the other ("deux" → "2",
     "mille cinq cent soixante-quatre" → "1564", "six thousand nine hundred and twelve" → "6912"). Numbers below

@@ -34,6 +34,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from actions.text import fold_accents
+from actions.text import plain as plain_text
 
 # Words that greet, thank or answer on their own: one is enough.
 STRONG = {
@@ -105,7 +106,7 @@ def asks_for_language(text: str) -> bool:
     """The message asks to go on in French or English (see LANGUAGE_REQUEST)."""
     if not text or text.startswith("/"):
         return False
-    plain = fold_accents(text).lower().replace("’", "'")
+    plain = plain_text(text)
     return bool(LANGUAGE_REQUEST.search(plain) or BARE_LANGUAGE.match(plain))
 
 

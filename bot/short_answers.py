@@ -10,7 +10,6 @@ taken, with its own confidence (so that an unsure one goes to the fallback's sug
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Any, Dict, List, Optional, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -19,6 +18,8 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
+
+from actions.text import plain
 
 YES_NO = {"affirm", "deny"}
 MAX_BARE_WORDS = 6  # "non pas vraiment, ça n'a rien changé" may go on; a sentence about something else is longer
@@ -31,16 +32,11 @@ ANSWER_START = re.compile(
     r"that'?s right|right|that'?s it|correct|it did|it didn'?t|ca a marche|ca n'a pas|c'est pas|ce n'est pas)\b")
 
 
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", (text or "").lower().replace("\u2019", "'"))
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
 def is_long_non_answer(text: str) -> bool:
     """A message too long to be a bare yes or no, that does not start like one."""
     if not text or text.startswith("/"):
         return False
-    folded = _fold(text).strip()
+    folded = plain(text).strip()
     return len(folded.split()) > MAX_BARE_WORDS and not ANSWER_START.search(folded)
 
 
