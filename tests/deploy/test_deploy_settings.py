@@ -41,28 +41,40 @@ def _callee(call: ast.Call) -> str | None:
     return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
 
 
-def _named_variables(node: ast.AST, readers: dict[str, int]) -> Iterable[ast.AST]:
-    """The expressions that name an environment variable read at this node."""
+def _named_variables(node: ast.AST, readers: dict[str, tuple[int, frozenset[str]]]
+                     ) -> Iterable[tuple[ast.AST, frozenset[str]]]:
+    """The expressions that name an environment variable read at this node, each with the suffixes appended to it
+    for the variables actually read ("" for the name itself)."""
+    itself = frozenset({""})
     if isinstance(node, ast.Call) and node.args:
         func = node.func
         if isinstance(func, ast.Attribute) and func.attr in ENVIRON_METHODS and _is_environ(func.value):
-            yield node.args[0]
+            yield node.args[0], itself
         elif isinstance(func, ast.Attribute) and func.attr == "getenv":
-            yield node.args[0]
-        elif _callee(node) in readers and len(node.args) > readers[_callee(node)]:
-            yield node.args[readers[_callee(node)]]
+            yield node.args[0], itself
+        elif _callee(node) in readers and len(node.args) > readers[_callee(node)][0]:
+            index, suffixes = readers[_callee(node)]
+            yield node.args[index], suffixes
     elif isinstance(node, ast.Subscript) and _is_environ(node.value):
-        yield node.slice
+        yield node.slice, itself
     elif isinstance(node, ast.Compare) and any(_is_environ(c) for c in node.comparators):
-        yield node.left
+        yield node.left, itself
 
 
-def _parameter_named(expression: ast.AST, parameters: list[str]) -> str | None:
-    """The parameter an expression passes on: `name`, or the first part of f"{name}_FILE"."""
+def _parameter_named(expression: ast.AST, parameters: list[str]) -> tuple[str, str] | None:
+    """The parameter an expression passes on and what it appends: `name` -> (name, ""), f"{name}_FILE" ->
+    (name, "_FILE")."""
+    suffix = ""
     if isinstance(expression, ast.JoinedStr) and expression.values:
+        rest = expression.values[1:]
+        if not all(isinstance(part, ast.Constant) for part in rest):
+            return None
+        suffix = "".join(part.value for part in rest)
         expression = expression.values[0]
         expression = expression.value if isinstance(expression, ast.FormattedValue) else expression
-    return expression.id if isinstance(expression, ast.Name) and expression.id in parameters else None
+    if isinstance(expression, ast.Name) and expression.id in parameters:
+        return expression.id, suffix
+    return None
 
 
 @lru_cache(maxsize=None)
@@ -70,18 +82,21 @@ def environment_reads(*directories: Path) -> frozenset[str]:
     trees = [ast.parse(path.read_text(encoding="utf-8"), str(path))
              for directory in directories for path in sorted(directory.rglob("*.py"))]
     # Helpers that read the variable their argument names (`_env(name)`, `_secret(name)`, then `setting(key, env,
-    # default)` calling `_env(env)`...): function name -> index of that argument, until nothing new is found.
-    readers: dict[str, int] = {}
+    # default)` calling `_env(env)`...) and the names they make of it (`env_secret(name)` also reads f"{name}_FILE"):
+    # function name -> (index of that argument, suffixes read), until nothing new is found.
+    readers: dict[str, tuple[int, frozenset[str]]] = {}
     while True:
         before = dict(readers)
         for tree in trees:
             for function in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
                 parameters = [a.arg for a in function.args.args]
                 for node in ast.walk(function):
-                    for expression in _named_variables(node, readers):
-                        parameter = _parameter_named(expression, parameters)
-                        if parameter and function.name not in readers:
-                            readers[function.name] = parameters.index(parameter)
+                    for expression, suffixes in _named_variables(node, readers):
+                        named = _parameter_named(expression, parameters)
+                        if named:
+                            index, known = readers.get(function.name, (parameters.index(named[0]), frozenset()))
+                            if index == parameters.index(named[0]):
+                                readers[function.name] = (index, known | {named[1] + s for s in suffixes})
         if readers == before:
             break
     names: set[str] = set()
@@ -90,11 +105,11 @@ def environment_reads(*directories: Path) -> frozenset[str]:
                      and isinstance(n.value, ast.Constant) and isinstance(n.value.value, str)
                      for t in n.targets if isinstance(t, ast.Name)}
         for node in ast.walk(tree):
-            for expression in _named_variables(node, readers):
+            for expression, suffixes in _named_variables(node, readers):
                 value = expression.value if isinstance(expression, ast.Constant) else \
                     constants.get(expression.id) if isinstance(expression, ast.Name) else None
                 if isinstance(value, str) and ENV_NAME.match(value):
-                    names.add(value)
+                    names |= {value + suffix for suffix in suffixes}
     return frozenset(names)
 
 
@@ -134,7 +149,8 @@ def test_the_code_reading_is_found():
     assert {"DATABASE_URL", "SECRET_KEY", "SECRET_KEY_FILE", "KNOWLEDGE_INDEX_VERSION", "CHANNEL_KEY_FILE"} \
         <= READ_BY["backend"]()
     assert {"KNOWLEDGE_ENCODER_CACHE", "XDG_CACHE_HOME", "OMP_NUM_THREADS", "HF_HUB_OFFLINE"} <= READ_BY["backend"]()
-    assert {"BACKEND_URL", "BACKEND_PUBLIC_URL", "ASSISTANT_KEY", "ASSISTANT_KEY_FILE"} <= READ_BY["actions"]()
+    assert {"BACKEND_URL", "BACKEND_PUBLIC_URL", "ASSISTANT_KEY", "ASSISTANT_KEY_FILE",  # env_secret(name): name, name_FILE
+            "NLU_KEY", "NLU_KEY_FILE"} <= READ_BY["actions"]()
     assert {"RASA_API_TOKEN", "CHAT_ALLOWED_ORIGINS",  # environ.get in bot/serve.py, os.environ.get in bot/identity.py
             "TEAMS_APP_PASSWORD", "CHANNEL_KEY",  # _secret(name) in bot/channels/teams.py
             "TEAMS_APP_ID", "VOICE_PUBLIC_URL", "VOICE_SUPPORT_NUMBER",  # setting(key, env, default) -> _env(env)
