@@ -5,10 +5,15 @@
 - `session_request {session_id}` joins the room `u<user id>:<session id>`, named from the verified user. A session
   id already bound to another user (bindings shared by the Rasa workers through Redis) is refused: the socket gets
   a new one in `session_confirm {session_id}`.
-- `user_uttered {message, session_id, customData: {token}}`: the token is checked again on every message and must
-  be the same user's; replies go to that user's room only, then `turn_end {}`.
+- `user_uttered {message, session_id, message_id, customData: {token}}`: the token is checked again on every message
+  and must be the same user's; replies go to that user's room only, then `turn_end {}`; the message is acknowledged
+  (socket.io ack) with `{ok}` once its turn is over. `message_id` (optional, the widget's id of this message, at
+  most 128 characters) makes a message sent again after a lost connection be taken once: a copy is acknowledged
+  `{ok: true, duplicate: true}` without a second turn, and the widget asks for the history, which holds the first
+  delivery's answer (bot/channels/dedup.py, shared with the REST channel). A turn that fails is answered with a
+  message asking to send it again, and acknowledged `{ok: false}`.
 - `history_request {session_id}` → `history {session_id, messages}`: the conversation so far, from the tracker,
-  so that the widget shows it again after a page change or a reload.
+  so that the widget shows it again after a page change or a reload; a user message carries its `id`.
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ import logging
 import os
 import re
 import uuid
+from asyncio import CancelledError
 from typing import Any, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import InputChannel, OutputChannel
@@ -27,6 +33,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+from bot.channels.dedup import MAX_MESSAGE_ID_CHARS, MessageDedup
 from bot.channels.render import web_message
 from bot.identity import (
     Handler, IdentityLayer, IdentityVerifier, PortalUnavailable, allowed_origins, edge_message,
@@ -99,7 +106,10 @@ def history_messages(events: List[Dict[str, Any]], limit: int = HISTORY_MESSAGES
                 titles = {b["payload"]: b["title"] for b in rendered.get("buttons", [])}
         elif kind == "user" and event.get("text"):
             text = event["text"]
-            out.append({"from": "user", "text": titles.get(text, text)})
+            shown = {"from": "user", "text": titles.get(text, text)}
+            if event.get("message_id"):
+                shown["id"] = event["message_id"]
+            out.append(shown)
     return out[-limit:]
 
 
@@ -109,11 +119,12 @@ class PortalSocketIOInput(InputChannel):
         return "socketio"
 
     def __init__(self, layer: Optional[IdentityLayer] = None, bindings: Optional[SessionBindings] = None,
-                 user_message_evt: Text = "user_uttered", bot_message_evt: Text = "bot_uttered",
+                 dedup: Optional[MessageDedup] = None, user_message_evt: Text = "user_uttered", bot_message_evt: Text = "bot_uttered",
                  metadata_key: Text = "customData", socketio_path: Text = "/socket.io",
                  origins: Optional[List[str]] = None) -> None:
         self.layer = layer or IdentityLayer("web")
         self.bindings = bindings or SessionBindings(os.environ.get("CHAT_SESSIONS_REDIS_URL"))
+        self.dedup = dedup or MessageDedup(os.environ.get("CHAT_SESSIONS_REDIS_URL"))
         self.user_message_evt, self.bot_message_evt = user_message_evt, bot_message_evt
         self.metadata_key, self.socketio_path = metadata_key, socketio_path
         self.origins = allowed_origins() if origins is None else origins
@@ -220,12 +231,13 @@ class PortalSocketIOInput(InputChannel):
             await sio.emit("history", {"session_id": session_id, "messages": history_messages(events)}, to=sid)
 
         @sio.on(self.user_message_evt)
-        async def handle_message(sid: str, data: Any) -> None:
+        async def handle_message(sid: str, data: Any) -> Dict[str, Any]:
+            """Answers in the room; returns the message's acknowledgement."""
             state = await sio.get_session(sid)
             session_id = own_session(state, data)
             if session_id is None:
                 log.warning("socket.io: a message for a session this socket did not open was ignored")
-                return
+                return {"ok": False}
             extra = data.get(self.metadata_key) or {}
             if isinstance(extra, str):
                 try:
@@ -237,19 +249,36 @@ class PortalSocketIOInput(InputChannel):
                 state["lang"] = extra["lang"]
             identity = await current(sid, extra.get("token"))
             if identity is None:
-                return
+                return {"ok": False}
             room = layer.conversation_id(identity["id"], session_id)
+            message_id = data.get("message_id")
+            if not (isinstance(message_id, str) and 0 < len(message_id) <= MAX_MESSAGE_ID_CHARS):
+                message_id = None  # an older widget: taken without protection against a copy
             refusal = layer.refusal(data.get("message"))
             if refusal:
                 await sio.emit(self.bot_message_evt, {"text": edge_message(refusal, identity.get("language"))}, to=sid)
-            else:
-                await bindings.claim(session_id, identity["id"])  # keeps the binding alive while in use
-                try:
-                    await layer.deliver(on_new_message, identity, data["message"], session_id,
-                                        RoomOutput(sio, self.bot_message_evt, room), self.name())
-                except Exception:
-                    log.exception("socket.io: the message failed")
+                await sio.emit("turn_end", {}, to=sid)
+                return {"ok": False}
+            dedup_key = self.dedup.key(self.name(), room, message_id) if message_id else None
+            if dedup_key and await self.dedup.claim(dedup_key) is not None:
+                await sio.emit("turn_end", {}, to=sid)
+                return {"ok": True, "duplicate": True}  # taken already: its answer is in the room and the history
+            await bindings.claim(session_id, identity["id"])  # keeps the binding alive while in use
+            try:
+                await layer.deliver(on_new_message, identity, data["message"], session_id,
+                                    RoomOutput(sio, self.bot_message_evt, room), self.name(), message_id=message_id)
+            except (CancelledError, Exception):
+                log.exception("socket.io: the message failed")
+                if dedup_key:
+                    await self.dedup.release(dedup_key)  # the turn was not taken: sending it again must be
+                await sio.emit(self.bot_message_evt, {"text": edge_message("turn_failed", identity.get("language"))},
+                               room=room)
+                await sio.emit("turn_end", {}, room=room)
+                return {"ok": False}
+            if dedup_key:
+                await self.dedup.answer(dedup_key, [])  # the answer itself lives in the conversation's history
             await sio.emit("turn_end", {}, room=room)
+            return {"ok": True}
 
         return webhook
 

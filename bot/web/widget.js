@@ -21,8 +21,11 @@
  * never innerHTML, so bot text cannot inject markup.
  *
  * Server contract (Rasa socket.io channel, bot/channels.py): connect with auth {token}; session_request /
- * session_confirm; history_request / history; user_uttered {message, session_id, customData {token, lang}};
- * bot_uttered; turn_end; login_required; connect_error "login_required".
+ * session_confirm; history_request / history; user_uttered {message, session_id, message_id, customData {token, lang}}
+ * acknowledged {ok, duplicate}; bot_uttered; turn_end; login_required; connect_error "login_required".
+ * Nothing typed is lost or taken twice: a message keeps its id until the server acknowledges it; one still
+ * unacknowledged when the connection drops is sent again, with the same id, after the reconnection, unless the
+ * history already holds it; the server takes a copy once and the widget then shows the history again.
  */
 (function () {
   "use strict";
@@ -258,7 +261,9 @@
   // ---------- state ----------
   var user = null;            // GET /users/me of the current token
   var socket = null, sessionId = null, sessionReady = false, historyDone = false, historyUnsupported = false;
-  var pending = [];           // [{payload, row}] typed before the session was ready
+  var pending = [];           // [{payload, row, id}] to send: typed before the session was ready, or sent and not
+                              // acknowledged when the connection dropped
+  var unacked = [];           // [{payload, row, id}] sent, waiting for the server's acknowledgement
   var typingTimer = null, lingerTimer = null, historyTimer = null, retryTimer = null, sawTurnEnd = false;
   var generation = 0;         // bumps on every setToken: late answers of an older token are dropped
   var mode = "idle";          // idle | loading | ready | login | error
@@ -501,6 +506,11 @@
   }
 
   function renderHistory(messages) {
+    // a message the history holds was taken (its answer is there or on its way): it is not sent again
+    var taken = {};
+    (messages || []).forEach(function (m) { if (m && m.from === "user" && m.id) taken[m.id] = true; });
+    pending = pending.filter(function (p) { return !taken[p.id]; });
+    if (!pending.length) hideTyping(); // the turns are over: a message is in the history once its turn is
     var kept = pending.map(function (p) { return p.row; });
     // the history is shown again, not announced again: the live region is off while it is rebuilt
     el.messages.setAttribute("aria-live", "off");
@@ -546,20 +556,26 @@
   function scrollDown() { el.scroller.scrollTop = el.scroller.scrollHeight; }
 
   // ---------- sending ----------
-  function emitMessage(payload) {
-    socket.emit("user_uttered", { message: payload, session_id: sessionId,
-                                  customData: { token: currentToken(), lang: lang } });
+  function emitMessage(entry) {
+    var s = socket, session = sessionId;
+    unacked.push(entry);
+    s.emit("user_uttered", { message: entry.payload, session_id: session, message_id: entry.id,
+                             customData: { token: currentToken(), lang: lang } }, function (ack) {
+      unacked = unacked.filter(function (e) { return e !== entry; });
+      // a copy of a message the server had already taken: its answer is in the history
+      if (ack && ack.duplicate && s === socket && s.connected) s.emit("history_request", { session_id: session });
+    });
   }
   function sendMessage(payload, display) {
     if (!payload || (mode !== "ready" && mode !== "loading")) return;
     retireReplies();
-    var row = addUser(display || payload, true);
+    var entry = { payload: payload, row: addUser(display || payload, true), id: uuid() };
     showTyping();
-    if (socket && socket.connected && sessionReady && historyDone) emitMessage(payload);
-    else pending.push({ payload: payload, row: row });
+    if (socket && socket.connected && sessionReady && historyDone) emitMessage(entry);
+    else pending.push(entry);
   }
   function flushPending() {
-    while (pending.length && socket && socket.connected) emitMessage(pending.shift().payload);
+    while (pending.length && socket && socket.connected) emitMessage(pending.shift());
   }
 
   function updateCounter() {
@@ -630,7 +646,7 @@
   function loginRequired() {
     disconnect();
     hideTyping();
-    pending = [];
+    pending = []; unacked = [];
     setMode("login");
   }
 
@@ -638,7 +654,9 @@
     var gen = ++generation;
     disconnect();
     hideTyping();
-    pending = [];
+    // a new token of the same user (a refresh) keeps what is still to send; another user's never gets it
+    var carried = unacked.concat(pending);
+    pending = []; unacked = [];
     var token = currentToken();
     if (!token) { user = null; resetLog(); setMode("idle"); return; }
     setMode("loading");
@@ -647,7 +665,7 @@
       if (!me) { user = null; resetLog(); loginRequired(); return null; }
       var changed = !user || user.id !== me.id;
       user = me;
-      if (changed) resetLog(); else renderWelcome();
+      if (changed) resetLog(); else { renderWelcome(); pending = carried; }
       return Promise.all([rasaUrl(), loadIo()]).then(function (r) { if (gen === generation) connect(r[0], r[1], gen); });
     }).catch(function (e) {
       if (gen !== generation) return;
@@ -706,6 +724,7 @@
     socket.on("login_required", function () { if (gen === generation) loginRequired(); });
     socket.on("disconnect", function (reason) {
       sessionReady = false; historyDone = false;
+      pending = unacked.concat(pending); unacked = []; // sent again after the reconnection unless taken
       if (reason === "io client disconnect") return;
       showStatus("reconnecting");
       if (reason === "io server disconnect") socket.connect(); // not retried automatically

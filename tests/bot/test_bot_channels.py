@@ -309,9 +309,13 @@ class FakeSio:
         await self.handlers["session_request"](sid, {"session_id": session_id})
         return self.received(sid, "session_confirm")[-1]["session_id"]
 
-    async def say(self, sid: str, session_id: str, text: str, token: Optional[str] = None, **extra: Any) -> None:
+    async def say(self, sid: str, session_id: str, text: str, token: Optional[str] = None,
+                  message_id: Optional[str] = None, **extra: Any) -> Dict[str, Any]:
+        """Sends a message; returns its acknowledgement."""
         data = {"message": text, "session_id": session_id, "customData": {"token": token, **extra}}
-        await self.handlers["user_uttered"](sid, data)
+        if message_id is not None:
+            data["message_id"] = message_id
+        return await self.handlers["user_uttered"](sid, data)
 
 
 @pytest.fixture
@@ -348,6 +352,64 @@ async def test_a_message_reaches_the_assistant_bound_to_the_user_and_replies_go_
     assert passed.metadata == {IDENTITY_KEY: {**IDENTITY, "channel": "web", "channel_user": "portal:2"}}
     assert isinstance(passed.output_channel, RoomOutput)
     assert sio.received("s1")[-2:] == [("bot_uttered", {"text": "Bonjour !"}), ("turn_end", {})]
+
+
+@pytest.mark.asyncio
+async def test_a_message_sent_again_after_a_lost_connection_is_taken_once(socket_world):
+    on_new_message = Recorder(reply="Quel appareil ?")
+    _, sio = socket_world(on_new_message)
+    await sio.open("s1", "good-token", SESSION)
+    assert await sio.say("s1", SESSION, "bourrage", token="good-token", message_id="m-1") == {"ok": True}
+    # the connection dropped before the acknowledgement: the widget reconnects (a new socket) and sends it again
+    await sio.open("s2", "good-token", SESSION)
+    assert await sio.say("s2", SESSION, "bourrage", token="good-token", message_id="m-1") == {
+        "ok": True, "duplicate": True}
+    assert [m.text for m in on_new_message.messages] == ["bourrage"]
+    assert on_new_message.messages[0].message_id == "m-1"  # kept in the tracker, so the history names it
+    assert sio.received("s2", "turn_end") == [{}]
+    # the same id in another conversation, or a new id, is a new message
+    other = await sio.open("s3", "other-token", SESSION)
+    await sio.say("s3", other, "bourrage", token="other-token", message_id="m-1")
+    await sio.say("s2", SESSION, "bourrage", token="good-token", message_id="m-2")
+    assert len(on_new_message.messages) == 3
+
+
+class FailingTurn(Recorder):
+    """The conversation store is unreachable for the first `failures` messages."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__(reply="Merci, c'est noté.")
+        self.failures = failures
+
+    async def __call__(self, message: Any) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("tracker store down")
+        await super().__call__(message)
+
+
+@pytest.mark.asyncio
+async def test_a_failed_turn_asks_to_send_again_and_the_copy_is_taken(socket_world):
+    on_new_message = FailingTurn(failures=1)
+    _, sio = socket_world(on_new_message)
+    await sio.open("s1", "good-token", SESSION)
+    assert await sio.say("s1", SESSION, "2 toners noirs", token="good-token", message_id="m-1") == {"ok": False}
+    assert sio.received("s1")[-2:] == [("bot_uttered", {"text": (
+        "A technical problem stopped me from handling your message. Please send it again in a moment: we will "
+        "carry on where we left off.")}), ("turn_end", {})]
+    assert await sio.say("s1", SESSION, "2 toners noirs", token="good-token", message_id="m-1") == {"ok": True}
+    assert [m.text for m in on_new_message.messages] == ["2 toners noirs"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("message_id", ["", "x" * 129, 42, ["m-1"]])
+async def test_an_unusable_message_id_is_taken_without_dedup(socket_world, message_id):
+    on_new_message = Recorder(reply="ok")
+    _, sio = socket_world(on_new_message)
+    await sio.open("s1", "good-token", SESSION)
+    for _ in range(2):
+        assert await sio.say("s1", SESSION, "hello", token="good-token", message_id=message_id) == {"ok": True}
+    assert len(on_new_message.messages) == 2
 
 
 class EchoConversation(Recorder):
@@ -443,7 +505,7 @@ async def test_invalid_session_ids_get_a_fresh_one(socket_world, asked):
 async def test_history_is_the_conversation_so_far(socket_world):
     channel, sio = socket_world(Recorder())
     events = [
-        {"event": "user", "text": "bourrage"},
+        {"event": "user", "text": "bourrage", "message_id": "m-1"},
         {"event": "bot", "text": "Quel appareil ?", "data": {"buttons": [{"title": "WHJ01481", "payload": "/inform{\"asset_ref\":\"WHJ01481\"}"}]}},
         {"event": "user", "text": "/inform{\"asset_ref\":\"WHJ01481\"}"},
         {"event": "bot", "text": "**Bourrage**", "data": {"custom": {"article": {"title": "Bourrage"}}}},
@@ -459,7 +521,7 @@ async def test_history_is_the_conversation_so_far(socket_world):
     await sio.handlers["history_request"]("s1", {"session_id": SESSION})
     (history,) = sio.received("s1", "history")
     assert history == {"session_id": SESSION, "messages": [
-        {"from": "user", "text": "bourrage"},
+        {"from": "user", "text": "bourrage", "id": "m-1"},  # the widget's id: a copy it still holds is not sent again
         {"from": "bot", "text": "Quel appareil ?", "buttons": [{"title": "WHJ01481", "payload": "/inform{\"asset_ref\":\"WHJ01481\"}"}]},
         {"from": "user", "text": "WHJ01481"},  # the button's title, not its payload
         {"from": "bot", "text": "**Bourrage**", "article": {"title": "Bourrage"}},

@@ -9,6 +9,7 @@ or style), and the tests fail on any CSP violation or page error.
   an accessible name on every control, visible focus, text contrast) and Escape back to the launcher;
 - the widget on the intranet page (its own look and colour, the host page's styles do not leak in);
 - a phone-width (390x844) run, where the panel takes the whole screen;
+- the connection cut with a message on its way to Rasa, or with its answer on its way back: shown and taken once;
 - every string of the widget and of the demo pages in French and English.
 
 Screenshots are written to results/widget/.
@@ -530,3 +531,75 @@ def test_other_browsers_never_see_a_conversation_even_with_its_session_id(stack:
     seen = anonymous.get_by_test_id("widget-panel").inner_text()
     assert "GNM75498" not in seen and "show my devices" not in seen
     assert anonymous.get_by_test_id("bot-message").count() == 0
+
+
+class SocketCutter:
+    """Stands between the widget and Rasa's socket.io (Playwright's WebSocket routing) and cuts the connection once,
+    at one of the two bad moments of a message: `before` it reaches the server, or `after` the server took it but
+    before the widget heard the answer (its acknowledgement and replies are dropped)."""
+
+    def __init__(self, text: str, moment: str) -> None:
+        self.text, self.moment = text, moment
+        self.cut = False
+        self.sent: list = []  # the widget's user_uttered frames carrying the text, on every connection
+        self.dropping = False
+
+    def route(self, ws) -> None:
+        server = ws.connect_to_server()
+
+        def from_page(message) -> None:
+            if isinstance(message, str) and '"user_uttered"' in message and self.text in message:
+                self.sent.append(message)
+                if not self.cut and self.moment == "before":
+                    self.cut = True
+                    ws.close()
+                    server.close()
+                    return
+                if not self.cut and self.moment == "after":
+                    self.dropping = True
+            server.send(message)
+
+        def from_server(message) -> None:
+            if self.dropping:
+                if isinstance(message, str) and message.startswith("43"):  # socket.io ACK: the turn is over
+                    self.dropping, self.cut = False, True
+                    ws.close()
+                    server.close()
+                return
+            ws.send(message)
+
+        ws.on_message(from_page)
+        server.on_message(from_server)
+
+
+@pytest.mark.parametrize("moment", ["before", "after"])
+def test_a_message_caught_in_a_dropped_connection_is_answered_once(stack: Stack, new_page, moment: str):
+    """The connection drops with a message on its way (`before` the server took it: the widget sends it again after
+    the reconnection, with the same id) or with its answer on its way (`after`: the history holds the message, so it
+    is not sent again, and its answer is shown from the history). Either way the user sees her message once and
+    the answer once: nothing lost, nothing taken twice."""
+    text = "show my devices please"
+    cutter = SocketCutter(text, moment)
+    page = new_page()
+    page.route_web_socket(re.compile(r"/socket\.io/"), cutter.route)
+    goto(page, f"{stack.backend_url}/chat/")
+    login(page)
+    page.get_by_test_id("widget-launcher").click()
+    send(page, text)
+    bot_says(page, "GNM75498")
+    expect_typing_ends(page)
+    page.wait_for_timeout(1500)  # a second delivery, if any, would have been answered by now
+    assert cutter.cut
+    mine = page.get_by_test_id("user-message").filter(has_text=text)
+    expect(mine).to_have_count(1)
+    expect(page.get_by_test_id("bot-message").filter(has_text="GNM75498")).to_have_count(1)
+    ids = {re.search(r'"message_id":"([^"]+)"', frame).group(1) for frame in cutter.sent}
+    assert len(ids) == 1  # sent again (if at all) as the same message
+    assert len(cutter.sent) == (2 if moment == "before" else 1)
+    # the conversation on the server holds it once too: a reload shows it from the history
+    page.reload()
+    if page.get_by_test_id("widget-panel").is_hidden():
+        page.get_by_test_id("widget-launcher").click()
+    bot_says(page, "GNM75498")
+    expect(page.get_by_test_id("user-message").filter(has_text=text)).to_have_count(1)
+    shot(page, f"reconnect-{moment}")
