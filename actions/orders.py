@@ -805,11 +805,18 @@ class ValidateOrderConsumablesForm(PortalFormValidation):
         wanted = [(item, named.each if quantity is None else quantity) for item, quantity in named.lines]
         wanted += [(item, named.each) for item in pending if item["part_number"] not in said]
         added, waiting, refused = [], [], {}
+        refused_before = tracker.get_slot("order_quantity_refused") or {}
         for item, quantity in wanted:
             if quantity is not None and quantity < 1:
                 dispatcher.utter_message(response="utter_order_quantity_invalid", max_quantity=item["max_quantity"])
                 return None
-            if quantity is None or quantity > int(item["max_quantity"]):
+            limit = int(item["max_quantity"])
+            if quantity is not None and quantity > limit and item["part_number"] in refused_before:
+                # told the limit and asking above it again: the limit goes in this order, the rest in another one
+                dispatcher.utter_message(response="utter_order_quantity_capped", item=item_label(item),
+                                         quantity=quantity, max_quantity=limit)
+                quantity = limit
+            if quantity is None or quantity > limit:
                 waiting.append(item)
                 if quantity is not None:
                     refused[item["part_number"]] = quantity  # the question then gives the limit and offers it

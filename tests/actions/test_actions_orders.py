@@ -456,6 +456,29 @@ async def test_quantity_above_the_limit_names_it_and_offers_the_maximum(portal, 
     assert msg["buttons"] == [{"title": "Commander 2", "payload": '/inform{"quantity":"2"}'}]
 
 
+@pytest.mark.parametrize("text", ["5", "cinq", "non 5 j'ai dit"])
+async def test_a_quantity_above_the_limit_asked_again_takes_the_limit_and_says_so(portal, orders, make_tracker, domain,
+                                                                                  chosen, text):
+    """Told the limit, the user asks above it again: no third time — the limit goes in this order, and the message
+    says how to get the rest."""
+    chosen.update(order_item="2790B002", order_quantity_refused={"2790B002": 5})  # black toner: at most 4
+    tracker = make_tracker(text, requested_slot="order_quantity", active_loop=CONSUMABLES, slots=chosen)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["order_lines"] == [line("2790B002", "C-EXV29 Toner Black", 4)]
+    assert slots["order_quantity"] == 4 and slots["order_quantity_refused"] is None
+    (msg,) = dispatcher.messages
+    assert (msg["response"], msg["quantity"], msg["max_quantity"]) == ("utter_order_quantity_capped", 5, 4)
+
+
+async def test_a_first_quantity_above_the_limit_is_never_capped_silently(portal, orders, make_tracker, domain, chosen):
+    chosen.update(order_item="2790B002")
+    tracker = make_tracker("5", requested_slot="order_quantity", active_loop=CONSUMABLES, slots=chosen)
+    dispatcher, events = await run(ValidateOrderConsumablesForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["order_lines"] == [] and slots["order_quantity_refused"] == {"2790B002": 5}
+
+
 @pytest.mark.parametrize(("text", "intent", "entities", "lang", "title"), [
     ('/inform{"quantity":"2"}', "inform", [("quantity", "2")], "fr", "Commander 2"),  # the button
     ("oui", "affirm", [], "fr", "Commander 2"),
