@@ -524,6 +524,27 @@ def order_line(item: Dict[str, Any], quantity: int) -> Dict[str, Any]:
     return {"part_number": item["part_number"], "description": item["description"], "quantity": quantity}
 
 
+def quantity_change(dispatcher: CollectingDispatcher, lines: List[Dict[str, Any]], named: "NamedItems",
+                    text: str) -> Optional[List[Dict[str, Any]]]:
+    """A new quantity for consumables already in the order ("mettez plutôt 3 cyan, pas 2", "make that 3 waste toner
+    containers"): the order's lines with it, said to the user; the lines unchanged (and why) when a quantity is
+    outside 1..the limit. None when the words are no such change: an item not in the order, one without a quantity,
+    or "add"/"rajoute" (more of it, not instead)."""
+    in_order = {line["part_number"]: line for line in lines}
+    if not named.lines or named.unknown or named.ambiguous or ADD_WORDS.search(normalize(text)) \
+            or not all(item["part_number"] in in_order and quantity is not None for item, quantity in named.lines):
+        return None
+    for item, quantity in named.lines:
+        if quantity < 1 or quantity > int(item["max_quantity"]):
+            dispatcher.utter_message(response="utter_order_quantity_invalid", max_quantity=item["max_quantity"])
+            return lines
+    wanted = {item["part_number"]: quantity for item, quantity in named.lines}
+    changed = [{**line, "quantity": wanted.get(line["part_number"], line["quantity"])} for line in lines]
+    dispatcher.utter_message(response="utter_order_quantity_changed", lines="\n".join(
+        f"• {wanted[line['part_number']]} × {item_label(line)}" for line in lines if line["part_number"] in wanted))
+    return changed
+
+
 ENQUIRY_INTENT = "order_enquiry"
 # An order already delivered, told as what came ("on a reçu deux magenta", "arrived without the staples") about a
 # past order ("la commande de juin", "the July order", ORD…, "we expected"): a problem with that order, not a new one.
@@ -779,11 +800,12 @@ class ValidateOrderConsumablesForm(PortalFormValidation):
     # --- the lines: consumables and quantities -------------------------------------------------------------------
     def _take(self, dispatcher: CollectingDispatcher, tracker: Tracker, named: NamedItems,
               pending: List[Dict[str, Any]], catalogue: Optional[List[Dict[str, Any]]] = None,
-              quiet_when_unsure: bool = False) -> Optional[Dict[Text, Any]]:
+              quiet_when_unsure: bool = False, said: str = "") -> Optional[Dict[Text, Any]]:
         """Adds the lines a message names to the order. A consumable named without a quantity, or above its limit,
         waits for the quantity question (`order_item`); "un de chaque" gives the consumables waiting theirs. When
-        the message names a consumable the device has not, several at once, one already ordered or a quantity
-        below 1: a message says so, nothing is written and None is returned (on the opening message, naming only
+        the message names a consumable the device has not, several at once, one already ordered (unless the
+        message `said` gives it a new quantity: `quantity_change`) or a quantity below 1: a message says so, nothing
+        is written and None is returned (on the opening message, naming only
         a kind of consumable without saying which is left to the consumable question: `quiet_when_unsure`)."""
         catalogue = catalogue if catalogue is not None else tracker.get_slot("order_catalogue") or []
         lines = list(tracker.get_slot("order_lines") or [])
@@ -795,6 +817,12 @@ class ValidateOrderConsumablesForm(PortalFormValidation):
                 dispatcher.utter_message(response="utter_order_item_ambiguous",
                                          choices=", ".join(item_label(c) for c in named.ambiguous[:MAX_BUTTONS]))
             return None
+        changed = quantity_change(dispatcher, lines, named, said) if said else None
+        if changed is not None:  # a new quantity for a consumable already in the order (or refused): the summary again
+            parts = [item["part_number"] for item, _ in named.lines]
+            quantities = [line["quantity"] for line in changed if line["part_number"] in parts]
+            return {"order_lines": changed, "order_quantity_refused": None, "order_item": ",".join(parts),
+                    "order_quantity": quantities[0] if len(quantities) == 1 else quantities}
         for item, _ in named.lines:
             already = next((line for line in lines if line["part_number"] == item["part_number"]), None)
             if already:
@@ -859,7 +887,7 @@ class ValidateOrderConsumablesForm(PortalFormValidation):
         if not named.names_items:
             dispatcher.utter_message(response="utter_order_item_unknown")
             return {"order_item": None}
-        return self._take(dispatcher, tracker, named, []) or {"order_item": None}
+        return self._take(dispatcher, tracker, named, [], said=text) or {"order_item": None}
 
     async def extract_order_quantity(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

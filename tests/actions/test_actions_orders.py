@@ -971,6 +971,27 @@ async def test_summary_item_already_ordered_is_refused(portal, orders, make_trac
     assert slots["requested_slot"] == "order_item"
 
 
+@pytest.mark.parametrize(("text", "lang"), [
+    ("Ah attendez, mettez plutôt 3 toners noirs, pas 2.", "fr"), ("wait, make that 3 black toners, not 2", "en"),
+    ("3 black toner instead", "en"),
+])
+async def test_summary_new_quantity_of_a_line_changes_it_and_shows_the_summary_again(
+        portal, orders, make_tracker, domain, lines_done, text, lang):
+    lines_done["language"] = lang
+    dispatcher, slots = await summary_answer(make_tracker, domain, lines_done, text)
+    assert slots["order_lines"] == [line("2790B002", "C-EXV29 Toner Black", 3)]  # one line, not a second one
+    assert slots["requested_slot"] == "order_confirm" and slots["order_confirm"] is None
+    (msg,) = dispatcher.messages
+    assert msg["response"] == "utter_order_quantity_changed" and "3 × C-EXV29 Toner Black" in msg["lines"]
+
+
+async def test_summary_new_quantity_above_the_limit_changes_nothing(portal, orders, make_tracker, domain, lines_done):
+    dispatcher, slots = await summary_answer(make_tracker, domain, lines_done, "make that 7 black toners")
+    assert responses(dispatcher) == ["utter_order_quantity_invalid"]
+    assert slots.get("order_lines", lines_done["order_lines"]) == lines_done["order_lines"]  # unchanged
+    assert slots["requested_slot"] == "order_confirm"
+
+
 async def test_summary_add_when_nothing_is_left(portal, orders, make_tracker, domain, lines_done):
     lines_done["order_catalogue"] = lines_done["order_catalogue"][:1]
     dispatcher, slots = await summary_answer(make_tracker, domain, lines_done, '/inform{"order_change":"item"}',
