@@ -43,7 +43,7 @@ from actions.text import digits_of, escape_markdown, plain
 from actions.backend_client import BackendError
 from actions.forms import (
     OPENING_HAND_OVERS, OpeningMessage, PortalFormValidation, ask_asset, asked, asset_label, entity, extract_asset,
-    intent_of, is_payload,
+    NOT_AN_ANSWER, intent_of, is_payload,
     not_an_answer, opening_turn, text_of, turn_message, yes_no_answer,
 )
 from actions.session import (
@@ -76,11 +76,15 @@ _DECIMAL = re.compile(r"\d+[.,]\d+")
 _NEGATIVE = re.compile(r"(?:^|[^\w])[-\u2212\u2013]\s*\d")
 # A meter code followed by a connector and a value: "112: 45300", "113 = 12 000", "le 122 est a 1600".
 # "112: 45300", "112 = 45300", "112 → 45300", "112 - 45300" (a dash followed by a space; "112 -5" stays negative)
+# ... and as a correction says it: "123 should be 61,920", "le 122 devrait être 1 600", "113 reads 88,500"
 _CONNECTOR = (r"\s*(?:[:=]|->|=>|\u2192|[-\u2013\u2014](?=\s)|\bc\s*'?\s*est\b|\best\s+(?:a|de)\b|\bis\b|"
-              r"\bat\b|\ba\b)\s*")
+              r"\bat\b|\ba\b|\bshould\s+(?:be|read|say|show)\b|\bis\s+(?:actually|really|in fact)\b|"
+              r"\b(?:reads|says|shows)\b|\b(?:devrait|doit|aurait du)\s+etre\b|\b(?:affiche|indique|vaut)\b|"
+              r"\best\s+en\s+fait(?:\s+(?:a|de))?\b)\s*")
 _NUMBER = (r"(?P<neg>[-\u2212\u2013]\s*)?(?P<num>\d{1,3}(?P<sep>[ .,'\u00a0\u202f])\d{3}(?!\s*[:=])"
            r"(?:(?P=sep)\d{3}(?!\s*[:=]))*(?!\d)|\d+)(?P<dec>[.,]\d+(?!\d)(?!\s*[:=]))?")
 _ANY_PAIR = re.compile(r"(?<![\w.'])(\d{2,4})\s*[:=]\s*[-\u2212\u2013]?\d")
+VALUE_FIRST = re.compile(r"^\s*\d")
 KEEP_WORDS = re.compile(
     r"\b(pareil|idem|inchangee?s?|identiques?|meme (valeur|chose|qu'avant)|pas (de )?changement|aucun changement"
     r"|(n'a )?pas bouge|rien change|same|unchanged|no change|not changed|hasn'?t changed|didn'?t change"
@@ -436,10 +440,12 @@ class ValidateMeterReadingForm(PortalFormValidation):
         if not meters or not (first or (asked(tracker, "meter_current") and answered_now(tracker))):
             return {}
         intent = intent_of(tracker)
-        if digression(tracker):
-            return {}
         # on the opening turn, the words that asked for the readings (also after a switch from another form)
         lang, text = language(tracker), said_numbers(turn_message(tracker).text, language(tracker))
+        # an answer that starts with a number is the value, whatever request it seems to make ("153,665 - same as
+        # last time, it hasn't moved" is no request to move a device); help, cancel, ... stay what they are
+        if digression(tracker) and (first or intent in NOT_AN_ANSWER or not VALUE_FIRST.match(text)):
+            return {}
         values = dict(tracker.get_slot("meter_values") or {})
         pending = dict(tracker.get_slot("meter_pending") or {})
         if first:  # only values named per meter ("112: 45300"), never a bare number (a serial, a floor...)
@@ -554,7 +560,7 @@ class ValidateMeterReadingForm(PortalFormValidation):
         text = said_numbers(text_of(tracker), lang)
         values = dict(tracker.get_slot("meter_values") or {})
         pairs, unknown = meter_pairs(text, meters)
-        if (pairs or unknown) and (intent == "submit_meter_reading" or not digression(tracker)):
+        if pairs or (unknown and (intent == "submit_meter_reading" or not digression(tracker))):
             # a correction at the summary ("le couleur petit c'est 19 420, pas 19 240"): record it, summarise again
             return {**self._answer(dispatcher, meters, values, {}, text, lang), "meter_confirm": None}
         if intent == "submit_meter_reading":  # readings asked for again, no value given: from the first meter

@@ -308,6 +308,23 @@ async def test_a_small_number_word_is_no_value(portal, meters, make_tracker, dom
     assert "utter_meter_value_lower" not in responses(dispatcher)
 
 
+@pytest.mark.parametrize(("text", "intent"), [
+    ("2,380 - same as last time, it hasn't moved", "product_move"),  # "moved": read as a move request
+    ("2 380 comme la dernière fois, le compteur n'a pas bougé", "product_move"),
+    ("2380, it is stuck at that since the jam last week", "report_fault"),
+])
+async def test_an_answer_that_starts_with_a_number_is_the_value_whatever_the_intent(portal, meters, make_tracker,
+                                                                                     domain, text, intent):
+    _, events = await run(ValidateMeterReadingForm(), asked_value(make_tracker, meters, text, intent=intent), domain)
+    assert slot_values(events)["meter_values"] == {"112": 2380}
+
+
+async def test_a_request_without_a_number_first_is_still_a_digression(portal, meters, make_tracker, domain):
+    _, events = await run(ValidateMeterReadingForm(), asked_value(
+        make_tracker, meters, "we are moving the copier to the 3rd floor on the 12th", intent="product_move"), domain)
+    assert "meter_values" not in slot_values(events)
+
+
 async def test_value_equal_to_the_last_is_accepted(portal, meters, make_tracker, domain):
     _, events = await run(ValidateMeterReadingForm(), asked_value(make_tracker, meters, "2380"), domain)
     assert slot_values(events)["meter_values"] == {"112": 2380}
@@ -513,6 +530,19 @@ async def test_confirm_correction_read_as_readings_corrects_only_that_meter(port
     slots = slot_values(events)
     assert slots["meter_values"] == {"112": 2450, "113": 41300, "122": None, "123": 19420}
     assert "utter_meter_restart" not in responses(dispatcher) and slots["meter_confirm"] is None
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("oops, typo - 123 should be 19,420, not 19,240", "report_fault"),
+    ("le 123 devrait être 19 420 en fait", "deny"),
+    ("le 123 vaut 19 420, pas 19 240", "inform"),
+    ("sorry 123 reads 19,420", "query_meter_reading"),
+])
+async def test_confirm_correction_said_as_a_correction_is_read_whatever_the_intent(portal, meters, make_tracker, domain,
+                                                                                  text, intent):
+    dispatcher, events = await run(ValidateMeterReadingForm(), at_confirm(make_tracker, meters, text, intent), domain)
+    slots = slot_values(events)
+    assert slots["meter_values"]["123"] == 19420 and slots["meter_confirm"] is None
 
 
 @pytest.mark.parametrize("intent", ["nlu_fallback", "inform"])
