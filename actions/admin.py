@@ -35,7 +35,9 @@ log = logging.getLogger(__name__)
 
 USER_FORM = "admin_user_form"
 INVITE_FORM = "admin_invite_form"
-USER_EXTRA_SLOTS = ("admin_user_candidates",)
+# admin_user_refused: the person the request named cannot be its target (already deactivated, no access request
+# from them, ...): said, and the form ends instead of asking for someone else
+USER_EXTRA_SLOTS = ("admin_user_candidates", "admin_user_refused")
 
 # The intent that opened the user form -> the operation; "approve" is then approved or rejected.
 OPERATIONS = {
@@ -360,7 +362,7 @@ class ValidateAdminUserForm(PortalFormValidation):
                     response="utter_admin_no_access_request_from" if waiting else "utter_admin_no_access_request_at_all",
                     reference=reference,
                     waiting=", ".join(escape_markdown(f"{u['full_name']} ({u['email']})") for u in waiting))
-                return {"admin_user_target": None}
+                return {"admin_user_target": None, "admin_user_refused": True if opening else None}
             dispatcher.utter_message(response="utter_admin_user_not_found", reference=reference)
             return {"admin_user_target": None}
         eligible = eligible_users(operation, matches, tracker)
@@ -370,7 +372,8 @@ class ValidateAdminUserForm(PortalFormValidation):
             user = matches[0]
             dispatcher.utter_message(response=ineligibility(operation, user, tracker), name=named(user)["name"],
                                      status=status_text(user, language(tracker)))
-            return {"admin_user_target": None, "admin_user_candidates": None}
+            return {"admin_user_target": None, "admin_user_candidates": None,
+                    "admin_user_refused": True if opening else None}
         dispatcher.utter_message(response="utter_admin_user_ambiguous", reference=reference)
         return {"admin_user_target": None, "admin_user_candidates": [u["email"] for u in eligible]}
 
@@ -437,7 +440,8 @@ NOBODY_TO = {"approve": "utter_admin_no_pending_requests", "upgrade": "utter_adm
 
 class ActionAskAdminUserTarget(Action):
     """Who? One button per eligible user (pending ones to approve, active non-administrators to upgrade,
-    active others to deactivate, active ones for a reset); the form ends when there is nobody."""
+    active others to deactivate, active ones for a reset); the form ends when there is nobody, or when the request
+    named someone it cannot be done for (the reason was given)."""
 
     def name(self) -> Text:
         return "action_ask_admin_user_target"
@@ -445,6 +449,8 @@ class ActionAskAdminUserTarget(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
         operation = tracker.get_slot("admin_user_operation") or "approve"
         ended = [ActiveLoop(None), SlotSet("requested_slot", None), *reset_events(domain, USER_FORM)]
+        if tracker.get_slot("admin_user_refused"):  # the person asked for cannot be: said already, nothing to ask
+            return ended
         try:
             users = await backend(tracker).users()
         except BackendError as error:

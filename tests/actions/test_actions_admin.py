@@ -45,7 +45,7 @@ from fakes_admin import (
 pytestmark = pytest.mark.asyncio
 
 USER_FORM_SLOTS = ("admin_user_operation", "admin_user_target", "admin_user_decision", "admin_user_confirm",
-                   "admin_user_candidates")
+                   "admin_user_candidates", "admin_user_refused")
 INVITE_FORM_SLOTS = ("admin_invite_email", "admin_invite_name", "admin_invite_phone", "admin_invite_confirm")
 USER_RESET = {**{s: None for s in USER_FORM_SLOTS}, "submission_key": None, "pending_submit": False,
               "pending_action": None}
@@ -303,7 +303,22 @@ async def test_approving_someone_who_never_asked_names_those_waiting(admin_track
     dispatcher, events = await run(ValidateAdminUserForm(), tracker, domain)
     said = message(dispatcher, "utter_admin_no_access_request_from")
     assert said["reference"] == "Tom Baker" and PRIYA["full_name"] in said["waiting"]
-    assert slot_values(events)["admin_user_target"] is None  # the question comes next, with those waiting
+    slots = slot_values(events)
+    assert slots["admin_user_target"] is None and slots["admin_user_refused"] is True
+    # the form then ends: nobody else is asked for (the message named those waiting and offered an invitation)
+    ask = admin_tracker("", "approve_access_request", lang=lang,
+                        slots={"admin_user_operation": "approve", "admin_user_refused": True})
+    dispatcher, events = await run(ActionAskAdminUserTarget(), ask, domain)
+    assert dispatcher.messages == [] and {"event": "active_loop", "name": None} in [
+        {k: e.get(k) for k in ("event", "name")} for e in events]
+
+
+async def test_an_opening_naming_someone_already_deactivated_says_so_and_ends(admin_tracker, domain):
+    tracker = admin_tracker("Please deactivate Alan Stane's account, he left the company months ago.",
+                            "deactivate_user", entities=[("person", "Alan Stane")], lang="en")
+    dispatcher, events = await run(ValidateAdminUserForm(), tracker, domain)
+    assert responses(dispatcher) == ["utter_admin_user_already_inactive"]
+    assert slot_values(events)["admin_user_refused"] is True
 
 
 async def test_target_unknown_is_refused_and_asked_again(admin_tracker, domain):
@@ -349,6 +364,7 @@ async def test_target_not_eligible_says_why(admin_tracker, domain, operation, sa
     msg = message(dispatcher, response)
     assert msg["name"] == name and msg["status"] == status
     assert slot_values(events)["admin_user_target"] is None
+    assert slot_values(events)["admin_user_refused"] is None  # an answer to "who?": the question is asked again
 
 
 async def test_never_deactivate_yourself(admin_tracker, domain):
