@@ -78,6 +78,9 @@ BARE_NUMBER = re.compile(r"(?<![\w.,/])(\d{5,7})(?![.,/]?\w)")
 LAST_CASE = re.compile(
     r"\b(derni[eè]re?s?|plus r[ée]cente?s?|last|latest|newest|most recent|recent)\b", re.I)
 MY_LISTS = re.compile(r"\b(mes listes|my lists)\b", re.I)
+# "my printer", "ma photocopieuse": the user's device, not the cases she opened
+MY_DEVICE = re.compile(r"\b(my|mon|ma|our|notre)\s+(printer|copier|photocopier|machine|device|mfp|imprimante|"
+                       r"photocopieuse|copieur|appareil|multifonctions?)\b", re.I)
 WANTS_ACTION_REQUIRED = re.compile(
     r"(action[s]? requise?s?|action required|[àa] traiter|n[ée]cessit\w* (une |mon |ma )?action|"
     r"attend\w* (une |ma |notre )?(r[ée]ponse|action)|en attente de (ma|notre|mon)|"
@@ -215,7 +218,7 @@ def list_in(tracker: Tracker) -> Optional[str]:
     chosen = entity(tracker, "case_list")
     if chosen in LISTS:
         return chosen
-    text = MY_LISTS.sub(" ", text_of(tracker))
+    text = MY_DEVICE.sub(" ", MY_LISTS.sub(" ", text_of(tracker)))
     if is_payload(text):
         return None
     if WANTS_ACTION_REQUIRED.search(text):
@@ -274,12 +277,15 @@ def wanted_count(tracker: Tracker, default: int = LIST_SHOWN) -> int:
 
 
 async def device_in(tracker: Tracker, client: Any) -> Optional[Dict[str, Any]]:
-    """The one device the message names ("the cases of the printer at reception"), else None."""
+    """The one device the message names ("the cases of the printer at reception"; "my printer" when the user has
+    exactly one), else None."""
     text = text_of(tracker)
     reference = entity(tracker, "asset_ref") or text
     if not reference or is_payload(reference):
         return None
     matches = (await client.resolve_assets(reference)).get("matches") or []
+    if not matches and MY_DEVICE.search(text):
+        matches = await client.assets()
     return matches[0] if len(matches) == 1 else None
 
 

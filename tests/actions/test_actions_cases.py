@@ -241,6 +241,25 @@ async def test_list_of_one_device_named_by_its_place(cases, portal, make_tracker
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize(("text", "lang"), [("which tickets are still open on my printer?", "en"),
+                                            ("il reste des dossiers ouverts sur ma photocopieuse ?", "fr")])
+async def test_my_printer_is_the_users_one_device_not_her_own_cases(cases, portal, make_tracker, domain, text, lang):
+    portal.assets = [ASSET_C5030]  # the user sees one device
+    dispatcher, _ = await run(ActionListCases(), list_tracker(make_tracker, text, lang=lang), domain)
+    (request,) = portal.calls("GET", "/cases")
+    assert request["params"] == {"list": "all", "limit": "51", "state": "open",
+                                 "asset": ASSET_C5030["asset_number"]}
+
+
+@pytest.mark.asyncio
+async def test_my_printer_among_several_devices_names_none(cases, portal, make_tracker, domain):
+    dispatcher, _ = await run(ActionListCases(), list_tracker(make_tracker, "open tickets on my printer", lang="en",
+                                                              **as_admin()), domain)
+    (request,) = portal.calls("GET", "/cases")
+    assert "asset" not in request["params"] and request["params"]["list"] == "all"
+
+
+@pytest.mark.asyncio
 async def test_last_n_shows_n_and_the_hint_names_a_case_of_the_list(cases, portal, make_tracker, domain):
     base = cases.find("CS0032413")
     cases.cases += [dict(base, number=f"CS{40000 + n:07d}", activities=list(base["activities"])) for n in range(40)]
