@@ -34,13 +34,18 @@ backend_on_postgres() {
   fi
   trap 'bash scripts/postgres.sh stop' EXIT
   trap 'exit 130' INT TERM
+  # With it: the deployment's backup/restore scripts (Python 3.11) and the conversation retention (Python 3.10).
   TEST_DATABASE_URL="$(bash scripts/postgres.sh url)" \
-    .venv-app/bin/python -m pytest tests/backend -q --junitxml=results/junit-app-postgres.xml || rc=$?
+    .venv-app/bin/python -m pytest tests/backend tests/deploy/test_deploy_backup.py -q \
+    --junitxml=results/junit-app-postgres.xml || rc=$?
+  RASA_TEST_DATABASE_URL="$(bash scripts/postgres.sh url)" \
+    .venv-rasa/bin/python -m pytest tests/bot/test_bot_conversation_retention.py -q \
+    --junitxml=results/junit-rasa-postgres.xml || rc=$?
   bash scripts/postgres.sh stop || rc=1
   trap - EXIT INT TERM
   return $rc
 }
-part "backend API on PostgreSQL (Python 3.11)" backend_on_postgres
+part "backend API, backups and conversation retention on PostgreSQL" backend_on_postgres
 part "assistant: actions, channels, Rasa data and test stories (Python 3.10)" \
   .venv-rasa/bin/python -m pytest tests/actions tests/bot tests/rasa -q --junitxml=results/junit-rasa.xml
 part "faults on the multi-process setup: Rasa, action server and backend x2 behind HAProxy, PostgreSQL, Redis" \

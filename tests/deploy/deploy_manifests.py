@@ -44,6 +44,8 @@ def find(kind: str, name: str) -> dict[str, Any]:
 
 
 def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
+    if workload["kind"] == "CronJob":
+        return workload["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     return workload["spec"]["template"]["spec"]
 
 
@@ -71,7 +73,7 @@ def container_environment(workload: dict[str, Any], container: str) -> Environme
             env.values[variable["name"]] = variable["value"]
     volumes = {v["name"]: v for v in spec.get("volumes", [])}
     for mount in entry.get("volumeMounts", []):
-        secret = volumes[mount["name"]].get("secret")
+        secret = volumes.get(mount["name"], {}).get("secret")  # a volumeClaimTemplate is no secret
         if secret is None:
             continue
         keys = [item["key"] for item in secret["items"]] if "items" in secret else secret_keys(secret["secretName"])

@@ -19,7 +19,8 @@ def services() -> dict:
 
 
 def test_every_process_of_the_profile_is_there_replicated():
-    assert set(services()) == {"postgres", "redis", "release", "backend", "rasa", "actions", "lb"}
+    assert set(services()) == {"postgres", "redis", "release", "backend", "rasa", "actions", "lb",
+                               "conversation-retention", "backup"}
     for name in ("backend", "rasa", "actions"):
         assert services()[name]["deploy"]["replicas"] == 2, name
         assert "healthcheck" in services()[name], name
@@ -42,7 +43,7 @@ def test_state_is_in_postgresql_and_a_persistent_redis_with_a_password():
     rasa = services()["rasa"]["environment"]
     assert (rasa["RASA_DB_HOST"], rasa["REDIS_HOST"]) == ("postgres", "redis")
     assert "./files/rasa-endpoints.yml:/etc/rasa/endpoints.yml:ro" in services()["rasa"]["volumes"]
-    assert set(compose()["volumes"]) == {"pgdata", "redisdata", "index"}
+    assert set(compose()["volumes"]) == {"pgdata", "redisdata", "index", "backups"}
 
 
 def test_every_file_it_mounts_exists():
@@ -63,6 +64,29 @@ def test_the_balancer_knows_every_replicated_service():
     assert sorted(lb["ports"]) == ["5005:5005", "8000:8000"]
     assert services()["rasa"]["environment"]["ACTION_ENDPOINT_URL"] == "http://lb:5055/webhook"
     assert services()["actions"]["environment"]["BACKEND_URL"] == "http://lb:8000"
+    # the action server's own message parsing (Rasa's /webhooks/nlu/parse) through the public Rasa entry
+    assert services()["actions"]["environment"]["RASA_URL"] == "http://lb:5005"
+    assert "/webhooks/" in (DEPLOY / "files" / "haproxy-public.cfg").read_text()
+
+
+def test_the_daily_jobs_run_what_the_kubernetes_cronjobs_run():
+    from deploy_manifests import find, pod_spec
+
+    def cron_container(name: str) -> dict:
+        (container,) = pod_spec(find("CronJob", name))["containers"]
+        return container
+
+    retention, backup = services()["conversation-retention"], services()["backup"]
+    assert f"{' '.join(cron_container('conversation-retention')['command'])};" in retention["command"][-1]
+    assert retention["environment"]["CONVERSATION_RETENTION_DAYS"] == \
+        services()["rasa"]["environment"]["CONVERSATION_RETENTION_DAYS"]
+    assert "./files/rasa-endpoints.yml:/etc/rasa/endpoints.yml:ro" in retention["volumes"]
+    assert "bash /opt/backup/postgres-backup.sh;" in backup["command"][-1]
+    assert cron_container("postgres-backup")["command"] == ["bash", "/opt/backup/postgres-backup.sh"]
+    k8s = {v["name"]: v.get("value") for v in cron_container("postgres-backup")["env"]}
+    assert {k: backup["environment"][k] for k in ("BACKUP_DATABASES", "BACKUP_KEEP", "BACKUP_DIR")} == \
+        {k: k8s[k] for k in ("BACKUP_DATABASES", "BACKUP_KEEP", "BACKUP_DIR")}
+    assert backup["image"] == cron_container("postgres-backup")["image"] == services()["postgres"]["image"]
 
 
 def made_secrets(tmp_path: Path) -> Path:

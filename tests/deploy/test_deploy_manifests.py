@@ -17,7 +17,7 @@ from deploy_manifests import (
     secret_templates,
 )
 
-WORKLOADS = ("Deployment", "StatefulSet", "Job")
+WORKLOADS = ("Deployment", "StatefulSet", "Job", "CronJob")
 SERVED = ("backend", "rasa", "actions")
 
 
@@ -222,3 +222,26 @@ def test_state_lives_in_postgresql_and_redis_with_their_own_volumes():
     rasa = container_environment(find("Deployment", "rasa"), "rasa")
     assert rasa.values["RASA_DB_HOST"] == "postgres" and rasa.values["REDIS_HOST"] == "redis"
     assert Path(DEPLOY / "files" / "postgres-init.sh").read_text().count("CREATE DATABASE") == 2
+
+
+def test_the_restore_job_example_is_valid_and_uses_the_backups():
+    (job,) = [d for d in yaml.safe_load_all((K8S / "restore-job.example.yaml").read_text()) if d]
+    kubernetes_validate.validate(job, KUBERNETES_VERSION, strict=True)
+    backup = pod_spec(find("CronJob", "postgres-backup"))
+    restore = pod_spec(job)
+    assert restore["containers"][0]["image"] == backup["containers"][0]["image"] == \
+        pod_spec(find("StatefulSet", "postgres"))["containers"][0]["image"]  # pg_dump/pg_restore of the server's major
+    assert restore["volumes"] == [
+        {"name": "backups", "persistentVolumeClaim": {"claimName": "postgres-backups", "readOnly": True}},
+        {"name": "scripts", "configMap": {"name": "postgres-backup"}}]
+    assert restore["containers"][0]["command"][:2] == ["bash", "/opt/backup/postgres-restore.sh"]
+    assert "postgres-restore.sh" in find("ConfigMap", "postgres-backup")["data"]
+
+
+def test_the_cronjobs_never_overlap_and_are_bounded():
+    for name in ("conversation-retention", "postgres-backup"):
+        spec = find("CronJob", name)["spec"]
+        assert spec["concurrencyPolicy"] == "Forbid" and spec["jobTemplate"]["spec"]["activeDeadlineSeconds"] > 0
+    (retention,) = pod_spec(find("CronJob", "conversation-retention"))["containers"]
+    assert retention["command"][:4] == ["python", "-m", "bot.conversation_store", "prune"]
+    assert retention["image"] == pod_spec(find("Deployment", "rasa"))["containers"][0]["image"]

@@ -210,3 +210,21 @@ def test_no_secret_is_a_plain_value():
         compose_env = compose_environment(component)
         for name in (n for n in compose_env.values if secret_like.search(n)):
             assert compose_env.values[name].startswith("${"), (component, name)  # from deploy/.env, not the file
+
+
+def test_the_conversation_retention_job_gets_what_the_prune_command_reads():
+    """bot/conversation_store.py's own reads and the ${VAR}s of the endpoints file's tracker_store section (the only
+    section it reads), given to the CronJob's container and to compose's daily service."""
+    import yaml
+
+    source = REPO / "bot" / "conversation_store.py"
+    reads = {n for n in environment_reads(source.parent) if n in source.read_text()}
+    section = yaml.dump(yaml.load((DEPLOY / "files" / "rasa-endpoints.yml").read_text(),
+                                  Loader=yaml.BaseLoader)["tracker_store"])
+    needed = reads | set(re.findall(r"\$\{([A-Z][A-Z0-9_]+)\}", section))
+    assert {"CONVERSATION_RETENTION_DAYS", "RASA_DB_HOST", "RASA_DB_PASSWORD"} <= needed
+    cron = container_environment(find("CronJob", "conversation-retention"), "prune")
+    assert missing(needed, cron.names) == set()
+    assert missing(needed, compose_environment("conversation-retention").names) == set()
+    assert cron.values["CONVERSATION_RETENTION_DAYS"] == \
+        container_environment(find("Deployment", "rasa"), "rasa").values["CONVERSATION_RETENTION_DAYS"]
