@@ -136,19 +136,33 @@ class ActionChangeLanguage(Action):
         return "action_change_language"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        target = language_choice(tracker)
-        if target is None:
+        if language_choice(tracker) is None:
             dispatcher.utter_message(response="utter_ask_language")
             return []
-        if about_the_portal(tracker):  # "can I have my portal in French?": the user asks for the profile itself
-            for said in await save_profile_language(tracker, target):  # said in the new language already
-                if "response" in said:
-                    utter_in(dispatcher, domain, said["response"], target)
-                else:
-                    dispatcher.utter_message(**said)
-            return [SlotSet("language", target), SlotSet("language_offered", target)]
-        utter_in(dispatcher, domain, "utter_language_changed", target)
-        return [SlotSet("language", target)]
+        events = await change_language(dispatcher, tracker, domain)
+        if asks_notifications_too(tracker):  # "switch my portal to French and turn off my e-mail notifications"
+            await set_notifications(dispatcher, tracker)
+        return events
+
+
+async def change_language(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+    """The conversation in the language the words ask for, and the portal profile too when they ask for it."""
+    target = language_choice(tracker) or language(tracker)
+    if about_the_portal(tracker):  # "can I have my portal in French?": the user asks for the profile itself
+        for said in await save_profile_language(tracker, target):  # said in the new language already
+            if "response" in said:
+                utter_in(dispatcher, domain, said["response"], target)
+            else:
+                dispatcher.utter_message(**said)
+        return [SlotSet("language", target), SlotSet("language_offered", target)]
+    utter_in(dispatcher, domain, "utter_language_changed", target)
+    return [SlotSet("language", target)]
+
+
+def asks_language_too(tracker: Tracker) -> bool:
+    """A message about notifications that also names a language to switch to."""
+    text = said_text(tracker)
+    return not is_payload(text) and bool(languages_named(text))
 
 
 def profile_language(tracker: Tracker) -> Optional[str]:
@@ -207,6 +221,21 @@ _QUESTION = re.compile(r"\b(sont|are|is|est[- ]ce qu\w*|status|etat)\b")
 _REQUEST = re.compile(r"\b(peux|pouvez|can|could|please|pls|stp|svp|veux|voudrais|want|would)\b")
 
 
+# Notifications named as such, or the e-mails the user wants stopped ("stop all these e-mails")
+_NOTIFICATION_WORDS = re.compile(r"\bnotif\w*")
+_EMAIL_WORDS = re.compile(r"\b(e-?mails?|mails?|courriels?)\b")
+
+
+def asks_notifications_too(tracker: Tracker) -> bool:
+    """A message about the language that also turns the e-mail notifications on or off."""
+    text = said_text(tracker)
+    if is_payload(text):
+        return False
+    plain = fold_accents(text)
+    named = _NOTIFICATION_WORDS.search(plain) or (_EMAIL_WORDS.search(plain) and _OFF.search(plain))
+    return bool(named) and notification_choice(tracker) is not None
+
+
 def notification_choice(tracker: Tracker) -> Optional[bool]:
     """True (on) / False (off) from the button's entity or the user's words; None when not said (or asked)."""
     value = entity(tracker, "notification_state")
@@ -232,25 +261,32 @@ class ActionSetNotifications(Action):
         return "action_set_notifications"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        if not await require_permission(dispatcher, tracker, "email_notifications",
-                                        "activer ou désactiver les notifications par e-mail",
-                                        "turn e-mail notifications on or off"):
-            return []
-        wanted = notification_choice(tracker)
-        client = backend(tracker)
-        try:
-            if wanted is None:
-                profile = await client.profile()
-                dispatcher.utter_message(response="utter_notifications_currently_on" if profile["email_notifications"]
-                                         else "utter_notifications_currently_off")
-                return []
-            profile = await client.update_profile(email_notifications=wanted)
-        except BackendError as error:
-            report_backend_error(dispatcher, error)
-            return []
-        dispatcher.utter_message(response="utter_notifications_on" if profile["email_notifications"]
-                                 else "utter_notifications_off")
+        await set_notifications(dispatcher, tracker)
+        if asks_language_too(tracker):  # "mettre mon portail en anglais et arrêter ces mails de notification"
+            return await change_language(dispatcher, tracker, domain)
         return []
+
+
+async def set_notifications(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """On / off as the words say (the current state when they do not), if the role may change them."""
+    if not await require_permission(dispatcher, tracker, "email_notifications",
+                                    "activer ou désactiver les notifications par e-mail",
+                                    "turn e-mail notifications on or off"):
+        return
+    wanted = notification_choice(tracker)
+    client = backend(tracker)
+    try:
+        if wanted is None:
+            profile = await client.profile()
+            dispatcher.utter_message(response="utter_notifications_currently_on" if profile["email_notifications"]
+                                     else "utter_notifications_currently_off")
+            return
+        profile = await client.update_profile(email_notifications=wanted)
+    except BackendError as error:
+        report_backend_error(dispatcher, error)
+        return
+    dispatcher.utter_message(response="utter_notifications_on" if profile["email_notifications"]
+                             else "utter_notifications_off")
 
 
 # --- password --------------------------------------------------------------------------------------------------

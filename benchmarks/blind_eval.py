@@ -1257,7 +1257,8 @@ def notifications_wanted(value: Any) -> Optional[bool]:
         return value
     text = fold(value)
     words = re.findall(r"[a-z]+", text)
-    if any(w in text for w in ("desactiv", "coupe", "disable")) or set(words) & {"off", "aucune", "non", "no"}:
+    if any(w in text for w in ("desactiv", "coupe", "disable", "ne veux plus", "don't want", "dont want", "stop")) \
+            or set(words) & {"off", "aucun", "aucune", "non", "no", "none", "never", "jamais"}:
         return False
     if "activ" in text or "enable" in text or set(words) & {"on", "oui", "yes", "all", "toutes"}:
         return True

@@ -217,6 +217,41 @@ async def test_turn_notifications_off(general, portal, make_tracker, domain):
     assert len(portal.calls("GET", "/users/me/permissions")) == 1
 
 
+@pytest.mark.parametrize(("text", "intent", "lang"), [
+    ("Je voudrais mettre mon portail en anglais et arrêter de recevoir tous ces mails de notification", "set_notifications",
+     "fr"),
+    ("Je voudrais mettre mon portail en anglais et arrêter de recevoir tous ces mails de notification", "change_language",
+     "fr"),
+    ("Please turn off my email notifications and switch my portal language to French", "change_language", "en"),
+    ("Please turn off my email notifications and switch my portal language to French", "set_notifications", "en"),
+])
+async def test_language_and_notifications_in_one_message_are_both_done(general, portal, make_tracker, domain, text,
+                                                                       intent, lang):
+    target = "en" if lang == "fr" else "fr"
+    profile = dict(ADMIN_PROFILE, language=lang)
+    tracker = make_tracker(text, intent=intent, active_loop=None, token=ADMIN_TOKEN, portal_user=profile,
+                           slots={"language": lang})
+    action = ActionSetNotifications() if intent == "set_notifications" else ActionChangeLanguage()
+    dispatcher, events = await run(action, tracker, domain)
+    patched = [call["json"] for call in portal.calls("PATCH", "/users/me/profile")]
+    assert {"email_notifications": False} in patched and {"language": target} in patched
+    assert general.profiles["admin"]["email_notifications"] is False
+    assert ("language", target) in {(e["name"], e["value"]) for e in events}
+
+
+@pytest.mark.parametrize(("text", "intent"), [
+    ("my e-mails come in French, can I get them in English?", "change_language"),  # no on/off of notifications
+    ("turn off the notifications please", "set_notifications"),  # no language named
+])
+async def test_one_setting_asked_changes_only_that_one(general, portal, make_tracker, domain, text, intent):
+    tracker = make_tracker(text, intent=intent, active_loop=None, token=ADMIN_TOKEN,
+                           portal_user=dict(ADMIN_PROFILE, language="fr"), slots={"language": "fr"})
+    action = ActionSetNotifications() if intent == "set_notifications" else ActionChangeLanguage()
+    await run(action, tracker, domain)
+    (patched,) = [call["json"] for call in portal.calls("PATCH", "/users/me/profile")]
+    assert list(patched) == (["email_notifications"] if intent == "set_notifications" else ["language"])
+
+
 async def test_turn_notifications_on_with_the_button(general, portal, make_tracker, domain):
     general.profiles["admin"]["email_notifications"] = False
     tracker = user_says(make_tracker, '/set_notifications{"notification_state":"on"}', "set_notifications",
@@ -313,7 +348,7 @@ async def test_password_when_the_portal_is_down(general, portal, make_tracker, d
 
 
 @pytest.mark.parametrize("response, undo", [("utter_notifications_on", "off"), ("utter_notifications_off", "on")])
-def test_a_saved_notification_choice_offers_its_undo_in_both_languages(domain, response, undo):
+async def test_a_saved_notification_choice_offers_its_undo_in_both_languages(domain, response, undo):
     for lang in ("fr", "en"):
         assert [b["payload"] for b in variation(domain, response, lang)["buttons"]] == [
             f'/set_notifications{{{{"notification_state":"{undo}"}}}}']
