@@ -219,6 +219,12 @@ def not_a_name(tracker: Tracker) -> bool:
     return intent_of(tracker) != "nlu_fallback" and not_an_answer(tracker)
 
 
+def question_instead(text: str) -> bool:
+    """A question asked in place of an e-mail address or a phone number ("what's Jane's number again?"): no digit
+    and no @ in it, so it answers nothing; the rules answer it, then the question is asked again."""
+    return not is_payload(text) and "?" in text and not re.search(r"[\d@]", text)
+
+
 def operation_of(tracker: Tracker) -> Optional[str]:
     """The form's operation: the slot, or on the opening turn the intent of the request that opened the form
     (also when it was started by a "yes" to a switch offered inside another form)."""
@@ -534,7 +540,7 @@ class ValidateAdminInviteForm(PortalFormValidation):
         found = message.entity_values("email") or EMAIL_RE.findall(text)
         if found:
             return {"admin_invite_email": found[0].strip().lower()}
-        if opening:
+        if opening or question_instead(text):
             return {}
         dispatcher.utter_message(response="utter_admin_invite_email_invalid")
         return {"admin_invite_email": None}
@@ -607,6 +613,8 @@ class ValidateAdminInviteForm(PortalFormValidation):
             return {"admin_invite_phone": phone}
         if intent == "deny" or NO_PHONE_WORDS.search(normalize(text)):
             return {"admin_invite_phone": ""}  # no phone: optional
+        if question_instead(text):
+            return {}
         dispatcher.utter_message(response="utter_admin_invite_phone_invalid")
         return {"admin_invite_phone": None}
 

@@ -769,6 +769,17 @@ async def test_invite_phone_invalid(admin_tracker, domain, text):
     assert slot_values(events)["admin_invite_phone"] is None
 
 
+@pytest.mark.parametrize(("slot", "text"), [
+    ("admin_invite_phone", "Also, what's Jane Facilities' phone number again?"),
+    ("admin_invite_phone", "c'est quoi déjà le numéro du standard ?"),
+    ("admin_invite_email", "attendez, elle a déjà un compte peut-être ?"),
+])
+async def test_a_question_instead_of_the_answer_is_left_to_the_rules(admin_tracker, domain, slot, text):
+    dispatcher, events = await run(ValidateAdminInviteForm(), invite_tracker(admin_tracker, text, asked=slot), domain)
+    assert dispatcher.messages == []  # no "that is not a phone number": the question is answered, then asked again
+    assert slot not in slot_values(events) or slot_values(events)[slot] is None
+
+
 async def test_invite_confirmation(admin_tracker, domain):
     slots = {"admin_invite_email": "a@acme.fr", "admin_invite_name": "Ann Lee", "admin_invite_phone": ""}
     _, events = await run(ValidateAdminInviteForm(), invite_tracker(admin_tracker, "oui", "affirm",
