@@ -550,13 +550,14 @@ ENQUIRY_INTENT = "order_enquiry"
 # past order ("la commande de juin", "the July order", ORD…, "we expected"): a problem with that order, not a new one.
 DELIVERED_WORDS = re.compile(
     r"\b(recue?s?|livree?s?|arrivee?s?|arrived|received|delivered|came|turned up|showed up|dans le carton|"
-    r"in the box|au lieu d\w*|instead of|jamais eu|never got|never came|manquai\w*|was missing|missing)\b")
+    r"in the box|au lieu d\w*|a la place d\w*|instead of|jamais eu|never got|never came|manquai\w*|was missing|"
+    r"missing)\b")
 PAST_ORDER_WORDS = re.compile(
     r"\b(commande du mois|derniere commande|notre commande|ma commande|the \w+ order|our order|my order|last order|"
     r"ord\s?\d{4,7}|on devait (?:recevoir|avoir)|we (?:expected|were supposed to)|should have (?:been|got|had))\b")
 # ... and something went wrong with it
 PROBLEM_WORDS = re.compile(
-    r"\b(pas|sans|manqu\w*|missing|without|no|not|only|seulement|qu'un|qu'une|instead|au lieu|wrong|mauvaise?s?|"
+    r"\b(pas|sans|manqu\w*|missing|without|no|not|only|seulement|qu'un|qu'une|instead|au lieu|a la place|wrong|mauvaise?s?|"
     r"jamais|never|devait|expected|supposed|should|cassee?s?|broken|damaged|abime\w*)\b")
 
 

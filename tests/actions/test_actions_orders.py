@@ -1837,6 +1837,7 @@ async def test_consumables_device_of_the_request_is_taken_however_the_form_start
 @pytest.mark.parametrize("text", [
     "pour la commande de juin pour l'accueil, on devait recevoir un cyan et un magenta, on a reçu deux magenta",
     "The July order for the 2nd floor copier arrived with the toners but no staple cartridge in the box.",
+    "ORD0001231 : on a reçu un bac de récupération à la place du tambour",  # "à la place de": what came instead
 ])
 async def test_a_delivery_gone_wrong_hands_the_order_form_over_to_the_enquiry(portal, orders, make_tracker, domain,
                                                                              text):
