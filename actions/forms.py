@@ -368,6 +368,8 @@ DEVICE_CORRECTION = re.compile(
     r"\b(non pardon|pardon|je me suis trompee?|je me trompe|c'est pas (?:celle|celui|la|le)|ce n'est pas (?:celle|"
     r"celui|la|le)|pas (?:celle|celui) (?:du|de|d')|wrong (?:one|device|printer|machine|copier)|sorry,? i meant|"
     r"i meant|not that one|not the one|my mistake|my bad)\b")
+NOT_THAT_ONE = re.compile(r"(?:,|;|\s-)?\s+\b(?:not|and not|pas|et pas|et non|non pas|plutot que|rather than|instead of|"
+                          r"au lieu de)\b")
 # the right one is named after the last of these: "… c'est celle de l'accueil", "… I meant the one at reception"
 RIGHT_DEVICE = re.compile(r"\b(c'est|c est|plutot|it'?s|i meant|je voulais dire|rather|mais)\b")
 # forms whose device may be taken back at any question: (device slot, its label slot). The order form's catalogue
@@ -393,7 +395,9 @@ async def corrected_device(dispatcher: CollectingDispatcher, tracker: Tracker, f
     if not DEVICE_CORRECTION.search(folded):
         return None
     after = list(RIGHT_DEVICE.finditer(folded))
-    named = entity(tracker, "asset_ref") or (folded[after[-1].end():] if after else folded).strip(" ,.!")
+    named = (folded[after[-1].end():] if after else folded)
+    # "… it's the second floor one, not the first floor": the device taken back named again is no part of it
+    named = entity(tracker, "asset_ref") or NOT_THAT_ONE.split(named)[0].strip(" ,.!")
     if not named:
         return None
     try:

@@ -773,6 +773,8 @@ async def test_no_to_a_switch_offer_at_the_summary_is_not_a_no_to_the_summary(po
     ("non pardon je me suis trompée, c'est pas celle du 2e, c'est celle de l'accueil, la petite C5030", "deny",
      "kb_feedback"),
     ("sorry, wrong one: I meant the small C5030 at reception", "inform", "fault_confirm"),
+    ("Sorry, my mistake - it's the reception one, the C5030, not the second floor.", "inform", "kb_feedback"),
+    ("je me suis trompé : c'est celle de l'accueil et pas celle du 2e", "deny", "kb_feedback"),
 ])
 async def test_the_device_taken_back_is_changed_and_the_question_asked_again(portal: FakePortal, make_tracker, domain,
                                                                               text, intent, asked):
