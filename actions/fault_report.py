@@ -19,7 +19,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.backend_client import BackendClient, BackendError
 from actions.forms import (
-    ANOTHER_TYPE, OPENING_HAND_OVERS, OpeningMessage, PortalFormValidation, ask_asset, asked, asset_label, entity, extract_asset, intent_of, is_payload,
+    ANOTHER_TYPE, OPENING_HAND_OVERS, READINGS_INTENT, OpeningMessage, gives_readings, PortalFormValidation, ask_asset, asked, asset_label, entity, extract_asset, intent_of, is_payload,
     likeliest, likeliest_buttons, may_change_summary, not_an_answer, opening_message, opening_turn, summary_field,
     text_of, yes_no_answer,
 )
@@ -77,16 +77,13 @@ DEFECT_WORDS = re.compile(r"\b(fui\w*|leak\w*|tache\w*|trace\w*|streak\w*|smear\
 ORDER_INTENT = "order_consumables"
 
 
-# Meter readings given per meter ("112 = 15 390 / 113 = 89 002 …", "122 → 4210"): at least two meters with a value.
-READINGS = re.compile(r"\b1(?:12|13|22|23)\b\s*(?:[:=→>-]|-+>)?\s*\d")
-READINGS_INTENT = "submit_meter_reading"
 
 
 def _fault_hand_over(opening: OpeningMessage) -> Optional[Tuple[str, Optional[str]]]:
     folded = plain(opening.text)
     if NEED_WORDS.search(folded) and ITEM_WORDS.search(folded) and not DEFECT_WORDS.search(folded):
         return ORDER_INTENT, "utter_fault_is_an_order"
-    if len(READINGS.findall(folded)) >= 2 and not DEFECT_WORDS.search(folded):
+    if gives_readings(opening.text) and not DEFECT_WORDS.search(folded):
         return READINGS_INTENT, None  # readings told with a remark ("pas bougé depuis la dernière fois")
     return None
 

@@ -361,6 +361,14 @@ async def ask_asset(tracker: Tracker, dispatcher: CollectingDispatcher, response
 # "143,312 in the portal can't be right" opening a meter reading): form name -> test of the opening message giving
 # (the other request's intent, the response that says so), or None. Registered next to each form.
 OPENING_HAND_OVERS: Dict[str, Callable[["OpeningMessage"], Optional[Tuple[str, Optional[str]]]]] = {}
+# Meter readings given per meter ("112 = 15 390 / 113 = 89 002 …", "122 → 4210"): at least two meters with a value
+# are readings, whatever request the words seem to open (the rest is offered afterwards: actions/clauses.py).
+READINGS = re.compile(r"\b1(?:12|13|22|23)\b\s*(?:[:=→>-]|-+>)?\s*\d")
+READINGS_INTENT = "submit_meter_reading"
+
+
+def gives_readings(text: str) -> bool:
+    return len(READINGS.findall(plain(text))) >= 2
 
 # "non pardon, c'est celle de l'accueil", "sorry, I meant the reception one": the user takes back the device the form
 # holds, at whatever question (accents folded).

@@ -36,7 +36,8 @@ from rasa_sdk.types import DomainDict
 from actions.text import digits_of, escape_markdown, plain
 from actions.backend_client import BackendClient, BackendError, BackendRejected
 from actions.forms import (
-    MAX_BUTTONS, OPENING_HAND_OVERS, SUMMARY_QUESTIONS, OpeningMessage, PortalFormValidation, ask_asset, asked,
+    MAX_BUTTONS, OPENING_HAND_OVERS, READINGS_INTENT, SUMMARY_QUESTIONS, OpeningMessage, PortalFormValidation, ask_asset,
+    asked, gives_readings,
     asset_buttons, asset_label, entity, extract_asset, hand_over, intent_of, is_payload, latest_user_message,
     not_an_answer, opening_message, opening_turn, text_of, turn_message, yes_no_answer,
 )
@@ -673,6 +674,8 @@ def followup_lines(named: "NamedItems", sent: SentOrder, text: str) -> "NamedIte
 def _order_hand_over(opening: OpeningMessage) -> Optional[Tuple[str, Optional[str]]]:
     """A delivered order told as a new one ("la commande de juin : on a reçu deux magenta") or its invoice: nothing
     is asked, the order enquiry or the invoice question takes over with the same words."""
+    if gives_readings(opening.text):  # readings with an order in passing: the readings first, the order offered after
+        return READINGS_INTENT, None
     other = hand_over_intent(opening.text)
     return (other, HANDED_OVER[other]) if other else None
 
@@ -690,6 +693,8 @@ CONTRACT_WORDS = re.compile(r"\b(contrat|contract|resiliation|terminat\w*|renouv
 
 
 def _training_hand_over(opening: OpeningMessage) -> Optional[Tuple[str, Optional[str]]]:
+    if gives_readings(opening.text):
+        return READINGS_INTENT, None
     plain = normalize(opening.text).lower()
     if TEACHING_WORDS.search(plain):
         return None

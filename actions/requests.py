@@ -29,7 +29,7 @@ from rasa_sdk.types import DomainDict
 from actions.text import escape_markdown, fold_accents
 from actions.backend_client import BackendClient, BackendError
 from actions.forms import (
-    OPENING_HAND_OVERS, OpeningMessage, PortalFormValidation, ask_asset, asked, asset_buttons, asset_label, entity, extract_asset, hand_over,
+    OPENING_HAND_OVERS, READINGS_INTENT, OpeningMessage, PortalFormValidation, gives_readings, ask_asset, asked, asset_buttons, asset_label, entity, extract_asset, hand_over,
     intent_of, is_payload, likeliest, likeliest_buttons, may_change_summary, not_an_answer, opening_message, opening_turn,
     summary_field, text_of, yes_no_answer,
 )
@@ -184,6 +184,8 @@ DRIVER_WORDS = re.compile(r"\b(pilotes?|drivers?)\b")
 
 
 def _request_hand_over(opening: OpeningMessage) -> Optional[Tuple[str, Optional[str]]]:
+    if gives_readings(opening.text):  # "deux choses : les relevés 112 : 2450, 113 : 41700 … et des agrafes"
+        return READINGS_INTENT, None
     if DRIVER_WORDS.search(fold_accents(opening.text)):
         return FAULT_INTENT, "utter_request_is_a_driver_question"
     return None

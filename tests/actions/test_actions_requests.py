@@ -1138,3 +1138,18 @@ async def test_a_driver_asked_for_is_a_software_question(requests_backend, porta
     assert (slots["requested_slot"], slots["switch_to"]) == (None, "report_fault")
     assert slots["switch_request"]["announce"] == {"response": "utter_request_is_a_driver_question"}
     assert dispatcher.messages == [] and not portal.calls("POST", "/requests")
+
+
+# --- readings given per meter open whatever request the NLU read: the readings form takes them -------------------
+@pytest.mark.parametrize("text, intent", [
+    ("Bonjour, deux choses pour le copieur WHJ01481 : relevés 112 : 2460, 113 : 41710, 122 : 1560, et une boîte "
+     "d'agrafes aussi", "invoice_question"),
+    ("readings for the reception machine 112 = 15 400 / 113 = 89 100, and we'd like a new drum", "request_change"),
+])
+async def test_readings_given_per_meter_hand_the_request_over_to_the_readings(requests_backend, portal, make_tracker,
+                                                                               domain, text, intent):
+    dispatcher, events = await run_form(form_tracker(make_tracker, text, intent=intent), domain)
+    slots = slot_values(events)
+    assert (slots["requested_slot"], slots["switch_to"]) == (None, "submit_meter_reading")
+    assert slots["switch_request"]["text"] == text
+    assert dispatcher.messages == [] and not portal.calls("POST", "/requests")
