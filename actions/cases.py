@@ -60,6 +60,9 @@ BUTTON_CASES = 5      # case buttons offered when asking which case
 ACTIVITIES_SHOWN = 3
 REPLY_BUTTONS = 3     # "Reply on CS…" buttons under a list, for the cases waiting for the user's answer
 REPLY_TITLE = {"fr": "Répondre sur", "en": "Reply on"}
+# under a case waiting for the customer in a list: what is awaited (the latest message on it)
+AWAITED = {"fr": "{author} demande : « {body} »", "en": "{author} asks: \"{body}\""}
+AWAITED_CHARS = 160
 ACTIVITY_CHARS = 280
 DESCRIPTION_CHARS = 200
 MIN_COMMENT_CHARS = 5
@@ -357,6 +360,33 @@ def case_line(case: Dict[str, Any], lang: str) -> str:
             f"{format_date(case.get('created_at'), lang)}")
 
 
+def awaited_line(case: Dict[str, Any], lang: str) -> Optional[str]:
+    """For a case waiting for the customer, what is awaited: the latest message on it, quoted (escaped: written by
+    a person), so that the list already says what to answer."""
+    activities = case.get("activities") or []
+    if case.get("status") != "awaiting_customer" or not activities:
+        return None
+    latest = max(activities, key=lambda a: str(a.get("created_at") or ""))
+    body = " ".join(str(latest.get("body") or "").split())
+    if not body:
+        return None
+    if len(body) > AWAITED_CHARS:
+        body = body[:AWAITED_CHARS].rsplit(" ", 1)[0].rstrip(" ,;:.") + "…"
+    return "   ↳ " + AWAITED[lang].format(author=escape_markdown(latest.get("author_name") or "Canon"),
+                                        body=escape_markdown(body))
+
+
+def list_lines(cases: List[Dict[str, Any]], lang: str) -> str:
+    """A list's lines, each case waiting for the customer followed by what is awaited."""
+    lines: List[str] = []
+    for case in cases:
+        lines.append(case_line(case, lang))
+        awaited = awaited_line(case, lang)
+        if awaited:
+            lines.append(awaited)
+    return "\n".join(lines)
+
+
 def case_label(case: Dict[str, Any]) -> str:
     """One line naming a case in a question or a summary."""
     parts = [case["number"], type_label(case)] + ([device_label(case)] if case.get("asset") else []) \
@@ -465,7 +495,7 @@ class ActionListCases(Action):
         wanted = wanted_count(tracker, LIST_NARROWED_SHOWN if state or device else LIST_SHOWN)
         shown = cases[: min(wanted, LIST_MAX_SHOWN)]
         dispatcher.utter_message(response="utter_case_list", list_label=label, count=len(shown),
-                                 lines="\n".join(case_line(c, lang) for c in shown))
+                                 lines=list_lines(shown, lang))
         if wanted > LIST_MAX_SHOWN and len(cases) > LIST_MAX_SHOWN:
             dispatcher.utter_message(response="utter_case_list_capped", max_shown=LIST_MAX_SHOWN)
         elif len(cases) > len(shown):

@@ -107,6 +107,11 @@ def test_dates_follow_the_language():
 
 
 # --- action_list_cases -------------------------------------------------------------------------------------------------
+def case_rows(lines: str) -> List[str]:
+    """A list's case lines (a case waiting for the customer is followed by what is awaited, "   ↳ …")."""
+    return [line for line in lines.splitlines() if line.startswith("• ")]
+
+
 def list_tracker(make_tracker, text: str, lang: str = "fr", **kwargs: Any):
     profile = kwargs.pop("portal_user", dict(USER_PROFILE, language=lang))
     return make_tracker(text, intent="list_cases", slots={"language": lang}, active_loop=None, portal_user=profile,
@@ -138,7 +143,7 @@ async def test_list_all_for_a_user_en_shows_only_their_cases(cases, portal, make
     dispatcher, _ = await run(ActionListCases(), list_tracker(make_tracker, "show all cases", lang="en"), domain)
     listed = message(dispatcher, "utter_case_list")
     assert listed["list_label"] == "All cases"
-    numbers = [line.split(" — ")[0][2:] for line in listed["lines"].split("\n")]
+    numbers = [line.split(" — ")[0][2:] for line in case_rows(listed["lines"])]
     assert numbers == ["CS0032501", "CS0032500", "CS0032499", "CS0032497", "CS0032413"]  # never CS0032411/12/14
     assert "• CS0032501 — General enquiry — no device — New — 4 Feb 2026" in listed["lines"]
     assert "Print quality problem › Print, scan and copy" in listed["lines"]
@@ -152,7 +157,7 @@ async def test_list_all_for_a_user_en_shows_only_their_cases(cases, portal, make
 async def test_list_all_for_an_admin_shows_five_then_how_many_more(cases, portal, make_tracker, domain):
     dispatcher, _ = await run(ActionListCases(), list_tracker(make_tracker, "tous les tickets", **as_admin()), domain)
     listed = message(dispatcher, "utter_case_list")
-    assert listed["count"] == 5 and listed["lines"].count("\n") == 4
+    assert listed["count"] == 5 and len(case_rows(listed["lines"])) == 5
     assert listed["lines"].startswith("• CS0032501")
     assert "CS0031877" not in listed["lines"]  # another account's case
     assert message(dispatcher, "utter_case_list_more")["more"] == "4"
@@ -225,7 +230,7 @@ async def test_list_open_or_closed_only(cases, portal, make_tracker, domain, tex
     if state == "open":
         assert not any(label in lines for label in closed_labels)
     if state == "closed":
-        assert all(any(label in line for label in closed_labels) for line in lines.splitlines())
+        assert all(any(label in line for label in closed_labels) for line in case_rows(lines))
 
 
 @pytest.mark.asyncio
@@ -237,7 +242,7 @@ async def test_list_of_one_device_named_by_its_place(cases, portal, make_tracker
     assert request["params"] == {"list": "all", "limit": "51", "asset": ASSET_C5030["asset_number"]}
     listed = message(dispatcher, "utter_case_list")
     assert listed["list_label"] == "All cases — Canon iR-ADV C5030i (GNM75498)"
-    assert all("GNM75498" in line for line in listed["lines"].splitlines())
+    assert all("GNM75498" in line for line in case_rows(listed["lines"]))
 
 
 @pytest.mark.asyncio
@@ -266,9 +271,9 @@ async def test_last_n_shows_n_and_the_hint_names_a_case_of_the_list(cases, porta
     tracker = list_tracker(make_tracker, "my last 30 cases", lang="en", entities=[("quantity", "30")], **as_admin())
     dispatcher, _ = await run(ActionListCases(), tracker, domain)
     listed = message(dispatcher, "utter_case_list")
-    assert listed["count"] == 30 and len(listed["lines"].splitlines()) == 30
+    assert listed["count"] == 30 and len(case_rows(listed["lines"])) == 30
     assert message(dispatcher, "utter_case_list_more")["more"] != "0"
-    first = listed["lines"].splitlines()[0].split(" — ")[0].lstrip("• ")
+    first = case_rows(listed["lines"])[0].split(" — ")[0].lstrip("• ")
     assert message(dispatcher, "utter_case_list_hint")["example"] == first  # a case she can open
 
 
@@ -281,7 +286,7 @@ async def test_last_n_shows_n_and_the_hint_names_a_case_of_the_list(cases, porta
 async def test_last_n_read_from_the_words_lists_at_once(cases, portal, make_tracker, domain, text, lang, count):
     dispatcher, _ = await run(ActionListCases(), list_tracker(make_tracker, text, lang=lang, **as_admin()), domain)
     listed = message(dispatcher, "utter_case_list")
-    assert listed["count"] == count and len(listed["lines"].splitlines()) == count
+    assert listed["count"] == count and len(case_rows(listed["lines"])) == count
     assert portal.calls("GET", "/cases")[0]["params"]["list"] == "all"
 
 
@@ -312,7 +317,7 @@ async def test_list_action_required(cases, portal, make_tracker, domain):
     assert portal.calls("GET", "/cases")[0]["params"]["list"] == "action_required"
     listed = message(dispatcher, "utter_case_list")
     assert listed["list_label"] == "Action required"
-    assert listed["lines"].startswith("• CS0032499 — ") and listed["lines"].endswith("Action required — 2 Feb 2026")
+    assert listed["lines"].startswith("• CS0032499 — ") and case_rows(listed["lines"])[-1].endswith("Action required — 2 Feb 2026")
 
 
 @pytest.mark.asyncio
@@ -1167,3 +1172,29 @@ async def test_adding_the_message_to_the_offered_case_takes_the_typed_words_as_t
     events = await ValidateCaseCommentForm().run(dispatcher, tracker, domain)
     slots = slot_values(events)
     assert slots["case_comment_number"] == "CS0032499" and slots["case_comment_text"] == comment
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("lang", "awaited"), [
+    ("fr", "   ↳ Canon demande : « Pouvez-vous nous envoyer une page de test imprimée ? »"),
+    ("en", '   ↳ Canon asks: "Pouvez-vous nous envoyer une page de test imprimée ?"'),
+])
+async def test_a_case_waiting_for_the_customer_is_listed_with_what_is_awaited(cases, portal, make_tracker, domain,
+                                                                            lang, awaited):
+    dispatcher, _ = await run(ActionListCases(), list_tracker(make_tracker, "cases waiting for my answer", lang=lang,
+                                                              **as_admin()), domain)
+    lines = message(dispatcher, "utter_case_list")["lines"].splitlines()
+    at = next(i for i, line in enumerate(lines) if "CS0032499" in line)
+    assert lines[at + 1] == awaited
+    assert all(not line.startswith("   ↳") for line in lines if line != awaited)  # only under the case awaiting
+
+
+def test_what_is_awaited_is_escaped_and_shortened():
+    from actions.cases import awaited_line
+
+    case = {"status": "awaiting_customer", "activities": [
+        {"author_name": "Canon", "body": "old", "created_at": "2026-12-01T10:00:00Z"},
+        {"author_name": "Canon", "body": "[click](http://x) " + "word " * 60, "created_at": "2026-12-02T10:00:00Z"}]}
+    line = awaited_line(case, "en")
+    assert "\\[click\\]" in line and line.endswith('…"') and len(line) < 220
+    assert awaited_line({**case, "status": "in_progress"}, "en") is None
