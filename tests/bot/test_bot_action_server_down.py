@@ -226,6 +226,20 @@ async def test_rest_turn_without_action_server_is_refused_whole_and_sending_it_a
 
 
 @pytest.mark.asyncio
+async def test_a_french_user_is_told_in_french(world, users_backend, verifier):
+    from bot_fakes import user_out
+
+    agent, _, _, _ = world  # the action server is not running
+    users_backend.users["good-token"] = user_out(language="fr")
+    async with channel_app(PortalRestInput(IdentityLayer("rest", verifier), MessageDedup()), agent.handle_message) \
+            as client:
+        answer = await client.post("/webhooks/rest/webhook", json={
+            "sender": "fr", "message": "je voudrais saisir mes relevés de compteurs", "metadata": {"token": "good-token"}})
+    assert answer.json() == [{"recipient_id": "fr", "text": RETRY["fr"]}]
+    assert await events_of(agent, "u2:fr") == []
+
+
+@pytest.mark.asyncio
 async def test_a_submission_whose_answer_was_cut_off_is_stored_once_after_sending_again(world, verifier):
     """The action server submits the readings, then dies before answering: the turn fails (its events never reach
     the conversation), the user sends "yes" again and the same idempotency key makes the backend take it once."""
