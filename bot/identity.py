@@ -25,6 +25,7 @@ from rasa.core.channels.channel import OutputChannel, UserMessage
 
 from actions.backend_client import KEEP_ALIVE
 from actions.session import IDENTITY_KEY
+from bot.action_failures import ActionServerUnavailable, TurnFailed, failing_turn
 
 log = logging.getLogger(__name__)
 Handler = Callable[[UserMessage], Awaitable[Any]]
@@ -182,7 +183,7 @@ class IdentityLayer:
                                 output_channel: OutputChannel, input_channel: str, channel_user: str,
                                 message_id: Optional[str] = None) -> None:
         """A message with the anonymous identity, in a conversation of its own (never a verified user's)."""
-        await on_new_message(UserMessage(
+        await _take_turn(on_new_message, UserMessage(
             text=text,
             output_channel=output_channel,
             sender_id=f"unverified:{conversation}",
@@ -193,7 +194,9 @@ class IdentityLayer:
 
     async def deliver(self, on_new_message: Handler, identity: Dict[str, Any], text: str, conversation: str,
                       output_channel: OutputChannel, input_channel: str, message_id: Optional[str] = None) -> None:
-        await on_new_message(UserMessage(
+        """The message with the verified identity. Raises `TurnFailed` when the turn was stopped with nothing of it
+        kept (no action server reachable, bot/action_failures.py): the adapter asks the user to send it again."""
+        await _take_turn(on_new_message, UserMessage(
             text=text,
             output_channel=output_channel,
             sender_id=self.conversation_id(identity["id"], conversation),
@@ -201,3 +204,13 @@ class IdentityLayer:
             message_id=message_id,
             metadata={IDENTITY_KEY: identity},
         ))
+
+
+async def _take_turn(on_new_message: Handler, message: UserMessage) -> None:
+    """Hands one message to Rasa; a turn stopped because no action server could be reached (nothing of it stored,
+    bot/action_failures.py) comes back as `TurnFailed`, an ordinary exception the adapters answer."""
+    with failing_turn():
+        try:
+            await on_new_message(message)
+        except ActionServerUnavailable as stopped:
+            raise TurnFailed(str(stopped)) from stopped

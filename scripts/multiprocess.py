@@ -93,6 +93,7 @@ class Cluster(Stack):
     services: dict[str, Service] = field(default_factory=dict, repr=False)
     pg_dir: str = ""
     portal_db_url: str = field(default="", repr=False)
+    rasa_db_url: str = field(default="", repr=False)
     lb_health_url: str = ""
 
     def say_served(self, sender: str, text: str, email: str, **fields: Any) -> tuple[list[dict], str]:
@@ -138,6 +139,13 @@ class Cluster(Stack):
         import psycopg
 
         with psycopg.connect(self.portal_db_url.replace("postgresql+psycopg://", "postgresql://")) as connection:
+            return connection.execute(sql, params).fetchall()
+
+    def rasa_rows(self, sql: str, *params: Any) -> list[tuple]:
+        """Rows of a query on Rasa's database (the conversations' events, SQL tracker store)."""
+        import psycopg
+
+        with psycopg.connect(self.rasa_db_url) as connection:
             return connection.execute(sql, params).fetchall()
 
 
@@ -319,6 +327,7 @@ def running_cluster(workdir: Path, timeout: float = 420, extra_env: Optional[dic
         cluster = Cluster(env["BACKEND_URL"], env["RASA_PUBLIC_URL"], logs, redis_port=ports["REDIS_PORT"],
                           redis_password=redis_password, rasa_api_token=env["RASA_API_TOKEN"], services=services,
                           pg_dir=pg_dir, portal_db_url=portal_db_url,
+                          rasa_db_url=f"postgresql://rasa:{rasa_password}@127.0.0.1:{pg_port}/rasa",
                           lb_health_url=services["haproxy"].ready_url)
         for kind in ("backend", "actions", "rasa"):
             cluster.wait_balanced(kind)

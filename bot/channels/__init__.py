@@ -10,3 +10,7 @@ rasa_speedups.install()  # Rasa imports the channel modules at start-up, before 
 from bot import conversation_store  # noqa: E402
 
 conversation_store.install()  # before Rasa builds its tracker store: a failing store fails the turn, pre-ping
+
+from bot import action_failures  # noqa: E402
+
+action_failures.install()  # a turn that cannot reach any action server fails whole (nothing kept, "send it again")

@@ -2,8 +2,8 @@
 token as an `Authorization: Bearer` header). Answers the list of bot messages, each rendered whole
 (bot/channels/render.py). `message_id` (optional, the client's id of this message, at most 128 characters): a
 message sent again with the same id (a client's retry) gets the first delivery's answer and is not taken twice
-(bot/channels/dedup.py). A turn that fails (the conversation store or the assistant unreachable) answers a message
-asking to send it again, never an error page; nothing of that turn was kept.
+(bot/channels/dedup.py). A turn that fails (the conversation store, the assistant or every action server unreachable)
+answers a message asking to send it again, never an error page; nothing of that turn was kept.
 Probes: `GET /webhooks/rest/` (the server answers) and `GET /webhooks/rest/ready` (the model is loaded)."""
 from __future__ import annotations
 

@@ -15,6 +15,8 @@ Like every adapter it only authenticates and translates (bot/identity.py deliver
 - **Rendering**: bot/channels/teams_cards.py (Adaptive Cards).
 - **Group chats and channels**: the bot answers only messages that @mention it (card clicks aside), with the
   mention stripped from the text.
+- **A failed turn** (every action server or the conversation store unreachable: nothing of it was kept) is answered
+  with a message asking to send it again, in the user's language; sending it again continues where it was.
 
 Who the Teams user (tenant id, AAD object id) is in the portal is the backend's answer on every message
 (`BackendLinks`, a short-lived service token signed with CHANNEL_KEY). A user who is not linked, deactivated, or
@@ -600,8 +602,17 @@ class TeamsInput(InputChannel):
         await self.once.forget(first_contact)
         output.lang = identity.get("language") or lang
         await output.post({"type": "typing"})
-        await self.layer.deliver(on_new_message, identity, text, conversation, output, self.name(),
-                                 message_id=activity.get("id"))
+        try:
+            await self.layer.deliver(on_new_message, identity, text, conversation, output, self.name(),
+                                     message_id=activity.get("id"))
+        except Exception:
+            await self._turn_failed(output, output.lang)
+
+    async def _turn_failed(self, output: TeamsOutput, lang: str) -> None:
+        """The turn was not taken (action servers or conversation store unreachable; nothing of it was kept): the
+        user is asked to send the message again, which continues where the conversation was."""
+        log.exception("teams: the turn failed")
+        await output.send_text_message("", edge_message("turn_failed", lang))
 
     async def _unlinked(self, on_new_message: Handler, activity: Dict[str, Any], text: str, conversation: str,
                         tenant: str, aad: str, first_contact: str) -> None:
@@ -611,8 +622,13 @@ class TeamsInput(InputChannel):
         output = UnlinkedTeamsOutput(self.connector, activity, lang)
         await output.post({"type": "typing"})
         who = hashlib.sha256(f"{tenant}:{aad}".encode()).hexdigest()[:16]
-        await self.layer.deliver_anonymous(on_new_message, lang, text, f"{conversation}:{who}", output, self.name(),
-                                           channel_user="teams:unlinked", message_id=activity.get("id"))
+        try:
+            await self.layer.deliver_anonymous(on_new_message, lang, text, f"{conversation}:{who}", output,
+                                               self.name(), channel_user="teams:unlinked",
+                                               message_id=activity.get("id"))
+        except Exception:
+            await self._turn_failed(output, lang)
+            return
         first = await self.once.first(first_contact)
         if not (output.link_required or first):
             return

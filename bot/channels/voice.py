@@ -113,6 +113,12 @@ MESSAGES: Dict[str, Dict[str, str]] = {
                  "en": "Sorry, the portal is taking too long to answer. Could you say that again?"},
     "failed": {"fr": "Désolé, je n'ai pas pu traiter votre demande. Pouvez-vous répéter ?",
                "en": "Sorry, I couldn't process your request. Could you say that again?"},
+    "turn_failed": {
+        "fr": "Désolé, un incident technique m'a empêché de traiter votre demande. Pouvez-vous la répéter ? Nous "
+              "reprendrons là où nous en étions.",
+        "en": "Sorry, a technical problem stopped me from handling your request. Could you say it again? We will "
+              "carry on where we left off.",
+    },
     "portal_unavailable": {
         "fr": "Le portail ne répond pas pour le moment. Veuillez rappeler dans quelques minutes. Au revoir.",
         "en": "The portal is not responding right now. Please call again in a few minutes. Goodbye.",
@@ -465,9 +471,9 @@ class VoiceInput(InputChannel):
         collector = VoiceCollector()
         try:
             await self.deliver(on_new_message, state, call, text, collector)
-        except Exception:
+        except Exception:  # nothing of the turn was kept (bot/action_failures.py, bot/conversation_store.py)
             log.exception("voice: the turn failed")
-            answer = self.reask(state, voice_message("failed", lang))
+            answer = self.reask(state, voice_message("turn_failed", lang))
             await self.store.put("call", call, state)
             return str(answer)
         answered_in = detect_language(" ".join(str(m.get("text") or "") for m in collector.messages))

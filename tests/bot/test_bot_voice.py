@@ -592,7 +592,10 @@ async def test_a_failed_turn_apologises_and_the_call_goes_on():
         caller = Caller(client)
         await verified(caller)
         answer = await caller.send(SpeechResult="my cases")
-        assert "couldn't process your request" in spoken(answer) and answer.find("Gather") is not None
+        said = spoken(answer)
+        assert said.startswith("Sorry, a technical problem stopped me from handling your request. Could you say it "
+                               "again?"), said
+        assert answer.find("Gather") is not None
 
 
 @pytest.mark.asyncio

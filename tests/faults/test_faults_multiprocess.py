@@ -163,6 +163,47 @@ def test_an_action_server_killed_and_restarted_mid_form_loses_nothing(cluster: C
     form.assert_stored_once()
 
 
+def stored_events(cluster: Cluster, form: MeterForm) -> list[tuple]:
+    """The conversation's events as Rasa's SQL tracker store holds them in PostgreSQL."""
+    return cluster.rasa_rows("SELECT id, type_name, action_name, data FROM events WHERE sender_id LIKE %s "
+                             "ORDER BY id", f"%:{form.sender}")
+
+
+def test_every_action_server_down_mid_form_the_user_is_told_and_sending_again_continues(cluster: Cluster):
+    form = MeterForm(cluster, 808)
+    form.open()
+    form.answer_one()
+    question = form.asked()
+    before = stored_events(cluster, form)
+    for name in cluster.replicas("actions"):
+        cluster.kill(name)  # SIGKILL both: HAProxy has no action server left (refused, then 503)
+    served = len(form.served)
+    for _ in range(2):  # round robin: once on each Rasa process
+        told = texts(form.say(str(form.wanted[question])))
+        assert RETRY in told, told  # not silence
+    assert set(form.served[served:]) == {"rasa-1", "rasa-2"}, form.served
+    assert stored_events(cluster, form) == before  # nothing of the two failed turns was stored
+    for name in cluster.replicas("actions"):
+        cluster.start(name)
+    cluster.wait_balanced("actions")
+    form.say(str(form.wanted[question]))  # sent again: taken as the answer to the same question, the form goes on
+    form.answered.append(question)
+    assert form.asked() in form.wanted and form.asked() not in form.answered, texts(form.replies)
+    form.answer_all()
+    # and at the confirmation: the submission cannot be sent, the form's answers are kept
+    before = stored_events(cluster, form)
+    for name in cluster.replicas("actions"):
+        cluster.kill(name)
+    assert RETRY in texts(form.say("yes")), texts(form.replies)
+    assert form.stored() == {code: 0 for code in form.wanted}
+    assert stored_events(cluster, form) == before
+    for name in cluster.replicas("actions"):
+        cluster.start(name)
+    cluster.wait_balanced("actions")
+    assert "recorded" in texts(form.say("yes")), texts(form.replies)
+    form.assert_stored_once()
+
+
 def send_until_taken(form: MeterForm, text: str, deadline: float) -> tuple[list[dict], int]:
     """Sends a message (with one message id) until the assistant takes it; the number of retry messages seen."""
     message_id, retries = uuid.uuid4().hex, 0
