@@ -19,7 +19,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.backend_client import BackendClient, BackendError
 from actions.forms import (
-    ANOTHER_TYPE, OPENING_HAND_OVERS, READINGS_INTENT, OpeningMessage, gives_readings, PortalFormValidation, ask_asset, asked, asset_label, entity, extract_asset, intent_of, is_payload,
+    ANOTHER_TYPE, DEFECT_WORDS, OPENING_HAND_OVERS, READINGS_INTENT, OpeningMessage, gives_readings, PortalFormValidation, ask_asset, asked, asset_label, entity, extract_asset, intent_of, is_payload,
     likeliest, likeliest_buttons, may_change_summary, not_an_answer, opening_message, opening_turn, summary_field,
     text_of, yes_no_answer,
 )
@@ -71,9 +71,6 @@ NOT_THIS_TYPE: Dict[Text, Any] = {"fault_category": None, "fault_subcategory": N
 NEED_WORDS = re.compile(r"\b(il nous faut|il nous faudrait|il (?:me |nous )?faudrait|on a besoin|j'ai besoin|besoin d'(?:un|une|"
                         r"du|de)|we need|we'?d need|need (?:a|an|some|new|another)|send us|envoyez|commander|to order|"
                         r"running (?:low|out)|run out|manque de|on manque|plus de (?:toner|cyan|magenta|jaune|noir))\b")
-DEFECT_WORDS = re.compile(r"\b(fui\w*|leak\w*|tache\w*|trace\w*|streak\w*|smear\w*|bavur\w*|bruit\w*|noise\w*|erreur|"
-                          r"error|bloqu\w*|jam\w*|coinc\w*|cass\w*|broken|pale\w*|faded|washed|renvers\w*|spill\w*|"
-                          r"technicien|technician|engineer|repar\w*|repair\w*)\b")
 ORDER_INTENT = "order_consumables"
 
 

@@ -370,6 +370,12 @@ READINGS_INTENT = "submit_meter_reading"
 def gives_readings(text: str) -> bool:
     return len(READINGS.findall(plain(text))) >= 2
 
+
+# Words of a defect (accents folded; "trainees" is "traînées" typed without accents): a fault, whatever else is said.
+DEFECT_WORDS = re.compile(r"\b(trainees?|fui\w*|leak\w*|tache\w*|trace\w*|streak\w*|smear\w*|bavur\w*|bruit\w*|"
+                          r"noise\w*|erreur|error|bloqu\w*|jam\w*|coinc\w*|cass\w*|broken|pale\w*|faded|washed|renvers\w*|spill\w*|"
+                          r"technicien|technician|engineer|repar\w*|repair\w*)\b")
+
 # "non pardon, c'est celle de l'accueil", "sorry, I meant the reception one": the user takes back the device the form
 # holds, at whatever question (accents folded).
 DEVICE_CORRECTION = re.compile(

@@ -36,7 +36,7 @@ from rasa_sdk.types import DomainDict
 from actions.text import digits_of, escape_markdown, plain
 from actions.backend_client import BackendClient, BackendError, BackendRejected
 from actions.forms import (
-    MAX_BUTTONS, OPENING_HAND_OVERS, READINGS_INTENT, SUMMARY_QUESTIONS, OpeningMessage, PortalFormValidation, ask_asset,
+    DEFECT_WORDS, MAX_BUTTONS, OPENING_HAND_OVERS, READINGS_INTENT, SUMMARY_QUESTIONS, OpeningMessage, PortalFormValidation, ask_asset,
     asked, gives_readings,
     asset_buttons, asset_label, entity, extract_asset, hand_over, intent_of, is_payload, latest_user_message,
     not_an_answer, opening_message, opening_turn, text_of, turn_message, yes_no_answer,
@@ -684,7 +684,7 @@ OPENING_HAND_OVERS[CONSUMABLES_FORM] = _order_hand_over
 
 # A training cannot be asked for without a word of teaching; without one, the words of a person to add to the portal
 # (an e-mail address, "sur le portail") or of the contract say which request it is (accents folded).
-TEACHING_WORDS = re.compile(r"\b(formation\w*|forme[rz]?|training|train\w*|initiation|prise en main|tutori\w*|apprend\w*|"
+TEACHING_WORDS = re.compile(r"\b(formation\w*|forme[rz]?|training\w*|trainers?|train|initiation|prise en main|tutori\w*|apprend\w*|"
                             r"learn\w*|teach\w*|montre[rz]?|show\w*|expliqu\w*|explain\w*|demonstrat\w*|atelier|workshop|"
                             r"session|cours|course|utiliser|use the|how to)\b")
 PORTAL_PERSON_WORDS = re.compile(r"@|\barobase\b|\b(sur le portail|au portail|on the portal|to the portal|portal account|"
@@ -698,6 +698,8 @@ def _training_hand_over(opening: OpeningMessage) -> Optional[Tuple[str, Optional
     plain = normalize(opening.text).lower()
     if TEACHING_WORDS.search(plain):
         return None
+    if DEFECT_WORDS.search(plain):  # "le ticket des trainees couleur…": streaks on the prints, not a training
+        return "report_fault", None
     if PORTAL_PERSON_WORDS.search(plain):
         return "invite_user", None
     if CONTRACT_WORDS.search(plain):

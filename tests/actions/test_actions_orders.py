@@ -1971,6 +1971,8 @@ async def test_a_change_to_the_order_read_as_another_request_goes_to_the_order_f
      "invite_user"),
     ("je voudrais une copie du contrat de notre photocopieuse et le coût d'une résiliation anticipée",
      "contract_question"),
+    ("pour le dossier des trainees sur les copies couleur : j'ai fait la page de test, c'est toujours pareil",
+     "report_fault"),  # "traînées" typed without accents: streaks, not trainees
 ])
 async def test_a_training_without_teaching_words_hands_over(portal, orders, make_tracker, domain, text, other):
     from actions.orders import ValidateOrderTrainingForm
