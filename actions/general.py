@@ -199,10 +199,22 @@ async def sounds_like_a_fault(tracker: Tracker) -> bool:
     return describes_a_fault(proposal)
 
 
+# A person asked for in so many words ("je veux parler à une vraie personne", "can I speak to a human"), accents folded
+PERSON_WANTED = re.compile(
+    r"\b(parler|discuter|avoir|joindre|passer)\b.{0,30}\b(humain|personne|conseill\w*|quelqu'un|interlocut\w*|"
+    r"technicien|agent|operat\w*)\b|\b(speak|talk|chat)\b.{0,30}\b(human|person|someone|somebody|advis\w*|agent|"
+    r"representative|operator)\b|\b(vraie personne|real person|actual person|etre humain|human being)\b")
+
+
+def asks_for_a_person(text: str) -> bool:
+    return not is_payload(text) and bool(PERSON_WANTED.search(fold_accents(text).lower()))
+
+
 class ActionSuggestIntents(Action):
     """Low NLU confidence: offer the most likely intents as buttons, plus "something else" (help). A message that
-    names a device or a symptom always gets "report a fault" among them; the form chosen then reads the message
-    (actions/forms.py opening_message), so nothing the user said is asked again."""
+    names a device or a symptom always gets "report a fault" among them, one that asks for a person "talk to an
+    advisor"; the form chosen then reads the message (actions/forms.py opening_message), so nothing the user said is
+    asked again."""
 
     def name(self) -> Text:
         return "action_suggest_intents"
@@ -222,6 +234,8 @@ class ActionSuggestIntents(Action):
                 break
         if "report_fault" not in best and await sounds_like_a_fault(tracker):
             best = ["report_fault", *best][:SUGGESTIONS]
+        if "human_handoff" not in best and asks_for_a_person(text_of(tracker)):
+            best = ["human_handoff", *best][:SUGGESTIONS]
         if not best:
             dispatcher.utter_message(response="utter_default")
             return [FollowupAction("action_listen")]

@@ -197,6 +197,17 @@ async def test_a_symptom_always_gets_report_a_fault_first(portal: FakePortal, ma
     assert call["json"] == {"text": "the one at reception is grinding really loud", "lang": "en"}
 
 
+@pytest.mark.parametrize(("text", "lang"), [
+    ("Ça fait trois fois que j'essaie d'expliquer mon histoire de facture, je veux parler à une vraie personne", "fr"),
+    ("this is going nowhere, can I speak to a human please", "en"),
+])
+async def test_a_person_asked_for_always_gets_talk_to_an_advisor_first(no_symptom, make_tracker, domain, text, lang):
+    tracker = ranked(make_tracker, ["invoice_question", "nlu_fallback", "bot_challenge", "help"], lang=lang,
+                     text=text)
+    dispatcher, _ = await run(ActionSuggestIntents(), tracker, domain)
+    assert payloads(dispatcher.messages[0])[:2] == ["/human_handoff", "/invoice_question"]
+
+
 async def test_a_named_device_gets_report_a_fault_without_asking_the_classifier(portal, make_tracker, domain):
     tracker = ranked(make_tracker, ["list_assets", "case_status"], entities=[("asset_ref", "WHJ01481")])
     dispatcher, _ = await run(ActionSuggestIntents(), tracker, domain)
