@@ -43,7 +43,7 @@ from actions.text import digits_of, escape_markdown, plain
 from actions.backend_client import BackendError
 from actions.forms import (
     OPENING_HAND_OVERS, OpeningMessage, PortalFormValidation, ask_asset, asked, asset_label, entity, extract_asset,
-    NOT_AN_ANSWER, intent_of, is_payload,
+    NOT_AN_ANSWER, READINGS_INTENT, gives_readings, intent_of, is_payload,
     not_an_answer, opening_turn, text_of, turn_message, yes_no_answer,
 )
 from actions.session import (
@@ -403,6 +403,26 @@ def _reading_hand_over(opening: OpeningMessage) -> Optional[Tuple[str, Optional[
 
 
 OPENING_HAND_OVERS[FORM] = _reading_hand_over
+
+# The guide's four meters, by their names: readings told by name ("big black 2,512 / small colour 19,004") are
+# recognised before any device is known.
+GUIDE_METERS = [{"code": code, "label": {"fr": fr, "en": en}} for code, fr, en in (
+    ("112", "N&B Grand", "B&W Large"), ("113", "N&B Petit", "B&W Small"),
+    ("122", "Couleur Grand", "Colour Large"), ("123", "Couleur Petit", "Colour Small"))]
+
+
+def _query_hand_over(opening: OpeningMessage) -> Optional[Tuple[str, Optional[str]]]:
+    """New readings given per meter (by code or by name) opening a question about a reading: the readings form takes
+    them, unless the words dispute a value already recorded."""
+    plain = normalize(opening.text).lower()
+    if DISPUTE_WORDS.search(plain) and RECORDED_WORDS.search(plain):
+        return None
+    if gives_readings(opening.text) or len(named_pairs(opening.text, GUIDE_METERS)) >= 2:
+        return READINGS_INTENT, None
+    return None
+
+
+OPENING_HAND_OVERS[QUERY_FORM] = _query_hand_over
 
 
 class ValidateMeterReadingForm(PortalFormValidation):

@@ -973,3 +973,23 @@ async def test_readings_with_a_correction_are_no_dispute(portal, meters, make_tr
     tracker = make_tracker(text, intent="submit_meter_reading", active_loop=FORM, entities=[("asset_ref", "WHJ01481")])
     _, events = await run(ValidateMeterReadingForm(), tracker, domain)
     assert slot_values(events).get("switch_to") is None
+
+
+# --- new readings opening a question about a reading: the readings form takes them ---------------------------------
+@pytest.mark.parametrize("text", [
+    "Readings for the 2nd floor copier: big black 2,512 / small black 41,250 / big colour 1,610 / small colour 19,004",
+    "relevés de la C5030 : 112 = 15 400, 113 = 89 100",
+])
+async def test_readings_opening_a_query_hand_over_to_the_readings(portal, meters, make_tracker, domain, text):
+    tracker = make_tracker(text, intent="query_meter_reading", active_loop=QUERY_FORM, slots={"language": "en"})
+    dispatcher, events = await run(ValidateMeterQueryForm(), tracker, domain)
+    slots = slot_values(events)
+    assert (slots["requested_slot"], slots["switch_to"]) == (None, "submit_meter_reading")
+    assert dispatcher.messages == [] and not portal.calls("POST")
+
+
+async def test_a_recorded_value_disputed_stays_a_query(portal, meters, make_tracker, domain):
+    text = "the portal shows 112 = 6,586 and 113 = 153,665 for WHJ01481, that can't be right"
+    tracker = make_tracker(text, intent="query_meter_reading", active_loop=QUERY_FORM, slots={"language": "en"})
+    _, events = await run(ValidateMeterQueryForm(), tracker, domain)
+    assert slot_values(events).get("switch_to") is None
