@@ -91,6 +91,8 @@ WANTS_ACTION_REQUIRED = re.compile(
     r"requir\w* (my |an |our )?action|attend\w* (qq?ch|quelque chose)|anything from (me|us))", re.I)
 WANTS_ALL = re.compile(r"\b(tou[st]e?s?|all|every|everything|ensemble|associ\w*|involved|on the account|"
                        r"du compte|sur le compte|of the company|de la soci[ée]t[ée])\b", re.I)
+TWO_REQUESTS = re.compile(r"(?:,|\band\b|\bet\b|\bthen\b|\bpuis\b).*\b(tell|show|dites|montre\w*|indique\w*|which|lequel|"
+                          r"lesquels|quel)\b", re.I)
 # "our tickets", "nos dossiers": every case, unless "my / mes" says otherwise ("my cases on our printer")
 WANTS_OURS = re.compile(r"\b(our|nos|notre)\b", re.I)
 WANTS_MINE = re.compile(
@@ -225,6 +227,10 @@ def list_in(tracker: Tracker) -> Optional[str]:
     if is_payload(text):
         return None
     if WANTS_ACTION_REQUIRED.search(text):
+        # "list all our open cases, and tell me which one is waiting on us": every case, each one waiting for the
+        # customer shown with what is awaited (the two requests answered by one list)
+        if WANTS_ALL.search(text) and TWO_REQUESTS.search(text):
+            return "all"
         return "action_required"
     if WANTS_ALL.search(text):
         return "all"

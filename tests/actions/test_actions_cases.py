@@ -1198,3 +1198,15 @@ def test_what_is_awaited_is_escaped_and_shortened():
     line = awaited_line(case, "en")
     assert "\\[click\\]" in line and line.endswith('…"') and len(line) < 220
     assert awaited_line({**case, "status": "in_progress"}, "en") is None
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("text", "which"), [
+    ("Can you list all our open cases, and tell me which one is waiting on us?", "all"),
+    ("montre tous nos dossiers ouverts et dis-moi lequel attend une réponse de notre part", "all"),
+    ("all the cases that need my action", "action_required"),
+])
+async def test_every_open_case_and_which_is_waiting_is_one_list(cases, portal, make_tracker, domain, text, which):
+    await run(ActionListCases(), list_tracker(make_tracker, text, lang="en", **as_admin()), domain)
+    (request,) = portal.calls("GET", "/cases")
+    assert request["params"]["list"] == which
