@@ -65,10 +65,35 @@ def test_actions_that_use_the_domain_receive_it(domain):
     assert set(domain["send_domain"]) - uses == set(), "receives the domain without using it"
 
 
+RENDERERS = ("utter_in", "render_response")
+
+
+def _rendering_helpers(module) -> dict:
+    """The module's own functions that render a domain response (call utter_in / render_response), by name, with
+    the renderers themselves: the names whose call renders a response."""
+    names = {}
+    for name, function in inspect.getmembers(module, inspect.isfunction):
+        if function.__module__ != module.__name__ or name in RENDERERS:
+            continue
+        if re.search(rf"\b(?:{'|'.join(RENDERERS)})\(", inspect.getsource(function)):
+            names[name] = function
+    return names
+
+
+def _calls(source: str, names) -> int:
+    return sum(len(re.findall(rf"(?<![\w.])(?<!def ){re.escape(name)}\(", source)) for name in names)
+
+
+def _action_source(cls: type) -> str:
+    return "\n".join(inspect.getsource(getattr(cls, m)) for m in ("run", "submit") if hasattr(cls, m))
+
+
 def _renders_responses(cls: type) -> bool:
-    """Whether the action renders a domain response itself (actions/profile.py utter_in / render_response)."""
-    source = "\n".join(inspect.getsource(getattr(cls, m)) for m in ("run", "submit") if hasattr(cls, m))
-    return bool(re.search(r"\b(utter_in|render_response)\(|[\"']responses[\"']", source))
+    """Whether the action renders a domain response itself (actions/profile.py utter_in / render_response), directly
+    or through a function of its module that does (profile.change_language)."""
+    module = importlib.import_module(cls.__module__)
+    source = _action_source(cls)
+    return bool(_calls(source, (*RENDERERS, *_rendering_helpers(module))) or re.search(r"[\"']responses[\"']", source))
 
 
 def test_actions_that_render_responses_receive_the_domains_responses():
@@ -81,13 +106,19 @@ def test_actions_that_render_responses_receive_the_domains_responses():
     listed = set(endpoints["action_endpoint"]["domain_responses_for"])
     renders = {cls().name() for cls in _concrete_actions() if _renders_responses(cls)}
     assert renders == listed
-    # The helpers are used from those actions' own code only: no other path reaches the domain's responses.
-    for module in pkgutil.iter_modules(actions.__path__):
-        source = inspect.getsource(importlib.import_module(f"actions.{module.name}"))
-        calls = len(re.findall(r"\b(?:utter_in|render_response)\(", source))
-        definitions = len(re.findall(r"\bdef (?:utter_in|render_response)\(", source))
-        in_listed = sum(len(re.findall(r"\b(?:utter_in|render_response)\(", inspect.getsource(cls.run)))
-                        for cls in _concrete_actions() if cls.__module__ == f"actions.{module.name}"
-                        and cls().name() in listed)
-        helper_chain = 1 if module.name == "profile" else 0  # utter_in calls render_response
-        assert calls - definitions - helper_chain == in_listed, f"actions/{module.name}.py"
+    production = yaml.safe_load((Path(actions.__file__).parents[1] / "deploy" / "files" / "rasa-endpoints.yml")
+                                .read_text())
+    assert set(production["action_endpoint"]["domain_responses_for"]) == listed  # the production profile's too
+    # The renderers and the helpers that use them are called from those actions' own code (or from each other)
+    # only: no other path reaches the domain's responses.
+    for info in pkgutil.iter_modules(actions.__path__):
+        module = importlib.import_module(f"actions.{info.name}")
+        helpers = _rendering_helpers(module)
+        names = (*RENDERERS, *helpers)
+        everywhere = _calls(inspect.getsource(module), names)
+        inside_renderers = sum(_calls(inspect.getsource(getattr(module, name)), names)
+                               for name in (*RENDERERS, *helpers) if hasattr(module, name)
+                               and getattr(module, name).__module__ == module.__name__)
+        in_listed = sum(_calls(_action_source(cls), names) for cls in _concrete_actions()
+                        if cls.__module__ == module.__name__ and cls().name() in listed)
+        assert everywhere - inside_renderers == in_listed, f"actions/{info.name}.py"
