@@ -35,7 +35,7 @@ from actions.forms import (
     NOT_AN_ANSWER, OpeningMessage, PortalFormValidation, answered_by_button, asked, entity, intent_of, is_payload,
     latest_user_message, opening_message, opening_turn, text_of, turn_message, yes_no_answer,
 )
-from actions.text import escape_markdown, fold_accents
+from actions.text import escape_markdown, fold_accents, shortened
 from actions.session import backend, language, report_backend_error
 from actions.submission import SubmitAction, form_slots
 
@@ -369,15 +369,13 @@ def case_line(case: Dict[str, Any], lang: str) -> str:
 def awaited_line(case: Dict[str, Any], lang: str) -> Optional[str]:
     """For a case waiting for the customer, what is awaited: the latest message on it, quoted (escaped: written by
     a person), so that the list already says what to answer."""
-    activities = case.get("activities") or []
+    activities = case.get("activities") or []  # oldest first, as utter_case reads them
     if case.get("status") != "awaiting_customer" or not activities:
         return None
-    latest = max(activities, key=lambda a: str(a.get("created_at") or ""))
-    body = " ".join(str(latest.get("body") or "").split())
+    latest = activities[-1]
+    body = shortened(str(latest.get("body") or ""), AWAITED_CHARS)
     if not body:
         return None
-    if len(body) > AWAITED_CHARS:
-        body = body[:AWAITED_CHARS].rsplit(" ", 1)[0].rstrip(" ,;:.") + "…"
     return "   ↳ " + AWAITED[lang].format(author=escape_markdown(latest.get("author_name") or "Canon"),
                                         body=escape_markdown(body))
 

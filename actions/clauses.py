@@ -22,9 +22,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.forms import is_payload, latest_user_message
-from actions.knowledge import shortened
 from actions.session import env_secret, language
-from actions.text import escape_markdown
+from actions.text import escape_markdown, shortened
 
 log = logging.getLogger(__name__)
 SLOT = "also_asked"

@@ -9,7 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.backend_client import BackendError, BackendRejected, public_backend_url
 from actions.session import backend, language, report_backend_error
-from actions.text import escape_markdown
+from actions.text import escape_markdown, shortened
 
 
 # Below this cosine an article is not about the question (measured: an off-topic question's best hit ≈ 0.15, a
@@ -42,12 +42,6 @@ def utter_articles(dispatcher: CollectingDispatcher, articles: List[Dict[str, An
 QUERY_SHOWN_CHARS = 80
 
 
-def shortened(query: str, limit: int = QUERY_SHOWN_CHARS) -> str:
-    """The user's question as quoted back: whole when short, else cut at a word with "…"."""
-    query = " ".join(query.split())
-    if len(query) <= limit:
-        return query
-    return query[:limit].rsplit(" ", 1)[0].rstrip(" ,;:.") + "…"
 
 class ActionSearchKnowledge(Action):
     def name(self) -> Text:
@@ -71,7 +65,8 @@ class ActionSearchKnowledge(Action):
             return []
         articles = answering(articles)
         if not articles:  # honest: no article, and a person can answer
-            dispatcher.utter_message(response="utter_kb_search_nothing", query=escape_markdown(shortened(query)))
+            dispatcher.utter_message(response="utter_kb_search_nothing",
+                                     query=escape_markdown(shortened(query, QUERY_SHOWN_CHARS)))
             return []
         dispatcher.utter_message(response="utter_kb_search_intro")
         utter_articles(dispatcher, articles)

@@ -43,3 +43,11 @@ def escape_markdown(text: object) -> str:
     escaped = _MARKUP.sub(lambda m: "\\" + m.group(0), "" if text is None else str(text))
     escaped = _HEADING.sub(r"\1\\#", escaped)
     return _SCHEME.sub(r"\1\\\2", escaped)
+
+
+def shortened(text: str, limit: int) -> str:
+    """Words quoted back (a question, a message): spaces folded, whole when short, else cut at a word with "…"."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:.") + "…"

@@ -23,6 +23,11 @@ PENDING = "pending"
 MAX_MESSAGE_ID_CHARS = 128
 
 
+def usable_message_id(value: object) -> bool:
+    """A channel message's id the dedup can key on: a string of 1 to MAX_MESSAGE_ID_CHARS characters."""
+    return isinstance(value, str) and 0 < len(value) <= MAX_MESSAGE_ID_CHARS
+
+
 class MessageDedup:
     def __init__(self, redis_url: Optional[str] = None, ttl: Optional[int] = None, wait_seconds: float = 60.0,
                  poll_seconds: float = 0.1) -> None:

@@ -17,7 +17,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.dedup import MAX_MESSAGE_ID_CHARS, MessageDedup
+from bot.channels.dedup import MessageDedup, usable_message_id
 from bot.channels.render import web_message
 from bot.identity import (
     MAX_SENDER_CHARS, Handler, IdentityLayer, IdentityVerifier, PortalUnavailable, edge_message,
@@ -87,8 +87,7 @@ class PortalRestInput(InputChannel):
             sender, metadata = body.get("sender") or "default", body.get("metadata") or {}
             message_id = body.get("message_id")
             if not isinstance(sender, str) or len(sender) > MAX_SENDER_CHARS or not isinstance(metadata, dict) \
-                    or not (message_id is None or (isinstance(message_id, str)
-                                                   and 0 < len(message_id) <= MAX_MESSAGE_ID_CHARS)):
+                    or not (message_id is None or usable_message_id(message_id)):
                 return _error(400, "invalid_body")
             lang = metadata.get("lang") if metadata.get("lang") in ("fr", "en") else None
 

@@ -33,7 +33,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from bot.channels.dedup import MAX_MESSAGE_ID_CHARS, MessageDedup
+from bot.channels.dedup import MessageDedup, usable_message_id
 from bot.channels.render import web_message
 from bot.identity import (
     Handler, IdentityLayer, IdentityVerifier, PortalUnavailable, allowed_origins, edge_message,
@@ -252,7 +252,7 @@ class PortalSocketIOInput(InputChannel):
                 return {"ok": False}
             room = layer.conversation_id(identity["id"], session_id)
             message_id = data.get("message_id")
-            if not (isinstance(message_id, str) and 0 < len(message_id) <= MAX_MESSAGE_ID_CHARS):
+            if not usable_message_id(message_id):
                 message_id = None  # an older widget: taken without protection against a copy
             refusal = layer.refusal(data.get("message"))
             if refusal:

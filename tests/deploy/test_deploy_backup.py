@@ -74,11 +74,16 @@ def rows(engine: sa.engine.Engine) -> list[tuple]:
         return [tuple(r) for r in connection.execute(sa.text("SELECT id, body FROM cases ORDER BY id"))]
 
 
-def test_a_row_survives_backup_and_restore_and_old_archives_go(database, tmp_path):
-    name, engine = database
+def one_case(engine: sa.engine.Engine, body: str) -> None:
+    """The table the tests back up, with one row."""
     with engine.begin() as connection:
         connection.execute(sa.text("CREATE TABLE cases (id integer PRIMARY KEY, body text NOT NULL)"))
-        connection.execute(sa.text("INSERT INTO cases VALUES (1, 'toner low, printer 3rd floor — imprimante')"))
+        connection.execute(sa.text("INSERT INTO cases VALUES (1, :body)"), {"body": body})
+
+
+def test_a_row_survives_backup_and_restore_and_old_archives_go(database, tmp_path):
+    name, engine = database
+    one_case(engine, "toner low, printer 3rd floor — imprimante")
     backups = tmp_path / "backups"
     for _ in range(3):  # three runs a second apart (the archive name's time has seconds): the newest two stay
         done = run(BACKUP, BACKUP_DIR=str(backups), BACKUP_DATABASES=name, BACKUP_KEEP="2")
@@ -125,9 +130,7 @@ def test_a_failed_dump_leaves_no_archive_and_removes_none(database, tmp_path):
 
 def test_a_bad_archive_changes_nothing(database, tmp_path):
     name, engine = database
-    with engine.begin() as connection:
-        connection.execute(sa.text("CREATE TABLE cases (id integer PRIMARY KEY, body text NOT NULL)"))
-        connection.execute(sa.text("INSERT INTO cases VALUES (1, 'kept')"))
+    one_case(engine, "kept")
     bad = tmp_path / "bad.dump"
     bad.write_bytes(b"PGDMP not really")
     assert run(RESTORE, name, str(bad)).returncode != 0
