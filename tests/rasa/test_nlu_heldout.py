@@ -108,14 +108,15 @@ def test_heldout_intent_accuracy_reaches_the_target(heldout_results, lang):
         + nlu_eval.format_errors({lang: result}))
 
 
-# The blind sets (tests/nlu/blind_*.yml, 28 Nov; tests/nlu/blind2_*.yml, blind3_*.yml and blind4_*.yml, 7-8 Dec)
+# The blind sets (tests/nlu/blind_*.yml, 28 Nov; tests/nlu/blind2_*.yml … blind5_*.yml, 7-8 Dec)
 # were written without the training data and never copied into it. The first measured fr 0.935, en 0.951 at first
 # and moved with the training data (README, "Measured"); the second measured fr 0.855, en 0.847 on its first run
 # (7 Dec) and 0.906-0.914 after the training data grew by family; the third fr 0.915, en 0.876 on its first run; the
-# fourth fr 0.903, en 0.906 on its first run (labels as relabelled, see its header). Their figures are reported
+# fourth fr 0.903, en 0.906 on its first run (labels as relabelled, see its header); the fifth fr 0.898, en 0.895 on
+# its first run (DIET alone: fr 0.886, en 0.846). Their figures are reported
 # (results/nlu/blind*.md), not asserted at the 0.95 target: the margin is one or two utterances on a model trained on
 # another machine. These floors only catch a regression.
-BLIND_REGRESSION_FLOOR = {"blind": 0.92, "blind2": 0.87, "blind3": 0.86, "blind4": 0.86}
+BLIND_REGRESSION_FLOOR = {"blind": 0.92, "blind2": 0.87, "blind3": 0.86, "blind4": 0.86, "blind5": 0.86}
 
 
 @pytest.fixture(scope="module", params=sorted(BLIND_REGRESSION_FLOOR))
