@@ -530,7 +530,13 @@ class ValidateAdminInviteForm(PortalFormValidation):
     async def extract_admin_invite_email(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        if tracker.get_slot("admin_invite_email"):
+        current = tracker.get_slot("admin_invite_email")
+        if current:  # another address typed at a later question corrects it ("sorry, typo in the email: it's …")
+            text = text_of(tracker)
+            found = [] if opening_turn(tracker) or is_payload(text) else EMAIL_RE.findall(text)
+            if len(found) == 1 and found[0].strip().lower() != current:
+                dispatcher.utter_message(response="utter_admin_invite_email_changed", email=found[0].strip().lower())
+                return {"admin_invite_email": found[0].strip().lower()}
             return {}
         opening = opening_turn(tracker)
         if not (opening or asked(tracker, "admin_invite_email")) or (not opening and not_a_name(tracker)):
@@ -611,6 +617,8 @@ class ValidateAdminInviteForm(PortalFormValidation):
         phone = None if is_payload(text) else phone_in(text)
         if phone:
             return {"admin_invite_phone": phone}
+        if EMAIL_RE.search(text):  # an e-mail address corrected (extract_admin_invite_email): the phone is asked again
+            return {}
         if intent == "deny" or NO_PHONE_WORDS.search(normalize(text)):
             return {"admin_invite_phone": ""}  # no phone: optional
         if question_instead(text):

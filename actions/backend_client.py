@@ -15,6 +15,8 @@ from typing import Any, Dict, List, Optional
 
 import httpx
 
+from actions.text import spelled_references
+
 log = logging.getLogger(__name__)
 # httpx logs every request at INFO ("HTTP Request: GET ... 200 OK"): 8 % of the action server's CPU under load, for
 # lines the backend's own access log already has. Failures are logged here, with the user-facing outcome.
@@ -135,7 +137,9 @@ class BackendClient:
         return value
 
     async def resolve_assets(self, text: str) -> Dict[str, Any]:
-        return await self._request("POST", "/assets/resolve", json={"text": text[:MAX_RESOLVE_CHARS]})
+        # a serial or asset number said character by character ("W H J zéro un …") is sent as one
+        return await self._request("POST", "/assets/resolve",
+                                   json={"text": spelled_references(text)[:MAX_RESOLVE_CHARS]})
 
     async def classify_fault(self, text: str, lang: str, category: Optional[str] = None) -> Dict[str, Any]:
         body: Dict[str, Any] = {"text": text, "lang": lang}

@@ -35,7 +35,7 @@ from actions.forms import (
     NOT_AN_ANSWER, OpeningMessage, PortalFormValidation, answered_by_button, asked, entity, intent_of, is_payload,
     latest_user_message, opening_message, opening_turn, text_of, turn_message, yes_no_answer,
 )
-from actions.text import escape_markdown, fold_accents, shortened
+from actions.text import escape_markdown, fold_accents, shortened, spelled_references
 from actions.session import backend, language, report_backend_error
 from actions.submission import SubmitAction, form_slots
 
@@ -91,8 +91,9 @@ WANTS_ACTION_REQUIRED = re.compile(
     r"requir\w* (my |an |our )?action|attend\w* (qq?ch|quelque chose)|anything from (me|us))", re.I)
 WANTS_ALL = re.compile(r"\b(tou[st]e?s?|all|every|everything|ensemble|associ\w*|involved|on the account|"
                        r"du compte|sur le compte|of the company|de la soci[ée]t[ée])\b", re.I)
-TWO_REQUESTS = re.compile(r"(?:,|\band\b|\bet\b|\bthen\b|\bpuis\b).*\b(tell|show|dites|montre\w*|indique\w*|which|lequel|"
-                          r"lesquels|quel)\b", re.I)
+TWO_REQUESTS = re.compile(r"(?:[,?.;]|\s[-\u2013\u2014]\s|\band\b|\bet\b|\bthen\b|\bpuis\b).*\b(tell|show|dire|dis|dites|montre\w*|indique\w*|"
+                          r"which|lequel|lesquels|quel|s'il y en a|y en a-t-il|if any|whether|is there|are there)\b",
+                          re.I)
 # "our tickets", "nos dossiers": every case, unless "my / mes" says otherwise ("my cases on our printer")
 WANTS_OURS = re.compile(r"\b(our|nos|notre)\b", re.I)
 WANTS_MINE = re.compile(
@@ -137,7 +138,7 @@ def case_number_in(message: OpeningMessage, text: Optional[str] = None) -> Optio
     if number:
         return number
     text = message.text if text is None else text
-    return None if is_payload(text) else normalize_case_number(text)
+    return None if is_payload(text) else normalize_case_number(spelled_references(text))
 
 
 # --- a case already open that the words point at ------------------------------------------------------------------
@@ -184,6 +185,13 @@ async def existing_case_offer(dispatcher: CollectingDispatcher, tracker: Tracker
             case = await client.case(number)
     except BackendError:
         return None  # not found, not visible or unreachable: the new request goes on
+    return offer_open_case(dispatcher, tracker, case, opening.intent)
+
+
+def offer_open_case(dispatcher: CollectingDispatcher, tracker: Tracker, case: Optional[Dict[str, Any]], intent: str,
+                    response: str = "utter_existing_case_offer", **fields: Any) -> Optional[List[EventType]]:
+    """Offer a case still open instead of writing a new one (once per case in a conversation): add the message to
+    it, hear its status, or go on with the new request (`intent`). None when there is nothing to offer."""
     if not case or case.get("status") not in OPEN_STATUSES:
         return None
     offered = tracker.get_slot(CASE_OFFER) or {}
@@ -191,12 +199,23 @@ async def existing_case_offer(dispatcher: CollectingDispatcher, tracker: Tracker
         return None
     lang = language(tracker)
     comment, status, new = (t.format(number=case["number"]) for t in OFFER_TITLES[lang])
-    dispatcher.utter_message(response="utter_existing_case_offer", case=case_label(case), buttons=[
+    dispatcher.utter_message(response=response, case=case_label(case), **fields, buttons=[
         {"title": comment, "payload": f'/add_case_comment{{"case_number":"{case["number"]}"}}'},
         {"title": status, "payload": f'/case_status{{"case_number":"{case["number"]}"}}'},
-        {"title": new, "payload": f"/{opening.intent}"},
+        {"title": new, "payload": f"/{intent}"},
     ])
     return [SlotSet("requested_slot", None), SlotSet(CASE_OFFER, {"number": case["number"], "pending": True})]
+
+
+async def open_case_about_order(client: BackendClient, order_number: str) -> Optional[Dict[str, Any]]:
+    """The newest case still open about this order (an order enquiry already made), or None."""
+    try:
+        cases = await client.cases("all", state="open")
+    except BackendError as error:
+        log.warning("cases unavailable to look for one about %s: %s", order_number, error)
+        return None
+    return next((c for c in cases if c.get("order_number") == order_number and c.get("status") in OPEN_STATUSES),
+                None)
 
 
 # Training requests are not cases (TRN numbers): "on avait pas déjà demandé une formation ?" lists them.
@@ -229,7 +248,7 @@ def list_in(tracker: Tracker) -> Optional[str]:
     if WANTS_ACTION_REQUIRED.search(text):
         # "list all our open cases, and tell me which one is waiting on us": every case, each one waiting for the
         # customer shown with what is awaited (the two requests answered by one list)
-        if WANTS_ALL.search(text) and TWO_REQUESTS.search(text):
+        if (WANTS_ALL.search(text) or WANTS_OURS.search(text)) and TWO_REQUESTS.search(text):
             return "all"
         return "action_required"
     if WANTS_ALL.search(text):

@@ -37,6 +37,24 @@ FORM = "fault_report_form"
 # Helper slots of the form, forgotten with its answers.
 EXTRA_SLOTS = ("fault_asset_label", "fault_proposal", "kb_articles", "fault_type_inferred")
 # "No article was shown", typed instead of clicking the third button of the knowledge question.
+# The user already went through the help articles ("nothing in your articles helped", "j'ai déjà regardé vos fiches
+# d'aide"): they are not shown again before the case (accents folded)
+ARTICLES_TRIED = re.compile(
+    r"\b(?:nothing in (?:your|the) (?:articles?|help|knowledge base|faq)|(?:your|the) (?:articles?|help pages?|faq|"
+    r"knowledge base)(?: \w+){0,2} (?:didn'?t|did not|don'?t|do not|doesn'?t) help|already (?:checked|tried|read|looked "
+    r"(?:at|through)|went through|followed) (?:your|the) (?:articles?|help|knowledge base|faq|troubleshooting)|"
+    r"(?:j'ai|on a|nous avons) (?:deja )?(?:consulte|lu|regarde|essaye|suivi|parcouru) (?:vos|les) (?:articles?|fiches?|"
+    r"aides?|faq|solutions?|procedures?)|(?:j'ai|on a|nous avons) (?:deja )?(?:consulte|regarde|parcouru) la base de "
+    r"connaissances?|rien (?:trouve )?dans (?:vos|les) (?:articles?|fiches?|aides?|faq)|(?:vos|les) (?:articles?|"
+    r"fiches?) (?:n'ont|ne m'ont|ne nous ont) (?:rien donne|pas aide|servi a rien))\b")
+
+
+def articles_tried(tracker: Tracker) -> bool:
+    """The user's words (the opening message or the description) say the help articles were already tried."""
+    said = f"{opening_message(tracker).text or ''} {tracker.get_slot('fault_description') or ''}"
+    return bool(ARTICLES_TRIED.search(plain(said)))
+
+
 NO_ARTICLE_SHOWN = re.compile(r"\b(aucun article|pas d'article|no articles?|none shown|nothing shown)\b", re.I)
 MIN_DESCRIPTION_CHARS = 5
 
@@ -123,6 +141,8 @@ class ValidateFaultReportForm(PortalFormValidation):
                                         description=slots["fault_description"], asset=slots["fault_asset"])
         inferred = [SlotSet("fault_category", category), SlotSet("fault_subcategory", subcategory),
                     SlotSet("fault_type_inferred", True), SlotSet("kb_articles", articles)]
+        if articles and articles_tried(tracker):  # they did not help: not shown again
+            return inferred + [SlotSet("kb_feedback", "no")]
         return inferred + ([] if articles else [SlotSet("kb_feedback", "none_shown")])
 
     # --- device -----------------------------------------------------------------------------------------
@@ -268,6 +288,8 @@ class ValidateFaultReportForm(PortalFormValidation):
         slots: Dict[Text, Any] = {"fault_subcategory": value, "kb_articles": articles}
         if not articles:
             slots["kb_feedback"] = "none_shown"
+        elif articles_tried(tracker):  # the user already went through the articles: not shown again
+            slots["kb_feedback"] = "no"
         return slots
 
     @staticmethod

@@ -118,6 +118,13 @@ def entities(tracker: Tracker, name: str) -> List[str]:
     return [str(v) for v in tracker.get_latest_entity_values(name)]
 
 
+def bot_response(event: Dict[str, Any]) -> Optional[str]:
+    """The domain response a bot event said ("utter_order_created"), None for other events and free text."""
+    if event.get("event") != "bot":
+        return None
+    return (event.get("metadata") or {}).get("utter_action")
+
+
 def text_of(tracker: Tracker) -> str:
     return ((tracker.latest_message or {}).get("text") or "").strip()
 

@@ -20,6 +20,7 @@ from rasa_sdk.types import DomainDict
 from actions.text import escape_markdown, fold_accents
 from actions.backend_client import BackendError
 from actions.fault_report import describes_a_fault
+from actions.meters import gives_guide_readings
 from actions.forms import (
     PortalFormValidation, entities, intent_of, is_payload, opening_message, opening_turn, text_of, yes_no_answer,
 )
@@ -232,7 +233,9 @@ class ActionSuggestIntents(Action):
             best.append(name)
             if len(best) == SUGGESTIONS:
                 break
-        if "report_fault" not in best and await sounds_like_a_fault(tracker):
+        if "submit_meter_reading" not in best[:1] and gives_guide_readings(text_of(tracker), lang):
+            best = ["submit_meter_reading", *[b for b in best if b != "submit_meter_reading"]][:SUGGESTIONS]
+        elif "report_fault" not in best and await sounds_like_a_fault(tracker):
             best = ["report_fault", *best][:SUGGESTIONS]
         if "human_handoff" not in best and asks_for_a_person(text_of(tracker)):
             best = ["human_handoff", *best][:SUGGESTIONS]

@@ -42,7 +42,8 @@ from rasa_sdk.types import DomainDict
 from actions.text import digits_of, escape_markdown, plain
 from actions.backend_client import BackendError
 from actions.forms import (
-    OPENING_HAND_OVERS, OpeningMessage, PortalFormValidation, ask_asset, asked, asset_label, entity, extract_asset,
+    OPENING_HAND_OVERS, SUMMARY_QUESTIONS, OpeningMessage, PortalFormValidation, ask_asset, asked, asset_label,
+    bot_response, entity, extract_asset,
     NOT_AN_ANSWER, READINGS_INTENT, gives_readings, intent_of, is_payload,
     not_an_answer, opening_turn, text_of, turn_message, yes_no_answer,
 )
@@ -77,7 +78,8 @@ _NEGATIVE = re.compile(r"(?:^|[^\w])[-\u2212\u2013]\s*\d")
 # A meter code followed by a connector and a value: "112: 45300", "113 = 12 000", "le 122 est a 1600".
 # "112: 45300", "112 = 45300", "112 → 45300", "112 - 45300" (a dash followed by a space; "112 -5" stays negative)
 # ... and as a correction says it: "123 should be 61,920", "le 122 devrait être 1 600", "113 reads 88,500"
-_CONNECTOR = (r"\s*(?:[:=]|->|=>|\u2192|[-\u2013\u2014](?=\s)|\bc\s*'?\s*est\b|\best\s+(?:a|de)\b|\bis\b|"
+_CONNECTOR = (r"\s*(?:[:=]|->|=>|\u2192|[-\u2013\u2014](?=\s)|\bc\s*'?\s*est\b|\best\s+(?:a|de)\b|\bis\b|\bit\s*'?\s*s\b|"
+              r"\bit\s+is\b|"
               r"\bat\b|\ba\b|\bshould\s+(?:be|read|say|show)\b|\bis\s+(?:actually|really|in fact)\b|"
               r"\b(?:reads|says|shows)\b|\b(?:devrait|doit|aurait du)\s+etre\b|\b(?:affiche|indique|vaut)\b|"
               r"\best\s+en\s+fait(?:\s+(?:a|de))?\b)\s*")
@@ -103,9 +105,19 @@ normalize = plain  # the meter patterns read folded text
 NUMBER_WORDS_THRESHOLD = 10
 
 
+# What a speaker says while thinking ("le 113 euh 89 120", "one one three uh 155,980"): not part of a value or code
+FILLERS = re.compile(r"(?i)(?<![\w'])(?:euh+|heu+|hum+|uh+|um+|erm+|hmm+)(?![\w'])[,.]?")
+
+
 def said_numbers(text: str, lang: str) -> str:
-    """The answer with numbers said in words as digits (a button's payload is left as it is)."""
-    return text if not text or is_payload(text) else digits_of(text, lang, NUMBER_WORDS_THRESHOLD)
+    """The answer with numbers said in words as digits, meter codes said digit by digit as codes ("one one two" →
+    "112") and fillers left out (a button's payload is left as it is)."""
+    if not text or is_payload(text):
+        return text
+    text = FILLERS.sub(" ", text)
+    for pattern, code in _SPOKEN_CODES:
+        text = pattern.sub(code, text)
+    return digits_of(text, lang, NUMBER_WORDS_THRESHOLD)
 
 
 def _digits(token: str) -> int:
@@ -117,6 +129,11 @@ _CORRECTION = re.compile(r"\b(?:non|pardon|plutot|je veux dire|corrige\w*|correc
                          r"make (?:that|it)|corrected)\b", re.I)
 
 
+# A value set against the wrong one: "c'est 2 920, pas 2 290", "41,920 not 41,290", "2920 au lieu de 2290"
+_NOT_THE_OTHER = re.compile(r"^(?P<kept>.*\d)\s*[,;]?\s*(?:et\s+|and\s+)?(?:pas|non|not|plutot que|rather than|instead of|"
+                            r"au lieu de)\s+(?:le\s+|the\s+)?\d[\d .,'\u00a0\u202f]*[\s.!]*$")
+
+
 def parse_value(text: str) -> Tuple[str, Optional[int]]:
     """One answer for one meter → (kind, value). kind: value | keep | skip | negative | decimal | several |
     none. Thousands may be grouped by a space, dot, comma or apostrophe used consistently ("45 300"). A value
@@ -125,6 +142,9 @@ def parse_value(text: str) -> Tuple[str, Optional[int]]:
     if is_payload(t):
         return "none", None
     correction = list(_CORRECTION.finditer(t))
+    not_the_other = _NOT_THE_OTHER.match(t)
+    if not_the_other:
+        return parse_value(not_the_other.group("kept"))
     if correction and re.search(r"\d", t[:correction[-1].start()]) and re.search(r"\d", t[correction[-1].end():]):
         return parse_value(t[correction[-1].end():])
     numbers: List[int] = []
@@ -162,10 +182,14 @@ def parse_pairs(text: str, codes: Sequence[str]) -> Tuple[List[Tuple[str, str, O
     alternatives = "|".join(re.escape(c) for c in sorted(codes, key=len, reverse=True))
     pattern = re.compile(rf"(?<![\w.'])(?P<code>{alternatives})(?!\d){_CONNECTOR}{_NUMBER}")
     matches = list(pattern.finditer(t))
-    if not matches:  # a list with no connector: "112 6,702 / 113 154,380 / 122 9,840" (two codes at least)
-        bare = re.compile(rf"(?<![\w.'])(?P<code>{alternatives})\s+{_NUMBER}(?=\s*(?:[/;,|]|$|\s(?:{alternatives})\b))")
-        found = list(bare.finditer(t))
-        matches = found if len({m.group("code") for m in found}) >= 2 else []
+    # a list with no connector, or only some: "112 6,702 / 113 154,380", "le 112 c'est 15940 le 113 89120 le 122
+    # 4388" — a code followed by one number, in a list of two codes at least
+    bare = re.compile(rf"(?<![\w.'])(?P<code>{alternatives})\s+{_NUMBER}(?=\s*(?:$|[^\d\s:=]|(?:{alternatives})\b))")
+    taken = {m.group("code") for m in matches}
+    found = [m for m in bare.finditer(t) if m.group("code") not in taken and not m.group("neg")
+             and not any(m.start() < c.end() and c.start() < m.end() for c in matches)]
+    if len(taken | {m.group("code") for m in found}) >= 2:
+        matches = sorted(matches + found, key=lambda m: m.start())
     pairs: List[Tuple[str, str, Optional[int]]] = []
     for match in matches:
         if match.group("neg"):
@@ -328,6 +352,35 @@ def digression(tracker: Tracker) -> bool:
     return not_an_answer(tracker) and intent_of(tracker) != "nlu_fallback"
 
 
+# The user keeps a value refused as lower than the last reading ("that's what the counter says, I've checked it
+# twice", "c'est bien ce qui est affiché, je ne change rien"), accents folded
+INSISTS = re.compile(
+    r"\b(that'?s what (?:it|the \w+(?: \w+)?) (?:says|shows|reads|displays)|i'?(?:ve| have)? (?:double[- ])?checked|"
+    r"(?:not|won'?t|am not|i'?m not) (?:going to )?chang\w*|i'?m (?:sure|certain|positive)|(?:it|that)'?s (?:correct|right|"
+    r"accurate)|(?:it|that) is (?:correct|right)|keep (?:it|that|the value)|c'est bien (?:ca|ce qu\w*|la bonne|le bon|"
+    r"exact)|c'est ce qu\w* (?:est )?affich\w*|(?:j'ai|on a) (?:bien |deja )?(?:verifie|regarde|controle)|je (?:ne )?"
+    r"(?:change|modifie) (?:rien|pas)|je maintiens|je suis (?:sur|certaine?)|c'est (?:correct|juste|exact)|"
+    r"l'ecran (?:affiche|indique|dit))\b")
+
+
+def insists_on_lower(tracker: Tracker) -> bool:
+    """The latest message keeps a value the assistant just refused as lower than the meter's last reading."""
+    if tracker.get_slot("requested_slot") != "meter_current" or not INSISTS.search(plain(text_of(tracker))):
+        return False
+    latest_seen = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if latest_seen:
+                return False
+            latest_seen = True
+        elif latest_seen and bot_response(event) == "utter_meter_value_lower":
+            return True
+    return False
+
+
+SUMMARY_QUESTIONS[FORM] = insists_on_lower  # the form answers it, whatever request the words seem to make
+
+
 def current_meter(meters: List[Dict[str, Any]], values: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     """The first meter without an answer yet (a meter left out has the answer None)."""
     return next((m for m in meters if m["code"] not in values), None)
@@ -411,13 +464,30 @@ GUIDE_METERS = [{"code": code, "label": {"fr": fr, "en": en}} for code, fr, en i
     ("122", "Couleur Grand", "Colour Large"), ("123", "Couleur Petit", "Colour Small"))]
 
 
+# The guide's meter codes said digit by digit ("one one two", "un-un-trois", "1 2 2"): the codes, before the numbers
+# said in words are read ("nine hundred and eighty one two two" is 980 then meter 122, not 981 then 2 2)
+_DIGIT_WORDS = {"1": ("one", "un", "une"), "2": ("two", "deux"), "3": ("three", "trois")}
+_SPOKEN_CODES = [(re.compile(r"(?i)(?<![\w-])" + r"[\s-]+".join(
+    "(?:" + "|".join((digit,) + _DIGIT_WORDS[digit]) + ")" for digit in meter["code"]) + r"(?![\w-])"), meter["code"])
+    for meter in GUIDE_METERS]
+
+
+def gives_guide_readings(text: str, lang: str) -> bool:
+    """Values given for two of the guide's meters or more, by code or by name, typed or said ("one one two is seven
+    thousand…", "le cent treize euh quatre-vingt-neuf mille…")."""
+    if gives_readings(text or ""):
+        return True
+    pairs, _ = meter_pairs(said_numbers(text or "", lang), GUIDE_METERS)
+    return len(pairs) >= 2
+
+
 def _query_hand_over(opening: OpeningMessage) -> Optional[Tuple[str, Optional[str]]]:
     """New readings given per meter (by code or by name) opening a question about a reading: the readings form takes
     them, unless the words dispute a value already recorded."""
     plain = normalize(opening.text).lower()
     if DISPUTE_WORDS.search(plain) and RECORDED_WORDS.search(plain):
         return None
-    if gives_readings(opening.text) or len(named_pairs(opening.text, GUIDE_METERS)) >= 2:
+    if gives_guide_readings(opening.text, "fr"):
         return READINGS_INTENT, None
     return None
 
@@ -464,10 +534,17 @@ class ValidateMeterReadingForm(PortalFormValidation):
         lang, text = language(tracker), said_numbers(turn_message(tracker).text, language(tracker))
         # an answer that starts with a number is the value, whatever request it seems to make ("153,665 - same as
         # last time, it hasn't moved" is no request to move a device); help, cancel, ... stay what they are
-        if digression(tracker) and (first or intent in NOT_AN_ANSWER or not VALUE_FIRST.match(text)):
-            return {}
         values = dict(tracker.get_slot("meter_values") or {})
         pending = dict(tracker.get_slot("meter_pending") or {})
+        if not first and insists_on_lower(tracker):  # "that's what the screen says, I'm not changing it"
+            meter = current_meter(meters, values)
+            if meter is not None and meter.get("last") is not None:
+                dispatcher.utter_message(response="utter_meter_lower_maintained", meter_name=meter_name(meter, lang),
+                                         last_value=fmt_number(meter["last"], lang),
+                                         last_date=fmt_date(meter.get("date"), lang))
+                return progress(meters, values, pending)
+        if digression(tracker) and (first or intent in NOT_AN_ANSWER or not VALUE_FIRST.match(text)):
+            return {}
         if first:  # only values named per meter ("112: 45300"), never a bare number (a serial, a floor...)
             pairs, _ = meter_pairs(text, meters)
             if not pairs:

@@ -37,7 +37,7 @@ from actions.text import digits_of, escape_markdown, plain
 from actions.backend_client import BackendClient, BackendError, BackendRejected
 from actions.forms import (
     DEFECT_WORDS, MAX_BUTTONS, OPENING_HAND_OVERS, READINGS_INTENT, SUMMARY_QUESTIONS, OpeningMessage, PortalFormValidation, ask_asset,
-    asked, gives_readings,
+    asked, bot_response, gives_readings,
     asset_buttons, asset_label, entity, extract_asset, hand_over, intent_of, is_payload, latest_user_message,
     not_an_answer, opening_message, opening_turn, text_of, turn_message, yes_no_answer,
 )
@@ -111,6 +111,14 @@ normalize = plain  # the order patterns read folded text
 LIMIT_QUESTION = re.compile(
     r"\b(combien|how many|what'?s the (most|max\w*)|maximum|max|limite?|limit|at most|au plus|au maximum)\b.*\?|"
     r"\b(quantite|quantity) (max\w*|limite)\b")
+
+
+# A question about what the order costs or what the contract covers ("c'est pris en charge par le contrat, les
+# agrafes ?", "is the toner included?", "how much will that cost us?"): the priced summary answers it
+PRICE_QUESTION = re.compile(
+    r"\b(couvert\w*|pris en charge|inclu\w*|compris|gratuit\w*|factur\w*|payant\w*|payer|combien (?:ca|cela|ça) "
+    r"(?:coute|fait)|prix|tarif\w*|covered|included|free( of charge)?|charged?|billed|pay|how much|price\w*|cost\w*)\b"
+    r"[^?]*\?|^\s*(?:combien|how much)\b")
 
 
 def parse_count(text: str, entity_value: Optional[str] = None) -> Optional[int]:
@@ -506,7 +514,7 @@ def summary_question(tracker: Tracker) -> bool:
     plain = normalize(text)
     where = WHERE_QUESTION.search(plain) and DELIVERY_CHANGE.search(plain) and not re.search(r"\d", plain)
     more = ADD_WORDS.search(plain) and read_items(plain, tracker.get_slot("order_catalogue") or []).names_items
-    return bool(where or more or LIMIT_QUESTION.search(plain) or CONTACT_CHANGE.search(plain)
+    return bool(where or more or LIMIT_QUESTION.search(plain) or PRICE_QUESTION.search(plain) or CONTACT_CHANGE.search(plain)
                 or (DELIVERY_CHANGE.search(plain) and re.search(r"\b(plutot|instead|rather|change\w*|modifi\w*)\b", plain)))
 
 
@@ -622,7 +630,7 @@ def order_just_sent(tracker: Tracker) -> Optional[SentOrder]:
             users += 1
             if users > FOLLOWUP_TURNS:
                 return None
-        elif event.get("event") == "bot" and (event.get("metadata") or {}).get("utter_action") == "utter_order_created":
+        elif bot_response(event) == "utter_order_created":
             found = ORDER_NUMBER_SENT.search(event.get("text") or "")
             if not found:
                 return None
@@ -1006,7 +1014,7 @@ class ValidateOrderConsumablesForm(PortalFormValidation):
         contact", "add an item") or words ("livrer ailleurs", "deliver to 10 Station Road", "le contact c'est
         Karim", "ajoute un toner jaune"). The new address or person is read or asked, the item added or asked,
         then the summary is shown again."""
-        if asked(tracker, "order_confirm") and not not_free_text_answer(tracker):
+        if asked(tracker, "order_confirm") and (not not_free_text_answer(tracker) or summary_question(tracker)):
             change = self._summary_change(dispatcher, tracker)
             if change is not None:
                 return {**change, "order_confirm": None}
@@ -1030,6 +1038,9 @@ class ValidateOrderConsumablesForm(PortalFormValidation):
                                if item["part_number"] in ordered and item.get("max_quantity"))
             dispatcher.utter_message(response="utter_order_limits", limits=limits)
             return {}
+        if not wanted and PRICE_QUESTION.search(plain) and not ADD_WORDS.search(plain):
+            dispatcher.utter_message(response="utter_order_price_in_summary")
+            return {}  # answered: the priced summary is asked again
         named = read_items(plain, catalogue)
         if wanted == "item" or (not wanted and (named.names_items or ADD_WORDS.search(plain))):
             taken = {line["part_number"] for line in tracker.get_slot("order_lines") or []}
@@ -1291,6 +1302,22 @@ def describes_the_problem(text: str) -> bool:
 class ValidateOrderEnquiryForm(PortalFormValidation):
     def name(self) -> Text:
         return "validate_order_enquiry_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        """Once the order is known, a case still open about it (the missing item already claimed) is offered instead
+        of a second one: add the message to it, its status, or a new case all the same."""
+        from actions.cases import offer_open_case, open_case_about_order  # local: cases builds on this module
+
+        known = tracker.get_slot("order_enquiry_number")  # read first: validation updates the tracker's slots
+        events = await super().run(dispatcher, tracker, domain)
+        number = next((e.get("value") for e in events if e.get("event") == "slot"
+                       and e.get("name") == "order_enquiry_number" and e.get("value")), None)
+        if not number or known == number:
+            return events
+        case = await open_case_about_order(backend(tracker), number)
+        offer = offer_open_case(dispatcher, tracker, case, ENQUIRY_INTENT, response="utter_order_case_already_open",
+                                order_number=number)
+        return offer if offer is not None else events
 
     async def extract_order_enquiry_number(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -1809,6 +1836,8 @@ class ActionViewOrders(Action):
         return "action_view_orders"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        from actions.assets import context_asset  # local: assets builds on this module
+
         client = backend(tracker)
         text = text_of(tracker)
         reference = entity(tracker, "asset_ref") or ("" if is_payload(text) else text)
@@ -1827,9 +1856,12 @@ class ActionViewOrders(Action):
                 asset = matches[0]
             else:
                 assets = await client.assets()
-                if len(assets) != 1:
+                # the device the conversation is about: the order a claim is about, else the device a form holds
+                about = (tracker.get_slot("order_enquiry_order") or {}).get("asset_number") or context_asset(tracker)
+                known = [a for a in assets if about and a["asset_number"] == about]
+                if len(assets) != 1 and not known:
                     return self._ask(dispatcher, tracker, assets)
-                asset = assets[0]  # exactly one device: never ask which
+                asset = (known or assets)[0]  # exactly one device: never ask which
             await self._show(dispatcher, tracker, client, asset)
         except BackendError as error:
             report_backend_error(dispatcher, error)

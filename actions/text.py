@@ -27,6 +27,54 @@ def digits_of(text: str, lang: str = "fr", threshold: int = 0) -> str:
     return alpha2digit(alpha2digit(text, lang, threshold=threshold), other, threshold=threshold)
 
 
+# References said character by character, as on the phone or in a dictated message ("W H J zéro un quatre huit un",
+# "C S 0 0 3 2 4 9 8", "w-h-j 0 1 4 8 1"): joined when the characters make a serial, an asset, case or order number.
+SPELLED_REFERENCE = re.compile(r"[A-Z]{3}\d{5}|\d{8}|CS\d{7}|ORD\d{7}")
+_SPELLING_SEPARATORS = re.compile(r"([\s.,;:/-]+)")
+_MAX_SPELLED_UNITS = 16
+
+
+_REFERENCE_PREFIXES = {"cs", "ord"}
+
+
+def _spelled_unit(token: str, first: bool) -> str | None:
+    """A token that can be part of a spelled reference: digits (written, or one said as a word), one letter, a group
+    of two or three capital letters ("WHJ", "CS"), or a reference's prefix in lower case starting the run ("ord")."""
+    if token.isdigit():
+        return token
+    if token.isalpha() and (len(token) == 1 or (len(token) <= 3 and token.isupper())
+                            or (first and token.lower() in _REFERENCE_PREFIXES)):
+        return token.upper()
+    digit = alpha2digit(alpha2digit(token.lower(), "fr", threshold=0), "en", threshold=0)
+    return digit if digit.isdigit() and len(digit) == 1 else None
+
+
+def spelled_references(text: str) -> str:
+    """The text with each reference said character by character written as one ("W H J zéro un quatre huit un" →
+    "WHJ01481"); every other word is kept as typed."""
+    if not text:
+        return text
+    pieces = _SPELLING_SEPARATORS.split(text)  # words at even indexes, the separators between them at odd ones
+    words, separators = pieces[0::2], pieces[1::2]
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        best, joined = None, ""
+        for j in range(i, min(len(words), i + _MAX_SPELLED_UNITS)):
+            unit = _spelled_unit(words[j], first=j == i)
+            if unit is None:
+                break
+            joined += unit
+            if j > i and SPELLED_REFERENCE.fullmatch(joined):
+                best = (j, joined)
+        last = best[0] if best else i
+        out.append(best[1] if best else words[i])
+        if last < len(separators):
+            out.append(separators[last])
+        i = last + 1
+    return "".join(out)
+
+
 # What makes markup in the assistant's messages (the web widget, Teams, the voice channel's stripping): link brackets,
 # emphasis, code, HTML, strike-through; an underscore that can open or close emphasis (not one inside a word); a
 # heading's '#'; and the ':' of a link scheme, so that no typed address becomes a link.

@@ -17,7 +17,9 @@ conversation's `facts`: the requested slot is mapped to a fact concept (benchmar
 written from the domain's slot names); a button whose title names the fact is clicked (its payload sent), else
 the fact is typed as written, and the next fact that could answer is tried when the bot asks again; summaries are
 confirmed (or cancelled when `confirm: false`); "did the article help?" follows `knowledge_helped`; the `detour`
-is sent once `detour_after_turn` user turns were made. It stops when the assistant has nothing more to ask, when
+is sent once `detour_after_turn` user turns were made, or at the goal's summary if it was not sent by then (a
+detour is said mid-conversation; an assistant that needs fewer turns than the writer counted gets it before the
+summary is confirmed, not as a new request after). It stops when the assistant has nothing more to ask, when
 it asks again and the facts hold no other answer, or at `max_user_turns + 6` turns.
 
 Then the portal's state is compared with the state before the conversation (backend API as the demo
@@ -730,6 +732,11 @@ def _answer_slot(conv: Conversation, turn: BotTurn, memory: Memory) -> Any:
     if concept.kind == "confirm":
         if off_path:
             options = [_yes_no(turn, False, lang, f"summary of {loop}, not what the goal asked for: cancel")]
+        elif conv.detour and not memory.detour_sent:
+            # the detour is said mid-conversation: when the assistant reaches the summary in fewer turns than the
+            # writer counted, the customer says it before sending, not as a new request once it is sent
+            memory.detour_sent = True
+            return Move(conv.detour, "detour", "the detour before the summary is confirmed")
         else:
             memory.confirm_reached = True
             said = [v for k, v in conditional_answers(conv.facts)

@@ -761,6 +761,26 @@ async def test_invite_phone_asked(admin_tracker, domain, text, intent, expected)
     assert dispatcher.messages == []
 
 
+@pytest.mark.parametrize("text", ["Sorry, typo in the email: it's sarah.oconnor@example.com, double n.",
+                                  "pardon, l'adresse c'est sarah.oconnor@example.com"])
+async def test_invite_email_corrected_at_a_later_question(admin_tracker, domain, text):
+    tracker = invite_tracker(admin_tracker, text, asked="admin_invite_phone", lang="en",
+                             slots={"admin_invite_email": "sarah.oconor@example.com", "admin_invite_name": "Sarah O'Connor"})
+    dispatcher, events = await run(ValidateAdminInviteForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["admin_invite_email"] == "sarah.oconnor@example.com"
+    assert slots.get("admin_invite_phone") is None  # not "that is no phone number": the phone is asked again
+    assert responses(dispatcher) == ["utter_admin_invite_email_changed"]
+
+
+async def test_the_same_email_again_changes_nothing(admin_tracker, domain):
+    tracker = invite_tracker(admin_tracker, "sarah.oconor@example.com", asked="admin_invite_phone",
+                             slots={"admin_invite_email": "sarah.oconor@example.com"})
+    dispatcher, events = await run(ValidateAdminInviteForm(), tracker, domain)
+    assert "admin_invite_email" not in slot_values(events)
+    assert "utter_admin_invite_email_changed" not in responses(dispatcher)
+
+
 @pytest.mark.parametrize("text", ["abc", "12 34", "0612345678901234567"])
 async def test_invite_phone_invalid(admin_tracker, domain, text):
     dispatcher, events = await run(ValidateAdminInviteForm(), invite_tracker(admin_tracker, text,

@@ -160,6 +160,13 @@ async def test_resolve_assets_posts_text(portal: FakePortal) -> None:
     assert [a["asset_number"] for a in result["matches"]] == ["77996101"]
 
 
+@pytest.mark.asyncio
+async def test_a_serial_said_character_by_character_is_sent_as_one(portal: FakePortal) -> None:
+    result = await client(portal).resolve_assets("le numéro de série c'est W H J zéro un quatre huit un voilà")
+    assert portal.calls("POST", "/assets/resolve")[0]["json"] == {"text": "le numéro de série c'est WHJ01481 voilà"}
+    assert [a["asset_number"] for a in result["matches"]] == ["77996101"]
+
+
 def test_urls_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BACKEND_URL", "http://backend:8000/")
     monkeypatch.delenv("BACKEND_PUBLIC_URL", raising=False)

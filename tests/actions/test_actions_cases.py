@@ -1204,7 +1204,11 @@ def test_what_is_awaited_is_escaped_and_shortened():
 @pytest.mark.parametrize(("text", "which"), [
     ("Can you list all our open cases, and tell me which one is waiting on us?", "all"),
     ("montre tous nos dossiers ouverts et dis-moi lequel attend une réponse de notre part", "all"),
+    # "our" open cases, the second question after a question mark
+    ("la liste de nos dossiers pas encore clos ? et me dire s'il y en a un qui attend une réponse de notre part", "all"),
+    ("our open tickets please - are there any waiting on us?", "all"),
     ("all the cases that need my action", "action_required"),
+    ("which of our cases are waiting for our answer?", "action_required"),
 ])
 async def test_every_open_case_and_which_is_waiting_is_one_list(cases, portal, make_tracker, domain, text, which):
     await run(ActionListCases(), list_tracker(make_tracker, text, lang="en", **as_admin()), domain)

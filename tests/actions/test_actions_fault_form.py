@@ -385,6 +385,19 @@ async def test_subcategory_triggers_the_knowledge_search(portal: FakePortal, mak
     assert "kb_feedback" not in slots  # articles exist: the question will be asked
 
 
+@pytest.mark.parametrize("description", [
+    "the scan app crashes back to the home screen, started Monday, nothing in your articles helped",
+    "le papier se coince dans le tiroir 2, j'ai déjà consulté vos fiches d'aide",
+    "jams in tray 2 - I've already gone through your troubleshooting, your help pages didn't help",
+])
+async def test_articles_already_tried_are_not_shown_again(portal: FakePortal, make_tracker, domain, description):
+    tracker = at_subcategory(make_tracker, '/inform{"fault_subcategory":"drawer_tray"}',
+                             entities=[("fault_subcategory", "drawer_tray")], fault_description=description)
+    dispatcher, events = await run_form(tracker, domain)
+    slots = slot_values(events)
+    assert slots["kb_articles"] and slots["kb_feedback"] == "no"  # found, but the question is not asked
+
+
 async def test_subcategory_without_articles_skips_the_question(portal: FakePortal, make_tracker, domain):
     portal.kb_hits = []
     tracker = at_subcategory(make_tracker, "x", entities=[("fault_subcategory", "inside_device")])

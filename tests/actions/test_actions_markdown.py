@@ -15,7 +15,7 @@ from actions.admin import ActionAdminListUsers
 from actions.cases import ActionCaseStatus
 from actions.session import report_backend_error
 from actions.backend_client import BackendRejected
-from actions.text import escape_markdown
+from actions.text import escape_markdown, spelled_references
 from actions_fakes import message, run
 from fakes_admin import ADMIN_PROFILE, ADMIN_TOKEN, AdminBackend
 from fakes_cases import install_cases
@@ -113,3 +113,21 @@ def test_a_backend_refusal_quoting_the_users_words_is_text(domain):
                                                      f"« {PHISHING} » n'est pas un numéro de dossier valide."))
     shown = rendered(fill(domain, "utter_portal_refused", dispatcher.messages[0]))
     assert shown["links"] == [] and PHISHING in shown["text"]
+
+
+@pytest.mark.parametrize(("said", "written"), [
+    ("W H J zéro un quatre huit un.", "WHJ01481."),
+    ("serial w h j zero one four eight one please", "serial WHJ01481 please"),
+    ("c'est W-H-J-0-1-4-8-1 !", "c'est WHJ01481 !"),
+    ("WHJ 0 1 4 8 1", "WHJ01481"),
+    ("case C S zero zero three two four nine eight", "case CS0032498"),
+    ("ord 0 0 0 1 2 2 9", "ORD0001229"),
+    ("the asset number is five three four six three two five two", "the asset number is 53463252"),
+    # nothing that only looks like one
+    ("le 112 c est 15940", "le 112 c est 15940"),
+    ("un problème sur la 2e machine, deux trois fois", "un problème sur la 2e machine, deux trois fois"),
+    ("A B C", "A B C"),
+    ("", ""),
+])
+def test_references_said_character_by_character_are_written_as_one(said, written):
+    assert spelled_references(said) == written

@@ -14,8 +14,10 @@ from actions.meters import (
     EXTRA_SLOTS, FORM, QUERY_EXTRA_SLOTS, QUERY_FORM, ActionAskMeterAsset, ActionAskMeterConfirm,
     ActionAskMeterCurrent, ActionAskMeterQueryCode, ActionAskMeterQueryConfirm, ActionAskMeterQueryDescription,
     ActionSubmitMeterQuery, ActionSubmitMeterReading, ValidateMeterQueryForm, ValidateMeterReadingForm,
-    compact_meter, fmt_date, fmt_number, implausible, meter_pairs, parse_pairs, parse_value,
+    compact_meter, fmt_date, fmt_number, gives_guide_readings, implausible, meter_pairs, parse_pairs, parse_value,
+    said_numbers,
 )
+from actions.forms import SUMMARY_QUESTIONS
 from actions.submission import ActionCancelForm, ActionRetrySubmit
 from actions_fakes import (
     run, message, assert_switch_request_forgotten, opening_tracker, ASSET_C5030, ASSET_C5560, ASSET_C5560B, ROOT,
@@ -73,6 +75,9 @@ def submit_slots(meters: MeterBackend, asset: str = "77996101", **extra: Any) ->
     # corrected in the same answer: the last value
     ("41 120, non pardon 41 920", ("value", 41920)), ("41,120, then corrected to 41,920", ("value", 41920)),
     ("2455 sorry I mean 2545", ("value", 2545)), ("non, 2545", ("value", 2545)),
+    # set against the wrong one: the first
+    ("pardon, j'ai inversé deux chiffres : c'est 2 920, pas 2 290.", ("value", 2920)),
+    ("41,920 not 41,290", ("value", 41920)), ("2920 au lieu de 2290", ("value", 2920)),
     ('/inform{"meter_code":"112"}', ("none", None)),
 ])
 async def test_parse_value(text, expected):
@@ -993,3 +998,58 @@ async def test_a_recorded_value_disputed_stays_a_query(portal, meters, make_trac
     tracker = make_tracker(text, intent="query_meter_reading", active_loop=QUERY_FORM, slots={"language": "en"})
     _, events = await run(ValidateMeterQueryForm(), tracker, domain)
     assert slot_values(events).get("switch_to") is None
+
+
+# --- readings said aloud ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("text", "lang", "pairs"), [
+    # codes and values in words, fillers, no connector after the first pair
+    ("alors le cent douze c'est quinze mille neuf cent quarante le cent treize euh quatre-vingt-neuf mille cent vingt "
+     "le cent vingt-deux quatre mille trois cent quatre-vingt-huit et le cent vingt-trois soixante et un mille sept "
+     "cent deux voilà c'est tout", "fr",
+     [("112", "value", 15940), ("113", "value", 89120), ("122", "value", 4388), ("123", "value", 61702)]),
+    # codes said digit by digit: "eighty one two two" is 80 then meter 122, not 81 then "2 2"
+    ("so one one two is seven thousand two hundred and four one one three one hundred and fifty five thousand nine "
+     "hundred and eighty one two two ten thousand one hundred and fifteen and one two three one hundred and forty "
+     "five thousand eight hundred and seventy yeah that's it", "en",
+     [("112", "value", 7204), ("113", "value", 155980), ("122", "value", 10115), ("123", "value", 145870)]),
+    ("hang on, one two two it's ten thousand one hundred and fifty one", "en", [("122", "value", 10151)]),
+    ("un-un-deux : deux mille cinq cents", "fr", [("112", "value", 2500)]),
+    ("le 112 fait 2 pages", "fr", []),  # one code and a number: no list
+])
+async def test_readings_said_aloud(text, lang, pairs):
+    assert parse_pairs(said_numbers(text, lang), CODES)[0] == pairs
+
+
+async def test_readings_said_aloud_open_the_readings_form_from_anywhere():
+    assert gives_guide_readings("one one two is seven thousand two hundred one one three is forty one thousand", "en")
+    assert gives_guide_readings("le cent douze c'est trois mille le cent treize euh quarante mille", "fr")
+    assert not gives_guide_readings("I need one two toners and a drum", "en")
+    assert not gives_guide_readings("le cent douze c'est quoi ?", "fr")
+
+
+def _refused_history(lang="en"):
+    return [{"event": "bot", "text": "40,950 is lower than the last reading",
+             "metadata": {"utter_action": "utter_meter_value_lower"}},
+            {"event": "bot", "text": "Meter 112: what is the new value?",
+             "metadata": {"utter_action": "utter_ask_meter_current"}},
+            {"event": "action", "name": "action_listen"}]
+
+
+@pytest.mark.parametrize("text", ["That's what the counter on the screen says, I've checked it twice. I'm not changing it.",
+                                  "c'est bien ce qui est affiché, je ne change rien", "I'm sure, keep it"])
+async def test_a_refused_lower_value_kept_is_explained_once_more_and_nothing_is_recorded(portal, meters, make_tracker,
+                                                                                         domain, text):
+    tracker = asked_value(make_tracker, meters, text, intent="report_fault", history=_refused_history())
+    assert SUMMARY_QUESTIONS[FORM](tracker)  # the form answers it: no offer to switch to a fault report
+    dispatcher, events = await run(ValidateMeterReadingForm(), tracker, domain)
+    slots = slot_values(events)
+    assert slots["meter_values"] == {} and slots["meter_current"] is None  # the same meter is asked again
+    msg = message(dispatcher, "utter_meter_lower_maintained")
+    assert msg["last_value"] in ("2,380", "2 380") and msg["meter_name"]
+
+
+async def test_insisting_words_without_a_refusal_before_are_no_such_answer(portal, meters, make_tracker, domain):
+    tracker = asked_value(make_tracker, meters, "I'm sure it's 2450", intent="inform")
+    assert not SUMMARY_QUESTIONS[FORM](tracker)
+    dispatcher, events = await run(ValidateMeterReadingForm(), tracker, domain)
+    assert slot_values(events)["meter_values"] == {"112": 2450}

@@ -44,6 +44,7 @@ from actions.orders import (
     parse_date,
     parse_person,
     read_items,
+    summary_question,
 )
 from actions.roles import ROLE_GUARDS
 from actions.submission import ActionCancelForm, ActionRetrySubmit
@@ -812,6 +813,20 @@ async def test_summary_change_of_address_asks_it(portal, orders, make_tracker, d
     assert not portal.calls("POST", "/orders")
 
 
+@pytest.mark.parametrize(("text", "intent"), [("C'est pris en charge par le contrat, le toner noir ?", "inform"),
+                                              ("is the black toner covered by our contract?", "contract_question"),
+                                              ("how much is that going to cost us?", "invoice_question")])
+async def test_a_question_about_price_or_cover_at_the_summary_is_answered(portal, orders, make_tracker, domain,
+                                                                          lines_done, text, intent):
+    tracker_text = text
+    assert summary_question(make_tracker(tracker_text, intent=intent, requested_slot="order_confirm",
+                                         active_loop="order_consumables_form"))
+    dispatcher, slots = await summary_answer(make_tracker, domain, lines_done, text, intent=intent)
+    assert responses(dispatcher) == ["utter_order_price_in_summary"]  # not "already in your order"
+    assert "order_item" not in slots and slots["order_confirm"] is None  # the priced summary is asked again
+    assert not portal.calls("POST", "/orders")
+
+
 @pytest.mark.parametrize("text", ["what's the most toners I can order at once?",
                                   "combien je peux en commander au maximum ?"])
 async def test_a_question_about_the_limit_at_the_summary_is_answered(portal, orders, make_tracker, domain,
@@ -1223,6 +1238,45 @@ async def test_enquiry_opening_reuses_the_number_and_the_kind(portal, orders, ma
         {"part_number": "FM3-5945-010", "description": "Waste Toner Container", "quantity": 1}]
     assert next_slot(domain, ENQUIRY, tracker, events) == "order_enquiry_description"
     assert portal.calls("GET", "/orders/ORD0001233")
+
+
+CLAIM = {"number": "CS0032500", "category": "order_enquiry", "category_label": "Order enquiry",
+         "subcategory_label": "Item(s) missing from delivery", "status": "in_progress", "status_label": "In progress",
+         "order_number": "ORD0001233", "asset": None}
+
+
+@pytest.mark.parametrize(("claims", "offered"), [
+    ([CLAIM], True),
+    ([{**CLAIM, "status": "closed", "status_label": "Closed"}], False),  # closed: a new case may be opened
+    ([{**CLAIM, "order_number": "ORD0001229"}], False),                  # about another order
+])
+async def test_an_order_already_claimed_is_offered_instead_of_a_second_case(portal, orders, make_tracker, domain,
+                                                                            claims, offered):
+    portal.route("GET", "/cases", lambda request, body: httpx.Response(200, json=claims))
+    tracker = make_tracker("il manque un article dans ma commande ORD0001233", intent="order_enquiry",
+                           entities=[("order_number", "ORD0001233")], active_loop=ENQUIRY, slots={"language": "en"})
+    dispatcher, events = await run(ValidateOrderEnquiryForm(), tracker, domain)
+    slots = slot_values(events)
+    if offered:
+        assert slots == {"requested_slot": None, "case_offered": {"number": "CS0032500", "pending": True}}
+        msg = message(dispatcher, "utter_order_case_already_open")
+        assert msg["order_number"] == "ORD0001233" and msg["case"].startswith("CS0032500")
+        assert [b["payload"] for b in msg["buttons"]] == ['/add_case_comment{"case_number":"CS0032500"}',
+                                                          '/case_status{"case_number":"CS0032500"}', "/order_enquiry"]
+    else:
+        assert slots["order_enquiry_number"] == "ORD0001233"
+        assert "utter_order_case_already_open" not in responses(dispatcher)
+    assert not portal.calls("POST", "/cases")
+
+
+async def test_an_order_claim_offered_once_goes_on_with_a_new_case(portal, orders, make_tracker, domain):
+    portal.route("GET", "/cases", lambda request, body: httpx.Response(200, json=[CLAIM]))
+    tracker = make_tracker("ORD0001233", entities=[("order_number", "ORD0001233")], active_loop=ENQUIRY,
+                           requested_slot="order_enquiry_number",
+                           slots={"case_offered": {"number": "CS0032500", "pending": False}})
+    dispatcher, events = await run(ValidateOrderEnquiryForm(), tracker, domain)
+    assert slot_values(events)["order_enquiry_number"] == "ORD0001233"
+    assert "utter_order_case_already_open" not in responses(dispatcher)
 
 
 async def test_enquiry_opening_without_details_asks_the_order(portal, orders, make_tracker, domain):
@@ -1728,6 +1782,20 @@ async def test_last_orders_several_devices_asks_which_with_buttons(portal, order
     assert msg["buttons"][1] == {"title": LABEL_C5030, "payload": '/view_orders{"asset_ref":"53463252"}'}
     assert events == [{"event": "slot", "timestamp": None, "name": "order_history_asked", "value": True}]
     assert not portal.calls("GET", "/assets/53463252/orders")
+
+
+@pytest.mark.parametrize("slots", [
+    {"order_enquiry_order": {"number": "ORD0001230", "asset_number": "77996101"}},  # the order a claim is about
+    {"fault_asset": "77996101"},                                                      # the device a form holds
+])
+async def test_last_orders_asked_inside_a_form_show_the_device_it_is_about(portal, orders, make_tracker, domain,
+                                                                          slots):
+    tracker = make_tracker("remind me, what else was on that order?", intent="view_orders",
+                           active_loop=ENQUIRY, slots={"language": "en", **slots})
+    dispatcher, _ = await run(ActionViewOrders(), tracker, domain)
+    assert "utter_ask_order_history_asset" not in responses(dispatcher)
+    entry = message(dispatcher, "utter_order_history_entry")
+    assert (entry["order_number"], entry["lines"]) == ("ORD0001230", "2 × C-EXV51 Toner Black, 1 × Staple Cartridge-X1")
 
 
 async def test_last_orders_device_typed_after_the_question(portal, orders, make_tracker, domain):
