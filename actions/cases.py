@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -589,7 +589,34 @@ class ActionCaseStatus(Action):
             report_case_error(dispatcher, error, number)
             return done
         utter_case(dispatcher, case, lang)
+        comment = comment_asked(latest_user_message(tracker).text)
+        if comment and case.get("status") in OPEN_STATUSES and not other_loop_active(tracker):
+            # "où en est notre demande … ? et ajoutez dessus qu'on en a besoin avant vendredi": the comment is
+            # written out at once, only its confirmation is asked
+            return [*done, SlotSet("case_comment_number", case["number"]), SlotSet("case_comment_text", comment),
+                    FollowupAction(COMMENT_FORM)]
         return done
+
+
+# A comment asked for in the same message as a case's status: "… ? Et ajoutez dessus qu'on en a besoin avant
+# vendredi", "… and add to it that the engineer can come after 2pm", "please note on it: …"
+COMMENT_ASKED = re.compile(
+    r"(?:^|[.?!,;]\s*|\b(?:et|and|then|puis|also|aussi)\s+)(?:please\s+|pouvez-vous\s+|can you\s+|could you\s+)?"
+    r"(?:ajoute[zr]?|rajoute[zr]?|note[zr]?|pr[ée]cise[zr]?|indique[zr]?|mentionne[zr]?|signale[zr]?|add|note|mention|"
+    r"tell them|let them know)(?:-(?:y|le|la|leur))?\s+(?:(?:dessus|au dossier|sur le dossier|dans le dossier|"
+    r"sur la demande|[àa] la demande|to it|on it|to the case|on the case|to the ticket|on the ticket|a note)\s*)?"
+    r"(?:que\s+|qu['’]|that\s+|:\s*)(?P<comment>\S.{4,})$", re.I | re.S)
+
+
+def comment_asked(text: str) -> Optional[str]:
+    """The comment a message asks to add to the case it is about, or None."""
+    if not text or is_payload(text):
+        return None
+    match = COMMENT_ASKED.search(text)
+    if not match:
+        return None
+    comment = match.group("comment").strip()
+    return comment[0].upper() + comment[1:] if len(comment) >= MIN_COMMENT_CHARS else None
 
 
 class ActionAskCaseStatusNumber(Action):

@@ -377,6 +377,32 @@ def status_tracker(make_tracker, text: str, lang: str = "fr", entities=None, **k
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize(("text", "comment"), [
+    ("où en est le ticket CS0032499 ? Et ajoutez dessus qu'on en a besoin avant vendredi, c'est pour l'audit.",
+     "On en a besoin avant vendredi, c'est pour l'audit."),
+    ("status of CS0032499 and add to it that the engineer can come after 2pm", "The engineer can come after 2pm"),
+])
+async def test_status_and_a_comment_in_one_message_goes_to_the_comment_confirmation(cases, portal, make_tracker,
+                                                                                    domain, text, comment):
+    tracker = status_tracker(make_tracker, text, entities=[("case_number", "CS0032499")])
+    dispatcher, events = await run(ActionCaseStatus(), tracker, domain)
+    assert responses(dispatcher)[0] == "utter_case_status"  # the status first
+    slots = slot_values(events)
+    assert (slots["case_comment_number"], slots["case_comment_text"]) == ("CS0032499", comment)
+    assert {"event": "followup", "timestamp": None, "name": "case_comment_form"} in events
+    assert not portal.calls("POST", "/cases/CS0032499/comments")  # written only once confirmed
+
+
+@pytest.mark.asyncio
+async def test_a_closed_case_status_with_a_comment_asked_adds_nothing(cases, portal, make_tracker, domain):
+    tracker = status_tracker(make_tracker, "what's up with CS0032498? add to it that it happened again",
+                             entities=[("case_number", "CS0032498")])
+    dispatcher, events = await run(ActionCaseStatus(), tracker, domain)
+    assert "case_comment_text" not in slot_values(events)
+    assert not any(e.get("event") == "followup" for e in events)
+
+
+@pytest.mark.asyncio
 async def test_status_by_number_fr_with_the_latest_updates(cases, portal, make_tracker, domain):
     tracker = status_tracker(make_tracker, "où en est le ticket CS0032499 ?", entities=[("case_number", "CS0032499")])
     dispatcher, events = await run(ActionCaseStatus(), tracker, domain)

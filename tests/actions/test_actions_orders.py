@@ -1380,7 +1380,10 @@ async def test_enquiry_kind(portal, orders, make_tracker, domain, text, entities
 
 
 @pytest.mark.parametrize("text", ["parcel delivered with packing slip only, the Cartridge-D3 staples were not in it",
-                                  "le carton est arrivé vide, juste le bon de livraison, rien d'autre dedans"])
+                                  "le carton est arrivé vide, juste le bon de livraison, rien d'autre dedans",
+                                  # what came without it
+                                  "it came without the staples, the staple cartridge never did",
+                                  "le colis est arrivé sans le toner noir qu'on attendait"])
 async def test_enquiry_kind_told_as_what_came_is_also_the_description(portal, orders, make_tracker, domain, text):
     tracker = make_tracker(text, requested_slot="order_enquiry_kind", active_loop=ENQUIRY,
                            slots={"order_enquiry_number": "ORD0001229"})

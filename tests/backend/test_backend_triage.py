@@ -27,6 +27,11 @@ def _classify(client, headers, **body):
         ("paper jam in the document feeder", "paper_jam", "dadf"),
         ("Ça sent le brûlé près du copieur", "malfunction", "unusual_smell"),
         ("there are streaks and faded colours on the copies", "print_quality", "print_scan_copy"),
+        # paper told as chewed or crumpled, a pop-up, a badge logging in as someone else
+        ("paper gets chewed up somewhere inside and the screen says open the front cover", "paper_jam",
+         "inside_device"),
+        ("a 'system update available' pop-up takes over the panel every few minutes", "software", "other"),
+        ("when I tap my badge it logs me in as someone else", "software", "card_login_incorrect"),
     ],
 )
 def test_keywords_propose_category_and_subcategory(client, admin_headers, text, category, subcategory):
