@@ -32,6 +32,8 @@ def _classify(client, headers, **body):
          "inside_device"),
         ("a 'system update available' pop-up takes over the panel every few minutes", "software", "other"),
         ("when I tap my badge it logs me in as someone else", "software", "card_login_incorrect"),
+        # faded copies, prints from the computer fine: copies only
+        ("les copies sont toutes délavées, par contre depuis le PC c'est impeccable", "print_quality", "copy_scan_only"),
     ],
 )
 def test_keywords_propose_category_and_subcategory(client, admin_headers, text, category, subcategory):
