@@ -35,6 +35,11 @@ _MAX_SPELLED_UNITS = 16
 
 
 _REFERENCE_PREFIXES = {"cs", "ord"}
+# one digit said as a word, as references are spelled out (a closed list: read per word on every message, where
+# text2num's parser would cost a few milliseconds per message)
+_DIGIT_WORDS = {word: digit for digit, words in enumerate((
+    ("zero", "zéro", "oh"), ("one", "un", "une"), ("two", "deux"), ("three", "trois"), ("four", "quatre"),
+    ("five", "cinq"), ("six",), ("seven", "sept"), ("eight", "huit"), ("nine", "neuf"))) for word in words}
 
 
 def _spelled_unit(token: str, first: bool) -> str | None:
@@ -45,8 +50,8 @@ def _spelled_unit(token: str, first: bool) -> str | None:
     if token.isalpha() and (len(token) == 1 or (len(token) <= 3 and token.isupper())
                             or (first and token.lower() in _REFERENCE_PREFIXES)):
         return token.upper()
-    digit = alpha2digit(alpha2digit(token.lower(), "fr", threshold=0), "en", threshold=0)
-    return digit if digit.isdigit() and len(digit) == 1 else None
+    digit = _DIGIT_WORDS.get(token.lower())
+    return None if digit is None else str(digit)
 
 
 def spelled_references(text: str) -> str:

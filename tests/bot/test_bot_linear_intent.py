@@ -92,3 +92,15 @@ def test_without_a_trained_model_diet_reading_is_kept(tmp_path):
     diet = [{"name": "report_fault", "confidence": 0.5}, {"name": "case_status", "confidence": 0.5}]
     (message,) = component.process([_message("the printer is jammed", diet)])
     assert message.get("intent_ranking") == diet
+
+
+def test_the_reading_is_the_classifier_s_own_probabilities(trained):
+    *_, component = trained
+    from scipy.sparse import hstack
+
+    model = component._model
+    for text in ("le copieur fait un bruit bizarre", "order two black toners please", "CS0032411 ?"):
+        norm = [normalised(text)]
+        features = hstack([model["words"].transform(norm), model["chars"].transform(norm)]).tocsr()
+        expected = dict(zip(model["classifier"].classes_, model["classifier"].predict_proba(features)[0]))
+        assert component.linear_reading(text) == pytest.approx(expected)
