@@ -188,7 +188,10 @@ class ActionAssetsList(Action):
 READING_WORDS = re.compile(r"\b(?:releve\w*|compteurs?|index|meters?|readings?|counts?|counters?|clicks?)\b", re.I)
 
 # "who's down as the contact on that machine?", "qui est le contact de la machine de l'accueil ?"
-CONTACT_WORDS = re.compile(r"\b(contacts?|responsables?|referents?|who'?s down|qui s'en occupe|in charge)\b", re.I)
+CONTACT_WORDS = re.compile(r"\b(contacts?|responsables?|referents?|who'?s down|qui s'en occupe|in charge|"
+                           r"(?:personnes?|quelqu'un|qui(?: est)?) (?:rattachee?s?|associee?s?|affectee?s?|lie(?:e|s|es)?)|"
+                           r"(?:person|people|someone|who(?:'s| is)?) (?:attached|linked|assigned|associated)|"
+                           r"(?:point of contact|named person|looks after|s'occupe de))\b", re.I)
 
 # The slots that hold the device a conversation is about (fault_asset, meter_asset, order_asset, ...).
 DEVICE_SLOT = re.compile(r"^[a-z_]+_asset$")

@@ -121,6 +121,11 @@ PRICE_QUESTION = re.compile(
     r"[^?]*\?|^\s*(?:combien|how much)\b")
 
 
+# A new quantity said without the item, for an order of one line: "make that two", "plutôt 3", "finalement deux"
+BARE_QUANTITY_CHANGE = re.compile(r"\b(make (?:that|it)|change (?:that|it) to|actually|instead|rather|plutot|finalement|"
+                                  r"en fait|mettez|mets|mettons|passez a|passe a)\b")
+
+
 def parse_count(text: str, entity_value: Optional[str] = None) -> Optional[int]:
     """A count typed as digits or words ("2", "2 svp", "deux", "two", "x3"). None when there is no number or
     several different ones ("2 ou 3")."""
@@ -1038,6 +1043,14 @@ class ValidateOrderConsumablesForm(PortalFormValidation):
                                if item["part_number"] in ordered and item.get("max_quantity"))
             dispatcher.utter_message(response="utter_order_limits", limits=limits)
             return {}
+        lines = tracker.get_slot("order_lines") or []
+        count = parse_count(plain) if not wanted and BARE_QUANTITY_CHANGE.search(plain) else None
+        if count is not None and len(lines) == 1 and not read_items(plain, catalogue).names_items:
+            # "actually make that two": the one line's new quantity (refused above the limit, the summary again)
+            item = next((c for c in catalogue if c["part_number"] == lines[0]["part_number"]), None)
+            changed = quantity_change(dispatcher, lines, NamedItems(lines=[(item, count)]), text) if item else None
+            if changed is not None:
+                return {"order_lines": changed, "order_quantity_refused": None}
         if not wanted and PRICE_QUESTION.search(plain) and not ADD_WORDS.search(plain):
             dispatcher.utter_message(response="utter_order_price_in_summary")
             return {}  # answered: the priced summary is asked again
@@ -1319,6 +1332,9 @@ class ValidateOrderEnquiryForm(PortalFormValidation):
         if not number or known == number:
             return events
         case = await open_case_about_order(backend(tracker), number)
+        kind = tracker.get_slot("order_enquiry_kind")  # validation set it already when the words said it
+        if case and kind and case.get("subcategory") and case["subcategory"] != kind:
+            return events  # the open case is about another problem with this order ("missing" vs "wrong item")
         offer = offer_open_case(dispatcher, tracker, case, ENQUIRY_INTENT, response="utter_order_case_already_open",
                                 order_number=number)
         return offer if offer is not None else events

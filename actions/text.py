@@ -64,13 +64,17 @@ def spelled_references(text: str) -> str:
     out: list[str] = []
     i = 0
     while i < len(words):
-        best, joined = None, ""
+        best, joined, letters, grouped = None, "", False, False
         for j in range(i, min(len(words), i + _MAX_SPELLED_UNITS)):
             unit = _spelled_unit(words[j], first=j == i)
             if unit is None:
                 break
             joined += unit
-            if j > i and SPELLED_REFERENCE.fullmatch(joined):
+            letters = letters or unit.isalpha()
+            grouped = grouped or (unit.isdigit() and len(unit) > 1)
+            # digits said one by one, or a group after the letters ("WHJ 01481"); never numbers side by side
+            # ("112 = 15 390 / 113 = …" is no asset number)
+            if j > i and SPELLED_REFERENCE.fullmatch(joined) and (letters or not grouped):
                 best = (j, joined)
         last = best[0] if best else i
         out.append(best[1] if best else words[i])

@@ -170,11 +170,17 @@ def move_size(count: int) -> str:
     return MOVE_SMALL if count <= MOVE_LIMIT else MOVE_LARGE
 
 
+# An e-mail address is no postal address: "sa nouvelle adresse mail", "our new email address" must not read as a new
+# billing address (text already normalized: lower case, no accents)
+_EMAIL_ADDRESS_WORDS = re.compile(r"\b(?:(?:nouvelle |new |autre |other |old |ancienne )?(?:adresses? (?:e-?mail|mail|"
+                                  r"electronique|courriel|de messagerie)|e-?mail address(?:es)?))\b")
+
+
 def propose_request(text: str, category: str | None = None, my_device_count: int | None = None) -> RequestProposal:
     """Best request type and sub-type for `text` by the taxonomy keywords (the fault triage's scoring); with
     `category`, only a sub-type of that category is looked for. A product move without size words takes its
     sub-type from the number of devices named ("all of them": `my_device_count`, the user's devices)."""
-    norm = normalize(text)
+    norm = _EMAIL_ADDRESS_WORDS.sub(" courriel ", normalize(text))
     found = _by_keywords(norm, _categories("requests", category), chosen=category is not None)
     count, every = device_quantity(norm)
     if every and count is None:

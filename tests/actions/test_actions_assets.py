@@ -304,8 +304,11 @@ async def test_device_info_last_readings_of_every_meter_in_english(fake, portal,
     assert text.startswith("Last readings of X:")
 
 
-async def test_device_info_contacts_of_the_forms_device_for_an_admin(fake, portal, make_tracker, domain):
-    tracker = make_tracker("while I've got you - who's down as the contact on that machine?", intent="device_info",
+@pytest.mark.parametrize("text", ["while I've got you - who's down as the contact on that machine?",
+                                  "au fait c'est qui la personne rattachée à cette machine en ce moment ?",
+                                  "who's the person assigned to that copier?"])
+async def test_device_info_contacts_of_the_forms_device_for_an_admin(fake, portal, make_tracker, domain, text):
+    tracker = make_tracker(text, intent="device_info",
                            slots={"language": "en", "fault_asset": "77996101"}, token=ADMIN_TOKEN,
                            portal_user=ADMIN_PROFILE, active_loop="fault_report_form")
     dispatcher, _ = await run(ActionDeviceInfo(), tracker, domain)

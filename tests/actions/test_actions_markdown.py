@@ -125,6 +125,9 @@ def test_a_backend_refusal_quoting_the_users_words_is_text(domain):
     ("the asset number is five three four six three two five two", "the asset number is 53463252"),
     # nothing that only looks like one
     ("le 112 c est 15940", "le 112 c est 15940"),
+    ("relevés de ma machine : 112 = 15 390 / 113 = 89 002", "relevés de ma machine : 112 = 15 390 / 113 = 89 002"),
+    ("112 15,480 113 88,960", "112 15,480 113 88,960"),
+    ("5 3 4 6 3 2 5 2", "53463252"),
     ("un problème sur la 2e machine, deux trois fois", "un problème sur la 2e machine, deux trois fois"),
     ("A B C", "A B C"),
     ("", ""),

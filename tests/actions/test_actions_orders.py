@@ -813,6 +813,25 @@ async def test_summary_change_of_address_asks_it(portal, orders, make_tracker, d
     assert not portal.calls("POST", "/orders")
 
 
+@pytest.mark.parametrize(("text", "intent", "quantity"), [
+    ("actually make that three, we might as well keep a spare", "nlu_fallback", 3),
+    ("finalement mettez-en 1", "inform", 1),
+])
+async def test_a_bare_new_quantity_at_the_summary_of_one_line_changes_it(portal, orders, make_tracker, domain,
+                                                                         lines_done, text, intent, quantity):
+    dispatcher, slots = await summary_answer(make_tracker, domain, lines_done, text, intent=intent)
+    assert [line["quantity"] for line in slots["order_lines"]] == [quantity]
+    assert slots["order_confirm"] is None and responses(dispatcher) == ["utter_order_quantity_changed"]
+    assert not portal.calls("POST", "/orders")
+
+
+async def test_a_bare_quantity_above_the_limit_at_the_summary_is_refused(portal, orders, make_tracker, domain,
+                                                                         lines_done):
+    dispatcher, slots = await summary_answer(make_tracker, domain, lines_done, "make that 40", intent="inform")
+    assert [line["quantity"] for line in slots["order_lines"]] == [2]
+    assert responses(dispatcher) == ["utter_order_quantity_invalid"]
+
+
 @pytest.mark.parametrize(("text", "intent"), [("C'est pris en charge par le contrat, le toner noir ?", "inform"),
                                               ("is the black toner covered by our contract?", "contract_question"),
                                               ("how much is that going to cost us?", "invoice_question")])
@@ -1241,7 +1260,7 @@ async def test_enquiry_opening_reuses_the_number_and_the_kind(portal, orders, ma
 
 
 CLAIM = {"number": "CS0032500", "category": "order_enquiry", "category_label": "Order enquiry",
-         "subcategory_label": "Item(s) missing from delivery", "status": "in_progress", "status_label": "In progress",
+         "subcategory": "missing_items", "subcategory_label": "Item(s) missing from delivery", "status": "in_progress", "status_label": "In progress",
          "order_number": "ORD0001233", "asset": None}
 
 
@@ -1267,6 +1286,16 @@ async def test_an_order_already_claimed_is_offered_instead_of_a_second_case(port
         assert slots["order_enquiry_number"] == "ORD0001233"
         assert "utter_order_case_already_open" not in responses(dispatcher)
     assert not portal.calls("POST", "/cases")
+
+
+async def test_an_open_case_about_another_problem_with_the_order_is_not_offered(portal, orders, make_tracker, domain):
+    portal.route("GET", "/cases", lambda request, body: httpx.Response(200, json=[CLAIM]))
+    tracker = make_tracker("commande ORD0001233 : on a reçu un toner cyan au lieu du noir", intent="order_enquiry",
+                           entities=[("order_number", "ORD0001233")], active_loop=ENQUIRY)
+    dispatcher, events = await run(ValidateOrderEnquiryForm(), tracker, domain)
+    slots = slot_values(events)
+    assert (slots["order_enquiry_number"], slots["order_enquiry_kind"]) == ("ORD0001233", "wrong_items")
+    assert "utter_order_case_already_open" not in responses(dispatcher)
 
 
 async def test_an_order_claim_offered_once_goes_on_with_a_new_case(portal, orders, make_tracker, domain):

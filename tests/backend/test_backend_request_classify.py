@@ -37,6 +37,10 @@ def _classify(client, headers, **body):
     # no specific type for a contact's details: a general enquiry
     ("merci de mettre à jour le numéro de téléphone de notre contact", "general_enquiry", "general_enquiry"),
     ("please change the mobile number of our contact person", "general_enquiry", "general_enquiry"),
+    # a new e-mail address is no new billing address
+    ("notre collègue a une nouvelle adresse mail, pouvez-vous la modifier sur son compte ?", "general_enquiry",
+     "general_enquiry"),
+    ("please update our contact's new email address", "general_enquiry", "general_enquiry"),
     # where scans go is the configuration of an application; a default setting, of the device
     ("on voudrait scanner directement vers notre SharePoint, vous pouvez nous le paramétrer ?", "change_request",
      "application_configuration"),
