@@ -22,7 +22,7 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.text import escape_markdown, fold_accents
+from actions.text import escape_markdown, fold_accents, spoken_emails
 from actions.backend_client import BackendError
 from actions.forms import (
     MAX_BUTTONS, PortalFormValidation, asked, entity, intent_of, is_payload, not_an_answer,
@@ -238,6 +238,18 @@ def operation_of(tracker: Tracker) -> Optional[str]:
 
 def response_suffix(action: str) -> str:
     return action.replace("-", "_")
+
+
+# A name set apart at the end of a request: "please add a new starter to the portal - Oliver Grant", "nouvel
+# utilisateur : Marc Lefèvre."
+NAME_AT_THE_END = re.compile(r"(?:\s[-\u2013\u2014]|:|,)\s*(?P<name>[A-ZÀ-Ý][\w'’-]+(?:\s+[A-ZÀ-Ý][\w'’-]+){1,2})\s*[.!]?\s*$")
+
+
+def name_at_the_end(text: str) -> Optional[str]:
+    if not text or is_payload(text):
+        return None
+    match = NAME_AT_THE_END.search(text)
+    return match.group("name") if match else None
 
 
 def without_emails(text: str) -> str:
@@ -543,7 +555,7 @@ class ValidateAdminInviteForm(PortalFormValidation):
             return {}
         message = turn_message(tracker)
         text = message.text
-        found = message.entity_values("email") or EMAIL_RE.findall(text)
+        found = message.entity_values("email") or EMAIL_RE.findall(spoken_emails(text))  # also said in words
         if found:
             return {"admin_invite_email": found[0].strip().lower()}
         if opening or question_instead(text):
@@ -581,6 +593,7 @@ class ValidateAdminInviteForm(PortalFormValidation):
         if person and not is_payload(message.text):
             person = full_name(person, message.text, EMAIL_RE.findall(message.text))
         if opening_turn(tracker):
+            person = person or name_at_the_end(message.text)
             return {"admin_invite_name": person.strip()} if person else {}
         if not asked(tracker, "admin_invite_name") or not_a_name(tracker):
             return {}

@@ -84,6 +84,23 @@ def spelled_references(text: str) -> str:
     return "".join(out)
 
 
+# An e-mail address said aloud or typed as said: "marc point lefevre arobase canon-uk-demo point example",
+# "jane dot smith at example dot com" (the domain needs a "dot"/"point" and the part after it letters only)
+_SPOKEN_EMAIL = re.compile(
+    r"(?<![\w@.])(?P<local>[a-z0-9_%+-]+(?:\s+(?:point|dot)\s+[a-z0-9_%+-]+)*)\s+(?:arobase|arrobase|arobas|at)\s+"
+    r"(?P<domain>[a-z0-9-]+(?:\s+(?:point|dot)\s+[a-z0-9-]+)*\s+(?:point|dot)\s+[a-z]{2,})(?![\w@])", re.I)
+_SPOKEN_DOT = re.compile(r"\s+(?:point|dot)\s+", re.I)
+
+
+def spoken_emails(text: str) -> str:
+    """The text with e-mail addresses said in words written as addresses ("jane dot smith at example dot com" →
+    "jane.smith@example.com"); everything else as typed."""
+    if not text:
+        return text
+    return _SPOKEN_EMAIL.sub(lambda m: _SPOKEN_DOT.sub(".", m.group("local")) + "@"
+                             + _SPOKEN_DOT.sub(".", m.group("domain")), text)
+
+
 # What makes markup in the assistant's messages (the web widget, Teams, the voice channel's stripping): link brackets,
 # emphasis, code, HTML, strike-through; an underscore that can open or close emphasis (not one inside a word); a
 # heading's '#'; and the ':' of a link scheme, so that no typed address becomes a link.

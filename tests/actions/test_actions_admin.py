@@ -649,6 +649,20 @@ def invite_tracker(admin_tracker, text: str, intent: str = "inform", asked: Opti
     return admin_tracker(text, intent, form=INVITE_FORM, requested_slot=asked, **kwargs)
 
 
+@pytest.mark.parametrize(("text", "email", "name"), [
+    ("Tu peux ajouter Marc Lefèvre sur le portail ? son mail c'est marc point lefevre arobase canon-uk-demo point example",
+     "marc.lefevre@canon-uk-demo.example", None),
+    ("please add a new starter to the portal - Oliver Grant", None, "Oliver Grant"),
+    ("nouvel utilisateur à inviter : Claire Martin.", None, "Claire Martin"),
+])
+async def test_invite_opening_said_aloud_or_with_the_name_at_the_end(admin_tracker, domain, text, email, name):
+    dispatcher, events = await run(ValidateAdminInviteForm(), invite_tracker(admin_tracker, text, "invite_user"),
+                                   domain)
+    slots = slot_values(events)
+    assert slots.get("admin_invite_email") == email
+    assert slots.get("admin_invite_name") == name
+
+
 async def test_invite_opening_reuses_email_name_and_phone(admin_tracker, domain):
     tracker = invite_tracker(admin_tracker, "invite Karim Benali Karim.Benali@Acme.fr +33 6 12 34 56 78",
                              "invite_user", entities=[("person", "Karim Benali"), ("email", "Karim.Benali@Acme.fr")])

@@ -15,7 +15,7 @@ from actions.admin import ActionAdminListUsers
 from actions.cases import ActionCaseStatus
 from actions.session import report_backend_error
 from actions.backend_client import BackendRejected
-from actions.text import escape_markdown, spelled_references
+from actions.text import escape_markdown, spelled_references, spoken_emails
 from actions_fakes import message, run
 from fakes_admin import ADMIN_PROFILE, ADMIN_TOKEN, AdminBackend
 from fakes_cases import install_cases
@@ -134,3 +134,14 @@ def test_a_backend_refusal_quoting_the_users_words_is_text(domain):
 ])
 def test_references_said_character_by_character_are_written_as_one(said, written):
     assert spelled_references(said) == written
+
+
+@pytest.mark.parametrize(("said", "written"), [
+    ("son mail c'est marc point lefevre arobase canon-uk-demo point example",
+     "son mail c'est marc.lefevre@canon-uk-demo.example"),
+    ("jane dot smith at example dot com please", "jane.smith@example.com please"),
+    ("meet me at the office at noon", "meet me at the office at noon"),
+    ("sarah.oconnor@example.com", "sarah.oconnor@example.com"),
+])
+def test_email_addresses_said_in_words_are_written_as_addresses(said, written):
+    assert spoken_emails(said) == written
