@@ -242,14 +242,26 @@ def response_suffix(action: str) -> str:
 
 # A name set apart at the end of a request: "please add a new starter to the portal - Oliver Grant", "nouvel
 # utilisateur : Marc Lefèvre."
-NAME_AT_THE_END = re.compile(r"(?:\s[-\u2013\u2014]|:|,)\s*(?P<name>[A-ZÀ-Ý][\w'’-]+(?:\s+[A-ZÀ-Ý][\w'’-]+){1,2})\s*[.!]?\s*$")
+NAME_AT_THE_END = re.compile(r"(?:\s[-\u2013\u2014]|:)\s*(?P<name>[A-ZÀ-Ý][\w'’-]+(?:\s+[A-ZÀ-Ý][\w'’-]+){1,2})\s*[.!]?\s*$")
+# ... but not a sign-off, a team or a company ("- Finance Department", ": Canon UK", "Thanks - John")
+NOT_A_PERSON = re.compile(r"\b(regards|thanks|thank|cheers|merci|cordialement|journee|service|department|team|equipe|"
+                          r"uk|ltd|limited|sas|sarl|inc|street|road|avenue|rue)\b", re.I)
+
+
+# Words that say an e-mail address given earlier is being corrected ("sorry, typo in the email: it's …")
+EMAIL_CORRECTION = re.compile(r"\b(typo|sorry|pardon|plutot|correct\w*|wrong|mistake|erreur|tromp\w*|actually|en fait|"
+                              r"i meant|je voulais dire|faute|coquille|misspel\w*|the e-?mail is|l'adresse (?:c'est|est)|"
+                              r"(?:son|her|his|the) (?:e-?mail|mail|adresse|address) (?:is|c'est|est))\b")
 
 
 def name_at_the_end(text: str) -> Optional[str]:
     if not text or is_payload(text):
         return None
     match = NAME_AT_THE_END.search(text)
-    return match.group("name") if match else None
+    if not match or NOT_A_PERSON.search(fold_accents(match.group("name"))) or NOT_A_PERSON.search(
+            fold_accents(text[:match.start()]).split()[-1] if text[:match.start()].split() else ""):
+        return None
+    return match.group("name")
 
 
 def without_emails(text: str) -> str:
@@ -545,8 +557,8 @@ class ValidateAdminInviteForm(PortalFormValidation):
         current = tracker.get_slot("admin_invite_email")
         if current:  # another address typed at a later question corrects it ("sorry, typo in the email: it's …")
             text = text_of(tracker)
-            found = [] if opening_turn(tracker) or is_payload(text) else EMAIL_RE.findall(text)
-            if len(found) == 1 and found[0].strip().lower() != current:
+            found = [] if opening_turn(tracker) or is_payload(text) else EMAIL_RE.findall(spoken_emails(text))
+            if len(found) == 1 and found[0].strip().lower() != current and EMAIL_CORRECTION.search(fold_accents(text)):
                 dispatcher.utter_message(response="utter_admin_invite_email_changed", email=found[0].strip().lower())
                 return {"admin_invite_email": found[0].strip().lower()}
             return {}

@@ -198,16 +198,17 @@ DEVICE_SLOT = re.compile(r"^[a-z_]+_asset$")
 MAX_DETAILED = 3  # a question about "our contract" with no device named: the detail of each device, up to this many
 
 
-def _holds_a_device(name: Any, value: Any) -> bool:
+def holds_a_device(name: Any, value: Any) -> bool:
+    """A slot that holds a device (`fault_asset`, `order_asset`, ...) and holds one now."""
     return bool(DEVICE_SLOT.match(name or "")) and isinstance(value, str) and bool(ASSET_REFERENCE.fullmatch(value))
 
 
 def context_asset(tracker: Tracker) -> Optional[str]:
     """The device the conversation is about ("that one", "celle-là"): the device a form holds now (a form's slots
     are forgotten when it ends), else the last one a form held."""
-    now = (value for name, value in (tracker.slots or {}).items() if _holds_a_device(name, value))
+    now = (value for name, value in (tracker.slots or {}).items() if holds_a_device(name, value))
     before = (e.get("value") for e in reversed(tracker.events)
-              if e.get("event") == "slot" and _holds_a_device(e.get("name"), e.get("value")))
+              if e.get("event") == "slot" and holds_a_device(e.get("name"), e.get("value")))
     return next(itertools.chain(now, before), None)
 
 

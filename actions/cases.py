@@ -32,8 +32,8 @@ from rasa_sdk.types import DomainDict
 
 from actions.backend_client import BackendClient, BackendError, BackendRejected
 from actions.forms import (
-    NOT_AN_ANSWER, OpeningMessage, PortalFormValidation, answered_by_button, asked, entity, intent_of, is_payload,
-    latest_user_message, opening_message, opening_turn, text_of, turn_message, yes_no_answer,
+    DEFECT_WORDS, NOT_AN_ANSWER, OpeningMessage, PortalFormValidation, answered_by_button, asked, entity, hand_over,
+    intent_of, is_payload, latest_user_message, opening_message, opening_turn, text_of, turn_message, yes_no_answer,
 )
 from actions.text import escape_markdown, fold_accents, shortened, spelled_references
 from actions.session import backend, language, report_backend_error
@@ -91,9 +91,20 @@ WANTS_ACTION_REQUIRED = re.compile(
     r"requir\w* (my |an |our )?action|attend\w* (qq?ch|quelque chose)|anything from (me|us))", re.I)
 WANTS_ALL = re.compile(r"\b(tou[st]e?s?|all|every|everything|ensemble|associ\w*|involved|on the account|"
                        r"du compte|sur le compte|of the company|de la soci[ée]t[ée])\b", re.I)
-TWO_REQUESTS = re.compile(r"(?:[,?.;]|\s[-\u2013\u2014]\s|\band\b|\bet\b|\bthen\b|\bpuis\b).*\b(tell|show|dire|dis|dites|montre\w*|indique\w*|"
-                          r"which|lequel|lesquels|quel|s'il y en a|y en a-t-il|if any|whether|is there|are there)\b",
-                          re.I)
+# "list all our open cases, and tell me which one is waiting on us": a list asked first, then which one is waiting
+REQUESTS_JOINED = re.compile(r"[,?.;]|\s[-\u2013\u2014]\s|\band\b|\bet\b|\bthen\b|\bpuis\b", re.I)
+WHICH_ONE = re.compile(r"\b(tell|show|dire|dis|dites|montre\w*|indique\w*|which|lequel|lesquels|quel|s'il y en a|"
+                       r"y en a-t-il|if any|whether|is there|are there)\b", re.I)
+LIST_WORDS = re.compile(r"\b(list\w*|liste\w*|cases|tickets|dossiers|demandes|requests)\b", re.I)
+
+
+def asks_list_then_which(text: str) -> bool:
+    """The message asks for a list of cases (every / our cases) and, after it, which ones are waiting."""
+    for joint in REQUESTS_JOINED.finditer(text):
+        head, tail = text[:joint.start()], text[joint.end():]
+        if (WANTS_ALL.search(head) or WANTS_OURS.search(head)) and LIST_WORDS.search(head) and WHICH_ONE.search(tail):
+            return True
+    return False
 # "our tickets", "nos dossiers": every case, unless "my / mes" says otherwise ("my cases on our printer")
 WANTS_OURS = re.compile(r"\b(our|nos|notre)\b", re.I)
 WANTS_MINE = re.compile(
@@ -142,6 +153,11 @@ def case_number_in(message: OpeningMessage, text: Optional[str] = None) -> Optio
 
 
 # --- a case already open that the words point at ------------------------------------------------------------------
+ORDER_IN_TEXT = re.compile(r"\bORD[\s\-_]?(\d{1,7})\b", re.I)
+FAULT_INTENT = "report_fault"
+# A fault back after its case was closed: "le bruit est revenu", "ça recommence", "it's happening again", "reopen"
+FAULT_AGAIN = re.compile(r"\b(revenue?s?|revient|recommenc\w*|de nouveau|a nouveau|rouvr\w*|re-?ouvr\w*|again|back|"
+                         r"returned|reopen\w*|re-open\w*)\b")
 CASE_OFFER = "case_offered"  # {"number", "pending"}: the open case offered instead of a new request (once per case)
 # Forms that write something new: their opening turn first looks for an open case the words point at.
 CASE_AWARE_FORMS = ("fault_report_form", "request_form", "order_enquiry_form", "order_consumables_form")
@@ -185,6 +201,9 @@ async def existing_case_offer(dispatcher: CollectingDispatcher, tracker: Tracker
             case = await client.case(number)
     except BackendError:
         return None  # not found, not visible or unreachable: the new request goes on
+    named_order = ORDER_IN_TEXT.search(text)
+    if case and named_order and case.get("order_number") != f"ORD{int(named_order.group(1)):07d}":
+        return None  # the words name another order than the case's: a claim of its own
     return offer_open_case(dispatcher, tracker, case, opening.intent)
 
 
@@ -248,7 +267,7 @@ def list_in(tracker: Tracker) -> Optional[str]:
     if WANTS_ACTION_REQUIRED.search(text):
         # "list all our open cases, and tell me which one is waiting on us": every case, each one waiting for the
         # customer shown with what is awaited (the two requests answered by one list)
-        if (WANTS_ALL.search(text) or WANTS_OURS.search(text)) and TWO_REQUESTS.search(text):
+        if asks_list_then_which(text):
             return "all"
         return "action_required"
     if WANTS_ALL.search(text):
@@ -589,7 +608,8 @@ class ActionCaseStatus(Action):
             report_case_error(dispatcher, error, number)
             return done
         utter_case(dispatcher, case, lang)
-        comment = comment_asked(latest_user_message(tracker).text)
+        # the message that asked (not the answer to "which case?" when the status form asked it)
+        comment = None if just_completed(tracker, STATUS_FORM) else comment_asked(latest_user_message(tracker).text)
         if comment and case.get("status") in OPEN_STATUSES and not other_loop_active(tracker):
             # "où en est notre demande … ? et ajoutez dessus qu'on en a besoin avant vendredi": the comment is
             # written out at once, only its confirmation is asked
@@ -727,6 +747,22 @@ def inline_comment(text: str) -> Optional[str]:
 class ValidateCaseCommentForm(PortalFormValidation):
     def name(self) -> Text:
         return "validate_case_comment_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        """A closed case named by words that tell the fault again ("le bruit est revenu, vous aviez fermé le ticket
+        CS0032498, vous pouvez rouvrir ?"): a closed case takes no reopening here, so the fault is reported anew
+        with those words (the fault form reads them), instead of asking for a comment on a closed case."""
+        events = await super().run(dispatcher, tracker, domain)
+        case = next((e.get("value") for e in events if e.get("event") == "slot" and e.get("name") == "case_comment_case"
+                     and e.get("value")), None)
+        if not case or case.get("status") in OPEN_STATUSES or not opening_turn(tracker):
+            return events
+        opening = opening_message(tracker)
+        words = "" if not opening.text or is_payload(opening.text) else fold_accents(opening.text)
+        if not (DEFECT_WORDS.search(words) and FAULT_AGAIN.search(words)):
+            return events
+        return hand_over(FAULT_INTENT, opening.text, opening.entities, "utter_case_closed_reported_again",
+                         case_number=case["number"])
 
     async def extract_case_comment_number(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

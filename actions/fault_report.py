@@ -40,13 +40,13 @@ EXTRA_SLOTS = ("fault_asset_label", "fault_proposal", "kb_articles", "fault_type
 # The user already went through the help articles ("nothing in your articles helped", "j'ai déjà regardé vos fiches
 # d'aide"): they are not shown again before the case (accents folded)
 ARTICLES_TRIED = re.compile(
-    r"\b(?:nothing in (?:your|the) (?:articles?|help|knowledge base|faq)|(?:your|the) (?:articles?|help pages?|faq|"
+    r"\b(?:nothing in (?:your|the) (?:help )?(?:articles?|knowledge base|faq)|(?:your|the) (?:help )?(?:articles?|faq|"
     r"knowledge base)(?: \w+){0,2} (?:didn'?t|did not|don'?t|do not|doesn'?t) help|already (?:checked|tried|read|looked "
-    r"(?:at|through)|went through|followed) (?:your|the) (?:articles?|help|knowledge base|faq|troubleshooting)|"
-    r"(?:j'ai|on a|nous avons) (?:deja )?(?:consulte|lu|regarde|essaye|suivi|parcouru) (?:vos|les) (?:articles?|fiches?|"
-    r"aides?|faq|solutions?|procedures?)|(?:j'ai|on a|nous avons) (?:deja )?(?:consulte|regarde|parcouru) la base de "
-    r"connaissances?|rien (?:trouve )?dans (?:vos|les) (?:articles?|fiches?|aides?|faq)|(?:vos|les) (?:articles?|"
-    r"fiches?) (?:n'ont|ne m'ont|ne nous ont) (?:rien donne|pas aide|servi a rien))\b")
+    r"(?:at|through)|went through|gone through|followed) (?:your|the) (?:help )?(?:articles?|knowledge base|faq)|"
+    r"(?:j'ai|on a|nous avons) (?:deja )?(?:consulte|lu|regarde|essaye|suivi|parcouru) (?:vos|les) (?:articles?|"
+    r"fiches? d'aide|faq)|(?:j'ai|on a|nous avons) (?:deja )?(?:consulte|regarde|parcouru) (?:la|votre) base de "
+    r"connaissances?|rien (?:trouve )?dans (?:vos|les) (?:articles?|fiches? d'aide|faq)|(?:vos|les) (?:articles?|"
+    r"fiches? d'aide) (?:n'ont|ne m'ont|ne nous ont) (?:rien donne|pas aide|servi a rien))\b")
 
 
 def articles_tried(tracker: Tracker) -> bool:
@@ -141,8 +141,8 @@ class ValidateFaultReportForm(PortalFormValidation):
                                         description=slots["fault_description"], asset=slots["fault_asset"])
         inferred = [SlotSet("fault_category", category), SlotSet("fault_subcategory", subcategory),
                     SlotSet("fault_type_inferred", True), SlotSet("kb_articles", articles)]
-        if articles and articles_tried(tracker):  # they did not help: not shown again
-            return inferred + [SlotSet("kb_feedback", "no")]
+        if articles and articles_tried(tracker):  # they did not help: not shown again (none recorded as shown)
+            return inferred[:-1] + [SlotSet("kb_articles", []), SlotSet("kb_feedback", "no")]
         return inferred + ([] if articles else [SlotSet("kb_feedback", "none_shown")])
 
     # --- device -----------------------------------------------------------------------------------------
@@ -289,7 +289,7 @@ class ValidateFaultReportForm(PortalFormValidation):
         if not articles:
             slots["kb_feedback"] = "none_shown"
         elif articles_tried(tracker):  # the user already went through the articles: not shown again
-            slots["kb_feedback"] = "no"
+            slots.update(kb_articles=[], kb_feedback="no")
         return slots
 
     @staticmethod

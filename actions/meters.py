@@ -130,7 +130,7 @@ _CORRECTION = re.compile(r"\b(?:non|pardon|plutot|je veux dire|corrige\w*|correc
 
 
 # A value set against the wrong one: "c'est 2 920, pas 2 290", "41,920 not 41,290", "2920 au lieu de 2290"
-_NOT_THE_OTHER = re.compile(r"^(?P<kept>.*\d)\s*[,;]?\s*(?:et\s+|and\s+)?(?:pas|non|not|plutot que|rather than|instead of|"
+_NOT_THE_OTHER = re.compile(r"^(?P<kept>.*\d)\s*[,;]?\s*(?:et\s+|and\s+)?(?:pas|non pas|not|plutot que|rather than|instead of|"
                             r"au lieu de)\s+(?:le\s+|the\s+)?\d[\d .,'\u00a0\u202f]*[\s.!]*$")
 
 
@@ -180,7 +180,9 @@ def parse_pairs(text: str, codes: Sequence[str]) -> Tuple[List[Tuple[str, str, O
     if not codes or is_payload(t):
         return [], []
     alternatives = "|".join(re.escape(c) for c in sorted(codes, key=len, reverse=True))
-    pattern = re.compile(rf"(?<![\w.'])(?P<code>{alternatives})(?!\d){_CONNECTOR}{_NUMBER}")
+    # the value ends where the next code starts ("le 112 c'est 15 940 113 89 120": 15 940, then 113)
+    pattern = re.compile(rf"(?<![\w.'])(?P<code>{alternatives})(?!\d){_CONNECTOR}{_NUMBER}"
+                         rf"(?=\s*(?:$|[^\d\s]|(?:{alternatives})\b))")
     matches = list(pattern.finditer(t))
     # a list with no connector, or only some: "112 6,702 / 113 154,380", "le 112 c'est 15940 le 113 89120 le 122
     # 4388" — a code followed by one number, in a list of two codes at least
@@ -357,15 +359,21 @@ def digression(tracker: Tracker) -> bool:
 INSISTS = re.compile(
     r"\b(that'?s what (?:it|the \w+(?: \w+)?) (?:says|shows|reads|displays)|i'?(?:ve| have)? (?:double[- ])?checked|"
     r"(?:not|won'?t|am not|i'?m not) (?:going to )?chang\w*|i'?m (?:sure|certain|positive)|(?:it|that)'?s (?:correct|right|"
-    r"accurate)|(?:it|that) is (?:correct|right)|keep (?:it|that|the value)|c'est bien (?:ca|ce qu\w*|la bonne|le bon|"
+    r"accurate)|(?:it|that) is (?:correct|right)|c'est bien (?:ca|ce qu\w*|la bonne|le bon|"
     r"exact)|c'est ce qu\w* (?:est )?affich\w*|(?:j'ai|on a) (?:bien |deja )?(?:verifie|regarde|controle)|je (?:ne )?"
-    r"(?:change|modifie) (?:rien|pas)|je maintiens|je suis (?:sur|certaine?)|c'est (?:correct|juste|exact)|"
+    r"(?:change|modifie) (?:rien|pas)|je maintiens|j'en suis (?:sur|certaine?)|c'est (?:correct|juste|exact)|"
     r"l'ecran (?:affiche|indique|dit))\b")
 
 
 def insists_on_lower(tracker: Tracker) -> bool:
     """The latest message keeps a value the assistant just refused as lower than the meter's last reading."""
-    if tracker.get_slot("requested_slot") != "meter_current" or not INSISTS.search(plain(text_of(tracker))):
+    text = text_of(tracker)
+    if tracker.get_slot("requested_slot") != "meter_current" or not INSISTS.search(plain(text)) \
+            or intent_of(tracker) in NOT_AN_ANSWER:
+        return False
+    # a new value, "same as last time" or "skip" said with it is an answer, not the refused value kept
+    said = said_numbers(text, "fr")
+    if parse_value(said)[0] != "none" or parse_pairs(said, [m["code"] for m in GUIDE_METERS])[0]:
         return False
     latest_seen = False
     for event in reversed(tracker.events):

@@ -116,14 +116,17 @@ LIMIT_QUESTION = re.compile(
 # A question about what the order costs or what the contract covers ("c'est pris en charge par le contrat, les
 # agrafes ?", "is the toner included?", "how much will that cost us?"): the priced summary answers it
 PRICE_QUESTION = re.compile(
-    r"\b(couvert\w*|pris en charge|inclu\w*|compris|gratuit\w*|factur\w*|payant\w*|payer|combien (?:ca|cela|ça) "
-    r"(?:coute|fait)|prix|tarif\w*|covered|included|free( of charge)?|charged?|billed|pay|how much|price\w*|cost\w*)\b"
-    r"[^?]*\?|^\s*(?:combien|how much)\b")
+    r"\b(couvert\w*|pris en charge par|inclu\w*|compris dans|tout compris|gratuit\w*|factur\w*|payant\w*|payer|"
+    r"combien (?:ca|cela|ça) (?:coute|fait)|combien (?:ca|cela) va (?:couter|nous couter)|prix|tarif\w*|covered|included|"
+    r"free of charge|for free|is it free|charged for|extra charge|billed|pay for|how much (?:is|does|will|would|are|do)"
+    r"(?! \w+ (?:time|days?|weeks?)\b)|price\w*|cost\w*)\b[^?]*\?")
 
 
 # A new quantity said without the item, for an order of one line: "make that two", "plutôt 3", "finalement deux"
-BARE_QUANTITY_CHANGE = re.compile(r"\b(make (?:that|it)|change (?:that|it) to|actually|instead|rather|plutot|finalement|"
-                                  r"en fait|mettez|mets|mettons|passez a|passe a)\b")
+BARE_QUANTITY_CHANGE = re.compile(
+    r"\b(?:make (?:that|it)|change (?:that|it) to|(?:plutot|finalement)(?: mettez(?:-en)?| mets(?:-en)?)?|mettez-en|"
+    r"mets-en|mettons|passez a|passe a)\s+(?P<count>\d{1,3}|one|two|three|four|five|six|un|une|deux|trois|quatre|cinq|"
+    r"six)\b")
 
 
 def parse_count(text: str, entity_value: Optional[str] = None) -> Optional[int]:
@@ -1044,7 +1047,8 @@ class ValidateOrderConsumablesForm(PortalFormValidation):
             dispatcher.utter_message(response="utter_order_limits", limits=limits)
             return {}
         lines = tracker.get_slot("order_lines") or []
-        count = parse_count(plain) if not wanted and BARE_QUANTITY_CHANGE.search(plain) else None
+        bare = BARE_QUANTITY_CHANGE.search(plain) if not wanted else None
+        count = parse_count(bare.group("count")) if bare else None
         if count is not None and len(lines) == 1 and not read_items(plain, catalogue).names_items:
             # "actually make that two": the one line's new quantity (refused above the limit, the summary again)
             item = next((c for c in catalogue if c["part_number"] == lines[0]["part_number"]), None)
@@ -1261,8 +1265,9 @@ MISSING_WORDS = re.compile(r"(manqu|missing|absent|pas (ete )?recu|jamais (ete )
                            r"(received|delivered)|never (arrived|came|received)|didn'?t (arrive|get|receive)|"
                            r"incomplet|incomplete|short|"
                            # what came without it: "came without the staples", "livré sans le cyan", "never turned up"
-                           r"\b(?:came|arrived|turned up|showed up|delivered|got here) (?:\w+ )?without\b|"
-                           r"\b(?:livre|arrive|venu|recu)e?s? sans\b|\bnever (?:did|turned up|showed up|came|made it)\b|"
+                           r"\b(?:came|arrived|turned up|showed up|delivered|got here) (?:\w+ )?without\b"
+                           r"(?! (?:any |a )?(?:problem|issue|damage|hitch|delay|trouble))|"
+                           r"\b(?:livre|arrive|venu|recu)e?s? sans\b(?! (?:probleme|souci|encombre|dommage|incident|retard))|\bnever (?:did|turned up|showed up|came|made it)\b|"
                            r"\b(?:didn'?t|did not|hasn'?t|has not) (?:come|turn up|show up)\b|\bjamais (?:arrive|venu)|"
                            # nothing (or not that) in the box: "were not in it", "just the packing slip", "arrivé vide"
                            r"\b(?:was|were)(?:n'?t| not) in (?:it|the (?:box|parcel|package))|\bno \w+(?: \w+)? in (?:it|the (?:box|"
@@ -1326,10 +1331,11 @@ class ValidateOrderEnquiryForm(PortalFormValidation):
         from actions.cases import offer_open_case, open_case_about_order  # local: cases builds on this module
 
         known = tracker.get_slot("order_enquiry_number")  # read first: validation updates the tracker's slots
+        opening = opening_turn(tracker)  # the words of the claim are in hand: "add my message" adds them
         events = await super().run(dispatcher, tracker, domain)
         number = next((e.get("value") for e in events if e.get("event") == "slot"
                        and e.get("name") == "order_enquiry_number" and e.get("value")), None)
-        if not number or known == number:
+        if not number or known == number or not opening:
             return events
         case = await open_case_about_order(backend(tracker), number)
         kind = tracker.get_slot("order_enquiry_kind")  # validation set it already when the words said it
@@ -1337,7 +1343,7 @@ class ValidateOrderEnquiryForm(PortalFormValidation):
             return events  # the open case is about another problem with this order ("missing" vs "wrong item")
         offer = offer_open_case(dispatcher, tracker, case, ENQUIRY_INTENT, response="utter_order_case_already_open",
                                 order_number=number)
-        return offer if offer is not None else events
+        return events if offer is None else [*events, *offer]  # the offer's requested_slot=None ends the form
 
     async def extract_order_enquiry_number(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -1856,7 +1862,7 @@ class ActionViewOrders(Action):
         return "action_view_orders"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        from actions.assets import context_asset  # local: assets builds on this module
+        from actions.assets import holds_a_device  # local: assets builds on this module
 
         client = backend(tracker)
         text = text_of(tracker)
@@ -1877,7 +1883,8 @@ class ActionViewOrders(Action):
             else:
                 assets = await client.assets()
                 # the device the conversation is about: the order a claim is about, else the device a form holds
-                about = (tracker.get_slot("order_enquiry_order") or {}).get("asset_number") or context_asset(tracker)
+                about = (tracker.get_slot("order_enquiry_order") or {}).get("asset_number") or next(
+                    (value for name, value in (tracker.slots or {}).items() if holds_a_device(name, value)), None)
                 known = [a for a in assets if about and a["asset_number"] == about]
                 if len(assets) != 1 and not known:
                     return self._ask(dispatcher, tracker, assets)

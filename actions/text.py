@@ -76,6 +76,9 @@ def spelled_references(text: str) -> str:
             # ("112 = 15 390 / 113 = …" is no asset number)
             if j > i and SPELLED_REFERENCE.fullmatch(joined) and (letters or not grouped):
                 best = (j, joined)
+        if best and ((best[0] + 1 < len(words) and _spelled_unit(words[best[0] + 1], first=False) is not None)
+                     or (i > 0 and _spelled_unit(words[i - 1], first=False) is not None)):
+            best = None  # the spelling goes on around the reference ("0 1 2 3 4 5 6 7 8 9", a phone number): as typed
         last = best[0] if best else i
         out.append(best[1] if best else words[i])
         if last < len(separators):
@@ -86,10 +89,20 @@ def spelled_references(text: str) -> str:
 
 # An e-mail address said aloud or typed as said: "marc point lefevre arobase canon-uk-demo point example",
 # "jane dot smith at example dot com" (the domain needs a "dot"/"point" and the part after it letters only)
+_SAID_SEPARATOR = r"\s+(?:point|dot|tiret bas|tiret|dash|hyphen|underscore)\s+|[._-]"
+_NOT_A_DOMAIN = r"(?!(?:the|a|an|le|la|les|un|une|of|de|du|des)\b)"
 _SPOKEN_EMAIL = re.compile(
-    r"(?<![\w@.])(?P<local>[a-z0-9_%+-]+(?:\s+(?:point|dot)\s+[a-z0-9_%+-]+)*)\s+(?:arobase|arrobase|arobas|at)\s+"
-    r"(?P<domain>[a-z0-9-]+(?:\s+(?:point|dot)\s+[a-z0-9-]+)*\s+(?:point|dot)\s+[a-z]{2,})(?![\w@])", re.I)
-_SPOKEN_DOT = re.compile(r"\s+(?:point|dot)\s+", re.I)
+    rf"(?<![\w@.])(?P<local>[a-z0-9%+]+(?:(?:{_SAID_SEPARATOR})[a-z0-9%+]+)*)\s+(?:arobase|arrobase|arobas|at)\s+"
+    rf"{_NOT_A_DOMAIN}(?P<domain>[a-z0-9]+(?:(?:{_SAID_SEPARATOR})[a-z0-9]+)*(?:\s+(?:point|dot)\s+|\.)"
+    r"(?:com|fr|uk|org|net|eu|io|co|de|be|ch|ca|es|it|nl|info|biz|example|test))(?![\w@])", re.I)
+_SEPARATOR_WORDS = [(re.compile(r"\s+(?:point|dot)\s+", re.I), "."), (re.compile(r"\s+tiret bas\s+|\s+underscore\s+", re.I), "_"),
+                    (re.compile(r"\s+(?:tiret|dash|hyphen)\s+", re.I), "-")]
+
+
+def _written(said: str) -> str:
+    for pattern, written in _SEPARATOR_WORDS:
+        said = pattern.sub(written, said)
+    return said
 
 
 def spoken_emails(text: str) -> str:
@@ -97,8 +110,7 @@ def spoken_emails(text: str) -> str:
     "jane.smith@example.com"); everything else as typed."""
     if not text:
         return text
-    return _SPOKEN_EMAIL.sub(lambda m: _SPOKEN_DOT.sub(".", m.group("local")) + "@"
-                             + _SPOKEN_DOT.sub(".", m.group("domain")), text)
+    return _SPOKEN_EMAIL.sub(lambda m: _written(m.group("local")) + "@" + _written(m.group("domain")), text)
 
 
 # What makes markup in the assistant's messages (the web widget, Teams, the voice channel's stripping): link brackets,

@@ -180,7 +180,7 @@ def propose_request(text: str, category: str | None = None, my_device_count: int
     """Best request type and sub-type for `text` by the taxonomy keywords (the fault triage's scoring); with
     `category`, only a sub-type of that category is looked for. A product move without size words takes its
     sub-type from the number of devices named ("all of them": `my_device_count`, the user's devices)."""
-    norm = _EMAIL_ADDRESS_WORDS.sub(" courriel ", normalize(text))
+    norm = _EMAIL_ADDRESS_WORDS.sub(" email ", normalize(text))
     found = _by_keywords(norm, _categories("requests", category), chosen=category is not None)
     count, every = device_quantity(norm)
     if every and count is None:

@@ -126,7 +126,9 @@ class FakeCases:
             "requester": {"email": requester[0], "full_name": requester[1]}, "contact_name": requester[1],
             "channel": "portal", "transcript": "", "kb_articles_shown": [], "kb_feedback": None,
             "created_at": case["created_at"], "updated_at": case["updated_at"],
-            "activities": copy.deepcopy(case["activities"]), "watchers": [], "order_number": None,
+            "activities": copy.deepcopy(case["activities"]), "watchers": [],
+            # an order enquiry's description starts with its order ("[ORD0001233] …"), as the portal writes it
+            "order_number": (re.match(r"\[(ORD\d{7})\]", case["description"] or "") or [None, None])[1],
         }
 
     # --- routes -----------------------------------------------------------------------------------------------------

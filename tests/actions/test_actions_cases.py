@@ -746,6 +746,28 @@ async def test_comment_opening_with_the_number(cases, portal, make_tracker, doma
 
 
 @pytest.mark.asyncio
+async def test_a_fault_back_on_a_closed_case_is_reported_again(cases, portal, make_tracker, domain):
+    text = ("Le bruit est revenu sur le copieur du 2e ! Vous aviez fermé le ticket CS0032498 mais ça recommence, "
+            "un claquement à chaque page. Vous pouvez rouvrir ?")
+    dispatcher, events = await comment_form(make_tracker, domain, text, intent="add_case_comment",
+                                            entities=[("case_number", "CS0032498")], **as_admin())
+    slots = slot_values(events)
+    assert slots["requested_slot"] is None and slots["switch_to"] == "report_fault"
+    record = slots["switch_request"]
+    assert record["text"] == text and record["intent"] == "report_fault"
+    assert record["announce"] == {"response": "utter_case_closed_reported_again", "case_number": "CS0032498"}
+    assert not portal.calls("POST", "/cases/CS0032498/comments")
+
+
+@pytest.mark.asyncio
+async def test_a_comment_on_a_closed_case_without_a_fault_is_asked_as_before(cases, portal, make_tracker, domain):
+    _, events = await comment_form(make_tracker, domain, "ajouter un commentaire au dossier CS0032498",
+                                   intent="add_case_comment", entities=[("case_number", "CS0032498")], **as_admin())
+    slots = slot_values(events)
+    assert slots["case_comment_number"] == "CS0032498" and "switch_to" not in slots
+
+
+@pytest.mark.asyncio
 async def test_comment_opening_with_the_comment_after_a_colon(cases, portal, make_tracker, domain):
     _, events = await comment_form(make_tracker, domain, "add a comment to CS0032499: test page sent this morning",
                                    intent="add_case_comment", entities=[("case_number", "CS0032499")], lang="en")
@@ -1139,6 +1161,7 @@ async def fault_opening(make_tracker, domain, text: str, **kwargs):
     ("Canon asked me for a test page on CS0032499, the prints still have streaks", "CS0032499"),
     ("le bac de récupération du toner manque toujours, vous pouvez relancer ?", "CS0032500"),
     ("nouveau problème sur CS0032499 : les traînées sont revenues", "CS0032499"),
+    ("ORD0001233 : le bac de récupération manque toujours, vous pouvez relancer ?", "CS0032500"),  # its own order
 ])
 async def test_a_new_request_pointing_at_an_open_case_offers_that_case(cases, portal, make_tracker, domain, text,
                                                                         number):
@@ -1156,6 +1179,9 @@ async def test_a_new_request_pointing_at_an_open_case_offers_that_case(cases, po
     ("les impressions couleur ont des traînées", {}),  # no word pointing at a case: not even looked for
     ("le bruit est revenu, vous aviez fermé le ticket CS0032498", {}),  # that case is closed: a new one
     (STREAKS_AGAIN, {"case_offered": {"number": "CS0032499", "pending": False}}),  # offered once already
+    # the words name another order than the open claim's (CS0032500 is about ORD0001233)
+    ("We ordered two black toners in May (ORD0001228) and only one turned up, the box is missing. Can you chase it?",
+     {}),
 ])
 async def test_no_offer_without_an_open_case_pointed_at_or_once_offered(cases, portal, make_tracker, domain, text,
                                                                        slots):

@@ -128,6 +128,7 @@ def test_a_backend_refusal_quoting_the_users_words_is_text(domain):
     ("relevés de ma machine : 112 = 15 390 / 113 = 89 002", "relevés de ma machine : 112 = 15 390 / 113 = 89 002"),
     ("112 15,480 113 88,960", "112 15,480 113 88,960"),
     ("5 3 4 6 3 2 5 2", "53463252"),
+    ("tel: 0 1 2 3 4 5 6 7 8 9", "tel: 0 1 2 3 4 5 6 7 8 9"),  # a phone number said digit by digit
     ("un problème sur la 2e machine, deux trois fois", "un problème sur la 2e machine, deux trois fois"),
     ("A B C", "A B C"),
     ("", ""),
@@ -141,6 +142,11 @@ def test_references_said_character_by_character_are_written_as_one(said, written
      "son mail c'est marc.lefevre@canon-uk-demo.example"),
     ("jane dot smith at example dot com please", "jane.smith@example.com please"),
     ("meet me at the office at noon", "meet me at the office at noon"),
+    ("We're at the point where we need a new user", "We're at the point where we need a new user"),
+    ("she starts at the point of sale desk", "she starts at the point of sale desk"),
+    ("marc tiret lefevre arobase example point com", "marc-lefevre@example.com"),
+    ("jane underscore smith at example dot com", "jane_smith@example.com"),
+    ("marc.lefevre arobase example.fr", "marc.lefevre@example.fr"),
     ("sarah.oconnor@example.com", "sarah.oconnor@example.com"),
 ])
 def test_email_addresses_said_in_words_are_written_as_addresses(said, written):

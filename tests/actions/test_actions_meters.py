@@ -1036,7 +1036,7 @@ def _refused_history(lang="en"):
 
 
 @pytest.mark.parametrize("text", ["That's what the counter on the screen says, I've checked it twice. I'm not changing it.",
-                                  "c'est bien ce qui est affiché, je ne change rien", "I'm sure, keep it"])
+                                  "c'est bien ce qui est affiché, je ne change rien", "I'm sure, that's right"])
 async def test_a_refused_lower_value_kept_is_explained_once_more_and_nothing_is_recorded(portal, meters, make_tracker,
                                                                                          domain, text):
     tracker = asked_value(make_tracker, meters, text, intent="report_fault", history=_refused_history())
@@ -1046,6 +1046,16 @@ async def test_a_refused_lower_value_kept_is_explained_once_more_and_nothing_is_
     assert slots["meter_values"] == {} and slots["meter_current"] is None  # the same meter is asked again
     msg = message(dispatcher, "utter_meter_lower_maintained")
     assert msg["last_value"] in ("2,380", "2 380") and msg["meter_name"]
+
+
+@pytest.mark.parametrize(("text", "values"), [("I've checked again, it's actually 2,450", {"112": 2450}),
+                                              ("J'ai vérifié, c'est 2 460", {"112": 2460})])
+async def test_a_new_value_after_a_refusal_is_taken(portal, meters, make_tracker, domain, text, values):
+    tracker = asked_value(make_tracker, meters, text, history=_refused_history())
+    assert not SUMMARY_QUESTIONS[FORM](tracker)
+    dispatcher, events = await run(ValidateMeterReadingForm(), tracker, domain)
+    assert slot_values(events)["meter_values"] == values
+    assert "utter_meter_lower_maintained" not in responses(dispatcher)
 
 
 async def test_insisting_words_without_a_refusal_before_are_no_such_answer(portal, meters, make_tracker, domain):

