@@ -258,8 +258,10 @@ def name_at_the_end(text: str) -> Optional[str]:
     if not text or is_payload(text):
         return None
     match = NAME_AT_THE_END.search(text)
-    if not match or NOT_A_PERSON.search(fold_accents(match.group("name"))) or NOT_A_PERSON.search(
-            fold_accents(text[:match.start()]).split()[-1] if text[:match.start()].split() else ""):
+    if not match:
+        return None
+    before = fold_accents(text[:match.start()]).split()  # "Thanks - John Smith": the word before says sign-off
+    if NOT_A_PERSON.search(fold_accents(match.group("name"))) or (before and NOT_A_PERSON.search(before[-1])):
         return None
     return match.group("name")
 
@@ -558,9 +560,10 @@ class ValidateAdminInviteForm(PortalFormValidation):
         if current:  # another address typed at a later question corrects it ("sorry, typo in the email: it's …")
             text = text_of(tracker)
             found = [] if opening_turn(tracker) or is_payload(text) else EMAIL_RE.findall(spoken_emails(text))
-            if len(found) == 1 and found[0].strip().lower() != current and EMAIL_CORRECTION.search(fold_accents(text)):
-                dispatcher.utter_message(response="utter_admin_invite_email_changed", email=found[0].strip().lower())
-                return {"admin_invite_email": found[0].strip().lower()}
+            corrected = found[0].strip().lower() if len(found) == 1 else None
+            if corrected and corrected != current and EMAIL_CORRECTION.search(fold_accents(text)):
+                dispatcher.utter_message(response="utter_admin_invite_email_changed", email=corrected)
+                return {"admin_invite_email": corrected}
             return {}
         opening = opening_turn(tracker)
         if not (opening or asked(tracker, "admin_invite_email")) or (not opening and not_a_name(tracker)):

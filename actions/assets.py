@@ -15,7 +15,6 @@ rules answer it and the form asks again.
 """
 from __future__ import annotations
 
-import itertools
 import logging
 import re
 from typing import Any, Dict, List, Optional, Text, Tuple
@@ -198,18 +197,21 @@ DEVICE_SLOT = re.compile(r"^[a-z_]+_asset$")
 MAX_DETAILED = 3  # a question about "our contract" with no device named: the detail of each device, up to this many
 
 
-def holds_a_device(name: Any, value: Any) -> bool:
-    """A slot that holds a device (`fault_asset`, `order_asset`, ...) and holds one now."""
+def _holds_a_device(name: Any, value: Any) -> bool:
     return bool(DEVICE_SLOT.match(name or "")) and isinstance(value, str) and bool(ASSET_REFERENCE.fullmatch(value))
 
 
+def current_asset(tracker: Tracker) -> Optional[str]:
+    """The device a form holds now (a form's slots are forgotten when it ends)."""
+    return next((value for name, value in (tracker.slots or {}).items() if _holds_a_device(name, value)), None)
+
+
 def context_asset(tracker: Tracker) -> Optional[str]:
-    """The device the conversation is about ("that one", "celle-là"): the device a form holds now (a form's slots
-    are forgotten when it ends), else the last one a form held."""
-    now = (value for name, value in (tracker.slots or {}).items() if holds_a_device(name, value))
+    """The device the conversation is about ("that one", "celle-là"): the device a form holds now, else the last one
+    a form held."""
     before = (e.get("value") for e in reversed(tracker.events)
-              if e.get("event") == "slot" and holds_a_device(e.get("name"), e.get("value")))
-    return next(itertools.chain(now, before), None)
+              if e.get("event") == "slot" and _holds_a_device(e.get("name"), e.get("value")))
+    return current_asset(tracker) or next(before, None)
 
 
 class ActionDeviceInfo(Action):

@@ -33,7 +33,8 @@ from rasa_sdk.types import DomainDict
 from actions.backend_client import BackendClient, BackendError, BackendRejected
 from actions.forms import (
     DEFECT_WORDS, NOT_AN_ANSWER, OpeningMessage, PortalFormValidation, answered_by_button, asked, entity, hand_over,
-    intent_of, is_payload, latest_user_message, opening_message, opening_turn, text_of, turn_message, yes_no_answer,
+    intent_of, is_payload, latest_user_message, opening_message, opening_turn, slot_set_in, text_of, turn_message,
+    yes_no_answer,
 )
 from actions.text import escape_markdown, fold_accents, shortened, spelled_references
 from actions.session import backend, language, report_backend_error
@@ -153,7 +154,6 @@ def case_number_in(message: OpeningMessage, text: Optional[str] = None) -> Optio
 
 
 # --- a case already open that the words point at ------------------------------------------------------------------
-ORDER_IN_TEXT = re.compile(r"\bORD[\s\-_]?(\d{1,7})\b", re.I)
 FAULT_INTENT = "report_fault"
 # A fault back after its case was closed: "le bruit est revenu", "ça recommence", "it's happening again", "reopen"
 FAULT_AGAIN = re.compile(r"\b(revenue?s?|revient|recommenc\w*|de nouveau|a nouveau|rouvr\w*|re-?ouvr\w*|again|back|"
@@ -201,8 +201,10 @@ async def existing_case_offer(dispatcher: CollectingDispatcher, tracker: Tracker
             case = await client.case(number)
     except BackendError:
         return None  # not found, not visible or unreachable: the new request goes on
-    named_order = ORDER_IN_TEXT.search(text)
-    if case and named_order and case.get("order_number") != f"ORD{int(named_order.group(1)):07d}":
+    from actions.orders import order_number_in  # local: orders builds on this module
+
+    named_order = order_number_in(text, whole_answer=False)
+    if case and named_order and case.get("order_number") != named_order:
         return None  # the words name another order than the case's: a claim of its own
     return offer_open_case(dispatcher, tracker, case, opening.intent)
 
@@ -753,8 +755,7 @@ class ValidateCaseCommentForm(PortalFormValidation):
         CS0032498, vous pouvez rouvrir ?"): a closed case takes no reopening here, so the fault is reported anew
         with those words (the fault form reads them), instead of asking for a comment on a closed case."""
         events = await super().run(dispatcher, tracker, domain)
-        case = next((e.get("value") for e in events if e.get("event") == "slot" and e.get("name") == "case_comment_case"
-                     and e.get("value")), None)
+        case = slot_set_in(events, "case_comment_case")
         if not case or case.get("status") in OPEN_STATUSES or not opening_turn(tracker):
             return events
         opening = opening_message(tracker)

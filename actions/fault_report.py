@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 FORM = "fault_report_form"
 # Helper slots of the form, forgotten with its answers.
 EXTRA_SLOTS = ("fault_asset_label", "fault_proposal", "kb_articles", "fault_type_inferred")
-# "No article was shown", typed instead of clicking the third button of the knowledge question.
 # The user already went through the help articles ("nothing in your articles helped", "j'ai déjà regardé vos fiches
 # d'aide"): they are not shown again before the case (accents folded)
 ARTICLES_TRIED = re.compile(
@@ -55,6 +54,7 @@ def articles_tried(tracker: Tracker) -> bool:
     return bool(ARTICLES_TRIED.search(plain(said)))
 
 
+# "No article was shown", typed instead of clicking the third button of the knowledge question.
 NO_ARTICLE_SHOWN = re.compile(r"\b(aucun article|pas d'article|no articles?|none shown|nothing shown)\b", re.I)
 MIN_DESCRIPTION_CHARS = 5
 
@@ -139,10 +139,11 @@ class ValidateFaultReportForm(PortalFormValidation):
             return [SlotSet("fault_category", category), SlotSet("fault_type_inferred", True)]
         articles = await self._articles(backend(tracker), tracker, category, subcategory,
                                         description=slots["fault_description"], asset=slots["fault_asset"])
+        tried = bool(articles) and articles_tried(tracker)  # they did not help: not shown again, none recorded
         inferred = [SlotSet("fault_category", category), SlotSet("fault_subcategory", subcategory),
-                    SlotSet("fault_type_inferred", True), SlotSet("kb_articles", articles)]
-        if articles and articles_tried(tracker):  # they did not help: not shown again (none recorded as shown)
-            return inferred[:-1] + [SlotSet("kb_articles", []), SlotSet("kb_feedback", "no")]
+                    SlotSet("fault_type_inferred", True), SlotSet("kb_articles", [] if tried else articles)]
+        if tried:
+            return inferred + [SlotSet("kb_feedback", "no")]
         return inferred + ([] if articles else [SlotSet("kb_feedback", "none_shown")])
 
     # --- device -----------------------------------------------------------------------------------------

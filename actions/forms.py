@@ -16,7 +16,7 @@ import logging
 import re
 from abc import abstractmethod
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Text, Tuple
 
 from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -123,6 +123,12 @@ def bot_response(event: Dict[str, Any]) -> Optional[str]:
     if event.get("event") != "bot":
         return None
     return (event.get("metadata") or {}).get("utter_action")
+
+
+def slot_set_in(events: Sequence[Dict[str, Any]], name: str) -> Any:
+    """The last non-empty value these events set `name` to, or None."""
+    return next((e.get("value") for e in reversed(events)
+                 if e.get("event") == "slot" and e.get("name") == name and e.get("value")), None)
 
 
 def text_of(tracker: Tracker) -> str:

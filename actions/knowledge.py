@@ -42,7 +42,6 @@ def utter_articles(dispatcher: CollectingDispatcher, articles: List[Dict[str, An
 QUERY_SHOWN_CHARS = 80
 
 
-
 class ActionSearchKnowledge(Action):
     def name(self) -> Text:
         return "action_search_knowledge"

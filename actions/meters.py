@@ -39,7 +39,7 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.text import digits_of, escape_markdown, plain
+from actions.text import DIGIT_WORDS, digits_of, escape_markdown, plain
 from actions.backend_client import BackendError
 from actions.forms import (
     OPENING_HAND_OVERS, SUMMARY_QUESTIONS, OpeningMessage, PortalFormValidation, ask_asset, asked, asset_label,
@@ -141,10 +141,10 @@ def parse_value(text: str) -> Tuple[str, Optional[int]]:
     t = normalize(text)
     if is_payload(t):
         return "none", None
-    correction = list(_CORRECTION.finditer(t))
     not_the_other = _NOT_THE_OTHER.match(t)
     if not_the_other:
         return parse_value(not_the_other.group("kept"))
+    correction = list(_CORRECTION.finditer(t))
     if correction and re.search(r"\d", t[:correction[-1].start()]) and re.search(r"\d", t[correction[-1].end():]):
         return parse_value(t[correction[-1].end():])
     numbers: List[int] = []
@@ -474,10 +474,9 @@ GUIDE_METERS = [{"code": code, "label": {"fr": fr, "en": en}} for code, fr, en i
 
 # The guide's meter codes said digit by digit ("one one two", "un-un-trois", "1 2 2"): the codes, before the numbers
 # said in words are read ("nine hundred and eighty one two two" is 980 then meter 122, not 981 then 2 2)
-_DIGIT_WORDS = {"1": ("one", "un", "une"), "2": ("two", "deux"), "3": ("three", "trois")}
 _SPOKEN_CODES = [(re.compile(r"(?i)(?<![\w-])" + r"[\s-]+".join(
-    "(?:" + "|".join((digit,) + _DIGIT_WORDS[digit]) + ")" for digit in meter["code"]) + r"(?![\w-])"), meter["code"])
-    for meter in GUIDE_METERS]
+    "(?:" + "|".join([digit, *(word for word, said in DIGIT_WORDS.items() if str(said) == digit)]) + ")"
+    for digit in meter["code"]) + r"(?![\w-])"), meter["code"]) for meter in GUIDE_METERS]
 
 
 def gives_guide_readings(text: str, lang: str) -> bool:

@@ -39,7 +39,7 @@ from actions.forms import (
     DEFECT_WORDS, MAX_BUTTONS, OPENING_HAND_OVERS, READINGS_INTENT, SUMMARY_QUESTIONS, OpeningMessage, PortalFormValidation, ask_asset,
     asked, bot_response, gives_readings,
     asset_buttons, asset_label, entity, extract_asset, hand_over, intent_of, is_payload, latest_user_message,
-    not_an_answer, opening_message, opening_turn, text_of, turn_message, yes_no_answer,
+    not_an_answer, opening_message, opening_turn, slot_set_in, text_of, turn_message, yes_no_answer,
 )
 from actions.session import backend, channel_code, language, portal_user, report_backend_error, transcript
 from actions.submission import SubmitAction, reset_events
@@ -643,13 +643,8 @@ def order_just_sent(tracker: Tracker) -> Optional[SentOrder]:
             if not found:
                 return None
             before = events[:index]
-
-            def last(name: str) -> Any:
-                return next((e.get("value") for e in reversed(before)
-                             if e.get("event") == "slot" and e.get("name") == name and e.get("value")), None)
-
-            return SentOrder(found.group(0), last("order_asset"), last("order_asset_label"),
-                             tuple(last("order_lines") or ()))
+            return SentOrder(found.group(0), slot_set_in(before, "order_asset"),
+                             slot_set_in(before, "order_asset_label"), tuple(slot_set_in(before, "order_lines") or ()))
     return None
 
 
@@ -1333,8 +1328,7 @@ class ValidateOrderEnquiryForm(PortalFormValidation):
         known = tracker.get_slot("order_enquiry_number")  # read first: validation updates the tracker's slots
         opening = opening_turn(tracker)  # the words of the claim are in hand: "add my message" adds them
         events = await super().run(dispatcher, tracker, domain)
-        number = next((e.get("value") for e in events if e.get("event") == "slot"
-                       and e.get("name") == "order_enquiry_number" and e.get("value")), None)
+        number = slot_set_in(events, "order_enquiry_number")
         if not number or known == number or not opening:
             return events
         case = await open_case_about_order(backend(tracker), number)
@@ -1862,7 +1856,7 @@ class ActionViewOrders(Action):
         return "action_view_orders"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
-        from actions.assets import holds_a_device  # local: assets builds on this module
+        from actions.assets import current_asset  # local: assets builds on this module
 
         client = backend(tracker)
         text = text_of(tracker)
@@ -1883,8 +1877,7 @@ class ActionViewOrders(Action):
             else:
                 assets = await client.assets()
                 # the device the conversation is about: the order a claim is about, else the device a form holds
-                about = (tracker.get_slot("order_enquiry_order") or {}).get("asset_number") or next(
-                    (value for name, value in (tracker.slots or {}).items() if holds_a_device(name, value)), None)
+                about = (tracker.get_slot("order_enquiry_order") or {}).get("asset_number") or current_asset(tracker)
                 known = [a for a in assets if about and a["asset_number"] == about]
                 if len(assets) != 1 and not known:
                     return self._ask(dispatcher, tracker, assets)

@@ -37,7 +37,7 @@ _MAX_SPELLED_UNITS = 16
 _REFERENCE_PREFIXES = {"cs", "ord"}
 # one digit said as a word, as references are spelled out (a closed list: read per word on every message, where
 # text2num's parser would cost a few milliseconds per message)
-_DIGIT_WORDS = {word: digit for digit, words in enumerate((
+DIGIT_WORDS = {word: digit for digit, words in enumerate((
     ("zero", "zéro", "oh"), ("one", "un", "une"), ("two", "deux"), ("three", "trois"), ("four", "quatre"),
     ("five", "cinq"), ("six",), ("seven", "sept"), ("eight", "huit"), ("nine", "neuf"))) for word in words}
 
@@ -50,7 +50,7 @@ def _spelled_unit(token: str, first: bool) -> str | None:
     if token.isalpha() and (len(token) == 1 or (len(token) <= 3 and token.isupper())
                             or (first and token.lower() in _REFERENCE_PREFIXES)):
         return token.upper()
-    digit = _DIGIT_WORDS.get(token.lower())
+    digit = DIGIT_WORDS.get(token.lower())
     return None if digit is None else str(digit)
 
 

@@ -385,16 +385,21 @@ async def test_subcategory_triggers_the_knowledge_search(portal: FakePortal, mak
     assert "kb_feedback" not in slots  # articles exist: the question will be asked
 
 
+async def drawer_tray_described(make_tracker, domain, description: str) -> Dict[str, Any]:
+    """The slots set when the sub-type "in the drawer" is chosen for a fault described in these words."""
+    tracker = at_subcategory(make_tracker, '/inform{"fault_subcategory":"drawer_tray"}',
+                             entities=[("fault_subcategory", "drawer_tray")], fault_description=description)
+    _, events = await run_form(tracker, domain)
+    return slot_values(events)
+
+
 @pytest.mark.parametrize("description", [
     "the scan app crashes back to the home screen, started Monday, nothing in your articles helped",
     "le papier se coince dans le tiroir 2, j'ai déjà consulté vos fiches d'aide",
     "jams in tray 2 - I've already gone through your help articles",
 ])
 async def test_articles_already_tried_are_not_shown_again(portal: FakePortal, make_tracker, domain, description):
-    tracker = at_subcategory(make_tracker, '/inform{"fault_subcategory":"drawer_tray"}',
-                             entities=[("fault_subcategory", "drawer_tray")], fault_description=description)
-    dispatcher, events = await run_form(tracker, domain)
-    slots = slot_values(events)
+    slots = await drawer_tray_described(make_tracker, domain, description)
     assert slots["kb_articles"] == [] and slots["kb_feedback"] == "no"  # not shown, the question not asked
 
 
@@ -403,10 +408,7 @@ async def test_articles_already_tried_are_not_shown_again(portal: FakePortal, ma
     "I already tried the help desk, they told me to call you",
 ])
 async def test_other_things_tried_still_show_the_articles(portal: FakePortal, make_tracker, domain, description):
-    tracker = at_subcategory(make_tracker, '/inform{"fault_subcategory":"drawer_tray"}',
-                             entities=[("fault_subcategory", "drawer_tray")], fault_description=description)
-    _, events = await run_form(tracker, domain)
-    slots = slot_values(events)
+    slots = await drawer_tray_described(make_tracker, domain, description)
     assert slots["kb_articles"] and "kb_feedback" not in slots
 
 
